@@ -1,0 +1,8 @@
+/**
+ * `@lopt/backend`: starts the fastest available TensorFlow.js backend and fills the WASM
+ * backend's kernel gaps. The only lopt package that imports a backend.
+ * @packageDocumentation
+ */
+export { initBackend, currentBackend, setWasmBinaryPath, gradientsRegistered, BACKEND_CHOICES } from './init.js';
+export type { BackendChoice, BackendName, BackendInfo, InitBackendOptions } from './init.js';
+export { fillWasmKernelGaps } from './kernels/index.js';

@@ -1,0 +1,158 @@
+import * as tf from '@tensorflow/tfjs-core';
+import fc from 'fast-check';
+import { mkdtempSync, readFileSync, writeFileSync, readdirSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { deserializeTree, serializeTree } from './checkpoint.js';
+import { LoptError } from './errors.js';
+import { loadTree, saveTree } from './node.js';
+import { disposeTree, treeLeaves, treePaths, type TensorTree } from './tree.js';
+
+const tree = (): TensorTree => ({
+  theta: { w: tf.tensor2d([[1.5, -2], [3, 4e-8]]), b: tf.tensor1d([NaN, Infinity, -0]) },
+  counts: tf.tensor1d([1, -7, 2 ** 30], 'int32'),
+  flags: [tf.tensor1d([true, false, true], 'bool')],
+  empty: tf.zeros([0, 3]),
+});
+const meta = { kind: 'learned-optimizer', name: 'mlpLOpt', config: { hidden: [32, 32] }, extra: { step: 7 } };
+
+/** Parses the safetensors layout independently of our reader. */
+function parseSafetensors(bytes: Uint8Array): { header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>; data: Uint8Array } {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  return { header, data: bytes.subarray(8 + n) };
+}
+
+describe('checkpoint format', () => {
+  it('round-trips values, dtypes, shapes and metadata', () => {
+    const t = tree();
+    const bytes = serializeTree(t, meta);
+    const { tree: back, metadata } = deserializeTree(bytes, { kind: 'learned-optimizer', name: 'mlpLOpt' });
+    expect(treePaths(back)).toEqual(treePaths(t));
+    treeLeaves(t).forEach((x, i) => {
+      const y = treeLeaves(back)[i] as tf.Tensor;
+      expect(y.dtype).toBe(x.dtype);
+      expect(y.shape).toEqual(x.shape);
+      expect(Array.from(y.dataSync())).toEqual(Array.from(x.dataSync()));
+    });
+    expect(metadata.config).toEqual({ hidden: [32, 32] });
+    expect(metadata.extra).toEqual({ step: 7 });
+    expect(metadata.formatVersion).toBe(1);
+    expect(metadata.sha256).toMatch(/^[0-9a-f]{64}$/);
+    disposeTree([t, back]);
+  });
+
+  it('is the safetensors layout: header length, aligned JSON header, contiguous little-endian data', () => {
+    const t = { a: tf.tensor1d([1, 2]), b: tf.tensor2d([[3]], [1, 1], 'int32') };
+    const bytes = serializeTree(t, meta);
+    const { header, data } = parseSafetensors(bytes);
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    expect((8 + n) % 8).toBe(0);
+    const { __metadata__: m, ...tensors } = header as Record<string, unknown>;
+    expect(Object.values(m as Record<string, unknown>).every((v) => typeof v === 'string')).toBe(true);
+    expect(tensors).toEqual({
+      '0:a': { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      '1:b': { dtype: 'I32', shape: [1, 1], data_offsets: [8, 12] },
+    });
+    const dv = new DataView(data.buffer, data.byteOffset);
+    expect([dv.getFloat32(0, true), dv.getFloat32(4, true), dv.getInt32(8, true)]).toEqual([1, 2, 3]);
+    disposeTree(t);
+  });
+
+  it('names the failed check for truncation and expectation mismatches', () => {
+    const t = tree();
+    const bytes = serializeTree(t, meta);
+    expect(() => deserializeTree(bytes.subarray(0, 5))).toThrow(/length check/);
+    expect(() => deserializeTree(bytes.subarray(0, bytes.length - 1))).toThrow(/data length check/);
+    expect(() => deserializeTree(bytes, { name: 'adafacMlpLOpt' })).toThrow(/'mlpLOpt' but 'adafacMlpLOpt'/);
+    try {
+      deserializeTree(bytes, { kind: 'optimizer-state' });
+    } catch (e) {
+      expect((e as LoptError).code).toBe('CHECKPOINT_MISMATCH');
+    }
+    const notOurs = new TextEncoder().encode('{"__metadata__":{"format":"pt"}}');
+    const raw = new Uint8Array(8 + notOurs.length);
+    new DataView(raw.buffer).setUint32(0, notOurs.length, true);
+    raw.set(notOurs, 8);
+    expect(() => deserializeTree(raw)).toThrow(/format check/);
+    disposeTree(t);
+  });
+
+  it('never returns a silently wrong tree when a byte is corrupted (property)', () => {
+    const t = tree();
+    const bytes = serializeTree(t, meta);
+    const original = deserializeTree(bytes);
+    const reference = JSON.stringify({
+      m: original.metadata,
+      v: treeLeaves(original.tree).map((x) => Array.from(x.dataSync()).map(String)),
+      s: treeLeaves(original.tree).map((x) => x.shape),
+    });
+    disposeTree(original.tree);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: bytes.length - 1 }), fc.integer({ min: 1, max: 255 }), (offset, xor) => {
+        const bad = bytes.slice();
+        bad[offset] = (bad[offset] as number) ^ xor;
+        let result: ReturnType<typeof deserializeTree>;
+        try {
+          result = deserializeTree(bad);
+        } catch (e) {
+          return e instanceof LoptError && (e.code === 'CHECKPOINT_INVALID' || e.code === 'CHECKPOINT_MISMATCH');
+        }
+        // Accepted only if it decodes to exactly the same tree (e.g. a flipped padding space).
+        const same =
+          JSON.stringify({
+            m: result.metadata,
+            v: treeLeaves(result.tree).map((x) => Array.from(x.dataSync()).map(String)),
+            s: treeLeaves(result.tree).map((x) => x.shape),
+          }) === reference;
+        disposeTree(result.tree);
+        return same;
+      }),
+      { numRuns: 600 },
+    );
+    disposeTree(t);
+  });
+
+  it('rejects bad metadata and unsupported dtypes', () => {
+    const x = tf.scalar(1);
+    expect(() => serializeTree(x, { kind: '', name: 'a' })).toThrow(/'kind'/);
+    const c = tf.tensor1d(['text']);
+    expect(() => serializeTree({ z: c }, meta)).toThrow(/'z' of dtype string/);
+    tf.dispose([x, c]);
+  });
+});
+
+describe('checkpoint files (@lopt/core/node)', () => {
+  it('saves atomically and loads back; leaves no temporary files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lopt-ckpt-'));
+    const path = join(dir, 'nested', 'theta.safetensors');
+    const t = tree();
+    await saveTree(path, t, meta);
+    await saveTree(path, t, meta); // overwrite in place
+    expect(readdirSync(join(dir, 'nested'))).toEqual(['theta.safetensors']);
+    const { tree: back } = await loadTree(path, { kind: 'learned-optimizer' });
+    expect(treePaths(back)).toEqual(treePaths(t));
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 2] ^= 0xff;
+    writeFileSync(path, bytes);
+    await expect(loadTree(path)).rejects.toThrow(/sha256 check failed/);
+    await expect(loadTree(join(dir, 'missing.safetensors'))).rejects.toThrow(/does not exist/);
+    disposeTree([t, back]);
+  });
+
+  it('reports a non-writable destination as IO_ERROR', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lopt-ro-'));
+    chmodSync(dir, 0o500);
+    const x = tf.scalar(1);
+    const isRoot = process.getuid?.() === 0;
+    const attempt = saveTree(join(dir, 'a.safetensors'), x, meta);
+    if (isRoot) await attempt; // root ignores permissions; the write must still succeed
+    else await expect(attempt).rejects.toMatchObject({ code: 'IO_ERROR' });
+    // A folder that cannot exist: its parent is a regular file.
+    const file = join(dir, '..', `lopt-file-${process.pid}`);
+    writeFileSync(file, 'x');
+    await expect(saveTree(join(file, 'sub', 'a.safetensors'), x, meta)).rejects.toMatchObject({ code: 'IO_ERROR' });
+    x.dispose();
+  });
+});

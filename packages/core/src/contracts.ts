@@ -1,0 +1,153 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Key } from './random.js';
+import type { TensorTree } from './tree.js';
+
+/**
+ * Per-step information an optimizer may use besides the gradients.
+ * Learned optimizers that take loss features read `loss`; those that sample read `key`;
+ * `isValid` marks a validation-loss update (hierarchical optimizers of Metz et al. 2020).
+ */
+export interface UpdateContext {
+  /** The training loss at the parameters the gradients were taken at. */
+  readonly loss?: tf.Scalar;
+  /** A PRNG key for stochastic updates. */
+  readonly key?: Key;
+  /** True when `loss` is a validation loss rather than a training loss. */
+  readonly isValid?: boolean;
+}
+
+/**
+ * The full state of an optimizer: the parameters it trains, its own state `S`
+ * (moments, accumulators; a tensor tree or an object containing tensor trees and numbers),
+ * and the number of updates taken.
+ */
+export interface OptState<S = TensorTree> {
+  /** The parameters being trained. */
+  readonly params: TensorTree;
+  /** Optimizer-specific state (tensors; may also hold plain numbers). */
+  readonly state: S;
+  /** Number of updates applied so far. */
+  readonly iteration: number;
+}
+
+/** Options of {@link Optimizer.init}. */
+export interface OptimizerInitOptions {
+  /** Length of the training run, for optimizers whose features or schedules use it. */
+  readonly numSteps?: number;
+  /** Key for optimizers with random state. */
+  readonly key?: Key;
+}
+
+/**
+ * An optimizer as a pure function of (state, gradients, context): `update` never mutates
+ * or disposes its inputs, and returns a new state (which may share tensors with its inputs).
+ * Use {@link advance} to run a step in a loop without leaking tensors.
+ */
+export interface Optimizer<S = TensorTree> {
+  /** A short name, e.g. `adam`. */
+  readonly name: string;
+  /** Builds the initial state for `params`. The state holds `params` itself (no copy). */
+  init(params: TensorTree, opts?: OptimizerInitOptions): OptState<S>;
+  /** Applies one update for `grads` (same structure as `state.params`). */
+  update(state: OptState<S>, grads: TensorTree, ctx?: UpdateContext): OptState<S>;
+}
+
+/**
+ * An optax-style building block: transforms a gradient tree into an update tree, with its
+ * own state. Chains of transformations become optimizers through `optimizerFrom`
+ * (`@lopt/optimizers`). The returned `updates` are added to the parameters.
+ */
+export interface GradientTransformation<S = TensorTree> {
+  /** Builds the transformation's state for `params`. */
+  init(params: TensorTree): S;
+  /** Transforms `updates` (initially the gradients). */
+  update(updates: TensorTree, state: S, params: TensorTree, ctx?: UpdateContext): { updates: TensorTree; state: S };
+}
+
+/** Options of {@link LearnedOptimizer.optimizer}. */
+export interface LearnedOptimizerOptions {
+  /** Length of the inner training run, for architectures whose features use it. */
+  readonly numSteps?: number;
+}
+
+/**
+ * A learned optimizer: meta-parameters `Theta` (a tensor tree) that define an ordinary
+ * {@link Optimizer}. Estimators meta-train `Theta`; users train models with the result.
+ */
+export interface LearnedOptimizer<Theta extends TensorTree = TensorTree> {
+  /** Architecture name, e.g. `adafacMlpLOpt`. */
+  readonly name: string;
+  /** The architecture's configuration as JSON; stored with checkpoints. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** Initial meta-parameters. */
+  init(key: Key): Theta;
+  /** The optimizer that `theta` defines. */
+  optimizer(theta: Theta, opts?: LearnedOptimizerOptions): Optimizer;
+}
+
+/** A source of batches: the same key always gives the same batch. */
+export interface Dataset<B = TensorTree> {
+  /** One batch for `key`. The caller owns (and disposes) the returned tensors. */
+  sample(key: Key): B;
+}
+
+/** The splits of a task's data (as in learned_optimization: train, inner-valid, outer-valid, test). */
+export interface Datasets<B = TensorTree> {
+  /** Batches the inner optimizer trains on. */
+  readonly train: Dataset<B>;
+  /** Validation batches visible to the learned optimizer during inner training. */
+  readonly innerValid?: Dataset<B>;
+  /** Validation batches for the meta-objective. */
+  readonly outerValid?: Dataset<B>;
+  /** Held-out batches for final evaluation. */
+  readonly test?: Dataset<B>;
+}
+
+/** A training problem: initial parameters and a loss. */
+export interface Task<B = TensorTree> {
+  /** A short name, e.g. `quadratic-10`. */
+  readonly name: string;
+  /** Initial parameters for `key` (deterministic). */
+  init(key: Key): TensorTree;
+  /** Scalar loss; `batch` is undefined for data-free tasks. Must be differentiable in `params`. */
+  loss(params: TensorTree, batch: B, key?: Key): tf.Scalar;
+  /** The task's data, if it has any. */
+  readonly datasets?: Datasets<B>;
+  /** Maps a loss value to a scale comparable across tasks (for meta-losses). */
+  normalizer?(loss: number): number;
+}
+
+/** A distribution over tasks: samples JSON configurations and builds tasks from them. */
+export interface TaskFamily<Cfg = unknown> {
+  /** A short name, e.g. `image-mlp-family`. */
+  readonly name: string;
+  /** A JSON-serializable task configuration for `key`. */
+  sample(key: Key): Cfg;
+  /** The task a configuration describes (the same configuration always builds the same task). */
+  task(cfg: Cfg): Task;
+}
+
+/** What a gradient estimator returns for one estimate. */
+export interface GradientEstimate<WS = unknown> {
+  /** Estimated gradient of the meta-loss with respect to theta (same structure as theta). */
+  readonly grad: TensorTree;
+  /** Mean meta-loss over the unrolls behind the estimate. */
+  readonly meanLoss: number;
+  /** The worker state to pass to the next call. */
+  readonly state: WS;
+  /** Named diagnostics (for example the number of finished episodes). */
+  readonly metrics: Record<string, number>;
+}
+
+/**
+ * Estimates the gradient of a meta-loss with respect to meta-parameters theta, possibly
+ * carrying persistent worker state (truncated unrolls) between calls.
+ */
+export interface GradientEstimator<WS = unknown> {
+  /** A short name, e.g. `truncated-pes`. */
+  readonly name: string;
+  /** Initial worker state. */
+  init(theta: TensorTree, key: Key): WS;
+  /** One estimate at `theta` from worker state `state`. */
+  estimate(theta: TensorTree, state: WS, key: Key): GradientEstimate<WS>;
+}
