@@ -5,3 +5,5 @@
  */
 export { expectClose, expectTreeClose, leakCheck } from './assertions.js';
 export type { CloseOptions } from './assertions.js';
+export { checkTaskInit, checkTaskData, checkTaskLoss, checkTaskGradients, checkTaskNoLeak, checkTaskConformance, describeTaskConformance, sampleTrainBatch } from './task-suite.js';
+export type { TaskConformanceOptions, FiniteDifferenceOptions, GradientCheckReport } from './task-suite.js';

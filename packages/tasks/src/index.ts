@@ -1,0 +1,33 @@
+/**
+ * `@lopt/tasks`: the lopt task suite. Tasks (initial parameters + a differentiable loss +
+ * data splits), task families that sample JSON task configurations, task augmentations,
+ * and the bundled data they train on.
+ * @packageDocumentation
+ */
+export { classificationNormalizer, softmaxCrossEntropy, sigmoidCrossEntropy, stopGradient, generatedDatasets, SPLITS } from './common.js';
+export type { SplitName } from './common.js';
+export { ACTIVATIONS, INITIALIZERS, activate, initWeight, initDense, initMlp, mlp, dense, fans } from './nn.js';
+export type { Activation, Initializer, DenseParams } from './nn.js';
+export {
+  quadraticTask,
+  sumQuadraticTask,
+  logQuadraticTask,
+  quadraticFromConfig,
+  fixedDimQuadraticFamily,
+  quadraticFamily,
+  noisyQuadraticFromConfig,
+  noisyQuadraticFamily,
+} from './quadratics.js';
+export type {
+  QuadraticTaskOptions,
+  QuadraticConfig,
+  FixedDimQuadraticFamilyOptions,
+  QuadraticFamilyOptions,
+  NoisyQuadraticConfig,
+  NoisyQuadraticFamilyOptions,
+} from './quadratics.js';
+export { rosenbrockTask, rastriginTask } from './synthetic.js';
+export type { RosenbrockTaskOptions, RastriginTaskOptions } from './synthetic.js';
+export { logisticRegressionTask, softmaxRegressionTask, mlpClassificationTask, toyData2d, TOY_DATASETS } from './toy-classification.js';
+export type { FeatureBatch, RegressionTaskOptions, SoftmaxRegressionTaskOptions, Toy2dOptions, ToyDataset, MlpClassificationTaskOptions } from './toy-classification.js';
+export { registerAll } from './registry.js';

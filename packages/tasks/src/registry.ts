@@ -1,0 +1,36 @@
+import { register, type FactoryOptions, type Task, type TaskFamily } from '@lopt/core';
+import { fixedDimQuadraticFamily, logQuadraticTask, noisyQuadraticFamily, quadraticFamily, quadraticTask, sumQuadraticTask } from './quadratics.js';
+import { rastriginTask, rosenbrockTask } from './synthetic.js';
+import { logisticRegressionTask, mlpClassificationTask, softmaxRegressionTask } from './toy-classification.js';
+
+type TaskFactory = (options: FactoryOptions) => Task;
+type FamilyFactory = (options: FactoryOptions) => TaskFamily;
+
+// Factories are module-level constants so that registerAll() registers the very same
+// function every time (the registry then treats a second call as a no-op).
+const TASKS: readonly [string, TaskFactory, string][] = [
+  ['quadraticTask', (o) => quadraticTask(o), 'sum(p^2) from p ~ N(0, I); options { dim }'],
+  ['sumQuadraticTask', (o) => sumQuadraticTask(o), 'sum((a + b)^2) over two vectors; options { dim }'],
+  ['logQuadraticTask', (o) => logQuadraticTask(o), 'log(sum(p^2)); options { dim }'],
+  ['rosenbrockTask', (o) => rosenbrockTask(o), 'extended Rosenbrock function; options { dim, a, b }'],
+  ['rastriginTask', (o) => rastriginTask(o), 'Rastrigin function (many local minima); options { dim, amplitude }'],
+  ['logisticRegressionTask', (o) => logisticRegressionTask(o), 'logistic regression on generated data; options { dim, batchSize, dataSeed }'],
+  ['softmaxRegressionTask', (o) => softmaxRegressionTask(o), 'softmax regression on generated data; options { dim, numClasses, batchSize, dataSeed }'],
+  ['mlpClassificationTask', (o) => mlpClassificationTask(o), 'MLP on 2-D moons/spirals/blobs; options { dataset, hidden, activation, batchSize, numClasses, noise }'],
+];
+
+const FAMILIES: readonly [string, FamilyFactory, string][] = [
+  ['fixedDimQuadraticFamily', (o) => fixedDimQuadraticFamily(o) as TaskFamily, 'quadratics with sampled target and conditioning; options { dim, maxCondition }'],
+  ['quadraticFamily', (o) => quadraticFamily(o) as TaskFamily, 'quadratics with sampled dimension, target and conditioning; options { minDim, maxDim, maxCondition }'],
+  ['noisyQuadraticFamily', (o) => noisyQuadraticFamily(o) as TaskFamily, 'noisy quadratic model (sampled spectrum, gradient noise); options { dim, noiseStd, maxScale }'],
+];
+
+/**
+ * Registers every built-in task (kind `task`) and task family (kind `task-family`) of
+ * `@lopt/tasks` under its factory name, e.g. `create('task', 'quadraticTask', { dim: 10 })`.
+ * Idempotent.
+ */
+export function registerAll(): void {
+  for (const [name, factory, description] of TASKS) register('task', name, factory, description);
+  for (const [name, factory, description] of FAMILIES) register('task-family', name, factory, description);
+}

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, uniform, type Key, type Task, type TensorTree } from '@lopt/core';
+import { checkInt, scalarTidy } from './common.js';
+
+/** Options of {@link rosenbrockTask}. */
+export interface RosenbrockTaskOptions {
+  /** Number of coordinates (>= 2). Default 2. */
+  readonly dim?: number;
+  /** The `a` of `(a - x_i)^2`. Default 1. */
+  readonly a?: number;
+  /** The `b` of `b (x_{i+1} - x_i^2)^2`. Default 100. */
+  readonly b?: number;
+}
+
+/**
+ * The (extended) Rosenbrock function `sum_i b (x_{i+1} - x_i^2)^2 + (a - x_i)^2`, minimum 0
+ * at `x = (a, a^2, ...)` for `a = 1`; initial points `~ U[-2, 2)`. Data-free.
+ */
+export function rosenbrockTask(options: RosenbrockTaskOptions = {}): Task {
+  const dim = checkInt('dim', options.dim ?? 2, 2);
+  const a = checkNumber('a', options.a ?? 1);
+  const b = checkNumber('b', options.b ?? 100, { min: 0 });
+  return {
+    name: `rosenbrock-${dim}`,
+    init: (k: Key) => uniform(k, [dim], { low: -2, high: 2 }),
+    loss: (params: TensorTree) =>
+      scalarTidy(() => {
+        const x = params as tf.Tensor1D;
+        const head = tf.slice(x, [0], [dim - 1]);
+        const tail = tf.slice(x, [1], [dim - 1]);
+        return tf.add(tf.mul(b, tf.sum(tf.square(tf.sub(tail, tf.square(head))))), tf.sum(tf.square(tf.sub(a, head))));
+      }),
+  };
+}
+
+/** Options of {@link rastriginTask}. */
+export interface RastriginTaskOptions {
+  /** Number of coordinates. Default 2. */
+  readonly dim?: number;
+  /** Amplitude of the cosine ripples. Default 10. */
+  readonly amplitude?: number;
+}
+
+/**
+ * The Rastrigin function `A n + sum(x^2 - A cos(2 pi x))`: many local minima, global
+ * minimum 0 at the origin; initial points `~ U[-5.12, 5.12)`. Data-free.
+ */
+export function rastriginTask(options: RastriginTaskOptions = {}): Task {
+  const dim = checkInt('dim', options.dim ?? 2, 1);
+  const amplitude = checkNumber('amplitude', options.amplitude ?? 10, { min: 0 });
+  return {
+    name: `rastrigin-${dim}`,
+    init: (k: Key) => uniform(k, [dim], { low: -5.12, high: 5.12 }),
+    loss: (params: TensorTree) =>
+      scalarTidy(() => {
+        const x = params as tf.Tensor1D;
+        const ripple = tf.mul(amplitude, tf.cos(tf.mul(2 * Math.PI, x)));
+        return tf.add(amplitude * dim, tf.sum(tf.sub(tf.square(x), ripple)));
+      }),
+  };
+}
