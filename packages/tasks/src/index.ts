@@ -30,4 +30,8 @@ export { rosenbrockTask, rastriginTask } from './synthetic.js';
 export type { RosenbrockTaskOptions, RastriginTaskOptions } from './synthetic.js';
 export { logisticRegressionTask, softmaxRegressionTask, mlpClassificationTask, toyData2d, TOY_DATASETS } from './toy-classification.js';
 export type { FeatureBatch, RegressionTaskOptions, SoftmaxRegressionTaskOptions, Toy2dOptions, ToyDataset, MlpClassificationTaskOptions } from './toy-classification.js';
+export { mnistData, mnistImages, mnistSplitIndices, mnistDatasets, mnistBatch, MNIST_SIZE, MNIST_COUNT, MNIST_CLASSES, MNIST_TEST_COUNT } from './mnist.js';
+export type { MnistData, ImageBatch, MnistDatasetOptions } from './mnist.js';
+export { imageMlpTask, imageConvTask, imageMlpAutoencoderTask, IMAGE_DATASETS } from './image-tasks.js';
+export type { ImageDataset, ImageTaskOptions, ImageMlpTaskOptions, ImageConvTaskOptions, ImageMlpAutoencoderTaskOptions } from './image-tasks.js';
 export { registerAll } from './registry.js';

@@ -1,6 +1,7 @@
 import { register, type FactoryOptions, type Task, type TaskFamily } from '@lopt/core';
 import { fixedDimQuadraticFamily, logQuadraticTask, noisyQuadraticFamily, quadraticFamily, quadraticTask, sumQuadraticTask } from './quadratics.js';
 import { rastriginTask, rosenbrockTask } from './synthetic.js';
+import { imageConvTask, imageMlpAutoencoderTask, imageMlpTask } from './image-tasks.js';
 import { logisticRegressionTask, mlpClassificationTask, softmaxRegressionTask } from './toy-classification.js';
 
 type TaskFactory = (options: FactoryOptions) => Task;
@@ -17,6 +18,9 @@ const TASKS: readonly [string, TaskFactory, string][] = [
   ['logisticRegressionTask', (o) => logisticRegressionTask(o), 'logistic regression on generated data; options { dim, batchSize, dataSeed }'],
   ['softmaxRegressionTask', (o) => softmaxRegressionTask(o), 'softmax regression on generated data; options { dim, numClasses, batchSize, dataSeed }'],
   ['mlpClassificationTask', (o) => mlpClassificationTask(o), 'MLP on 2-D moons/spirals/blobs; options { dataset, hidden, activation, batchSize, numClasses, noise }'],
+  ['imageMlpTask', (o) => imageMlpTask(o), 'MLP classifier on MNIST; options { imageSize, hidden, activation, batchSize, initializer, initScale }'],
+  ['imageConvTask', (o) => imageConvTask(o), 'conv net classifier on MNIST; options { imageSize, channels, pool, activation, batchSize }'],
+  ['imageMlpAutoencoderTask', (o) => imageMlpAutoencoderTask(o), 'MLP autoencoder on MNIST; options { imageSize, hidden, activation, batchSize }'],
 ];
 
 const FAMILIES: readonly [string, FamilyFactory, string][] = [
