@@ -1,0 +1,34 @@
+import { has, register, type FactoryOptions, type Optimizer } from '@lopt/core';
+import { divergenceGuard, type DivergenceGuardOptions } from './divergenceGuard.js';
+import { lossGuarded, type LossGuardedOptions } from './lossGuarded.js';
+import { safeguarded, type SafeguardedOptions } from './safeguarded.js';
+
+const lossGuardedFactory = (o: FactoryOptions): Optimizer =>
+  lossGuarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, o as unknown as LossGuardedOptions) as unknown as Optimizer;
+const safeguardedFactory = (o: FactoryOptions): Optimizer =>
+  safeguarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, o as unknown as SafeguardedOptions) as unknown as Optimizer;
+const divergenceGuardFactory = (o: FactoryOptions): Optimizer =>
+  divergenceGuard(o['opt'] as Optimizer, o['fallback'] as Optimizer, o as unknown as DivergenceGuardOptions) as unknown as Optimizer;
+
+/**
+ * Registers the guards as `optimizer` factories: `lossGuarded`, `safeguarded` and
+ * `divergenceGuard`. Their options are the guard's options plus the optimizers to combine
+ * (`learned` and `fallback`; `opt` and `fallback` for `divergenceGuard`). Idempotent.
+ *
+ * @example
+ * ```ts
+ * registerAll();
+ * const opt = create('optimizer', 'lossGuarded', { learned, fallback: sgd({ learningRate: 0.1 }), lossFn });
+ * ```
+ */
+export function registerAll(): void {
+  if (!has('optimizer', 'lossGuarded')) {
+    register('optimizer', 'lossGuarded', lossGuardedFactory, 'LGL2O loss guard: keeps the lower-loss of a learned and a fallback step');
+  }
+  if (!has('optimizer', 'safeguarded')) {
+    register('optimizer', 'safeguarded', safeguardedFactory, 'GL2O / Safe-L2O: accepts learned steps that shrink the residual, else the fallback');
+  }
+  if (!has('optimizer', 'divergenceGuard')) {
+    register('optimizer', 'divergenceGuard', divergenceGuardFactory, 'Rolls back non-finite or loss-jumping steps to a fallback step');
+  }
+}
