@@ -34,4 +34,18 @@ export { mnistData, mnistImages, mnistSplitIndices, mnistDatasets, mnistBatch, M
 export type { MnistData, ImageBatch, MnistDatasetOptions } from './mnist.js';
 export { imageMlpTask, imageConvTask, imageMlpAutoencoderTask, IMAGE_DATASETS } from './image-tasks.js';
 export type { ImageDataset, ImageTaskOptions, ImageMlpTaskOptions, ImageConvTaskOptions, ImageMlpAutoencoderTaskOptions } from './image-tasks.js';
+export { imageMlpFamily, convFamily, mixtureFamily, mixtureFamilyFromOptions } from './families.js';
+export type { ImageMlpConfig, ImageMlpFamilyOptions, ConvConfig, ConvFamilyOptions, MixtureConfig } from './families.js';
+export {
+  reparamWeights,
+  reducedBatchSize,
+  normalizeGradient,
+  reparamWeightsFamily,
+  reducedBatchSizeFamily,
+  normalizeGradientFamily,
+  randomAugmentationFamily,
+  applyAugmentations,
+  REPARAM_LEVELS,
+} from './augment.js';
+export type { ReparamLevel, ReparamConfig, WrappedConfig, AugmentationRates, AugmentationConfig, AugmentedConfig } from './augment.js';
 export { registerAll } from './registry.js';

@@ -1,6 +1,7 @@
 import { register, type FactoryOptions, type Task, type TaskFamily } from '@lopt/core';
 import { fixedDimQuadraticFamily, logQuadraticTask, noisyQuadraticFamily, quadraticFamily, quadraticTask, sumQuadraticTask } from './quadratics.js';
 import { rastriginTask, rosenbrockTask } from './synthetic.js';
+import { convFamily, imageMlpFamily, mixtureFamilyFromOptions } from './families.js';
 import { imageConvTask, imageMlpAutoencoderTask, imageMlpTask } from './image-tasks.js';
 import { logisticRegressionTask, mlpClassificationTask, softmaxRegressionTask } from './toy-classification.js';
 
@@ -24,6 +25,9 @@ const TASKS: readonly [string, TaskFactory, string][] = [
 ];
 
 const FAMILIES: readonly [string, FamilyFactory, string][] = [
+  ['imageMlpFamily', (o) => imageMlpFamily(o) as TaskFamily, 'MNIST MLPs with sampled width, depth, activation, initializer, image and batch size; options { hiddenRange, maxLayers, imageSizeRange, batchSizeRange }'],
+  ['convFamily', (o) => convFamily(o) as TaskFamily, 'MNIST conv nets with sampled depth, channels, pooling, activation, image and batch size; options { channelRange, maxLayers, imageSizeRange, batchSizeRange }'],
+  ['mixtureFamily', (o) => mixtureFamilyFromOptions(o) as TaskFamily, 'mixture of registered families; options { families: [{ name, options }], weights }'],
   ['fixedDimQuadraticFamily', (o) => fixedDimQuadraticFamily(o) as TaskFamily, 'quadratics with sampled target and conditioning; options { dim, maxCondition }'],
   ['quadraticFamily', (o) => quadraticFamily(o) as TaskFamily, 'quadratics with sampled dimension, target and conditioning; options { minDim, maxDim, maxCondition }'],
   ['noisyQuadraticFamily', (o) => noisyQuadraticFamily(o) as TaskFamily, 'noisy quadratic model (sampled spectrum, gradient noise); options { dim, noiseStd, maxScale }'],
