@@ -1,20 +1,100 @@
 /**
  * `@lopt/optimizers`: hand-designed optimizers for lopt as composable, optax-style gradient
  * transformations, plus schedules, wrappers and a drop-in `tf.Optimizer` adapter.
+ *
+ * State convention: every transformation's state is a plain tensor tree (objects and
+ * arrays of tensors); step counters are int32 scalar tensors inside it (`count`), so an
+ * optimizer state checkpoints with `serializeTree({ params, state })`, with
+ * `OptState.iteration` carried in the checkpoint metadata.
  * @packageDocumentation
  */
 export { optimizerFrom, chain, identity } from './transformation.js';
 export type { EmptyState, TransformationOptimizer, OptimizerFromOptions } from './transformation.js';
 export type { Hyper, LearningRate, Schedule } from './hyper.js';
+
+// transformations
 export { scale, scaleBySchedule, scaleByLearningRate } from './transforms/scale.js';
 export type { ScheduleState, ScaleByLearningRateOptions } from './transforms/scale.js';
-export { scaleByAdam } from './transforms/adam.js';
+export { scaleByAdam, biasCorrectedMu } from './transforms/adam.js';
 export type { ScaleByAdamOptions, ScaleByAdamState } from './transforms/adam.js';
+export { scaleByBelief, scaleByRAdam, scaleByYogi, scaleByAmsgrad, scaleByAdamax, scaleByLion } from './transforms/adam_variants.js';
+export type {
+  ScaleByRAdamOptions,
+  ScaleByYogiOptions,
+  ScaleByAmsgradState,
+  ScaleByLionOptions,
+  ScaleByLionState,
+} from './transforms/adam_variants.js';
+export { scaleByRms, scaleByStddev, scaleByRss, scaleByAdadelta } from './transforms/rms.js';
+export type {
+  ScaleByRmsOptions,
+  ScaleByRmsState,
+  ScaleByStddevState,
+  ScaleByRssOptions,
+  ScaleByRssState,
+  ScaleByAdadeltaOptions,
+  ScaleByAdadeltaState,
+} from './transforms/rms.js';
+export { scaleByFactoredRms, clipByBlockRms, scaleByParamBlockRms, emaTransform, factoredDims } from './transforms/factored.js';
+export type { ScaleByFactoredRmsOptions, ScaleByFactoredRmsState, FactoredLeafState, EmaOptions, EmaState } from './transforms/factored.js';
+export { scaleByTrustRatio } from './transforms/trust_ratio.js';
+export type { ScaleByTrustRatioOptions } from './transforms/trust_ratio.js';
 export { trace, addDecayedWeights } from './transforms/momentum.js';
 export type { TraceOptions, TraceState, AddDecayedWeightsOptions } from './transforms/momentum.js';
+export { clip, clipByGlobalNorm } from './transforms/clip.js';
 export { masked } from './transforms/masked.js';
 export type { Mask, MaskTree } from './transforms/masked.js';
+export { injectHyperparams, getHyperparams, setHyperparams } from './inject.js';
+export type { InjectHyperparamsState, InjectHyperparamsOptions, InjectedOptimizer, OptimizerFactory } from './inject.js';
+
+// optimizers
 export { sgd } from './optimizers/sgd.js';
 export type { SgdOptions } from './optimizers/sgd.js';
 export { adam, adamw } from './optimizers/adam.js';
 export type { AdamOptions, AdamWOptions } from './optimizers/adam.js';
+export { nadamw, amsgrad, adamax, radam, yogi, adabelief } from './optimizers/adaptive.js';
+export type { AmsgradOptions, AdamaxOptions, RAdamOptions, YogiOptions, AdaBeliefOptions } from './optimizers/adaptive.js';
+export { rmsprop, adagrad, adadelta } from './optimizers/rms.js';
+export type { RmspropOptions, AdagradOptions, AdadeltaOptions } from './optimizers/rms.js';
+export { adafactor } from './optimizers/adafactor.js';
+export type { AdafactorOptions } from './optimizers/adafactor.js';
+export { lion } from './optimizers/lion.js';
+export type { LionOptions } from './optimizers/lion.js';
+export { lars, lamb } from './optimizers/trust.js';
+export type { LarsOptions, LambOptions } from './optimizers/trust.js';
+
+// schedules
+export {
+  constant,
+  polynomial,
+  linear,
+  exponentialDecay,
+  cosineDecay,
+  warmupCosineDecay,
+  warmupConstant,
+  piecewiseConstant,
+  sgdr,
+  joinSchedules,
+} from './schedules.js';
+export type {
+  PolynomialOptions,
+  LinearOptions,
+  ExponentialDecayOptions,
+  CosineDecayOptions,
+  WarmupCosineDecayOptions,
+  WarmupConstantOptions,
+  PiecewiseConstantOptions,
+} from './schedules.js';
+
+// wrappers
+export { lookahead, lookaheadSlowParams } from './wrappers/lookahead.js';
+export type { LookaheadOptions, LookaheadState } from './wrappers/lookahead.js';
+export { gradientAccumulation } from './wrappers/accumulation.js';
+export type { GradientAccumulationOptions, GradientAccumulationState } from './wrappers/accumulation.js';
+export { graft } from './wrappers/graft.js';
+export type { GraftState } from './wrappers/graft.js';
+export { gradientClip } from './wrappers/clip.js';
+export type { GradientClipOptions } from './wrappers/clip.js';
+
+// registry
+export { registerAll, OPTIMIZER_NAMES } from './register.js';

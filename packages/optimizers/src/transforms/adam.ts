@@ -47,6 +47,17 @@ export function ema(g: tf.Tensor, m: tf.Tensor, decay: Hyper): tf.Tensor {
 }
 
 /**
+ * The bias-corrected first moment `m / (1 - b1^t)`, or with `nesterov` optax's NAdam form
+ * `b1 m / (1 - b1^(t+1)) + (1 - b1) g / (1 - b1^t)`.
+ */
+export function biasCorrectedMu(g: tf.Tensor, m: tf.Tensor, beta1: Hyper, t: number, nesterov: boolean): tf.Tensor {
+  const bc1 = oneMinus(powHyper(beta1, t));
+  if (!nesterov) return tf.div(m, bc1);
+  const bcNext = oneMinus(powHyper(beta1, t + 1));
+  return tf.add(tf.mul(divHyper(beta1, bcNext), m), tf.mul(divHyper(oneMinus(beta1), bc1), g));
+}
+
+/**
  * Rescales updates by Adam's bias-corrected moments (optax `scale_by_adam`, Kingma & Ba 2015):
  * `m = b1 m + (1-b1) g`, `v = b2 v + (1-b2) g^2`, `u = m^ / (sqrt(v^ + epsilonRoot) + epsilon)`
  * with `m^ = m / (1 - b1^t)`, `v^ = v / (1 - b2^t)`, `t` the 1-based step. Epsilon is outside
@@ -62,17 +73,10 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
       const t = readCount(state.count) + 1;
       const mu = treeMap((g, m) => ema(g, m, h.beta1), updates, state.mu);
       const nu = treeMap((g, v) => ema(tf.square(g), v, h.beta2), updates, state.nu);
-      const bc1 = oneMinus(powHyper(h.beta1, t));
       const bc2 = oneMinus(powHyper(h.beta2, t));
       const out = treeMap(
         (g, m, v) => {
-          let mHat: tf.Tensor;
-          if (h.nesterov) {
-            const bcNext = oneMinus(powHyper(h.beta1, t + 1));
-            mHat = tf.add(tf.mul(divHyper(h.beta1, bcNext), m), tf.mul(divHyper(oneMinus(h.beta1), bc1), g));
-          } else {
-            mHat = tf.div(m, bc1);
-          }
+          const mHat = biasCorrectedMu(g, m, h.beta1, t, h.nesterov);
           let vHat = tf.div(v, bc2);
           if (!isZero(h.epsilonRoot)) vHat = tf.add(vHat, h.epsilonRoot);
           return tf.div(mHat, tf.add(tf.sqrt(vHat), h.epsilon));

@@ -1,0 +1,90 @@
+import { LoptError, create, register, type FactoryOptions, type Optimizer } from '@lopt/core';
+import { adam, adamw } from './optimizers/adam.js';
+import { adafactor } from './optimizers/adafactor.js';
+import { adabelief, adamax, amsgrad, nadamw, radam, yogi } from './optimizers/adaptive.js';
+import { lion } from './optimizers/lion.js';
+import { adadelta, adagrad, rmsprop } from './optimizers/rms.js';
+import { sgd } from './optimizers/sgd.js';
+import { lamb, lars } from './optimizers/trust.js';
+import { gradientAccumulation } from './wrappers/accumulation.js';
+import { gradientClip } from './wrappers/clip.js';
+import { graft } from './wrappers/graft.js';
+import { lookahead } from './wrappers/lookahead.js';
+
+type Entry = readonly [name: string, factory: (o: FactoryOptions) => Optimizer<unknown>, description: string];
+
+function innerOptimizer(options: FactoryOptions, key: string): Optimizer<unknown> {
+  const name = options[key];
+  if (typeof name !== 'string') {
+    throw new LoptError('INVALID_OPTION', `Option '${key}' must name a registered optimizer (e.g. 'adam').`, { option: key });
+  }
+  const inner = options[`${key}Options`];
+  if (inner !== undefined && (typeof inner !== 'object' || inner === null)) {
+    throw new LoptError('INVALID_OPTION', `Option '${key}Options' must be an object.`, { option: `${key}Options` });
+  }
+  return create('optimizer', name, (inner ?? {}) as FactoryOptions) as Optimizer<unknown>;
+}
+
+function without(options: FactoryOptions, ...keys: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...options };
+  for (const k of keys) delete out[k];
+  return out;
+}
+
+/** Every built-in optimizer factory, with the registry name and description. */
+const ENTRIES: readonly Entry[] = [
+  ['sgd', (o) => sgd(o), 'SGD with optional (Nesterov) momentum (optax sgd)'],
+  ['adam', (o) => adam(o), 'Adam, bias-corrected, epsilon outside the root (optax adam)'],
+  ['adamw', (o) => adamw(o), 'Adam with decoupled weight decay times the learning rate (optax adamw)'],
+  ['nadamw', (o) => nadamw(o), 'AdamW with Nesterov momentum (optax nadamw)'],
+  ['amsgrad', (o) => amsgrad(o), 'AMSGrad (optax amsgrad)'],
+  ['rmsprop', (o) => rmsprop(o), 'RMSProp with optional momentum and centering (optax rmsprop)'],
+  ['adagrad', (o) => adagrad(o), 'AdaGrad (optax adagrad)'],
+  ['adadelta', (o) => adadelta(o), 'Adadelta (optax adadelta)'],
+  ['adamax', (o) => adamax(o), 'AdaMax (optax adamax)'],
+  ['adafactor', (o) => adafactor(o), 'Adafactor with factored second moments (optax adafactor)'],
+  ['lion', (o) => lion(o), 'Lion sign-momentum optimizer (optax lion)'],
+  ['lars', (o) => lars(o), 'LARS layer-wise trust ratio with momentum (optax lars)'],
+  ['lamb', (o) => lamb(o), 'LAMB: Adam with a layer-wise trust ratio (optax lamb)'],
+  ['radam', (o) => radam(o), 'Rectified Adam (optax radam)'],
+  ['yogi', (o) => yogi(o), 'Yogi (optax yogi)'],
+  ['adabelief', (o) => adabelief(o), 'AdaBelief (optax adabelief)'],
+  [
+    'lookahead',
+    (o) => lookahead(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions')),
+    "Lookahead around a registered optimizer: { inner: 'adam', innerOptions, syncPeriod, slowStepSize, resetState }",
+  ],
+  [
+    'gradientAccumulation',
+    (o) => gradientAccumulation(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions') as { every: number }),
+    "Averages `every` gradients per step of a registered optimizer: { inner, innerOptions, every }",
+  ],
+  [
+    'gradientClip',
+    (o) => gradientClip(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions')),
+    'Elementwise gradient clipping before a registered optimizer: { inner, innerOptions, max }',
+  ],
+  [
+    'graft',
+    (o) => graft(innerOptimizer(o, 'magnitude'), innerOptimizer(o, 'direction')),
+    'Learning-rate grafting: { magnitude, magnitudeOptions, direction, directionOptions }',
+  ],
+];
+
+/** Names of every optimizer {@link registerAll} registers. */
+export const OPTIMIZER_NAMES: readonly string[] = ENTRIES.map((e) => e[0]);
+
+/**
+ * Registers every built-in optimizer factory with the `@lopt/core` registry under its
+ * function name (`sgd`, `adam`, ..., and the wrappers `lookahead`, `gradientAccumulation`,
+ * `gradientClip`, `graft`, which take the inner optimizer by registered name). Idempotent.
+ *
+ * @example
+ * ```ts
+ * registerAll();
+ * const opt = create('optimizer', 'adamw', { learningRate: 3e-4, weightDecay: 0.01 });
+ * ```
+ */
+export function registerAll(): void {
+  for (const [name, factory, description] of ENTRIES) register('optimizer', name, factory as (o: FactoryOptions) => Optimizer, description);
+}

@@ -1,0 +1,31 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LoptError, checkNumber, treeMap, type Optimizer } from '@lopt/core';
+import { checkKnownOptions } from '../hyper.js';
+
+/** Options of {@link gradientClip}. */
+export interface GradientClipOptions {
+  /** Clip each gradient element to `[-max, max]`. Default 3 (learned_optimization). */
+  readonly max?: number;
+}
+
+/**
+ * Clips gradients elementwise to `[-max, max]` before `inner` sees them
+ * (learned_optimization `GradientClipOptimizer`). The state is `inner`'s.
+ */
+export function gradientClip<S>(inner: Optimizer<S>, options: GradientClipOptions = {}): Optimizer<S> {
+  if (typeof inner?.init !== 'function' || typeof inner.update !== 'function') {
+    throw new LoptError('INVALID_OPTION', 'gradientClip needs an Optimizer to wrap.', { option: 'inner' });
+  }
+  checkKnownOptions('gradientClip', options, ['max']);
+  const max = checkNumber('max', options.max ?? 3, { greaterThan: 0 });
+  return {
+    name: `gradientClip(${inner.name})`,
+    init: (params, opts) => inner.init(params, opts),
+    update(state, grads, ctx) {
+      return tf.tidy(() => {
+        const clipped = treeMap((g) => tf.clipByValue(g, -max, max), grads);
+        return inner.update(state, clipped, ctx) as unknown as tf.TensorContainer;
+      }) as unknown as ReturnType<Optimizer<S>['update']>;
+    },
+  };
+}
