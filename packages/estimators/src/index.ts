@@ -1,0 +1,47 @@
+/**
+ * `@lopt/estimators`: truncated unrolls of learned optimizers over task families, gradient
+ * estimators for meta-training (TBPTT, truncated ES, PES, full ES) and the meta-trainer.
+ * Node-only checkpoint files live in `@lopt/estimators/node`.
+ * @packageDocumentation
+ */
+export { constantTruncation, logUniformTruncation, neverEnding, checkTruncationSchedule } from './truncation.js';
+export type { TruncationSchedule, TruncationState } from './truncation.js';
+export { batchTheta, unbatchTheta, checkTruncatedStep, maskedMeanPerTask } from './truncated-step.js';
+export type {
+  BatchedTheta,
+  TruncatedStep,
+  TruncatedStepInitOptions,
+  TruncatedUnrollOptions,
+  TruncatedUnrollOut,
+} from './truncated-step.js';
+export { lOptTruncatedStep } from './lopt-truncated-step.js';
+export type { LOptTruncatedStepOptions, LOptTruncatedState, LOptTaskState, MetaLossKind } from './lopt-truncated-step.js';
+export { packState, unpackState, cloneState, disposeExcept } from './state.js';
+export type { PackedJson } from './state.js';
+export { samplePerturbations, perturb, weightedTaskMean, parseESOptions } from './common.js';
+export type { EstimatorBaseOptions, ESOptions, ParsedESOptions } from './common.js';
+export { tbptt } from './tbptt.js';
+export type { TbpttOptions, TbpttState } from './tbptt.js';
+export { truncatedES } from './truncated-es.js';
+export type { TruncatedESOptions, TruncatedESState } from './truncated-es.js';
+export { truncatedPES } from './truncated-pes.js';
+export type { TruncatedPESOptions, TruncatedPESState } from './truncated-pes.js';
+export { fullES } from './full-es.js';
+export type { FullESOptions, FullESState, FullESLossType } from './full-es.js';
+export { metaTrain, memoryCheckpointStore } from './meta-train.js';
+export type {
+  CheckpointStore,
+  MetaTrainCheckpointOptions,
+  MetaTrainMetrics,
+  MetaTrainOptions,
+  MetaTrainResult,
+} from './meta-train.js';
+export { registerAll } from './registry.js';
+export { learnableSgdQuadratic, gaussHermite } from './problems/quadratic-sgd.js';
+export type { LearnableSgdQuadratic, LearnableSgdQuadraticOptions, QuadraticSgdState } from './problems/quadratic-sgd.js';
+export { influenceBalancing } from './problems/influence-balancing.js';
+export type { InfluenceBalancing, InfluenceBalancingOptions, InfluenceBalancingState } from './problems/influence-balancing.js';
+export { quadraticTaskFamily } from './problems/quadratic-family.js';
+export type { QuadraticTaskConfig, QuadraticTaskFamilyOptions } from './problems/quadratic-family.js';
+export { learnableSgd, perParameterMlpLOpt } from './problems/learned-optimizers.js';
+export type { LearnableSgdTheta, PerParameterMlpTheta, PerParameterMlpState } from './problems/learned-optimizers.js';

@@ -1,0 +1,59 @@
+/**
+ * `@lopt/estimators/node`: Node-only helpers of the meta-trainer (file checkpoints).
+ * @packageDocumentation
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LoptError, checkNumber } from '@lopt/core';
+import { writeFileAtomic } from '@lopt/core/node';
+import {
+  metaTrain as metaTrainWithStore,
+  type CheckpointStore,
+  type MetaTrainOptions,
+  type MetaTrainResult,
+} from './meta-train.js';
+
+/** The file name {@link fileCheckpointStore} uses by default. */
+export const META_TRAIN_CHECKPOINT_FILE = 'meta-train.safetensors';
+
+/**
+ * A {@link CheckpointStore} backed by one file in `dir` (created when needed), written
+ * atomically (temporary file, fsync, rename), so a killed run leaves either the previous
+ * checkpoint or the new one, never a partial file.
+ */
+export function fileCheckpointStore(dir: string, options: { fileName?: string } = {}): CheckpointStore & { readonly path: string } {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new LoptError('INVALID_OPTION', "Option 'dir' must be a non-empty path.", { option: 'dir' });
+  }
+  const path = join(dir, options.fileName ?? META_TRAIN_CHECKPOINT_FILE);
+  return {
+    path,
+    async load() {
+      try {
+        return new Uint8Array(await readFile(path));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') return undefined;
+        throw new LoptError('IO_ERROR', `Could not read checkpoint '${path}': ${(e as Error).message}.`, { cause: e });
+      }
+    },
+    save: (bytes: Uint8Array) => writeFileAtomic(path, bytes),
+  };
+}
+
+/** Checkpointing to a folder: `{ dir, every }` (or a store, as in the main entry). */
+export type NodeMetaTrainCheckpointOptions = { readonly dir: string; readonly every: number } | { readonly store: CheckpointStore; readonly every: number };
+
+/** Options of the Node {@link metaTrain}: as the main entry's, with `checkpoint: { dir, every }` allowed. */
+export type NodeMetaTrainOptions = Omit<MetaTrainOptions, 'checkpoint'> & { readonly checkpoint?: NodeMetaTrainCheckpointOptions };
+
+/**
+ * `metaTrain` with file checkpoints: `checkpoint: { dir, every }` saves to
+ * `<dir>/meta-train.safetensors` every `every` steps and resumes from it when it exists.
+ */
+export function metaTrain(options: NodeMetaTrainOptions): Promise<MetaTrainResult> {
+  const cp = options.checkpoint;
+  if (cp === undefined) return metaTrainWithStore(options as MetaTrainOptions);
+  const every = checkNumber('checkpoint.every', cp.every, { integer: true, min: 1 });
+  const store = 'dir' in cp ? fileCheckpointStore(cp.dir) : cp.store;
+  return metaTrainWithStore({ ...options, checkpoint: { store, every } });
+}

@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { disposeReplaced, disposeTree, foldIn, key as makeKey, treeLeaves, type GradientEstimator, type Key, type TensorTree } from '@lopt/core';
+import { gaussHermite } from './problems/quadratic-sgd.js';
+
+/**
+ * `E[f(eps)]` for `eps ~ N(0, std^2 I_dim)` by a tensor-product Gauss-Hermite rule with
+ * `nodes` points per dimension (float64). Test helper.
+ */
+export function gaussianExpectation(dim: number, std: number, nodes: number, f: (eps: Float64Array) => number): number {
+  const { nodes: z, weights: w } = gaussHermite(nodes);
+  const idx = new Array<number>(dim).fill(0);
+  const eps = new Float64Array(dim);
+  let total = 0;
+  for (;;) {
+    let weight = 1;
+    for (let d = 0; d < dim; d++) {
+      eps[d] = std * (z[idx[d] as number] as number);
+      weight *= w[idx[d] as number] as number;
+    }
+    total += weight * f(eps);
+    let d = 0;
+    while (d < dim && (idx[d] = (idx[d] as number) + 1) === nodes) idx[d++] = 0;
+    if (d === dim) break;
+  }
+  return total;
+}
+
+/** Mean and standard error of samples (float64). */
+export function meanAndSE(xs: readonly number[]): { mean: number; se: number; sd: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+  return { mean, sd: Math.sqrt(v), se: Math.sqrt(v / n) };
+}
+
+/**
+ * Runs `calls` estimates from a fresh worker state (key `foldIn(base, sample)`) and
+ * returns the average of the scalar gradient over the calls. Disposes everything.
+ */
+export function episodeAverage(est: GradientEstimator, theta: TensorTree, base: Key, sample: number, calls: number): number {
+  const k = foldIn(base, sample);
+  let ws = est.init(theta, foldIn(k, 0));
+  let sum = 0;
+  for (let c = 0; c < calls; c++) {
+    const r = est.estimate(theta, ws, foldIn(k, c + 1));
+    sum += treeLeaves(r.grad).reduce((a, g) => a + (g.dataSync()[0] as number), 0);
+    disposeTree(r.grad);
+    disposeReplaced(ws, r.state);
+    ws = r.state;
+  }
+  disposeReplaced(ws, undefined);
+  return sum / calls;
+}
+
+/** A fixed test key. */
+export const TEST_KEY = makeKey(20260521);
+void tf;
