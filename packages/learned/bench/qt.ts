@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+const src = readFileSync('src/adafac-wasm-binary.ts','utf8');
+const b64 = [...src.matchAll(/'([A-Za-z0-9+/=]+)'/g)].map(m=>m[1]).join('');
+const inst = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(b64,'base64')), {});
+const k: any = inst.exports;
+k.setScratch(65536);
+const R = 1000, C = 1000, N = R*C;
+let off = 66560;
+const al = (n: number) => { const a = off; off += Math.ceil(n/4)*16; return a; };
+const W = al(100), DEC = al(4), ST = al(32), G = al(N), P = al(N), M = al(3*N), RM = al(N), OM = al(3*N), OR = al(N), OP = al(N), A = al(3*R), B = al(3*C), RS = al(R), CS = al(C), CI = al(4*R), CJ = al(4*C);
+k.memory.grow(Math.ceil(off/65536));
+const h = new Float32Array(k.memory.buffer);
+for (let i = 0; i < h.length; i++) h[i] = 0.5;
+const t = (name: string, f: () => void) => { for (let i=0;i<5;i++) f(); const t0 = performance.now(); for (let i = 0; i < 10; i++) f(); console.log(name, ((performance.now()-t0)/10).toFixed(2), 'ms'); };
+t('rowColSums', () => k.rowColSums(G, R, C, RS, CS));
+t('stats', () => k.stats(G, P, M, RM, OM, OR, A, B, R, C, DEC, ST));
+t('apply', () => k.apply(G, P, OM, OR, OP, A, B, CI, CJ, R, C, W));

@@ -1,0 +1,15 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@lopt/backend';
+import { advance, key, normal } from '@lopt/core';
+import { adafacMlpLOpt } from '../src/adafac-mlp-lopt.ts';
+await initBackend({ backend: 'wasm' });
+const params = { w: normal(key(1), [1000, 1000]) };
+const grads = { w: normal(key(3), [1000, 1000]) };
+const lopt = adafacMlpLOpt({ fused: true });
+const opt = lopt.optimizer(lopt.init(key(0)));
+let s = opt.init({ w: tf.clone(params.w) });
+for (let i = 0; i < 5; i++) s = advance(opt, s, grads);
+const c0 = process.cpuUsage(); const t0 = performance.now();
+for (let i = 0; i < 10; i++) s = advance(opt, s, grads);
+const dt = (performance.now() - t0) / 10; const cu = process.cpuUsage(c0);
+console.log('fused wall', dt.toFixed(1), 'ms cpu', ((cu.user + cu.system) / 1e4).toFixed(1), 'ms');

@@ -1,0 +1,387 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LoptError } from '@lopt/core';
+import { factoredDims, tanhEmbedding, type FactoredSlot } from './common.js';
+import { decayToParam } from './common.js';
+import type { AdafacDecayConfig, AdafacTheta } from './adafac-features.js';
+import { ADAFAC_WASM_BASE64 } from './adafac-wasm-binary.js';
+
+/** Exports of the fused kernel module (assembly/adafac.ts). */
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  rowColSums(g: number, R: number, C: number, rowSum: number, colSum: number): void;
+  setScratch(ptr: number): void;
+  stats(g: number, p: number, m: number, r: number, om: number, or: number, A: number, B: number, R: number, C: number, dec: number, stats: number): void;
+  apply(g: number, p: number, m: number, r: number, op: number, A: number, B: number, ci: number, cj: number, R: number, C: number, w: number): void;
+}
+
+let kernel: KernelExports | null | undefined;
+
+function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Instantiates the kernel once (synchronously; the module is 12 KB). Null when WebAssembly SIMD is unavailable. */
+function getKernel(): KernelExports | null {
+  if (kernel !== undefined) return kernel;
+  try {
+    const mod = new WebAssembly.Module(decodeBase64(ADAFAC_WASM_BASE64) as BufferSource);
+    const inst = new WebAssembly.Instance(mod, {});
+    const ex = inst.exports as unknown as KernelExports & { _start?: () => void };
+    ex._start?.();
+    ex.setScratch(SCRATCH);
+    kernel = ex;
+  } catch {
+    kernel = null;
+  }
+  return kernel;
+}
+
+const SCRATCH = 65536; // 1 KiB of kernel scratch; the layout below starts after it
+const LAYOUT_BASE = SCRATCH + 1024;
+
+/** True when the fused kernel can run now: WebAssembly SIMD works, the backend is `cpu` or `wasm`, and no gradient tape is recording. */
+export function fusedAdafacAvailable(): boolean {
+  const backend = tf.getBackend();
+  if (backend !== 'wasm' && backend !== 'cpu') return false;
+  if (isTapeRecording()) return false;
+  return getKernel() !== null;
+}
+
+/** True inside `tf.grad` / `tf.variableGrads` (the engine is recording a tape). */
+export function isTapeRecording(): boolean {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  return state.gradientDepth > 0;
+}
+
+/** theta of the default AdafacMLPLOpt as plain arrays for the fused kernel. */
+export interface FusedTheta {
+  /** Momentum decays (3). */
+  readonly mom: Float64Array;
+  /** Rms decay (clipped, 1). */
+  readonly rms: number;
+  /** Factored decays (clipped, 3). */
+  readonly fac: Float64Array;
+  /** W0 `[39][4]` row-major. */
+  readonly w0: Float32Array;
+  /** b0 `[4]`. */
+  readonly b0: Float32Array;
+  /** W1 `[4][4]`. */
+  readonly w1: Float32Array;
+  /** b1. */
+  readonly b1: Float32Array;
+  /** W2 `[4][2]`. */
+  readonly w2: Float32Array;
+  /** b2. */
+  readonly b2: Float32Array;
+  /** expMult. */
+  readonly expMult: number;
+  /** stepMult. */
+  readonly stepMult: number;
+}
+
+const f32 = (x: number): number => Math.fround(x);
+
+/** Reads theta (a small, synchronous download) into the arrays the kernel needs. */
+export function prepareFusedTheta(theta: AdafacTheta, cfg: AdafacDecayConfig & { expMult: number; stepMult: number }): FusedTheta {
+  const nn = theta.nn['~'];
+  const arr = (t: tf.Tensor | undefined, name: string): Float32Array => {
+    if (t === undefined) throw new LoptError('INTERNAL', `theta.nn['~'].${name} is missing`);
+    return Float32Array.from(t.dataSync() as Float32Array);
+  };
+  const decays = (init: readonly number[], off: tf.Tensor, clip: boolean): Float64Array => {
+    const o = off.dataSync();
+    return Float64Array.from(init, (d, i) => {
+      const v = f32(1 - f32(Math.exp(f32(10 * f32(f32(decayToParam(d)) + (o[i] as number))))));
+      return clip ? Math.min(1, Math.max(0, v)) : v;
+    });
+  };
+  return {
+    mom: decays(cfg.initialMomentumDecays, theta.momentum_decays, false),
+    rms: decays(cfg.initialRmsDecays, theta.rms_decays, true)[0] as number,
+    fac: decays(cfg.initialAdafactorDecays, theta.adafactor_decays, true),
+    w0: arr(nn.w0, 'w0'),
+    b0: arr(nn.b0, 'b0'),
+    w1: arr(nn.w1, 'w1'),
+    b1: arr(nn.b1, 'b1'),
+    w2: arr(nn.w2, 'w2'),
+    b2: arr(nn.b2, 'b2'),
+    expMult: cfg.expMult,
+    stepMult: cfg.stepMult,
+  };
+}
+
+/** Reads a float32 tensor's values without an extra copy where the backend allows (valid until the next tfjs allocation). */
+function readView(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() === 'wasm') {
+    const backend = tf.backend() as unknown as { typedArrayFromHeap(info: { shape: number[]; dtype: string; dataId: object }): Float32Array };
+    return backend.typedArrayFromHeap({ shape: t.shape, dtype: t.dtype, dataId: t.dataId });
+  }
+  return t.dataSync() as Float32Array;
+}
+
+/** A tensor holding a copy of `values`. */
+function makeTensor(values: Float32Array, shape: number[]): tf.Tensor {
+  // The WASM backend copies into its heap on write; the CPU backend keeps the array, so copy.
+  return tf.tensor(tf.getBackend() === 'wasm' ? values : values.slice(), shape, 'float32');
+}
+
+/** What one fused step returns for a tensor. */
+export interface FusedLeafResult {
+  /** New parameter. */
+  readonly p: tf.Tensor;
+  /** New momenta `[3, ...shape]`. */
+  readonly m: tf.Tensor;
+  /** New rms `[1, ...shape]`. */
+  readonly rms: tf.Tensor;
+  /** New factored state. */
+  readonly fac: FactoredSlot;
+}
+
+const rsqrt = (x: number): number => 1 / Math.sqrt(x);
+const safeRsqrt = (x: number): number => 1 / Math.sqrt(Math.max(x, 1e-9));
+
+/** Feature index (reference order) of each of the 16 per-element features the kernel computes. */
+const KERNEL_FEATURES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 25, 26, 27];
+
+/** First-layer bias with the 11 step features folded in. */
+function foldedBias(ft: FusedTheta, iteration: number): Float64Array {
+  const t = tanhEmbedding(iteration).map(f32);
+  const b = Float64Array.from(ft.b0);
+  for (let o = 0; o < 4; o++) for (let s = 0; s < 11; s++) b[o] = (b[o] as number) + (t[s] as number) * (ft.w0[(28 + s) * 4 + o] as number);
+  return b;
+}
+
+class Layout {
+  private next = LAYOUT_BASE;
+  alloc(floats: number): number {
+    const at = this.next;
+    this.next += Math.ceil(floats / 4) * 16;
+    return at;
+  }
+  get end(): number {
+    return this.next;
+  }
+}
+
+function ensureMemory(k: KernelExports, bytes: number): void {
+  const have = k.memory.buffer.byteLength;
+  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+}
+
+/**
+ * One fused AdafacMLPLOpt step for a tensor: the WebAssembly SIMD kernel for rank-2
+ * tensors and plain JS for rank < 2 (biases and scalars, small). Throws for rank > 2 (the
+ * caller uses the composed path there). Matches the composed reference to float32 rounding.
+ */
+export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
+  if (p.rank > 2) throw new LoptError('INTERNAL', 'fusedAdafacStep handles rank <= 2');
+  if (p.rank < 2) return unfactoredStep(ft, iteration, p, g, prev);
+  const k = getKernel();
+  if (k === null) throw new LoptError('BACKEND_UNAVAILABLE', 'The fused adafacMlpLOpt kernel needs WebAssembly SIMD, which this runtime lacks; use { fused: false }.');
+  const [R, C] = p.shape as [number, number];
+  const N = R * C;
+  const dims = factoredDims(p.shape) as [number, number];
+  const d0 = dims[1];
+  if (!('row' in prev.fac)) throw new LoptError('INTERNAL', 'unfactored state for a rank-2 tensor');
+  const lay = new Layout();
+  const W = lay.alloc(100);
+  const DEC = lay.alloc(4);
+  const STATS = lay.alloc(32);
+  const G = lay.alloc(N);
+  const P = lay.alloc(N);
+  const M = lay.alloc(3 * N);
+  const RMS = lay.alloc(N);
+  const OM = lay.alloc(3 * N);
+  const OR = lay.alloc(N);
+  const OP = lay.alloc(N);
+  const A = lay.alloc(3 * R);
+  const B = lay.alloc(3 * C);
+  const ROWSUM = lay.alloc(R);
+  const COLSUM = lay.alloc(C);
+  const CI = lay.alloc(4 * R);
+  const CJ = lay.alloc(4 * C);
+  ensureMemory(k, lay.end);
+  let heap = new Float32Array(k.memory.buffer);
+  heap.set(readView(g), G / 4);
+  heap.set(readView(p), P / 4);
+  heap.set(readView(prev.m), M / 4);
+  heap.set(readView(prev.rms), RMS / 4);
+  const rowPrev = Float32Array.from(readView(prev.fac.row));
+  const colPrev = Float32Array.from(readView(prev.fac.col));
+  heap.fill(0, COLSUM / 4, COLSUM / 4 + C);
+  k.rowColSums(G, R, C, ROWSUM, COLSUM);
+  heap = new Float32Array(k.memory.buffer);
+  // Factored accumulators (small: R + C values per decay), in float64 then rounded.
+  const lenRow = d0 === 1 ? R : C; // v_row drops axis d0
+  const lenCol = d0 === 1 ? C : R;
+  const meanAxis1 = (i: number): number => (heap[ROWSUM / 4 + i] as number) / C; // per storage row
+  const meanAxis0 = (j: number): number => (heap[COLSUM / 4 + j] as number) / R; // per storage column
+  const rowMean = d0 === 1 ? meanAxis1 : meanAxis0;
+  const colMean = d0 === 1 ? meanAxis0 : meanAxis1;
+  const rowNext = new Float32Array(3 * lenRow);
+  const colNext = new Float32Array(3 * lenCol);
+  const rowFactor = new Float64Array(3 * lenRow);
+  const colFactor = new Float64Array(3 * lenCol);
+  for (let kk = 0; kk < 3; kk++) {
+    const c = ft.fac[kk] as number;
+    let mean = 0;
+    for (let x = 0; x < lenRow; x++) {
+      const v = f32(c * (rowPrev[kk * lenRow + x] as number) + (1 - c) * rowMean(x));
+      rowNext[kk * lenRow + x] = v;
+      mean += v;
+    }
+    mean /= lenRow;
+    for (let x = 0; x < lenRow; x++) rowFactor[kk * lenRow + x] = safeRsqrt((rowNext[kk * lenRow + x] as number) / (mean + 1e-9));
+    for (let y = 0; y < lenCol; y++) {
+      const v = f32(c * (colPrev[kk * lenCol + y] as number) + (1 - c) * colMean(y));
+      colNext[kk * lenCol + y] = v;
+      colFactor[kk * lenCol + y] = safeRsqrt(v);
+    }
+  }
+  // A: factor per storage row i, B: per storage column j.
+  const [aF, bF] = d0 === 1 ? [rowFactor, colFactor] : [colFactor, rowFactor];
+  for (let kk = 0; kk < 3; kk++) {
+    for (let i = 0; i < R; i++) heap[A / 4 + kk * R + i] = aF[kk * R + i] as number;
+    for (let j = 0; j < C; j++) heap[B / 4 + kk * C + j] = bF[kk * C + j] as number;
+  }
+  heap[DEC / 4] = ft.mom[0] as number;
+  heap[DEC / 4 + 1] = ft.mom[1] as number;
+  heap[DEC / 4 + 2] = ft.mom[2] as number;
+  heap[DEC / 4 + 3] = ft.rms;
+  new Float64Array(k.memory.buffer, STATS, 16).fill(0);
+  k.stats(G, P, M, RMS, OM, OR, A, B, R, C, DEC, STATS);
+  heap = new Float32Array(k.memory.buffer);
+  const sums = new Float64Array(k.memory.buffer, STATS, 16);
+  // Normalization scales of the 16 per-element features, folded into W0.
+  for (let f = 0; f < 16; f++) {
+    const s = rsqrt(1e-5 + (sums[f] as number) / N);
+    const ref = KERNEL_FEATURES[f] as number;
+    for (let o = 0; o < 4; o++) heap[W / 4 + f * 4 + o] = s * (ft.w0[ref * 4 + o] as number);
+  }
+  const bias = foldedBias(ft, iteration);
+  for (let o = 0; o < 4; o++) heap[W / 4 + 64 + o] = bias[o] as number;
+  heap.set(ft.w1, W / 4 + 68);
+  heap.set(ft.b1, W / 4 + 84);
+  heap.set(ft.w2, W / 4 + 88);
+  heap.set(ft.b2, W / 4 + 96);
+  heap[W / 4 + 98] = ft.expMult;
+  heap[W / 4 + 99] = ft.stepMult;
+  // Tiled row/column features: value, rsqrt(value + 1e-8); their scales use the mean over the
+  // vector (each value is repeated the same number of times in the tensor).
+  const contrib = (vals: Float32Array, len: number, featBase: number, rsqrtBase: number): Float64Array => {
+    const out = new Float64Array(4 * len);
+    for (let kk = 0; kk < 3; kk++) {
+      let sv = 0;
+      let sr = 0;
+      for (let x = 0; x < len; x++) {
+        const v = vals[kk * len + x] as number;
+        sv += v * v;
+        sr += 1 / (v + 1e-8);
+      }
+      const scaleV = rsqrt(1e-5 + sv / len);
+      const scaleR = rsqrt(1e-5 + sr / len);
+      for (let x = 0; x < len; x++) {
+        const v = vals[kk * len + x] as number;
+        const fv = v * scaleV;
+        const fr = rsqrt(v + 1e-8) * scaleR;
+        for (let o = 0; o < 4; o++) {
+          out[o * len + x] = (out[o * len + x] as number) + fv * (ft.w0[(featBase + kk) * 4 + o] as number) + fr * (ft.w0[(rsqrtBase + kk) * 4 + o] as number);
+        }
+      }
+    }
+    return out;
+  };
+  const rowC = contrib(rowNext, lenRow, 13, 19);
+  const colC = contrib(colNext, lenCol, 16, 22);
+  const [ci, cj] = d0 === 1 ? [rowC, colC] : [colC, rowC];
+  heap.set(ci, CI / 4);
+  heap.set(cj, CJ / 4);
+  k.apply(G, P, OM, OR, OP, A, B, CI, CJ, R, C, W);
+  heap = new Float32Array(k.memory.buffer);
+  const rowShape = [3, lenRow];
+  const colShape = [3, lenCol];
+  return {
+    p: makeTensor(heap.subarray(OP / 4, OP / 4 + N), [R, C]),
+    m: makeTensor(heap.subarray(OM / 4, OM / 4 + 3 * N), [3, R, C]),
+    rms: makeTensor(heap.subarray(OR / 4, OR / 4 + N), [1, R, C]),
+    fac: { row: makeTensor(rowNext, rowShape), col: makeTensor(colNext, colShape) },
+  };
+}
+
+/** The rank < 2 case (unfactored v), in plain JS: these tensors are biases and scalars. */
+function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
+  if (!('diag' in prev.fac)) throw new LoptError('INTERNAL', 'factored state for a rank < 2 tensor');
+  const n = p.size;
+  const gv = Float32Array.from(readView(g));
+  const pv = Float32Array.from(readView(p));
+  const mv = Float32Array.from(readView(prev.m));
+  const rv = Float32Array.from(readView(prev.rms));
+  const vv = Float32Array.from(readView(prev.fac.diag));
+  const F = 28;
+  const x = new Float64Array(F * n);
+  const c = ft.rms;
+  for (let e = 0; e < n; e++) {
+    const gg = gv[e] as number;
+    const r = f32(c * (rv[e] as number) + (1 - c) * gg * gg);
+    rv[e] = r;
+    const q = rsqrt(r + 1e-6);
+    x[e] = gg;
+    x[n + e] = pv[e] as number;
+    x[5 * n + e] = r;
+    x[9 * n + e] = q;
+    for (let kk = 0; kk < 3; kk++) {
+      const d = ft.mom[kk] as number;
+      const m = f32(d * (mv[kk * n + e] as number) + (1 - d) * gg);
+      mv[kk * n + e] = m;
+      const cf = ft.fac[kk] as number;
+      const v = f32(cf * (vv[kk * n + e] as number) + (1 - cf) * (gg * gg + 1e-30));
+      vv[kk * n + e] = v;
+      x[(2 + kk) * n + e] = m;
+      x[(6 + kk) * n + e] = m * q;
+      x[(10 + kk) * n + e] = gg * safeRsqrt(v + 1e-9);
+      x[(13 + kk) * n + e] = v;
+      x[(16 + kk) * n + e] = v;
+      x[(19 + kk) * n + e] = rsqrt(v + 1e-8);
+      x[(22 + kk) * n + e] = rsqrt(v + 1e-8);
+      x[(25 + kk) * n + e] = m * (v + 1e-6) ** -0.5;
+    }
+  }
+  for (let f = 0; f < F; f++) {
+    let s = 0;
+    for (let e = 0; e < n; e++) s += (x[f * n + e] as number) ** 2;
+    const scale = rsqrt(1e-5 + s / n);
+    for (let e = 0; e < n; e++) x[f * n + e] = (x[f * n + e] as number) * scale;
+  }
+  const bias = foldedBias(ft, iteration);
+  const out = new Float32Array(n);
+  const h = new Float64Array(4);
+  const h2 = new Float64Array(4);
+  for (let e = 0; e < n; e++) {
+    for (let o = 0; o < 4; o++) {
+      let z = bias[o] as number;
+      for (let f = 0; f < F; f++) z += (x[f * n + e] as number) * (ft.w0[f * 4 + o] as number);
+      h[o] = Math.max(0, z);
+    }
+    for (let o = 0; o < 4; o++) {
+      let z = ft.b1[o] as number;
+      for (let i = 0; i < 4; i++) z += (h[i] as number) * (ft.w1[i * 4 + o] as number);
+      h2[o] = Math.max(0, z);
+    }
+    let dir = ft.b2[0] as number;
+    let mag = ft.b2[1] as number;
+    for (let i = 0; i < 4; i++) {
+      dir += (h2[i] as number) * (ft.w2[i * 2] as number);
+      mag += (h2[i] as number) * (ft.w2[i * 2 + 1] as number);
+    }
+    out[e] = (pv[e] as number) - dir * Math.exp(mag * ft.expMult) * ft.stepMult;
+  }
+  return {
+    p: makeTensor(out, p.shape),
+    m: makeTensor(mv, [3, ...p.shape]),
+    rms: makeTensor(rv, [1, ...p.shape]),
+    fac: { diag: makeTensor(vv, [3, ...p.shape]) },
+  };
+}

@@ -1,0 +1,189 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import {
+  LoptError,
+  advance,
+  deserializeTree,
+  disposeTree,
+  key,
+  serializeTree,
+  treeFlatten,
+  treeLeaves,
+  treeSize,
+  treeUnflatten,
+  type OptState,
+  type TensorTree,
+} from '@lopt/core';
+import { expectTreeClose, leakCheck } from '@lopt/testkit';
+import { ARCHITECTURES } from './architectures.js';
+import type { LearnedArchitecture } from './types.js';
+import { quadraticLoss, smallParams, snapshot } from './test-helpers.js';
+
+/** Analytic gradient of quadraticLoss (so meta-gradients need no nested tf.grad). */
+function quadGrads(params: TensorTree): TensorTree {
+  const t = params as { layer: { w: tf.Tensor; b: tf.Tensor }; s: tf.Tensor };
+  return { layer: { w: tf.mul(1, t.layer.w), b: tf.mul(3, t.layer.b) }, s: tf.mul(0.5, t.s) };
+}
+
+/** Golden meta-parameter counts (defaults), with the arithmetic that gives them. */
+const GOLDEN: Record<string, { count: number; arithmetic: number }> = {
+  learnableSgd: { count: 1, arithmetic: 1 },
+  learnableSgdm: { count: 2, arithmetic: 2 },
+  learnableAdam: { count: 4, arithmetic: 4 },
+  // 19 features -> 32 -> 32 -> 2
+  mlpLOpt: { count: 1762, arithmetic: 19 * 32 + 32 + (32 * 32 + 32) + (32 * 2 + 2) },
+  // 39 features -> 4 -> 4 -> 2, plus 3 momentum + 1 rms + 3 adafactor decay offsets
+  adafacMlpLOpt: { count: 197, arithmetic: 39 * 4 + 4 + (4 * 4 + 4) + (4 * 2 + 2) + 3 + 1 + 3 },
+  // 39 -> 4 -> 4 -> 4, plus 7 decay offsets
+  mlpNomLOpt: { count: 207, arithmetic: 39 * 4 + 4 + (4 * 4 + 4) + (4 * 4 + 4) + 7 },
+  // initial messages 18 + 16, LSTM init state 2*64, LSTM (52+64)*256+256, rnn->ff 64*17+17,
+  // rnn->in 64*18+18, MLP (54*32+32) + (32*32+32) + (32*18+18)
+  rnnMlpLOpt: { count: 35799, arithmetic: 18 + 16 + 2 * 64 + ((52 + 64) * 256 + 256) + (64 * 17 + 17) + (64 * 18 + 18) + (54 * 32 + 32) + (32 * 32 + 32) + (32 * 18 + 18) },
+  // LSTM init state 2*32, LSTM (19+32)*128+128, controls 32*4+4, 4 initial hyperparameters
+  nnAdam: { count: 6856, arithmetic: 2 * 32 + ((19 + 32) * 128 + 128) + (32 * 4 + 4) + 4 },
+  // LSTM1 (2+20)*80+80, LSTM2 (20+20)*80+80, linear 20+1
+  lstmL2L: { count: 5141, arithmetic: (2 + 20) * 80 + 80 + ((20 + 20) * 80 + 80) + 21 },
+};
+
+/** State scalars for smallParams (w [4,6], b [6], s []) per architecture, from each one's documented layout. */
+const STATE_SIZE: Record<string, number> = {
+  learnableSgd: 0,
+  learnableSgdm: 31,
+  learnableAdam: 2 * 31,
+  mlpLOpt: 6 * 31,
+  // 4 slots per parameter; w: rows (shape without the largest axis, [4]) + cols ([6]) x 3 decays; b, s: 3 full slots
+  adafacMlpLOpt: 4 * 31 + 3 * (4 + 6) + 3 * (6 + 1),
+  mlpNomLOpt: 4 * 31 + 3 * (4 + 6) + 3 * (6 + 1),
+  // 10 slots per parameter, per tensor: LSTM h, c (64 each), from-MLP message (16); from-LSTM (18),
+  // 2 loss normalizers (3 each), clipper (2)
+  rnnMlpLOpt: 10 * 31 + 3 * (64 + 64 + 16) + 18 + 6 + 2,
+  // 2 slots per parameter; per tensor: 4 hyperparameters, LSTM h, c (32 each)
+  nnAdam: 2 * 31 + 3 * (4 + 32 + 32),
+  lstmL2L: 80 * 31,
+};
+
+const NEEDS_LOSS = new Set(['rnnMlpLOpt']);
+
+function build(name: string): LearnedArchitecture {
+  return (ARCHITECTURES[name] as { factory: (o: object) => LearnedArchitecture }).factory({});
+}
+
+describe.each(Object.keys(ARCHITECTURES))('%s', (name) => {
+  it('has the golden meta-parameter count', () => {
+    const lopt = build(name);
+    const theta = lopt.init(key(0));
+    const golden = GOLDEN[name] as { count: number; arithmetic: number };
+    expect(golden.arithmetic).toBe(golden.count);
+    expect(treeSize(theta)).toBe(golden.count);
+    disposeTree(theta);
+  });
+
+  it('keeps the documented state per parameter', () => {
+    const lopt = build(name);
+    const theta = lopt.init(key(0));
+    const params = smallParams(key(1));
+    const state = lopt.optimizer(theta).init(params);
+    expect(treeSize(state.state as TensorTree)).toBe(STATE_SIZE[name]);
+    expect(lopt.stateSlotsPerParameter * 31).toBeLessThanOrEqual(STATE_SIZE[name] as number);
+    disposeTree(state.state as TensorTree);
+    disposeTree(params);
+    disposeTree(theta);
+  });
+
+  it('conforms: shapes, finite small steps, purity, no leaks, checkpoint resume', () => {
+    const lopt = build(name);
+    const theta = lopt.init(key(2));
+    const opt = lopt.optimizer(theta);
+    let state: OptState = opt.init(smallParams(key(3)), { numSteps: 100 });
+    const step = (s: OptState): OptState => {
+      const g = quadGrads(s.params);
+      const loss = quadraticLoss(s.params);
+      const next = advance(opt, s, g, { loss });
+      disposeTree(g);
+      loss.dispose();
+      return next;
+    };
+    // Purity: update leaves its inputs intact and undisposed.
+    const g0 = quadGrads(state.params);
+    const loss0 = quadraticLoss(state.params);
+    const before = snapshot([state.params, state.state as TensorTree, g0]);
+    const out = tf.tidy(() => opt.update(state, g0, { loss: loss0 }) as unknown as tf.TensorContainer) as unknown as OptState;
+    expect(snapshot([state.params, state.state as TensorTree, g0])).toEqual(before);
+    // Shapes and small finite steps.
+    const pl = treeLeaves(state.params);
+    treeLeaves(out.params).forEach((x, i) => {
+      const p = pl[i] as tf.Tensor;
+      expect(x.shape).toEqual(p.shape);
+      const d = Array.from(tf.tidy(() => tf.abs(tf.sub(x, p))).dataSync());
+      for (const v of d) {
+        expect(Number.isFinite(v)).toBe(true);
+        expect(v).toBeLessThan(0.1);
+      }
+    });
+    expect(out.iteration).toBe(1);
+    const outTensors = new Set(treeLeaves([out.params, out.state as TensorTree]).map((t) => t.id));
+    disposeTree([out.params, out.state as TensorTree], { keep: treeLeaves([state.params, state.state as TensorTree]) });
+    expect(outTensors.size).toBeGreaterThan(0);
+    disposeTree(g0);
+    loss0.dispose();
+    // Leaks: numTensors flat over steps.
+    const growth = leakCheck(() => {
+      state = step(state);
+    }, 10);
+    expect(growth).toBe(0);
+    // Checkpoint resume: serialize params + state, reload, continue; equals the uninterrupted run.
+    const bytes = serializeTree({ params: state.params, state: state.state as TensorTree }, { kind: 'optimizer-state', name });
+    const loaded = deserializeTree(bytes).tree as { params: TensorTree; state: TensorTree };
+    let resumed: OptState = { params: loaded.params, state: loaded.state, iteration: state.iteration };
+    for (let i = 0; i < 2; i++) {
+      state = step(state);
+      resumed = step(resumed);
+    }
+    expectTreeClose(resumed.params, state.params, { rtol: 1e-6, atol: 0 });
+    expectTreeClose(resumed.state as TensorTree, state.state as TensorTree, { rtol: 1e-6, atol: 0 });
+    disposeTree([state.params, state.state as TensorTree, resumed.params, resumed.state as TensorTree]);
+    disposeTree(theta);
+  });
+
+  it('tf.grad of the loss after 3 unrolled steps w.r.t. theta is finite and non-zero', () => {
+    const lopt = build(name);
+    const theta = lopt.init(key(4));
+    const { leaves, structure } = treeFlatten(theta);
+    const params0 = smallParams(key(5));
+    const grads = tf.grads((...th: tf.Tensor[]) => {
+      const opt = lopt.optimizer(treeUnflatten(structure, th));
+      let s = opt.init(params0, { numSteps: 10 });
+      for (let t = 0; t < 3; t++) s = opt.update(s, quadGrads(s.params), { loss: quadraticLoss(s.params) });
+      return quadraticLoss(s.params);
+    })(leaves);
+    let total = 0;
+    for (const g of grads) {
+      for (const v of g.dataSync()) {
+        expect(Number.isFinite(v)).toBe(true);
+        total += v * v;
+      }
+    }
+    expect(total).toBeGreaterThan(0);
+    disposeTree(grads);
+    disposeTree(params0);
+    disposeTree(theta);
+  });
+
+  it(NEEDS_LOSS.has(name) ? 'fails with MISSING_CONTEXT without ctx.loss' : 'does not need ctx.loss or numSteps', () => {
+    const lopt = build(name);
+    const theta = lopt.init(key(6));
+    const opt = lopt.optimizer(theta);
+    const s = opt.init(smallParams(key(7)));
+    const g = quadGrads(s.params);
+    if (NEEDS_LOSS.has(name)) {
+      expect(() => opt.update(s, g)).toThrow(LoptError);
+      expect(() => opt.update(s, g)).toThrow(/ctx\.loss/);
+    } else {
+      const next = opt.update(s, g);
+      expect(treeLeaves(next.params).length).toBe(3);
+      disposeTree([next.params, next.state as TensorTree], { keep: treeLeaves([s.params, s.state as TensorTree, g]) });
+    }
+    disposeTree([s.params, s.state as TensorTree, g]);
+    disposeTree(theta);
+  });
+});

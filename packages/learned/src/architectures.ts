@@ -1,0 +1,39 @@
+import type { FactoryOptions } from '@lopt/core';
+import { adafacMlpLOpt } from './adafac-mlp-lopt.js';
+import { learnableAdam, learnableSgd, learnableSgdm } from './learnable.js';
+import { lstmL2L } from './lstm-l2l.js';
+import { mlpLOpt } from './mlp-lopt.js';
+import { mlpNomLOpt } from './mlp-nom-lopt.js';
+import { nnAdam } from './nn-adam.js';
+import { rnnMlpLOpt } from './rnn-mlp-lopt.js';
+import type { LearnedArchitecture } from './types.js';
+
+/** A factory of a learned-optimizer architecture from JSON options. */
+export type ArchitectureFactory = (options: FactoryOptions) => LearnedArchitecture;
+
+/** One built-in architecture: its factory and a one-line description. */
+export interface ArchitectureEntry {
+  /** Builds the architecture; validates its options. */
+  readonly factory: ArchitectureFactory;
+  /** What it is. */
+  readonly description: string;
+}
+
+/**
+ * The built-in architectures by name: the table `registerAll()` registers and
+ * `loadLearnedOptimizer` rebuilds checkpoints from.
+ */
+export const ARCHITECTURES: Readonly<Record<string, ArchitectureEntry>> = Object.freeze({
+  learnableSgd: { factory: (o) => learnableSgd(o) as unknown as LearnedArchitecture, description: 'SGD with a learned learning rate (theta: log lr).' },
+  learnableSgdm: { factory: (o) => learnableSgdm(o) as unknown as LearnedArchitecture, description: 'SGD with momentum; learned lr and momentum.' },
+  learnableAdam: { factory: (o) => learnableAdam(o) as unknown as LearnedArchitecture, description: 'Adam with learned lr, betas and epsilon.' },
+  mlpLOpt: { factory: (o) => mlpLOpt(o) as unknown as LearnedArchitecture, description: 'Per-parameter MLP 19-32-32-2 (LOLv2), 1,762 meta-parameters.' },
+  adafacMlpLOpt: { factory: (o) => adafacMlpLOpt(o) as unknown as LearnedArchitecture, description: 'Small per-parameter MLP 39-4-4-2 with Adafactor features, 197 meta-parameters (fused WASM kernel).' },
+  mlpNomLOpt: { factory: (o) => mlpNomLOpt(o) as unknown as LearnedArchitecture, description: 'Adafac MLP plus a nominal Adam/AggMo descent term (Harrison et al. 2022), 207 meta-parameters.' },
+  rnnMlpLOpt: { factory: (o) => rnnMlpLOpt(o) as unknown as LearnedArchitecture, description: 'Hierarchical per-tensor LSTM + per-parameter MLP (Metz et al. 2020); needs ctx.loss.' },
+  nnAdam: { factory: (o) => nnAdam(o) as unknown as LearnedArchitecture, description: 'Adam whose per-tensor hyperparameters an LSTM sets every step.' },
+  lstmL2L: { factory: (o) => lstmL2L(o) as unknown as LearnedArchitecture, description: 'Coordinatewise 2-layer LSTM of Andrychowicz et al. 2016.' },
+});
+
+/** Config keys that select an implementation, not an architecture (ignored when checkpoints are compared). */
+export const RUNTIME_CONFIG_KEYS: readonly string[] = ['fused'];

@@ -1,0 +1,42 @@
+/**
+ * `@lopt/learned`: learned-optimizer architectures. Each factory returns a
+ * `LearnedOptimizer`: `init(key)` gives the meta-parameters theta (a tensor tree),
+ * `optimizer(theta)` an ordinary `Optimizer` any training loop can use.
+ * @packageDocumentation
+ */
+export type { LearnedArchitecture } from './types.js';
+export { learnableSgd, learnableSgdm, learnableAdam } from './learnable.js';
+export type { LearnableSgdConfig, LearnableSgdTheta, LearnableSgdmConfig, LearnableSgdmTheta, LearnableAdamConfig, LearnableAdamTheta } from './learnable.js';
+export { mlpLOpt } from './mlp-lopt.js';
+export type { MlpLOptConfig, MlpLOptTheta, MlpLOptState } from './mlp-lopt.js';
+export { adafacMlpLOpt } from './adafac-mlp-lopt.js';
+export type { AdafacMlpLOptConfig } from './adafac-mlp-lopt.js';
+export type { AdafacDecayConfig, AdafacTheta, AdafacState } from './adafac-features.js';
+export { mlpNomLOpt, NOMINAL_ESTIMATORS } from './mlp-nom-lopt.js';
+export type { MlpNomLOptConfig, NominalEstimator } from './mlp-nom-lopt.js';
+export { rnnMlpLOpt } from './rnn-mlp-lopt.js';
+export type { RnnMlpLOptConfig, RnnMlpLOptTheta, RnnMlpLOptState } from './rnn-mlp-lopt.js';
+export { nnAdam } from './nn-adam.js';
+export type { NnAdamConfig, NnAdamTheta, NnAdamState } from './nn-adam.js';
+export { lstmL2L } from './lstm-l2l.js';
+export type { LstmL2LConfig, LstmL2LTheta, LstmL2LState, L2LLstmLayer } from './lstm-l2l.js';
+export {
+  TIMESCALES,
+  tanhEmbedding,
+  sinEmbedding,
+  secondMomentNormalize,
+  factoredDims,
+  decayToParam,
+  paramToDecay,
+  updateMomentum,
+  updateRms,
+  updateFactored,
+  initFactored,
+} from './common.js';
+export type { FactoredSlot, FactoredUpdate, FusedMode, DenseParams, LstmParams } from './common.js';
+export { fusedAdafacAvailable } from './adafac-fused.js';
+export { ARCHITECTURES, RUNTIME_CONFIG_KEYS } from './architectures.js';
+export type { ArchitectureEntry, ArchitectureFactory } from './architectures.js';
+export { saveLearnedOptimizer, loadLearnedOptimizer, LEARNED_OPTIMIZER_KIND } from './checkpoint.js';
+export type { LoadedLearnedOptimizer, LoadLearnedOptimizerOptions } from './checkpoint.js';
+export { registerAll } from './register.js';

@@ -1,0 +1,121 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { checkGrads, checkKnownOptions, initDense, lstmStep, type DenseParams } from './common.js';
+import type { LearnedArchitecture } from './types.js';
+
+/** Configuration of {@link lstmL2L}; defaults are the `deepmind/learning-to-learn` defaults. */
+export type LstmL2LConfig = {
+  /** LSTM layer widths. Default `[20, 20]`. */
+  readonly layers: readonly number[];
+  /** The k of the log-and-sign gradient preprocessing (`LogAndSign(k)`). Default 5; 0 turns preprocessing off (raw gradient input). */
+  readonly preprocessK: number;
+  /** Output scale. Default 0.01. */
+  readonly scale: number;
+};
+
+/** One LSTM layer (Sonnet 1 names: `w_gates [in + hidden, 4 hidden]`, `b_gates`). */
+export type L2LLstmLayer = { w_gates: tf.Tensor2D; b_gates: tf.Tensor1D };
+
+/** Meta-parameters of {@link lstmL2L}: `lstm_1..n` and `linear`. */
+export type LstmL2LTheta = Record<string, L2LLstmLayer | DenseParams>;
+
+/** State: per leaf, the hidden and cell state of every layer, each `[N, width]`. */
+export type LstmL2LState = { h: tf.Tensor[][]; c: tf.Tensor[][] };
+
+const F32_EPS = 1.1920928955078125e-7;
+
+/**
+ * The coordinatewise LSTM optimizer of Andrychowicz et al. 2016, "Learning to learn by
+ * gradient descent by gradient descent" (`CoordinateWiseDeepLSTM` of deepmind/learning-to-learn).
+ * Every parameter is one batch row of a 2-layer LSTM (20 units each, weights shared across
+ * all coordinates) that reads the preprocessed gradient
+ * `[max(log(|g| + eps) / k, -1), clip(g * e^k, -1, 1)]` and outputs the update through a
+ * linear layer: `p <- p + scale * out`.
+ *
+ * Meta-parameters (default 5,141): LSTM 1 `(2 + 20) * 80 + 80 = 1840`, LSTM 2
+ * `(20 + 20) * 80 + 80 = 3280`, linear `20 + 1`. Initialization: Sonnet's truncated normal
+ * with std `1 / sqrt(fan-in)`, zero biases, forget-gate bias +1 in the cell.
+ * State: `2 * sum(layers)` = 80 slots per parameter (h and c of both layers).
+ * Needs neither `ctx.loss` nor `numSteps`.
+ */
+export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitecture<LstmL2LTheta, LstmL2LConfig> {
+  checkKnownOptions('lstmL2L', options, ['layers', 'preprocessK', 'scale']);
+  const layers = options.layers ?? [20, 20];
+  if (!Array.isArray(layers) || layers.length === 0) throw new LoptError('INVALID_OPTION', "Option 'layers' must be a non-empty array of widths.", { option: 'layers' });
+  const config: LstmL2LConfig = {
+    layers: layers.map((w, i) => checkNumber(`layers[${i}]`, w, { integer: true, min: 1 })),
+    preprocessK: checkNumber('preprocessK', options.preprocessK ?? 5, { min: 0 }),
+    scale: checkNumber('scale', options.scale ?? 0.01),
+  };
+  const inputSize = config.preprocessK > 0 ? 2 : 1;
+  const widths = config.layers;
+  const slots = 2 * widths.reduce((a, b) => a + b, 0);
+  const preprocess = (g: tf.Tensor2D): tf.Tensor2D => {
+    if (config.preprocessK === 0) return g;
+    const k = config.preprocessK;
+    const log = tf.maximum(tf.div(tf.log(tf.add(tf.abs(g), F32_EPS)), k), -1);
+    const sign = tf.clipByValue(tf.mul(g, Math.exp(k)), -1, 1);
+    return tf.concat([log, sign], 1) as tf.Tensor2D;
+  };
+  return {
+    name: 'lstmL2L',
+    config,
+    stateSlotsPerParameter: slots,
+    init(key: Key): LstmL2LTheta {
+      const keys = split(key, widths.length + 1);
+      const theta: LstmL2LTheta = {};
+      let fanIn = inputSize;
+      widths.forEach((w, i) => {
+        const d = initDense(keys[i] as Key, fanIn + w, 4 * w);
+        theta[`lstm_${i + 1}`] = { w_gates: d.w, b_gates: d.b };
+        fanIn = w;
+      });
+      theta.linear = initDense(keys[widths.length] as Key, fanIn, 1);
+      return theta;
+    },
+    optimizer(theta: LstmL2LTheta): Optimizer {
+      const cells = widths.map((_, i) => {
+        const l = theta[`lstm_${i + 1}`] as L2LLstmLayer;
+        return { w: l.w_gates, b: l.b_gates };
+      });
+      const linear = theta.linear as DenseParams;
+      return {
+        name: 'lstmL2L',
+        init(params: TensorTree): OptState {
+          const { leaves } = treeFlatten(params);
+          return {
+            params,
+            state: { h: leaves.map((p) => widths.map((w) => tf.zeros([p.size, w]))), c: leaves.map((p) => widths.map((w) => tf.zeros([p.size, w]))) },
+            iteration: 0,
+          };
+        },
+        update(state: OptState, grads: TensorTree): OptState {
+          checkGrads(state.params, grads, 'lstmL2L');
+          return tf.tidy(() => {
+            const s = state.state as LstmL2LState;
+            const { leaves, structure } = treeFlatten(state.params);
+            const gl = treeFlatten(grads).leaves;
+            const hs: tf.Tensor[][] = [];
+            const cs: tf.Tensor[][] = [];
+            const next = leaves.map((p, i) => {
+              let x = preprocess(tf.reshape(gl[i] as tf.Tensor, [p.size, 1]));
+              const h: tf.Tensor[] = [];
+              const c: tf.Tensor[] = [];
+              cells.forEach((cell, l) => {
+                const out = lstmStep(cell, x, (s.h[i] as tf.Tensor[])[l] as tf.Tensor2D, (s.c[i] as tf.Tensor[])[l] as tf.Tensor2D);
+                h.push(out.h);
+                c.push(out.c);
+                x = out.h;
+              });
+              hs.push(h);
+              cs.push(c);
+              const delta = tf.mul(tf.add(tf.matMul(x, linear.w), linear.b), config.scale);
+              return tf.add(p, tf.reshape(delta, p.shape));
+            });
+            return { params: treeUnflatten(structure, next), state: { h: hs, c: cs }, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
+          }) as unknown as OptState;
+        },
+      };
+    },
+  };
+}

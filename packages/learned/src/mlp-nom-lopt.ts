@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LoptError, checkNumber, checkOneOf, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { applyMlpColumns, checkGrads, checkKnownOptions, foldConstantFeatures, secondMomentNormalize, tanhEmbedding, type DenseParams } from './common.js';
+import {
+  adafacDecayConfig,
+  adafacDecays,
+  adafacFeatureCount,
+  adafacLayers,
+  adafacLeafFeatures,
+  checkMlpShape,
+  initAdafacState,
+  initAdafacTheta,
+  type AdafacDecayConfig,
+  type AdafacState,
+  type AdafacTheta,
+} from './adafac-features.js';
+import type { LearnedArchitecture } from './types.js';
+
+/** The nominal descent directions of {@link mlpNomLOpt}. */
+export const NOMINAL_ESTIMATORS = ['SGD', 'SGDM', 'AggMo', 'Adam', 'AdamAggMo'] as const;
+/** One of {@link NOMINAL_ESTIMATORS}. */
+export type NominalEstimator = (typeof NOMINAL_ESTIMATORS)[number];
+
+/** Configuration of {@link mlpNomLOpt}; defaults are learned_optimization's `MLPNomLOpt`. */
+export type MlpNomLOptConfig = AdafacDecayConfig & {
+  /** Multipliers inside the exponentials of the blackbox, nominal and weight-decay magnitudes. Default `[1e-3, 1e-3, 1e-3]`. */
+  readonly expMult: readonly [number, number, number];
+  /** Multiplier of the blackbox step. Default 1e-3. */
+  readonly stepMult: number;
+  /** Hidden width. Default 4. */
+  readonly hiddenSize: number;
+  /** Hidden layers. Default 2. */
+  readonly hiddenLayers: number;
+  /** Step size of the nominal term. Default 0 (off). */
+  readonly nominalStepsize: number;
+  /** Weight decay. Default 0 (off). */
+  readonly weightDecay: number;
+  /** Use output 2 as a learned log-scale of the nominal step (else it is 1). Default false. */
+  readonly nominalController: boolean;
+  /** Use output 3 as a learned log-scale of the weight decay (else it is 0). Default false. */
+  readonly regularizationController: boolean;
+  /** The nominal direction. Default `'AdamAggMo'` (mean over the momenta of `m * rsqrt(rms + 1e-6)`). */
+  readonly nominalGradEstimator: NominalEstimator;
+  /** Average the magnitude output over each tensor. Default false. */
+  readonly aggregateMagnitude: boolean;
+  /** Average the nominal magnitude over each tensor. Default false. */
+  readonly aggregateNomMagnitude: boolean;
+  /** Average the weight-decay magnitude over each tensor. Default false. */
+  readonly aggregateRegMagnitude: boolean;
+  /** Multiply the blackbox step by `rsqrt(rms + 1e-6)`. Default false. */
+  readonly normalizeBlackbox: boolean;
+  /** Multiply the blackbox step by the mean gradient of the tensor. Default false. */
+  readonly selfnormalizeBlackbox: boolean;
+};
+
+function checkBool(option: string, value: unknown, dflt: boolean): boolean {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'boolean') throw new LoptError('INVALID_OPTION', `Option '${option}' must be a boolean, got ${JSON.stringify(value)}.`, { option });
+  return value;
+}
+
+/**
+ * The learned optimizer with a nominal descent term of Harrison, Metz and Sohl-Dickstein
+ * 2022, "A closer look at learned optimization: stability, robustness, and inductive
+ * biases" (learned_optimization's `MLPNomLOpt`). The AdafacMLPLOpt features and MLP
+ * (39 -> 4 -> 4 -> 4) feed
+ * `p <- (1 - wd * exp(r * e2)) p - d * exp(s * e0) * stepMult - nominalStepsize * exp(n * e1) * g_hat`
+ * where `g_hat` is the nominal direction built from the optimizer's own accumulators (SGD:
+ * g; SGDM: the slowest momentum; AggMo: the mean momentum; Adam: `m * rsqrt(rms + 1e-6)` of
+ * the slowest momentum; AdamAggMo: its mean over the momenta), and n, r are MLP outputs 2
+ * and 3 when their controllers are on (else n = 1, r = 0). As in the reference the
+ * nominal direction comes from these shared accumulators (no bias correction), not from a
+ * separate Adam state.
+ *
+ * Meta-parameters (default 207): `(39*4 + 4) + (4*4 + 4) + (4*4 + 4) = 200` plus 7 decay offsets.
+ * State: as {@link adafacMlpLOpt} (4 slots per parameter plus the factored rows/columns).
+ * Needs neither `ctx.loss` nor `numSteps`. Runs the composed tfjs ops (no fused kernel).
+ */
+export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArchitecture<AdafacTheta, MlpNomLOptConfig> {
+  checkKnownOptions('mlpNomLOpt', options, [
+    'expMult', 'stepMult', 'hiddenSize', 'hiddenLayers', 'initialMomentumDecays', 'initialRmsDecays', 'initialAdafactorDecays',
+    'nominalStepsize', 'weightDecay', 'nominalController', 'regularizationController', 'nominalGradEstimator',
+    'aggregateMagnitude', 'aggregateNomMagnitude', 'aggregateRegMagnitude', 'normalizeBlackbox', 'selfnormalizeBlackbox',
+  ]);
+  const em = options.expMult ?? [1e-3, 1e-3, 1e-3];
+  if (!Array.isArray(em) || em.length !== 3) throw new LoptError('INVALID_OPTION', "Option 'expMult' must be an array of 3 numbers.", { option: 'expMult' });
+  const config: MlpNomLOptConfig = {
+    ...adafacDecayConfig(options),
+    expMult: [checkNumber('expMult[0]', em[0]), checkNumber('expMult[1]', em[1]), checkNumber('expMult[2]', em[2])],
+    stepMult: checkNumber('stepMult', options.stepMult ?? 1e-3),
+    ...checkMlpShape(options, { hiddenSize: 4, hiddenLayers: 2 }),
+    nominalStepsize: checkNumber('nominalStepsize', options.nominalStepsize ?? 0),
+    weightDecay: checkNumber('weightDecay', options.weightDecay ?? 0),
+    nominalController: checkBool('nominalController', options.nominalController, false),
+    regularizationController: checkBool('regularizationController', options.regularizationController, false),
+    nominalGradEstimator: checkOneOf('nominalGradEstimator', options.nominalGradEstimator ?? 'AdamAggMo', NOMINAL_ESTIMATORS),
+    aggregateMagnitude: checkBool('aggregateMagnitude', options.aggregateMagnitude, false),
+    aggregateNomMagnitude: checkBool('aggregateNomMagnitude', options.aggregateNomMagnitude, false),
+    aggregateRegMagnitude: checkBool('aggregateRegMagnitude', options.aggregateRegMagnitude, false),
+    normalizeBlackbox: checkBool('normalizeBlackbox', options.normalizeBlackbox, false),
+    selfnormalizeBlackbox: checkBool('selfnormalizeBlackbox', options.selfnormalizeBlackbox, false),
+  };
+  const nLayers = config.hiddenLayers + 1;
+  const nFeat = adafacFeatureCount(config);
+  const km = config.initialMomentumDecays.length;
+  return {
+    name: 'mlpNomLOpt',
+    config,
+    stateSlotsPerParameter: km + config.initialRmsDecays.length,
+    init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 4),
+    optimizer(theta: AdafacTheta): Optimizer {
+      const layers = adafacLayers(theta, nLayers);
+      const [e0, e1, e2] = config.expMult;
+      return {
+        name: 'mlpNomLOpt',
+        init: (params: TensorTree): OptState => ({ params, state: initAdafacState(treeFlatten(params).leaves, config), iteration: 0 }),
+        update(state: OptState, grads: TensorTree): OptState {
+          checkGrads(state.params, grads, 'mlpNomLOpt');
+          const prev = state.state as AdafacState;
+          const { leaves, structure } = treeFlatten(state.params);
+          const gl = treeFlatten(grads).leaves;
+          return tf.tidy(() => {
+            const decays = adafacDecays(theta, config);
+            const bias0 = foldConstantFeatures(layers[0] as DenseParams, nFeat, tanhEmbedding(state.iteration));
+            const out = leaves.map((p, i) => {
+              const g = gl[i] as tf.Tensor;
+              const n = p.size;
+              const f = adafacLeafFeatures(p, g, { m: prev.mom[i] as tf.Tensor, rms: prev.rms[i] as tf.Tensor, fac: prev.fac[i] as AdafacState['fac'][number] }, decays);
+              const o = applyMlpColumns(layers, secondMomentNormalize(f.x), bias0);
+              const [dir, mag0, nom0, reg0] = tf.split(o, 4, 0) as tf.Tensor2D[];
+              const agg = (x: tf.Tensor, on: boolean): tf.Tensor => (on ? tf.mean(x) : x);
+              const mag = agg(mag0 as tf.Tensor, config.aggregateMagnitude);
+              const nomMag = config.nominalController ? agg(nom0 as tf.Tensor, config.aggregateNomMagnitude) : tf.scalar(1);
+              const regMag = config.regularizationController ? agg(reg0 as tf.Tensor, config.aggregateRegMagnitude) : tf.scalar(0);
+              let step = tf.mul(tf.mul(dir as tf.Tensor, tf.exp(tf.mul(mag, e0))), config.stepMult);
+              if (config.normalizeBlackbox) step = tf.mul(step, f.rsqrt0);
+              if (config.selfnormalizeBlackbox) step = tf.mul(step, tf.mean(g));
+              const reg = tf.sub(1, tf.mul(config.weightDecay, tf.exp(tf.mul(regMag, e2))));
+              const mRows = tf.reshape(f.m, [km, n]);
+              let gEst: tf.Tensor;
+              switch (config.nominalGradEstimator) {
+                case 'SGD': gEst = tf.reshape(g, [1, n]); break;
+                case 'SGDM': gEst = tf.slice(mRows, [km - 1, 0], [1, n]); break;
+                case 'AggMo': gEst = tf.mean(mRows, 0, true); break;
+                case 'Adam': gEst = tf.slice(f.adamFeats, [km - 1, 0], [1, n]); break;
+                default: gEst = tf.mean(f.adamFeats, 0, true);
+              }
+              const nom = tf.mul(tf.mul(config.nominalStepsize, tf.exp(tf.mul(nomMag, e1))), gEst);
+              const pRow = tf.reshape(p, [1, n]);
+              const next = tf.sub(tf.sub(tf.mul(reg, pRow), step), nom);
+              return { p: tf.reshape(next, p.shape), m: f.m, rms: f.rms, fac: f.fac };
+            });
+            return {
+              params: treeUnflatten(structure, out.map((o) => o.p)),
+              state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
+              iteration: state.iteration + 1,
+            } as unknown as tf.TensorContainer;
+          }) as unknown as OptState;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// Test-only helpers (not exported from the package entry).
+import * as tf from '@tensorflow/tfjs-core';
+import { key, normal, split, type Key, type TensorTree } from '@lopt/core';
+
+/** A small model: a matrix (factored, non-square), a bias vector and a scalar. */
+export function smallParams(k: Key, scale = 1): TensorTree {
+  const [a, b, c] = split(k, 3) as [Key, Key, Key];
+  return { layer: { w: normal(a, [4, 6], { std: scale }), b: normal(b, [6], { std: scale }) }, s: normal(c, [], { std: scale }) };
+}
+
+/** Gradients of `0.5 * sum(c * p^2)` for fixed per-leaf curvatures, plus a seeded noise term. */
+export function quadraticLoss(params: TensorTree): tf.Scalar {
+  const t = params as { layer: { w: tf.Tensor; b: tf.Tensor }; s: tf.Tensor };
+  return tf.tidy(() =>
+    tf.addN([tf.mul(0.5, tf.sum(tf.square(t.layer.w))), tf.mul(1.5, tf.sum(tf.square(t.layer.b))), tf.mul(0.25, tf.square(t.s))]) as tf.Scalar,
+  );
+}
+
+/** Values of a tree as plain arrays (for comparisons). */
+export function snapshot(tree: TensorTree): number[][] {
+  const out: number[][] = [];
+  const walk = (x: unknown): void => {
+    if (x instanceof tf.Tensor) out.push(Array.from(x.dataSync()));
+    else if (Array.isArray(x)) x.forEach(walk);
+    else if (x && typeof x === 'object') for (const k of Object.keys(x).sort()) walk((x as Record<string, unknown>)[k]);
+  };
+  walk(tree);
+  return out;
+}
+
+export const testKey = key;
