@@ -48,4 +48,8 @@ export {
   REPARAM_LEVELS,
 } from './augment.js';
 export type { ReparamLevel, ReparamConfig, WrappedConfig, AugmentationRates, AugmentationConfig, AugmentedConfig } from './augment.js';
+export { textCorpus, textDatasets, textSplitRanges, encodeText, decodeText, TEXT_VOCAB, TEXT_VOCAB_SIZE, TEXT_CORPUS_YEARS } from './text.js';
+export type { TokenBatch, TextDatasetOptions } from './text.js';
+export { charLstmTask, transformerLmTask, lmFamily } from './lm.js';
+export type { CharLstmTaskOptions, TransformerLmTaskOptions, LmConfig, LmFamilyOptions } from './lm.js';
 export { registerAll } from './registry.js';

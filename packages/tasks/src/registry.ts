@@ -2,6 +2,7 @@ import { register, type FactoryOptions, type Task, type TaskFamily } from '@lopt
 import { fixedDimQuadraticFamily, logQuadraticTask, noisyQuadraticFamily, quadraticFamily, quadraticTask, sumQuadraticTask } from './quadratics.js';
 import { rastriginTask, rosenbrockTask } from './synthetic.js';
 import { convFamily, imageMlpFamily, mixtureFamilyFromOptions } from './families.js';
+import { charLstmTask, lmFamily, transformerLmTask } from './lm.js';
 import { imageConvTask, imageMlpAutoencoderTask, imageMlpTask } from './image-tasks.js';
 import { logisticRegressionTask, mlpClassificationTask, softmaxRegressionTask } from './toy-classification.js';
 
@@ -22,11 +23,14 @@ const TASKS: readonly [string, TaskFactory, string][] = [
   ['imageMlpTask', (o) => imageMlpTask(o), 'MLP classifier on MNIST; options { imageSize, hidden, activation, batchSize, initializer, initScale }'],
   ['imageConvTask', (o) => imageConvTask(o), 'conv net classifier on MNIST; options { imageSize, channels, pool, activation, batchSize }'],
   ['imageMlpAutoencoderTask', (o) => imageMlpAutoencoderTask(o), 'MLP autoencoder on MNIST; options { imageSize, hidden, activation, batchSize }'],
+  ['charLstmTask', (o) => charLstmTask(o), 'character-level LSTM language model on public-domain text; options { sequenceLength, batchSize, embedSize, hiddenSize }'],
+  ['transformerLmTask', (o) => transformerLmTask(o), 'small causal transformer language model on public-domain text; options { sequenceLength, batchSize, modelSize, numHeads, numLayers }'],
 ];
 
 const FAMILIES: readonly [string, FamilyFactory, string][] = [
   ['imageMlpFamily', (o) => imageMlpFamily(o) as TaskFamily, 'MNIST MLPs with sampled width, depth, activation, initializer, image and batch size; options { hiddenRange, maxLayers, imageSizeRange, batchSizeRange }'],
   ['convFamily', (o) => convFamily(o) as TaskFamily, 'MNIST conv nets with sampled depth, channels, pooling, activation, image and batch size; options { channelRange, maxLayers, imageSizeRange, batchSizeRange }'],
+  ['lmFamily', (o) => lmFamily(o) as TaskFamily, 'character LSTM / transformer language models with sampled sizes; options { kinds, maxSequenceLength, maxBatchSize, maxWidth }'],
   ['mixtureFamily', (o) => mixtureFamilyFromOptions(o) as TaskFamily, 'mixture of registered families; options { families: [{ name, options }], weights }'],
   ['fixedDimQuadraticFamily', (o) => fixedDimQuadraticFamily(o) as TaskFamily, 'quadratics with sampled target and conditioning; options { dim, maxCondition }'],
   ['quadraticFamily', (o) => quadraticFamily(o) as TaskFamily, 'quadratics with sampled dimension, target and conditioning; options { minDim, maxDim, maxCondition }'],
