@@ -98,3 +98,4 @@ export type { GradientClipOptions } from './wrappers/clip.js';
 
 // registry
 export { registerAll, OPTIMIZER_NAMES } from './register.js';
+export { toTfjsOptimizer, LoptTfjsOptimizer } from './tfjs.js';
