@@ -57,9 +57,10 @@ describe('toTfjsOptimizer composition', () => {
       lossFn: (params) => lossOf((params as Record<string, tf.Tensor>)['safeguard_test_w'] as tf.Tensor),
     });
     const opt = toTfjsOptimizer(guarded as Optimizer<unknown>);
-    tf.dispose(opt.minimize(() => lossOf(w), true)); // creates the per-variable state
+    const step = (): void => opt.minimize(() => lossOf(w), true)?.dispose() ?? undefined;
+    step(); // creates the per-variable state
     const before = tf.memory().numTensors;
-    for (let i = 1; i < 100; i++) tf.dispose(opt.minimize(() => lossOf(w), true));
+    for (let i = 1; i < 100; i++) step();
     const final = lossOf(w);
     expect(final.dataSync()[0]).toBeLessThan(1e-4);
     const s = opt.stateOf('safeguard_test_w');
