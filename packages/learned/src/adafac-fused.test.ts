@@ -44,3 +44,39 @@ describe('fused adafacMlpLOpt kernel', () => {
     expect(Math.min(...moved)).toBeGreaterThan(1e-3);
   });
 });
+
+describe('fused mode selection', () => {
+  it("'auto' runs the composed (differentiable) ops inside tf.grad, and fused: true refuses to", () => {
+    const auto = adafacMlpLOpt();
+    const theta = auto.init(key(1));
+    const p = { w: normal(key(2), [3, 5]) };
+    const g = { w: normal(key(3), [3, 5]) };
+    const dW = tf.grad((w0: tf.Tensor) => {
+      const th = { ...theta, nn: { '~': { ...theta.nn['~'], w0 } } };
+      const opt = auto.optimizer(th);
+      const s = opt.update(opt.init(p), g);
+      return tf.sum((s.params as { w: tf.Tensor }).w);
+    })(theta.nn['~'].w0 as tf.Tensor);
+    expect(tf.tidy(() => tf.sum(tf.abs(dW)).dataSync()[0] as number)).toBeGreaterThan(0);
+    const forced = adafacMlpLOpt({ fused: true }).optimizer(theta);
+    expect(() => tf.grad((x: tf.Tensor) => tf.sum((forced.update(forced.init({ w: x }), g).params as { w: tf.Tensor }).w))(p.w)).toThrow(/not differentiable/);
+  });
+
+  it('fused: true needs the default sizes', () => {
+    expect(() => adafacMlpLOpt({ fused: true, hiddenSize: 8 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'fused' }));
+    expect(() => adafacMlpLOpt({ fused: 'yes' as never })).toThrow(/fused/);
+  });
+
+  it('handles rank-3 leaves through the composed path and matches fused: false', () => {
+    const lopt = adafacMlpLOpt();
+    const theta = lopt.init(key(9));
+    const mk = (): TensorTree => ({ k: normal(key(4), [2, 3, 4]), v: normal(key(5), [7]) });
+    const g = { k: normal(key(6), [2, 3, 4]), v: normal(key(7), [7]) };
+    const a = adafacMlpLOpt({ fused: true }).optimizer(theta);
+    const b = adafacMlpLOpt({ fused: false }).optimizer(theta);
+    const sa = a.update(a.init(mk()), g);
+    const sb = b.update(b.init(mk()), g);
+    expectTreeClose(sa.params, sb.params, { rtol: 1e-5, atol: 1e-7 });
+    expectTreeClose(sa.state as TensorTree, sb.state as TensorTree, { rtol: 1e-5, atol: 1e-7 });
+  });
+});
