@@ -1,0 +1,49 @@
+import { initBackend, type BackendChoice, type BackendInfo } from '@lopt/backend';
+import { loadLibraries, type Libraries } from './packages.js';
+import { loadPlugins, type PluginResult } from './plugins.js';
+
+/** Options every command accepts. */
+export interface CommonOptions {
+  /** `auto`, `tensorflow`, `wasm` or `cpu`; default `LOPT_BACKEND`, else `auto`. */
+  readonly backend?: BackendChoice;
+  /** Plugin modules to load. */
+  readonly plugin?: readonly string[];
+  /** Show stack traces. */
+  readonly debug?: boolean;
+}
+
+/** What a command starts with: the backend, the registered libraries and plugins. */
+export interface CommandContext {
+  readonly backend: BackendInfo;
+  readonly libraries: Libraries;
+  readonly plugins: readonly PluginResult[];
+  /** Writes a status line to stderr (stdout is kept for results). */
+  readonly log: (line: string) => void;
+}
+
+/** The one line every command starts with: which backend runs, and why. */
+export function backendLine(command: string, info: BackendInfo): string {
+  const details: string[] = [];
+  if (info.name === 'wasm') details.push(info.simd ? 'SIMD' : 'no SIMD', `${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+  return `lopt ${command} · backend: ${info.name} (${info.reason})${details.length ? ` · ${details.join(', ')}` : ''}`;
+}
+
+/**
+ * Starts a command: picks the backend (`--backend`, else `LOPT_BACKEND`, else auto) and
+ * prints which one runs and why as the first line, registers every library package's
+ * built-ins, then loads plugins (from `--plugin` and the config's `plugins`).
+ */
+export async function startCommand(command: string, options: CommonOptions, extraPlugins: readonly string[] = []): Promise<CommandContext> {
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  const backend = await initBackend(options.backend === undefined ? {} : { backend: options.backend });
+  log(backendLine(command, backend));
+  const libraries = await loadLibraries();
+  for (const [pkg, why] of libraries.problems) {
+    log(`warning: ${pkg} is unavailable: ${why}; its components are not registered.`);
+  }
+  const plugins = await loadPlugins([...extraPlugins, ...(options.plugin ?? [])], process.cwd());
+  for (const p of plugins) if (p.registered.length) log(`plugin ${p.module}: registered ${p.registered.join(', ')}`);
+  return { backend, libraries, plugins, log };
+}

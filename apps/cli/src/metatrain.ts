@@ -1,0 +1,328 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  collectTensors,
+  create,
+  deserializeTree,
+  key as makeKey,
+  treeFlatten,
+  treePaths,
+  type GradientEstimator,
+  type LearnedOptimizer,
+  type Optimizer,
+  type TaskFamily,
+  type TensorTree,
+} from '@lopt/core';
+import { writeFileAtomic, writeJsonAtomic } from '@lopt/core/node';
+import { configPlugins, loadConfig, validateConfig, type LoadedConfig, type MetaTrainConfig } from './config.js';
+import { startCommand, type CommandContext, type CommonOptions } from './context.js';
+import { CliError, EXIT_INTERRUPTED, StopSignal, withContext } from './errors.js';
+import { evaluate, summaryText } from './evaluate.js';
+import { libraryFunction } from './packages.js';
+import { createProgress } from './progress.js';
+import { writeReport } from './report.js';
+import { appendJsonLine, ensureWritableDir, readMetrics, readRunJson, RUN_FILES, truncateMetrics } from './rundir.js';
+import { parseOptimizerSpec } from './spec.js';
+import { formatNumber } from './stats.js';
+
+/** Options of {@link runMetaTrain} (from the command line). */
+export interface MetaTrainCommand {
+  readonly common: CommonOptions;
+  readonly configSpec?: string;
+  readonly resume?: string;
+  readonly out?: string;
+  readonly steps?: number;
+  readonly initTheta?: string;
+  readonly evaluate: boolean;
+  readonly report: boolean;
+}
+
+/** The components a config describes. */
+export interface MetaTrainComponents {
+  readonly learnedOptimizer: LearnedOptimizer;
+  readonly taskFamily: TaskFamily;
+  readonly estimators: GradientEstimator[];
+  readonly outerOptimizer: Optimizer;
+}
+
+/** What `config.json` of a run directory holds. */
+export interface RunConfigFile {
+  readonly config: MetaTrainConfig;
+  readonly source: string;
+  readonly lopt: { readonly cliVersion: string };
+  readonly backend: string;
+  readonly created: string;
+}
+
+function field<T>(name: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    throw withContext(e, `config field '${name}'`);
+  }
+}
+
+/**
+ * Builds the learned optimizer, task family, truncated step, estimators and outer optimizer
+ * a config names, through the registry; every failure names the config field.
+ */
+export async function buildComponents(config: MetaTrainConfig): Promise<MetaTrainComponents> {
+  const learnedOptimizer = field('learnedOptimizer', () => create('learned-optimizer', config.learnedOptimizer.name, config.learnedOptimizer.options));
+  const taskFamily = field('taskFamily', () => create('task-family', config.taskFamily.name, config.taskFamily.options));
+  const t = config.truncatedStep.truncation;
+  const what = 'meta-train';
+  const constantTruncation = await libraryFunction<(n: number) => unknown>('@lopt/estimators', 'constantTruncation', what);
+  const logUniformTruncation = await libraryFunction<(a: number, b: number) => unknown>('@lopt/estimators', 'logUniformTruncation', what);
+  const neverEnding = await libraryFunction<() => unknown>('@lopt/estimators', 'neverEnding', what);
+  const truncationSchedule = field('truncatedStep.truncation', () =>
+    t.kind === 'constant' ? constantTruncation(t.length) : t.kind === 'logUniform' ? logUniformTruncation(t.min, t.max) : neverEnding(),
+  );
+  const lOptTruncatedStep = await libraryFunction<(o: Record<string, unknown>) => unknown>('@lopt/estimators', 'lOptTruncatedStep', what);
+  const { truncation: _t, ...stepOptions } = config.truncatedStep;
+  const truncatedStep = field('truncatedStep', () => lOptTruncatedStep({ ...stepOptions, truncation: truncationSchedule, taskFamily, learnedOptimizer }));
+  const estimators = config.estimators.map((e, i) => field(`estimators[${i}] (${e.name})`, () => create('estimator', e.name, { ...e.options, truncatedStep })));
+  const outerOptimizer = field('outerOptimizer', () => create('optimizer', config.outerOptimizer.name, config.outerOptimizer.options));
+  return { learnedOptimizer, taskFamily, estimators, outerOptimizer };
+}
+
+/** Saves theta as a learned-optimizer checkpoint (`saveLearnedOptimizer`) that `loadLearnedOptimizer` and `lopt eval` read. */
+export async function saveTheta(path: string, learnedOptimizer: LearnedOptimizer, theta: TensorTree, extra: Record<string, unknown>): Promise<void> {
+  const save = await libraryFunction<(lopt: LearnedOptimizer, theta: TensorTree, extra?: Record<string, unknown>) => Uint8Array>(
+    '@lopt/learned',
+    'saveLearnedOptimizer',
+    'Writing theta.safetensors',
+  );
+  await writeFileAtomic(path, save(learnedOptimizer, theta, extra));
+}
+
+/** Scalar meta-parameters (size <= 4), logged per step so the report can plot their trajectories. */
+export function thetaScalars(theta: TensorTree): Record<string, number> {
+  const out: Record<string, number> = {};
+  const { leaves } = treeFlatten(theta);
+  const paths = treePaths(theta);
+  leaves.forEach((leaf, i) => {
+    if (leaf.size > 4) return;
+    const values = leaf.dataSync();
+    values.forEach((v, j) => {
+      out[`theta/${paths[i]}${leaf.size > 1 ? `[${j}]` : ''}`] = v;
+    });
+  });
+  return out;
+}
+
+function resolveRun(cmd: MetaTrainCommand): { loaded: LoadedConfig; runDir: string; resuming: boolean } {
+  if (cmd.resume !== undefined) {
+    const runDir = resolve(cmd.resume);
+    if (!existsSync(runDir)) throw new CliError(`The run directory '${cmd.resume}' does not exist.`, 'Pass the directory of an earlier `lopt meta-train` run to --resume.');
+    const file = readRunJson<RunConfigFile>(runDir, RUN_FILES.config, 'the run configuration');
+    let config = validateConfig(file.config, `of run '${cmd.resume}' (${RUN_FILES.config})`);
+    if (cmd.steps !== undefined) config = { ...config, steps: cmd.steps };
+    return { loaded: { config, source: file.source, baseDir: runDir }, runDir, resuming: true };
+  }
+  const loaded = loadConfig(cmd.configSpec as string);
+  const config = cmd.steps !== undefined ? { ...loaded.config, steps: cmd.steps } : loaded.config;
+  const runDir = resolve(cmd.out ?? join('runs', `${config.name}-${stampNow()}`));
+  return { loaded: { ...loaded, config }, runDir, resuming: false };
+}
+
+function stampNow(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/**
+ * `lopt meta-train`: validates the config, builds the components, writes the run directory
+ * and runs `metaTrain` from @lopt/estimators with a live progress bar, checkpointing
+ * atomically (Ctrl-C checkpoints and exits; `--resume` continues), then evaluates the result
+ * against the configured baselines and writes the report.
+ */
+export async function runMetaTrain(cmd: MetaTrainCommand): Promise<void> {
+  const { loaded, runDir, resuming } = resolveRun(cmd);
+  const { config } = loaded;
+  const ctx = await startCommand('meta-train', cmd.common, configPlugins(loaded));
+  ensureWritableDir(runDir, resuming ? '--resume' : '--out');
+  const components = await buildComponents(config);
+  const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  if (!resuming) {
+    const file: RunConfigFile = { config, source: loaded.source, lopt: { cliVersion: version }, backend: ctx.backend.name, created: new Date().toISOString() };
+    await writeJsonAtomic(join(runDir, RUN_FILES.config), file);
+  }
+  ctx.log(`run directory: ${runDir}`);
+  await trainLoop(ctx, config, components, runDir, resuming, cmd.initTheta);
+  if (cmd.evaluate && config.eval) await evaluateRun(ctx, config, runDir);
+  if (cmd.report) {
+    const files = await writeReport(runDir);
+    ctx.log(`report: ${files.html}`);
+  }
+}
+
+async function evaluateRun(ctx: CommandContext, config: MetaTrainConfig, runDir: string): Promise<void> {
+  const e = config.eval as NonNullable<MetaTrainConfig['eval']>;
+  const target = e.task
+    ? (await import('./evaluate.js')).parseTarget(e.task.name)
+    : { kind: 'task-family' as const, name: config.taskFamily.name, options: config.taskFamily.options as Record<string, never> };
+  const withOptions = e.task ? { ...target, options: e.task.options as Record<string, never> } : target;
+  const specs = [parseOptimizerSpec(join(runDir, RUN_FILES.theta)), ...e.optimizers.map(parseOptimizerSpec)];
+  ctx.log(`evaluating on ${e.seeds} held-out ${withOptions.kind === 'task-family' ? `tasks of ${withOptions.name}` : `seeds of ${withOptions.name}`} for ${e.steps} steps`);
+  const result = await evaluate(
+    withOptions,
+    specs,
+    { steps: e.steps, seeds: e.seeds, seed: e.seed, points: e.points, evalBatches: e.evalBatches, ...(e.tuneBaseline ? { tune: e.tuneBaseline } : {}) },
+    ctx.log,
+  );
+  const { writeEvalFiles } = await import('./eval-files.js');
+  await writeEvalFiles(runDir, result);
+  process.stdout.write(`\n${summaryText(result)}\n`);
+}
+
+type MetaTrainFn = (options: Record<string, unknown>) => Promise<{ theta: TensorTree; step: number; resumedFrom: number; stopped: boolean }>;
+type MetaTrainMetrics = { step: number; meanLoss: number; gradNorm: number; clipped: number; stepsPerSecond: number; nanGradientSteps: number; nanLossSteps: number; estimators: Record<string, number> };
+
+/** The outer step a meta-train checkpoint holds (0 when there is none). */
+function checkpointStep(bytes: Uint8Array | undefined): number {
+  if (!bytes) return 0;
+  const { tree, metadata } = deserializeTree(bytes, { kind: 'meta-train' });
+  tf.dispose(collectTensors(tree));
+  return Number(metadata.extra.step ?? 0);
+}
+
+/**
+ * The meta-training loop around `metaTrain`: progress bar, metrics.jsonl, checkpoints and
+ * theta.safetensors every `checkpointEvery` steps, Ctrl-C (checkpoint, then exit 130),
+ * resume.
+ *
+ * Checkpointing: `metaTrain` hands every step's full state to the store (`every: 1`); the
+ * store keeps the newest bytes in memory and they reach the disk (atomically) every
+ * `checkpointEvery` steps, at the end, and when Ctrl-C was pressed, so an interrupted run
+ * loses nothing and an uninterrupted one writes no more often than asked.
+ */
+async function trainLoop(
+  ctx: CommandContext,
+  config: MetaTrainConfig,
+  components: MetaTrainComponents,
+  runDir: string,
+  resuming: boolean,
+  initTheta: string | undefined,
+): Promise<void> {
+  const metaTrain = await libraryFunction<MetaTrainFn>('@lopt/estimators', 'metaTrain', 'meta-train');
+  const statePath = join(runDir, RUN_FILES.state);
+  const thetaPath = join(runDir, RUN_FILES.theta);
+  const metricsPath = join(runDir, RUN_FILES.metrics);
+  let onDisk: Uint8Array | undefined;
+  try {
+    onDisk = existsSync(statePath) ? new Uint8Array(readFileSync(statePath)) : undefined;
+  } catch (e) {
+    throw new CliError(`Cannot read the checkpoint ${statePath} (${(e as Error).message}).`, 'Check its permissions, or start a fresh run with --out.');
+  }
+  if (onDisk && !resuming) {
+    throw new CliError(`The output directory ${runDir} already holds a meta-training checkpoint.`, `Continue it with --resume ${runDir}, or choose another directory with --out.`);
+  }
+  let startStep = 0;
+  if (resuming) {
+    if (!onDisk) {
+      throw new CliError(`The run ${runDir} has no checkpoint (${RUN_FILES.state}) to resume from.`, 'It was stopped before its first checkpoint: start it again with --config/--preset and --out.');
+    }
+    try {
+      startStep = checkpointStep(onDisk);
+    } catch (e) {
+      throw withContext(e, `Checkpoint ${statePath}`);
+    }
+    truncateMetrics(runDir, startStep);
+    ctx.log(`resuming from outer step ${startStep} of ${config.steps}`);
+  }
+  let theta0: TensorTree | undefined;
+  if (initTheta !== undefined) {
+    const loadFn = await libraryFunction<(bytes: Uint8Array, o: Record<string, unknown>) => { theta: TensorTree }>('@lopt/learned', 'loadLearnedOptimizer', '--init-theta');
+    const { checkpointFile } = await import('./build-optimizer.js');
+    try {
+      theta0 = loadFn(new Uint8Array(readFileSync(checkpointFile(initTheta))), { expect: components.learnedOptimizer }).theta;
+    } catch (e) {
+      throw withContext(e, `--init-theta ${initTheta}`);
+    }
+  }
+
+  let pending: Uint8Array | undefined;
+  const store = {
+    load: async () => onDisk,
+    save: async (bytes: Uint8Array) => {
+      pending = bytes;
+    },
+  };
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) {
+      ctx.log('second Ctrl-C: exiting without waiting for the step to finish (the last checkpoint on disk stays valid).');
+      process.exit(EXIT_INTERRUPTED);
+    }
+    interrupted = true;
+    abort.abort();
+    ctx.log('\nCtrl-C: finishing the current outer step, then writing a checkpoint (press Ctrl-C again to quit at once).');
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+
+  const progress = createProgress({ total: config.steps, label: 'meta-train', fields: ['loss', 'steps/s'], start: startStep });
+  const flush = async (step: number, theta: TensorTree): Promise<void> => {
+    if (pending) {
+      await writeFileAtomic(statePath, pending);
+      onDisk = pending;
+      pending = undefined;
+    }
+    await saveTheta(thetaPath, components.learnedOptimizer, theta, { step, run: config.name });
+  };
+  let lastStep = startStep;
+  let result: Awaited<ReturnType<MetaTrainFn>>;
+  try {
+    result = await metaTrain({
+      learnedOptimizer: components.learnedOptimizer,
+      estimators: components.estimators,
+      outerOptimizer: components.outerOptimizer,
+      steps: config.steps,
+      key: makeKey(config.seed),
+      ...(theta0 !== undefined ? { theta: theta0 } : {}),
+      ...config.metaTrain,
+      checkpoint: { store, every: 1 },
+      signal: abort.signal,
+      onStep: async (m: MetaTrainMetrics, theta: TensorTree) => {
+        lastStep = m.step;
+        const row: Record<string, number> = {
+          step: m.step,
+          metaLoss: m.meanLoss,
+          gradNorm: m.gradNorm,
+          clipped: m.clipped,
+          stepsPerSecond: m.stepsPerSecond,
+          nanGradientSteps: m.nanGradientSteps,
+          nanLossSteps: m.nanLossSteps,
+          time: Date.now() / 1000,
+          ...m.estimators,
+          ...thetaScalars(theta),
+        };
+        appendJsonLine(metricsPath, row);
+        if (m.step % config.checkpointEvery === 0 || m.step === config.steps || interrupted) await flush(m.step, theta);
+        progress.update(m.step, { loss: formatNumber(m.meanLoss), 'steps/s': formatNumber(m.stepsPerSecond) });
+        // Let the event loop run (signal handlers) between steps.
+        await new Promise<void>((r) => setImmediate(r));
+      },
+    });
+  } catch (e) {
+    progress.stop();
+    throw withContext(e, 'meta-training');
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    if (theta0 !== undefined) tf.dispose(collectTensors(theta0));
+  }
+  progress.stop();
+  if (pending) await flush(result.step, result.theta);
+  else if (!existsSync(thetaPath)) await saveTheta(thetaPath, components.learnedOptimizer, result.theta, { step: result.step, run: config.name });
+  tf.dispose(collectTensors(result.theta));
+  const last = readMetrics(runDir).at(-1);
+  if (result.stopped) {
+    ctx.log(`stopped at outer step ${lastStep}; checkpoint written to ${statePath}. Continue with: lopt meta-train --resume ${runDir}`);
+    throw new StopSignal(EXIT_INTERRUPTED);
+  }
+  ctx.log(`meta-training done: ${result.step} outer steps${last ? `, last meta-loss ${formatNumber(last.metaLoss)}` : ''}; theta: ${thetaPath}`);
+}
