@@ -301,7 +301,12 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
 
     // Read all losses at once (one sync), normalize on the host.
     const present = raw.filter((x): x is tf.Scalar => x !== null);
-    const values = present.length > 0 ? (tf.tidy(() => tf.stack(present)).dataSync() as Float32Array) : new Float32Array(0);
+    let values = new Float32Array(0);
+    if (present.length > 0) {
+      const stacked = tf.tidy(() => tf.stack(present));
+      values = stacked.dataSync() as Float32Array;
+      stacked.dispose();
+    }
     const host = new Float32Array(numSteps * numTasks);
     const slopes = new Float32Array(numSteps * numTasks);
     const offsets = new Float32Array(numSteps * numTasks);
@@ -370,5 +375,5 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
 
 function mapTree(tree: TensorTree, fn: (x: tf.Tensor) => tf.Tensor): TensorTree {
   const { leaves, structure } = treeFlatten(tree);
-  return treeUnflatten(structure, leaves.map(fn));
+  return treeUnflatten(structure, leaves.map((x) => fn(x)));
 }

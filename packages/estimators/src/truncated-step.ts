@@ -123,7 +123,8 @@ export function unbatchTheta(thetas: BatchedTheta, numTasks: number): TensorTree
       throw new LoptError('SHAPE_MISMATCH', `A batched theta leaf has leading dimension ${x.shape[0]}, expected numTasks = ${numTasks}.`);
     }
     leafIndex.set(x, perLeaf.length);
-    perLeaf.push(tf.unstack(x, 0));
+    // tf.unstack's gradient fails for a length-1 axis (tfjs 4.22), so one task is a reshape.
+    perLeaf.push(numTasks === 1 ? [tf.reshape(x, x.shape.slice(1))] : tf.unstack(x, 0));
     return x;
   }, thetas);
   const out: TensorTree[] = [];

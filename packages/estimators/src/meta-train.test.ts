@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LoptError, advance, disposeTree, foldIn, key as makeKey, split, treeFlatten, treeLeaves, treeUnflatten, type Key, type LearnedOptimizer, type Optimizer, type TaskFamily, type TensorTree } from '@lopt/core';
+import { adam, sgd } from '@lopt/optimizers';
+import { lOptTruncatedStep } from './lopt-truncated-step.js';
+import { memoryCheckpointStore, metaTrain } from './meta-train.js';
+import { metaTrain as metaTrainNode, fileCheckpointStore } from './node.js';
+import { learnableSgd, perParameterMlpLOpt } from './problems/learned-optimizers.js';
+import { quadraticTaskFamily } from './problems/quadratic-family.js';
+import { truncatedES } from './truncated-es.js';
+import { truncatedPES } from './truncated-pes.js';
+import { constantTruncation } from './truncation.js';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function values(tree: TensorTree): number[] {
+  return treeLeaves(tree).flatMap((t) => Array.from(t.dataSync()));
+}
+
+/** Mean normalized training loss of `steps` inner steps with `opt` on held-out tasks. */
+export function heldOutLoss(opt: (numSteps: number) => Optimizer<unknown>, family: TaskFamily, k: Key, tasks: number, steps: number): number {
+  let total = 0;
+  for (let i = 0; i < tasks; i++) {
+    const [kc, ki, kd] = split(foldIn(k, i), 3) as [Key, Key, Key];
+    const task = family.task(family.sample(kc));
+    const o = opt(steps);
+    let state = o.init(task.init(ki), { numSteps: steps, key: ki });
+    for (let t = 0; t < steps; t++) {
+      const batch = task.datasets?.train.sample(foldIn(kd, t));
+      const { leaves, structure } = treeFlatten(state.params);
+      const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as TensorTree))(leaves);
+      const l = value.dataSync()[0] as number;
+      total += (task.normalizer ? task.normalizer(l) : l) / (tasks * steps);
+      state = advance(o, state, treeUnflatten(structure, grads), { loss: value, key: foldIn(kd, 100000 + t) });
+      value.dispose();
+      disposeTree(grads);
+      if (batch !== undefined) disposeTree(batch as TensorTree);
+    }
+    disposeTree(state.params);
+    for (const t of treeLeaves((state.state ?? []) as TensorTree)) t.dispose();
+  }
+  return total;
+}
+
+function smallSetup(numTasks = 2, family: TaskFamily = quadraticTaskFamily({ dim: 4 })) {
+  const lopt = perParameterMlpLOpt({ hidden: 4 });
+  const step = lOptTruncatedStep({ taskFamily: family, learnedOptimizer: lopt, truncation: constantTruncation(6), numTasks, randomInitialIterationOffset: 6 });
+  return { lopt, step };
+}
+
+describe('metaTrain', () => {
+  it('resumed after a stop mid-run gives exactly the theta of an uninterrupted run (memory and file checkpoints)', async () => {
+    const run = async (store?: ReturnType<typeof memoryCheckpointStore>, stopAt?: number) => {
+      const { lopt, step } = smallSetup();
+      const estimators = [truncatedPES({ truncatedStep: step, unrollLength: 3, std: 0.01 }), truncatedES({ truncatedStep: step, unrollLength: 2, std: 0.01 })];
+      const ctrl = new AbortController();
+      return metaTrain({
+        learnedOptimizer: lopt,
+        estimators,
+        outerOptimizer: adam({ learningRate: 1e-2 }) as unknown as Optimizer<unknown>,
+        steps: 7,
+        key: makeKey(5),
+        ...(store ? { checkpoint: { store, every: 2 } } : {}),
+        signal: ctrl.signal,
+        onStep: (m) => {
+          if (m.step === stopAt) ctrl.abort();
+        },
+      });
+    };
+    const before = tf.memory().numTensors;
+    const full = await run();
+    const store = memoryCheckpointStore();
+    const first = await run(store, 5); // stops after step 5; the checkpoint holds step 4
+    expect(first.stopped).toBe(true);
+    expect(first.step).toBe(5);
+    expect(store.saves).toBe(2);
+    const second = await run(store);
+    expect(second.resumedFrom).toBe(4);
+    expect(second.step).toBe(7);
+    expect(values(second.theta)).toEqual(values(full.theta));
+    expect(values(first.theta)).not.toEqual(values(full.theta));
+    // Only the three returned thetas are left.
+    disposeTree([first.theta, second.theta]);
+    expect(tf.memory().numTensors - before).toBe(treeLeaves(full.theta).length);
+    disposeTree(full.theta);
+
+    // The same through the Node entry with checkpoint: { dir, every }.
+    const dir = mkdtempSync(join(tmpdir(), 'lopt-meta-'));
+    dirs.push(dir);
+    const nodeRun = async (stopAt?: number) => {
+      const { lopt, step } = smallSetup();
+      const ctrl = new AbortController();
+      return metaTrainNode({
+        learnedOptimizer: lopt,
+        estimators: [truncatedPES({ truncatedStep: step, unrollLength: 3, std: 0.01 }), truncatedES({ truncatedStep: step, unrollLength: 2, std: 0.01 })],
+        outerOptimizer: adam({ learningRate: 1e-2 }) as unknown as Optimizer<unknown>,
+        steps: 7,
+        key: makeKey(5),
+        checkpoint: { dir, every: 2 },
+        signal: ctrl.signal,
+        onStep: (m) => {
+          if (m.step === stopAt) ctrl.abort();
+        },
+      });
+    };
+    const a = await nodeRun(3);
+    expect(existsSync(fileCheckpointStore(dir).path)).toBe(true);
+    const b = await nodeRun();
+    expect(b.resumedFrom).toBe(2);
+    const again = await run();
+    expect(values(b.theta)).toEqual(values(again.theta));
+    disposeTree([a.theta, b.theta, again.theta]);
+  });
+
+  it('refuses a checkpoint written with another key, estimator list or learned-optimizer config', async () => {
+    const { lopt, step } = smallSetup();
+    const store = memoryCheckpointStore();
+    const est = [truncatedPES({ truncatedStep: step, unrollLength: 2, std: 0.01 })];
+    const r = await metaTrain({ learnedOptimizer: lopt, estimators: est, steps: 2, key: makeKey(1), checkpoint: { store, every: 1 } });
+    disposeTree(r.theta);
+    await expect(metaTrain({ learnedOptimizer: lopt, estimators: est, steps: 3, key: makeKey(2), checkpoint: { store, every: 1 } })).rejects.toThrow(/key/);
+    await expect(
+      metaTrain({ learnedOptimizer: lopt, estimators: [truncatedES({ truncatedStep: step, unrollLength: 2 })], steps: 3, key: makeKey(1), checkpoint: { store, every: 1 } }),
+    ).rejects.toThrow(/estimators/);
+    await expect(
+      metaTrain({ learnedOptimizer: perParameterMlpLOpt({ hidden: 5 }), estimators: est, steps: 3, key: makeKey(1), checkpoint: { store, every: 1 } }),
+    ).rejects.toThrow(LoptError);
+    await expect(metaTrain({ learnedOptimizer: lopt, estimators: [], steps: 1, key: makeKey(1) })).rejects.toThrow(/estimators/);
+    await expect(metaTrain({ learnedOptimizer: lopt, estimators: est, steps: -1, key: makeKey(1) })).rejects.toThrow(/steps/);
+  });
+
+  it('clips the averaged gradient to clipGradNorm and reports the norm', async () => {
+    const { lopt, step } = smallSetup();
+    const theta0 = lopt.init(makeKey(3));
+    const r = await metaTrain({
+      learnedOptimizer: lopt,
+      estimators: [truncatedPES({ truncatedStep: step, unrollLength: 2, std: 0.01 })],
+      outerOptimizer: sgd({ learningRate: 1 }) as unknown as Optimizer<unknown>,
+      steps: 1,
+      key: makeKey(3),
+      theta: theta0,
+      clipGradNorm: 1e-3,
+    });
+    const m = r.history[0];
+    expect(m?.gradNorm).toBeGreaterThan(1e-3);
+    expect(m?.clipped).toBe(1);
+    const moved = Math.sqrt(values(r.theta).reduce((s, v, i) => s + (v - (values(theta0)[i] as number)) ** 2, 0));
+    expect(moved).toBeCloseTo(1e-3, 6);
+    disposeTree([r.theta, theta0]);
+  });
+
+  it('a NaN in one task does not poison theta, and the metrics count it', async () => {
+    const family = quadraticTaskFamily({ dim: 3, poisonProbability: 0.25 });
+    for (const nanToNum of [true, false]) {
+      const { lopt, step } = smallSetup(4, family);
+      const r = await metaTrain({
+        learnedOptimizer: lopt,
+        estimators: [truncatedPES({ truncatedStep: step, unrollLength: 3, std: 0.01, nanToNum })],
+        outerOptimizer: adam({ learningRate: 1e-2 }) as unknown as Optimizer<unknown>,
+        steps: 6,
+        key: makeKey(11),
+      });
+      const last = r.history[r.history.length - 1];
+      const v = values(r.theta);
+      expect(v.every(Number.isFinite)).toBe(true);
+      expect(last?.nanLossSteps).toBeGreaterThan(0); // the poisoned task's loss is NaN
+      const counted = r.history.reduce((s, m) => s + (m.estimators['0:truncated-pes/nonFiniteLossDiffs'] ?? 0), 0);
+      expect(counted).toBeGreaterThan(0);
+      if (nanToNum) {
+        expect(last?.nanGradientSteps).toBe(0);
+        expect(r.history.some((m) => m.gradNorm > 0)).toBe(true);
+      } else {
+        expect(last?.nanGradientSteps).toBeGreaterThan(0);
+      }
+      console.log(`NaN injection (nanToNum=${nanToNum}): nanLossSteps ${last?.nanLossSteps}, nanGradientSteps ${last?.nanGradientSteps}, non-finite loss differences ${counted}, theta finite`);
+      disposeTree(r.theta);
+    }
+  });
+
+  it('with PES on a quadratic family lowers the held-out meta-loss below its initial value and below adam (default learning rate)', async () => {
+    const family = quadraticTaskFamily({ dim: 6, minCurvature: 0.1, maxCurvature: 3 });
+    const lopt = perParameterMlpLOpt({ hidden: 4 });
+    const horizon = 20;
+    const step = lOptTruncatedStep({ taskFamily: family, learnedOptimizer: lopt, truncation: constantTruncation(horizon), numTasks: 4, randomInitialIterationOffset: horizon });
+    const kEval = makeKey(777);
+    const evalTheta = (th: TensorTree) => heldOutLoss((n) => lopt.optimizer(th as never, { numSteps: n }) as Optimizer<unknown>, family, kEval, 6, horizon);
+    const theta0 = lopt.init(makeKey(9));
+    const initial = evalTheta(theta0);
+    const adamLoss = heldOutLoss(() => adam() as unknown as Optimizer<unknown>, family, kEval, 6, horizon);
+    const r = await metaTrain({
+      learnedOptimizer: lopt,
+      estimators: [truncatedPES({ truncatedStep: step, unrollLength: 5, std: 0.01 })],
+      outerOptimizer: adam({ learningRate: 3e-2 }) as unknown as Optimizer<unknown>,
+      steps: 120,
+      key: makeKey(9),
+      theta: theta0,
+    });
+    const trained = evalTheta(r.theta);
+    const sps = r.history[r.history.length - 1]?.stepsPerSecond ?? 0;
+    console.log(
+      `meta-train perParameterMlpLOpt, PES, 120 outer steps: held-out mean log-loss initial ${initial.toFixed(4)} -> trained ${trained.toFixed(4)}; adam(1e-3) ${adamLoss.toFixed(4)}; ${(sps * 60).toFixed(1)} outer steps/min`,
+    );
+    expect(trained).toBeLessThan(initial - 0.1);
+    expect(trained).toBeLessThan(adamLoss);
+    disposeTree([theta0, r.theta]);
+  });
+});
+
+void learnableSgd;
+void ({} as LearnedOptimizer);
