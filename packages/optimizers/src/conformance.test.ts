@@ -1,0 +1,62 @@
+// Every built-in optimizer, wrapper and injected optimizer runs the @lopt/testkit optimizer
+// conformance suite (init, shapes/dtypes, purity, leaks, bit-exact checkpoint resume, mismatch).
+import type { Optimizer } from '@lopt/core';
+import { describeOptimizerConformance } from '@lopt/testkit';
+import {
+  adabelief,
+  adadelta,
+  adafactor,
+  adagrad,
+  adam,
+  adamax,
+  adamw,
+  amsgrad,
+  chain,
+  clipByGlobalNorm,
+  cosineDecay,
+  gradientAccumulation,
+  gradientClip,
+  graft,
+  injectHyperparams,
+  lamb,
+  lars,
+  lion,
+  lookahead,
+  nadamw,
+  optimizerFrom,
+  radam,
+  rmsprop,
+  scaleByAdam,
+  scaleByLearningRate,
+  sgd,
+  yogi,
+} from './index.js';
+
+const cases: [string, () => Optimizer<unknown>][] = [
+  ['sgd', () => sgd({ learningRate: 0.05 })],
+  ['sgd-nesterov', () => sgd({ learningRate: 0.05, momentum: 0.9, nesterov: true })],
+  ['adam', () => adam({ learningRate: 0.01 })],
+  ['adam-schedule', () => adam({ learningRate: cosineDecay({ initValue: 0.01, decaySteps: 50 }) })],
+  ['adamw', () => adamw({ learningRate: 0.01, weightDecay: 0.01 })],
+  ['nadamw', () => nadamw({ learningRate: 0.01 })],
+  ['amsgrad', () => amsgrad({ learningRate: 0.01 })],
+  ['rmsprop-centered-momentum', () => rmsprop({ learningRate: 0.01, centered: true, momentum: 0.9 })],
+  ['adagrad', () => adagrad({ learningRate: 0.1 })],
+  ['adadelta', () => adadelta()],
+  ['adamax', () => adamax()],
+  ['adafactor', () => adafactor({ learningRate: 0.01, minDimSizeToFactor: 3, momentum: 0.9, weightDecayRate: 1e-3 })],
+  ['lion', () => lion({ learningRate: 1e-3 })],
+  ['lars', () => lars({ learningRate: 0.1 })],
+  ['lamb', () => lamb({ learningRate: 0.01 })],
+  ['radam', () => radam({ learningRate: 0.01 })],
+  ['yogi', () => yogi()],
+  ['adabelief', () => adabelief()],
+  ['chain-clip-adam', () => optimizerFrom(chain(clipByGlobalNorm(1), scaleByAdam(), scaleByLearningRate(0.01)), 'clippedAdam')],
+  ['injectHyperparams(adamw)', () => injectHyperparams(adamw)({ learningRate: 0.01, weightDecay: 1e-3 })],
+  ['lookahead(adam)', () => lookahead(adam({ learningRate: 0.01 }), { syncPeriod: 3 })],
+  ['gradientAccumulation(sgd)', () => gradientAccumulation(sgd({ learningRate: 0.05, momentum: 0.9 }), { every: 3 })],
+  ['graft(sgd, adam)', () => graft(sgd({ learningRate: 0.05 }), adam())],
+  ['gradientClip(adam)', () => gradientClip(adam({ learningRate: 0.01 }), { max: 1 })],
+];
+
+for (const [name, make] of cases) describeOptimizerConformance(name, make);
