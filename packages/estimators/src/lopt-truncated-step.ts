@@ -301,7 +301,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
 
     // Read all losses at once (one sync), normalize on the host.
     const present = raw.filter((x): x is tf.Scalar => x !== null);
-    let values = new Float32Array(0);
+    let values: Float32Array = new Float32Array(0);
     if (present.length > 0) {
       const stacked = tf.tidy(() => tf.stack(present));
       values = stacked.dataSync() as Float32Array;
