@@ -8,3 +8,4 @@ export type { CloseOptions } from './assertions.js';
 export { checkTaskInit, checkTaskData, checkTaskLoss, checkTaskGradients, checkTaskNoLeak, checkTaskConformance, describeTaskConformance, sampleTrainBatch } from './task-suite.js';
 export type { TaskConformanceOptions, FiniteDifferenceOptions, GradientCheckReport } from './task-suite.js';
 export { checkEstimatorOutputs, checkEstimatorDeterminism, checkEstimatorPurity, checkEstimatorNoLeak, checkEstimatorAgreement, describeEstimatorConformance, type EstimatorConformanceOptions, type EstimatorUnderTest } from './estimator-suite.js';
+export { checkOptimizerInit, checkOptimizerShapes, checkOptimizerPurity, checkOptimizerNoLeak, checkOptimizerResume, checkOptimizerRejectsMismatch, conformanceGradients, describeOptimizerConformance, type OptimizerConformanceOptions } from './optimizer-suite.js';
