@@ -96,6 +96,24 @@ export type { GraftState } from './wrappers/graft.js';
 export { gradientClip } from './wrappers/clip.js';
 export type { GradientClipOptions } from './wrappers/clip.js';
 
+// self-tuning step sizes (hypergradient towers, MetaOptimize)
+export { hypergradient, readTrajectory, TUNED_BETA2_EPSILON_ROOT } from './selftuning/hypergradient.js';
+export type {
+  HypergradientOptions,
+  HypergradientOptimizer,
+  HypergradientState,
+  HypergradientPrevious,
+  HypergradientMethod,
+  SelfTuningOptimizer,
+  TrajectoryOptions,
+} from './selftuning/hypergradient.js';
+export { metaOptimize, META_OPTIMIZE_BASES } from './selftuning/meta-optimize.js';
+export type { MetaOptimizeOptions, MetaOptimizeOptimizer, MetaOptimizeState, MetaAlgorithm, StepSizeBlocks } from './selftuning/meta-optimize.js';
+export { HYPER_SPACES } from './selftuning/spaces.js';
+export type { HyperSpace } from './selftuning/spaces.js';
+export type { HyperparamTrajectory } from './selftuning/trajectory.js';
+export { REBUILDABLE_OPTIMIZERS } from './selftuning/rebuild.js';
+
 // registry
 export { registerAll, OPTIMIZER_NAMES } from './register.js';
 export { toTfjsOptimizer, LoptTfjsOptimizer } from './tfjs.js';

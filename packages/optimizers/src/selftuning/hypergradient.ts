@@ -1,0 +1,434 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  LoptError,
+  assertSameStructure,
+  checkOneOf,
+  treeLeaves,
+  treeMap,
+  treeZerosLike,
+  type OptState,
+  type Optimizer,
+  type OptimizerInitOptions,
+  type TensorTree,
+  type UpdateContext,
+} from '@lopt/core';
+import { counter, readCount } from '../hyper.js';
+import type { InjectedOptimizer, InjectHyperparamsState } from '../inject.js';
+import { checkRebuilt, injectPlain, isInjected, linearInLearningRate } from './rebuild.js';
+import { checkSpace, toConstrained, toUnconstrained, type HyperSpace } from './spaces.js';
+import {
+  checkTrajectoryLength,
+  emptyTrajectory,
+  readTrajectoryBuffer,
+  recordTrajectory,
+  type HyperparamTrajectory,
+} from './trajectory.js';
+
+/** How {@link hypergradient} differentiates through the previous update. */
+export type HypergradientMethod = 'auto' | 'autodiff' | 'closed-form';
+
+/** Options of {@link hypergradient}. */
+export interface HypergradientOptions {
+  /**
+   * The optimizer of the tuned hyperparameters (their unconstrained values `x`, see
+   * {@link HyperSpace}), e.g. `sgd({ learningRate: 1e-2 })`, or another `hypergradient(...)`
+   * to build a tower. Required.
+   */
+  readonly hyperOptimizer: Optimizer<unknown>;
+  /**
+   * Hyperparameters to tune (injected names of the wrapped optimizer). Default: those of
+   * `learningRate`, `momentum`, `beta1`, `beta2`, `decay` that are injected (Chandra et al.
+   * tune the learning rate and the momentum/betas; Lion's betas only enter through a sign,
+   * whose gradient is zero, so for Lion only the learning rate).
+   */
+  readonly tune?: readonly string[];
+  /**
+   * The space each tuned hyperparameter is optimized in. Defaults: `learningRate`,
+   * `weightDecay` and `epsilon` in `log` (positive; hyper-steps are relative); `momentum`,
+   * `beta1`, `beta2` and `decay` in `unit` ((tanh x + 1)/2, in (0, 1)); others `raw`. Use
+   * `{ learningRate: 'raw' }` for Chandra et al.'s raw learning rate (then
+   * `alpha <- alpha + kappa g_t . g_{t-1}` for SGD exactly, but alpha may turn negative).
+   */
+  readonly spaces?: Readonly<Record<string, HyperSpace>>;
+  /**
+   * `autodiff` re-runs the previous update as a function of the tuned hyperparameters
+   * inside `tf.grads` and dots it with the current gradient (any injected optimizer, any
+   * hyperparameter; keeps the previous params, gradients and optimizer state). `closed-form`
+   * (only the learning rate of a built-in whose update is `-lr * direction`) keeps the
+   * previous unit-learning-rate update `d` instead and uses `dL/dlr = g_t . d_{t-1}`: one
+   * dot product. `auto` (default) picks `closed-form` when it applies.
+   */
+  readonly method?: HypergradientMethod;
+  /** Rows of hyperparameter trajectory kept in the state (see {@link HyperparamTrajectory}); 0 turns it off. Default 1024. */
+  readonly trajectoryLength?: number;
+}
+
+/** The previous step, kept to differentiate through it. */
+export type HypergradientPrevious =
+  | { params: TensorTree; grads: TensorTree; inner: TensorTree }
+  | { direction: TensorTree };
+
+/**
+ * State of {@link hypergradient}:
+ * - `count`: updates so far (int32 scalar);
+ * - `inner`: the wrapped injected optimizer's state (its `hyperparams` hold the values used);
+ * - `hyper`: the tuned hyperparameters' unconstrained values (`params`) and the
+ *   hyper-optimizer's state;
+ * - `prev`: what the next hypergradient needs from the last step;
+ * - `hypergrad`: the last hypergradient `dL/dx` (zeros before the second update);
+ * - `trajectory`: the tuned values used at each recorded step (absent when turned off).
+ */
+export type HypergradientState = {
+  count: tf.Scalar;
+  inner: InjectHyperparamsState;
+  hyper: { params: { [name: string]: tf.Scalar }; state: TensorTree };
+  prev: HypergradientPrevious;
+  hypergrad: { [name: string]: tf.Scalar };
+  trajectory?: tf.Tensor2D;
+};
+
+/** Options of {@link SelfTuningOptimizer.trajectory}. */
+export interface TrajectoryOptions {
+  /**
+   * Level of a tower: 0 (default) reads this optimizer's tuned values, 1 the
+   * hyper-optimizer's (when it is itself self-tuning), and so on. Steps are counted in
+   * base-optimizer steps (level `l` first updates at step `l`).
+   */
+  readonly level?: number;
+}
+
+/** An optimizer that tunes its own hyperparameters and records their trajectory. */
+export interface SelfTuningOptimizer<S = TensorTree> extends Optimizer<S> {
+  /** JSON description of the configuration. */
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The names of the recorded series (tuned hyperparameters or step-size blocks) for these params. */
+  trajectoryNames(params: TensorTree): string[];
+  /** Reads the recorded trajectory from a state (a host read). */
+  trajectory(state: OptState<S>, options?: TrajectoryOptions): HyperparamTrajectory;
+}
+
+/** The optimizer returned by {@link hypergradient}. */
+export interface HypergradientOptimizer extends SelfTuningOptimizer<HypergradientState> {
+  /** The injected optimizer whose hyperparameters are tuned. */
+  readonly injected: InjectedOptimizer;
+  /** The tuned hyperparameters (sorted). */
+  readonly tune: readonly string[];
+  /** The space of each tuned hyperparameter. */
+  readonly spaces: Readonly<Record<string, HyperSpace>>;
+  /** The method in use (`auto` resolved). */
+  readonly method: 'autodiff' | 'closed-form';
+  /** The hyper-optimizer. */
+  readonly hyperOptimizer: Optimizer<unknown>;
+}
+
+const DEFAULT_TUNE = ['beta1', 'beta2', 'decay', 'learningRate', 'momentum'];
+const DEFAULT_SPACES: Readonly<Record<string, HyperSpace>> = {
+  learningRate: 'log',
+  weightDecay: 'log',
+  epsilon: 'log',
+  momentum: 'unit',
+  beta1: 'unit',
+  beta2: 'unit',
+  decay: 'unit',
+};
+/** Adam-family optimizers whose update takes sqrt of the second moment (see `epsilonRoot`). */
+const SQRT_SECOND_MOMENT = new Set(['adam', 'adamw', 'nadamw', 'amsgrad', 'yogi', 'adabelief', 'lamb']);
+/**
+ * Added inside the square root when beta2 is tuned by autodiff and `epsilonRoot` is 0:
+ * sqrt is not differentiable at 0, and a coordinate whose gradient has always been 0 would
+ * give 0 * Infinity = NaN (Chandra et al. start v at epsilon for the same reason). 1e-16
+ * changes no float32 update where v^ > ~1e-9.
+ */
+export const TUNED_BETA2_EPSILON_ROOT = 1e-16;
+
+function hyperValue(t: tf.Scalar): number {
+  return t.dataSync()[0] as number;
+}
+
+/**
+ * Hypergradient descent on an optimizer's own hyperparameters ("Gradient Descent: The
+ * Ultimate Optimizer", Chandra et al. 2022; Baydin et al. 2018 for SGD). At every step
+ * after the first, the tuned hyperparameters `x` (in their {@link HyperSpace}) take one
+ * step of `hyperOptimizer` along `dL_t/dx = g_t . d u_{t-1} / dx`, the gradient of the
+ * current loss through the previous update `u_{t-1}` (past state and gradients detached);
+ * then the parameters are updated with the new values. For SGD in raw space this is
+ * `alpha <- alpha + kappa g_t . g_{t-1}`; for Adam's learning rate
+ * `dL/dalpha = -g_t . m^_{t-1} / (sqrt(v^_{t-1}) + eps)`; beta1 and beta2 are
+ * differentiated through the moment updates and bias corrections.
+ *
+ * `opt` is an injected optimizer (`injectHyperparams(adam)({...})`) or a plain built-in
+ * (`adam({...})`, `sgd({...})`, ...), which is rebuilt in injected form from its name and
+ * JSON config (checked at `init` to make the same first update, so a lost mask or tensor
+ * option fails instead of changing the optimizer). The hyper-optimizer is any lopt
+ * `Optimizer` over the tree `{ [name]: scalar }`, so towers stack to any height:
+ *
+ * @example
+ * ```ts
+ * // Adam whose learning rate and betas are tuned by SGD, whose step size is tuned by SGD.
+ * const opt = hypergradient(adam({ learningRate: 1e-3 }), {
+ *   hyperOptimizer: hypergradient(sgd({ learningRate: 1e-2 }), { hyperOptimizer: sgd({ learningRate: 1e-3 }) }),
+ * });
+ * let state = opt.init(params);
+ * state = advance(opt, state, grads);
+ * opt.trajectory(state).values.learningRate; // the learning rate used at each recorded step
+ * ```
+ */
+export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOptions): HypergradientOptimizer {
+  if (typeof options !== 'object' || options === null) {
+    throw new LoptError('INVALID_OPTION', 'hypergradient needs options with a hyperOptimizer.', { option: 'options' });
+  }
+  for (const k of Object.keys(options)) {
+    if (!['hyperOptimizer', 'tune', 'spaces', 'method', 'trajectoryLength'].includes(k)) {
+      throw new LoptError('INVALID_OPTION', `hypergradient: unknown option '${k}'.`, { option: k });
+    }
+  }
+  const hyperOptimizer = options.hyperOptimizer;
+  if (
+    typeof hyperOptimizer !== 'object' ||
+    hyperOptimizer === null ||
+    typeof hyperOptimizer.init !== 'function' ||
+    typeof hyperOptimizer.update !== 'function'
+  ) {
+    throw new LoptError('INVALID_OPTION', "Option 'hyperOptimizer' must be an lopt Optimizer (e.g. sgd({ learningRate: 1e-2 })).", {
+      option: 'hyperOptimizer',
+    });
+  }
+  const plain = isInjected(opt) ? undefined : opt;
+  const baseName = isInjected(opt) ? opt.name : (opt as { name?: unknown }).name;
+  // Decide the tuned names from the injected form first (it lists the injected names).
+  const probeInjected = isInjected(opt) ? opt : injectPlain(opt, 'opt');
+  const available = probeInjected.hyperparamNames;
+  const configValues = probeInjected.config;
+  let tune: string[];
+  if (options.tune === undefined) {
+    tune = available.filter((n) => DEFAULT_TUNE.includes(n) && !(baseName === 'lion' && n !== 'learningRate'));
+  } else {
+    if (!Array.isArray(options.tune) || options.tune.length === 0) {
+      throw new LoptError('INVALID_OPTION', "Option 'tune' must be a non-empty array of hyperparameter names.", { option: 'tune' });
+    }
+    tune = [...new Set(options.tune)].sort();
+  }
+  for (const n of tune) {
+    if (!available.includes(n)) {
+      throw new LoptError(
+        'INVALID_OPTION',
+        `Option 'tune': '${n}' is not an injected hyperparameter of '${String(baseName)}'; injected: ${available.join(', ') || 'none'}.`,
+        { option: 'tune' },
+      );
+    }
+    if (typeof configValues[n] !== 'number') {
+      throw new LoptError('INVALID_OPTION', `Option 'tune': '${n}' is a schedule or a tensor, so it cannot be tuned.`, { option: 'tune' });
+    }
+  }
+  if (tune.length === 0) {
+    throw new LoptError('INVALID_OPTION', `hypergradient: '${String(baseName)}' has no hyperparameter to tune; pass 'tune'.`, { option: 'tune' });
+  }
+  const spaces: Record<string, HyperSpace> = {};
+  for (const n of tune) spaces[n] = checkSpace(`spaces.${n}`, options.spaces?.[n] ?? DEFAULT_SPACES[n] ?? 'raw');
+  for (const n of Object.keys(options.spaces ?? {})) {
+    if (!tune.includes(n)) throw new LoptError('INVALID_OPTION', `Option 'spaces': '${n}' is not tuned.`, { option: `spaces.${n}` });
+  }
+  const requested = checkOneOf('method', options.method ?? 'auto', ['auto', 'autodiff', 'closed-form'] as const);
+  const closedFormOk = tune.length === 1 && tune[0] === 'learningRate' && linearInLearningRate(String(baseName), configValues);
+  if (requested === 'closed-form' && !closedFormOk) {
+    throw new LoptError(
+      'INVALID_OPTION',
+      "Option 'method': 'closed-form' applies only when tuning just the learning rate of a built-in whose update is -lr * direction.",
+      { option: 'method' },
+    );
+  }
+  const method: 'autodiff' | 'closed-form' = requested === 'auto' ? (closedFormOk ? 'closed-form' : 'autodiff') : requested;
+  const capacity = checkTrajectoryLength(options.trajectoryLength);
+
+  // With beta2 tuned by autodiff, keep sqrt differentiable (see TUNED_BETA2_EPSILON_ROOT).
+  const needsRoot = method === 'autodiff' && tune.includes('beta2') && SQRT_SECOND_MOMENT.has(String(baseName));
+  let injected: InjectedOptimizer;
+  if (plain === undefined) {
+    injected = probeInjected;
+    if (needsRoot && !injected.hyperparamNames.includes('epsilonRoot')) {
+      throw new LoptError(
+        'INVALID_OPTION',
+        `Tuning beta2 of '${String(baseName)}' differentiates through sqrt(v^), which is not differentiable at 0: ` +
+          `inject 'epsilonRoot' (e.g. ${TUNED_BETA2_EPSILON_ROOT}).`,
+        { option: 'epsilonRoot' },
+      );
+    }
+  } else {
+    injected = needsRoot
+      ? injectPlain(plain, 'opt', (c) => ({ ...c, epsilonRoot: (c.epsilonRoot as number) > 0 ? c.epsilonRoot : TUNED_BETA2_EPSILON_ROOT }))
+      : probeInjected;
+  }
+  const fixRoot = needsRoot && plain === undefined;
+  const names = [...tune].sort();
+  const config = Object.freeze({
+    optimizer: injected.name,
+    tune: names,
+    spaces: { ...spaces },
+    method,
+    trajectoryLength: capacity,
+    hyperOptimizer: hyperOptimizer.name,
+  });
+  let checked = plain === undefined;
+
+  const self: HypergradientOptimizer = {
+    name: `hypergradient(${injected.name})`,
+    config,
+    injected,
+    tune: names,
+    spaces,
+    method,
+    hyperOptimizer,
+    trajectoryNames: () => [...names],
+    init(params: TensorTree, opts?: OptimizerInitOptions): OptState<HypergradientState> {
+      if (!checked) {
+        checkRebuilt(plain as Parameters<typeof checkRebuilt>[0], injected, params, 'opt');
+        checked = true;
+      }
+      return tf.tidy(() => {
+        const innerState = injected.init(params, opts);
+        const hyperparams = { ...innerState.state.hyperparams };
+        if (fixRoot && hyperValue(hyperparams.epsilonRoot as tf.Scalar) === 0) {
+          hyperparams.epsilonRoot = tf.scalar(TUNED_BETA2_EPSILON_ROOT, 'float32');
+        }
+        const x: { [name: string]: tf.Scalar } = {};
+        for (const n of names) {
+          const v = hyperValue(hyperparams[n] as tf.Scalar);
+          x[n] = tf.scalar(toUnconstrained(spaces[n] as HyperSpace, v, n), 'float32');
+          hyperparams[n] = toConstrained(spaces[n] as HyperSpace, x[n] as tf.Scalar);
+        }
+        const hyperState = hyperOptimizer.init(x, opts);
+        const prev: HypergradientPrevious =
+          method === 'closed-form'
+            ? { direction: treeZerosLike(params) }
+            : { params, grads: treeZerosLike(params), inner: innerState.state.inner };
+        const hypergrad: { [name: string]: tf.Scalar } = {};
+        for (const n of names) hypergrad[n] = tf.scalar(0, 'float32');
+        const state: HypergradientState = {
+          count: counter(0),
+          inner: { ...innerState.state, hyperparams },
+          hyper: { params: hyperState.params as { [name: string]: tf.Scalar }, state: hyperState.state as TensorTree },
+          prev,
+          hypergrad,
+        };
+        if (capacity > 0) state.trajectory = emptyTrajectory(capacity, names.length);
+        return { params: innerState.params, state, iteration: 0 } as unknown as tf.TensorContainer;
+      }) as unknown as OptState<HypergradientState>;
+    },
+    update(state: OptState<HypergradientState>, grads: TensorTree, ctx?: UpdateContext): OptState<HypergradientState> {
+      assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
+      const s = state.state;
+      const count = readCount(s.count, 'count');
+      return tf.tidy(() => {
+        let x = s.hyper.params;
+        let hyperState = s.hyper.state;
+        let hypergrad = s.hypergrad;
+        if (count > 0) {
+          hypergrad = computeHypergradient(s, grads, count);
+          const values = tf.stack(names.map((n) => hypergrad[n] as tf.Scalar)).dataSync();
+          names.forEach((n, i) => {
+            if (!Number.isFinite(values[i] as number)) {
+              throw new LoptError('NON_FINITE', `hypergradient: the hypergradient of '${n}' is ${values[i]} at step ${count}.`, {
+                path: `hypergrad.${n}`,
+              });
+            }
+          });
+          const next = hyperOptimizer.update({ params: x, state: hyperState, iteration: count - 1 }, hypergrad);
+          x = next.params as { [name: string]: tf.Scalar };
+          hyperState = next.state as TensorTree;
+        }
+        const used: { [name: string]: tf.Scalar } = {};
+        for (const n of names) used[n] = toConstrained(spaces[n] as HyperSpace, x[n] as tf.Scalar);
+        const hyperparams = { ...s.inner.hyperparams, ...used };
+        let params: TensorTree;
+        let inner: InjectHyperparamsState;
+        let prev: HypergradientPrevious;
+        if (method === 'closed-form') {
+          const lr = used.learningRate as tf.Scalar;
+          const out = injected.transformation.update(
+            grads,
+            { ...s.inner, hyperparams: { ...hyperparams, learningRate: tf.scalar(1, 'float32') } },
+            state.params,
+            ctx,
+          );
+          params = treeMap((p, d) => tf.add(p, tf.mul(d, lr)), state.params, out.updates);
+          inner = { ...out.state, hyperparams: { ...out.state.hyperparams, learningRate: lr } };
+          prev = { direction: out.updates };
+        } else {
+          const out = injected.transformation.update(grads, { ...s.inner, hyperparams }, state.params, ctx);
+          params = treeMap((p, u) => tf.add(p, u), state.params, out.updates);
+          inner = out.state;
+          prev = { params: state.params, grads: treeMap((g) => tf.clone(g), grads), inner: s.inner.inner };
+        }
+        const next: HypergradientState = { count: counter(count + 1), inner, hyper: { params: x, state: hyperState }, prev, hypergrad };
+        if (s.trajectory !== undefined) {
+          next.trajectory = recordTrajectory(s.trajectory, count, tf.stack(names.map((n) => used[n] as tf.Scalar)) as tf.Tensor1D);
+        }
+        return { params, state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
+      }) as unknown as OptState<HypergradientState>;
+    },
+    trajectory(state: OptState<HypergradientState>, topts: TrajectoryOptions = {}): HyperparamTrajectory {
+      const level = topts.level ?? 0;
+      if (level > 0) {
+        const h = hyperOptimizer as Partial<SelfTuningOptimizer<unknown>>;
+        if (typeof h.trajectory !== 'function') {
+          throw new LoptError('INVALID_OPTION', `Level ${level} of the tower is not a self-tuning optimizer.`, { option: 'level' });
+        }
+        const count = readCount(state.state.count);
+        const inner = h.trajectory(
+          { params: state.state.hyper.params, state: state.state.hyper.state, iteration: Math.max(count - 1, 0) },
+          { level: level - 1 },
+        );
+        return { ...inner, steps: inner.steps.map((t) => t + 1) };
+      }
+      if (state.state.trajectory === undefined) {
+        throw new LoptError('INVALID_OPTION', 'This hypergradient optimizer keeps no trajectory (trajectoryLength: 0).', {
+          option: 'trajectoryLength',
+        });
+      }
+      return readTrajectoryBuffer(state.state.trajectory, readCount(state.state.count), names);
+    },
+  };
+
+  /** dL_t/dx through the previous update, for every tuned name. */
+  function computeHypergradient(s: HypergradientState, grads: TensorTree, count: number): { [name: string]: tf.Scalar } {
+    const x = s.hyper.params;
+    const out: { [name: string]: tf.Scalar } = {};
+    if (method === 'closed-form') {
+      const prev = s.prev as { direction: TensorTree };
+      const dot = vdot(grads, prev.direction);
+      const space = spaces.learningRate as HyperSpace;
+      // dL/dlr = g_t . d_{t-1}; in log space dL/dx = lr * dL/dlr.
+      out.learningRate = space === 'log' ? (tf.mul(dot, tf.exp(x.learningRate as tf.Scalar)) as tf.Scalar)
+        : space === 'unit' ? (tf.mul(dot, tf.div(tf.sub(1, tf.square(tf.tanh(x.learningRate as tf.Scalar))), 2)) as tf.Scalar)
+        : dot;
+      return out;
+    }
+    const prev = s.prev as { params: TensorTree; grads: TensorTree; inner: TensorTree };
+    const f = (...xs: tf.Tensor[]): tf.Scalar => {
+      const hyperparams = { ...s.inner.hyperparams };
+      names.forEach((n, i) => (hyperparams[n] = toConstrained(spaces[n] as HyperSpace, xs[i] as tf.Scalar)));
+      const rerun = injected.transformation.update(prev.grads, { count: counter(count - 1), hyperparams, inner: prev.inner }, prev.params);
+      // 0 * sum(x) keeps every x connected to the output (a hyperparameter the update does
+      // not depend on gets a zero hypergradient instead of an error).
+      return tf.add(vdot(grads, rerun.updates), tf.mul(0, tf.addN(xs.map((t) => tf.reshape(t, []))))) as tf.Scalar;
+    };
+    const gs = tf.grads(f)(names.map((n) => x[n] as tf.Scalar));
+    names.forEach((n, i) => (out[n] = gs[i] as tf.Scalar));
+    return out;
+  }
+
+  return self;
+}
+
+/** Sum over leaves of `sum(a * b)`, as a scalar. */
+function vdot(a: TensorTree, b: TensorTree): tf.Scalar {
+  const la = treeLeaves(a);
+  const lb = treeLeaves(b);
+  const parts = la.map((t, i) => tf.sum(tf.mul(t, lb[i] as tf.Tensor)));
+  return (parts.length === 0 ? tf.scalar(0) : parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
+}
+
+/** Reads a self-tuning optimizer's recorded hyperparameter trajectory (see {@link SelfTuningOptimizer.trajectory}). */
+export function readTrajectory<S>(opt: SelfTuningOptimizer<S>, state: OptState<S>, options: TrajectoryOptions = {}): HyperparamTrajectory {
+  return opt.trajectory(state, options);
+}
