@@ -3,47 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LoptError, advance, disposeTree, foldIn, key as makeKey, split, treeFlatten, treeLeaves, treeUnflatten, type Key, type LearnedOptimizer, type Optimizer, type TaskFamily, type TensorTree } from '@lopt/core';
+import { LoptError, disposeTree, key as makeKey, treeLeaves, type Optimizer, type TaskFamily, type TensorTree } from '@lopt/core';
 import { adam, sgd } from '@lopt/optimizers';
 import { lOptTruncatedStep } from './lopt-truncated-step.js';
 import { memoryCheckpointStore, metaTrain } from './meta-train.js';
 import { metaTrain as metaTrainNode, fileCheckpointStore } from './node.js';
-import { learnableSgd, perParameterMlpLOpt } from './problems/learned-optimizers.js';
+import { perParameterMlpLOpt } from './problems/learned-optimizers.js';
 import { quadraticTaskFamily } from './problems/quadratic-family.js';
 import { truncatedES } from './truncated-es.js';
 import { truncatedPES } from './truncated-pes.js';
 import { constantTruncation } from './truncation.js';
+import { heldOutLoss } from './test-utils.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function values(tree: TensorTree): number[] {
   return treeLeaves(tree).flatMap((t) => Array.from(t.dataSync()));
-}
-
-/** Mean normalized training loss of `steps` inner steps with `opt` on held-out tasks. */
-export function heldOutLoss(opt: (numSteps: number) => Optimizer<unknown>, family: TaskFamily, k: Key, tasks: number, steps: number): number {
-  let total = 0;
-  for (let i = 0; i < tasks; i++) {
-    const [kc, ki, kd] = split(foldIn(k, i), 3) as [Key, Key, Key];
-    const task = family.task(family.sample(kc));
-    const o = opt(steps);
-    let state = o.init(task.init(ki), { numSteps: steps, key: ki });
-    for (let t = 0; t < steps; t++) {
-      const batch = task.datasets?.train.sample(foldIn(kd, t));
-      const { leaves, structure } = treeFlatten(state.params);
-      const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as TensorTree))(leaves);
-      const l = value.dataSync()[0] as number;
-      total += (task.normalizer ? task.normalizer(l) : l) / (tasks * steps);
-      state = advance(o, state, treeUnflatten(structure, grads), { loss: value, key: foldIn(kd, 100000 + t) });
-      value.dispose();
-      disposeTree(grads);
-      if (batch !== undefined) disposeTree(batch as TensorTree);
-    }
-    disposeTree(state.params);
-    for (const t of treeLeaves((state.state ?? []) as TensorTree)) t.dispose();
-  }
-  return total;
 }
 
 function smallSetup(numTasks = 2, family: TaskFamily = quadraticTaskFamily({ dim: 4 })) {
@@ -210,5 +186,3 @@ describe('metaTrain', () => {
   });
 });
 
-void learnableSgd;
-void ({} as LearnedOptimizer);

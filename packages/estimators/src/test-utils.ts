@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { disposeReplaced, disposeTree, foldIn, key as makeKey, treeLeaves, type GradientEstimator, type Key, type TensorTree } from '@lopt/core';
+import { advance, disposeReplaced, disposeTree, foldIn, key as makeKey, split, treeFlatten, treeLeaves, treeUnflatten, type GradientEstimator, type Key, type Optimizer, type TaskFamily, type TensorTree } from '@lopt/core';
 import { gaussHermite } from './problems/quadratic-sgd.js';
 
 /**
@@ -54,4 +54,29 @@ export function episodeAverage(est: GradientEstimator, theta: TensorTree, base: 
 
 /** A fixed test key. */
 export const TEST_KEY = makeKey(20260521);
-void tf;
+
+/** Mean normalized training loss of `steps` inner steps with `opt` on held-out tasks. */
+export function heldOutLoss(opt: (numSteps: number) => Optimizer<unknown>, family: TaskFamily, k: Key, tasks: number, steps: number): number {
+  let total = 0;
+  for (let i = 0; i < tasks; i++) {
+    const [kc, ki, kd] = split(foldIn(k, i), 3) as [Key, Key, Key];
+    const task = family.task(family.sample(kc));
+    const o = opt(steps);
+    let state = o.init(task.init(ki), { numSteps: steps, key: ki });
+    for (let t = 0; t < steps; t++) {
+      const batch = task.datasets?.train.sample(foldIn(kd, t));
+      const { leaves, structure } = treeFlatten(state.params);
+      const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as TensorTree))(leaves);
+      const l = value.dataSync()[0] as number;
+      total += (task.normalizer ? task.normalizer(l) : l) / (tasks * steps);
+      state = advance(o, state, treeUnflatten(structure, grads), { loss: value, key: foldIn(kd, 100000 + t) });
+      value.dispose();
+      disposeTree(grads);
+      if (batch !== undefined) disposeTree(batch as TensorTree);
+    }
+    disposeTree(state.params);
+    for (const t of treeLeaves((state.state ?? []) as TensorTree)) t.dispose();
+  }
+  return total;
+}
+
