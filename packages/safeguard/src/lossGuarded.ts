@@ -63,9 +63,10 @@ type Cand<S> = OptState<S> | undefined;
  *
  * Which states advance is set by `advance` (default `'both'`: both optimizers update their
  * state from the gradients at the trajectory actually followed; both candidates are formed
- * at every check anyway). Cost per checked step: one extra optimizer update (the fallback),
- * `2 * lookahead` forward passes of `lossFn` and `2 * (lookahead - 1)` backward passes,
- * counted in `state.stats` (see {@link guardStats}); two small device reads per step.
+ * at every check anyway). Cost: one extra optimizer update (the fallback) per step under
+ * `'both'`, per check under `'taken'`; per check `2 * lookahead` forward passes of `lossFn`
+ * and `2 * (lookahead - 1)` backward passes, counted in `state.stats` (see
+ * {@link guardStats}); two small device reads per step.
  *
  * @example
  * ```ts
