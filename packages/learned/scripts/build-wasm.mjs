@@ -12,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(mkdtempSync(join(tmpdir(), 'lopt-wasm-')), 'adafac.wasm');
 execFileSync(
   join(root, 'node_modules', '.bin', 'asc'),
-  ['assembly/adafac.ts', '-o', out, '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', '2', '--exportStart', '_start'],
+  ['assembly/adafac.ts', '-o', out, '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--importMemory', '--exportStart', '_start'],
   { cwd: root, stdio: 'inherit' },
 );
 const bytes = readFileSync(out);

@@ -5,16 +5,22 @@ import { decayToParam } from './common.js';
 import type { AdafacDecayConfig, AdafacTheta } from './adafac-features.js';
 import { ADAFAC_WASM_BASE64 } from './adafac-wasm-binary.js';
 
-/** Exports of the fused kernel module (assembly/adafac.ts). */
+/** Exports of the fused kernel module (assembly/adafac.ts, built with an imported memory). */
 interface KernelExports {
-  memory: WebAssembly.Memory;
   rowColSums(g: number, R: number, C: number, rowSum: number, colSum: number): void;
   setScratch(ptr: number): void;
   stats(g: number, p: number, m: number, r: number, om: number, or: number, A: number, B: number, R: number, C: number, dec: number, stats: number): void;
   apply(g: number, p: number, m: number, r: number, op: number, A: number, B: number, ci: number, cj: number, R: number, C: number, w: number): void;
 }
 
-let kernel: KernelExports | null | undefined;
+/** The part of tfjs's WASM backend the zero-copy path uses (tfjs-backend-wasm 4.x internals). */
+interface WasmBackendLike {
+  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
+}
+
+let kernelModule: WebAssembly.Module | null | undefined;
 
 function decodeBase64(b64: string): Uint8Array {
   const bin = atob(b64);
@@ -23,31 +29,45 @@ function decodeBase64(b64: string): Uint8Array {
   return out;
 }
 
-/** Instantiates the kernel once (synchronously; the module is 12 KB). Null when WebAssembly SIMD is unavailable. */
-function getKernel(): KernelExports | null {
-  if (kernel !== undefined) return kernel;
-  try {
-    const mod = new WebAssembly.Module(decodeBase64(ADAFAC_WASM_BASE64) as BufferSource);
-    const inst = new WebAssembly.Instance(mod, {});
-    const ex = inst.exports as unknown as KernelExports & { _start?: () => void };
-    ex._start?.();
-    ex.setScratch(SCRATCH);
-    kernel = ex;
-  } catch {
-    kernel = null;
+/** The compiled kernel (once; 12 KB), or null when this runtime lacks WebAssembly SIMD. */
+function kernelModuleOrNull(): WebAssembly.Module | null {
+  if (kernelModule === undefined) {
+    try {
+      kernelModule = new WebAssembly.Module(decodeBase64(ADAFAC_WASM_BASE64) as BufferSource);
+    } catch {
+      kernelModule = null;
+    }
   }
-  return kernel;
+  return kernelModule;
 }
 
-const SCRATCH = 65536; // 1 KiB of kernel scratch; the layout below starts after it
-const LAYOUT_BASE = SCRATCH + 1024;
+function instantiate(memory: WebAssembly.Memory): KernelExports {
+  const mod = kernelModuleOrNull();
+  if (mod === null) throw new LoptError('BACKEND_UNAVAILABLE', 'The fused adafacMlpLOpt kernel needs WebAssembly SIMD, which this runtime lacks; use { fused: false }.');
+  const ex = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as KernelExports & { _start?: () => void };
+  ex._start?.();
+  return ex;
+}
+
+/** Kernel instances that live in tfjs-wasm's own memory (one per backend memory), with their scratch. */
+const sharedKernels = new WeakMap<WebAssembly.Memory, KernelExports>();
+/** The kernel instance with its own memory (CPU backend): data is copied in and out. */
+let ownKernel: { k: KernelExports; memory: WebAssembly.Memory } | undefined;
+
+/** The tfjs WASM backend, when it is active and exposes what the zero-copy path needs. */
+function wasmBackend(): WasmBackendLike | null {
+  if (tf.getBackend() !== 'wasm') return null;
+  const b = tf.backend() as unknown as Partial<WasmBackendLike>;
+  const ok = b.wasm?.asm?.memory instanceof WebAssembly.Memory && typeof b.wasm._malloc === 'function' && typeof b.makeOutput === 'function' && b.dataIdMap !== undefined;
+  return ok ? (b as WasmBackendLike) : null;
+}
 
 /** True when the fused kernel can run now: WebAssembly SIMD works, the backend is `cpu` or `wasm`, and no gradient tape is recording. */
 export function fusedAdafacAvailable(): boolean {
   const backend = tf.getBackend();
   if (backend !== 'wasm' && backend !== 'cpu') return false;
   if (isTapeRecording()) return false;
-  return getKernel() !== null;
+  return kernelModuleOrNull() !== null;
 }
 
 /** True inside `tf.grad` / `tf.variableGrads` (the engine is recording a tape). */
@@ -154,21 +174,103 @@ function foldedBias(ft: FusedTheta, iteration: number): Float64Array {
   return b;
 }
 
-class Layout {
-  private next = LAYOUT_BASE;
-  alloc(floats: number): number {
-    const at = this.next;
-    this.next += Math.ceil(floats / 4) * 16;
-    return at;
-  }
-  get end(): number {
-    return this.next;
-  }
+/**
+ * Where one factored step's buffers live. With the tfjs WASM backend the kernel runs inside
+ * tfjs's own memory: inputs are read where the tensors are, outputs are written into
+ * tensors the backend allocates (no copies). Otherwise (CPU backend) the kernel has its own
+ * memory and data is copied in and out.
+ */
+interface KernelSite {
+  readonly k: KernelExports;
+  /** Byte address of a tensor's float32 data. */
+  input(t: tf.Tensor): number;
+  /** Byte address of a new output of `shape`; its tensor comes from `finish`. */
+  output(shape: number[]): number;
+  /** Byte address of `floats` float32 temporaries (16-byte aligned). */
+  temp(floats: number): number;
+  /** The memory (views must be re-created after any allocation). */
+  buffer(): ArrayBuffer;
+  /** The output tensors, in `output` order; releases the temporaries. */
+  finish(): tf.Tensor[];
 }
 
-function ensureMemory(k: KernelExports, bytes: number): void {
-  const have = k.memory.buffer.byteLength;
-  if (bytes > have) k.memory.grow(Math.ceil((bytes - have) / 65536));
+function sharedSite(b: WasmBackendLike, totalTemps: number): KernelSite {
+  const memory = b.wasm.asm.memory;
+  let k = sharedKernels.get(memory);
+  if (k === undefined) {
+    k = instantiate(memory);
+    k.setScratch(b.wasm._malloc(1024));
+    sharedKernels.set(memory, k);
+  }
+  const outs: { dataId: object; shape: number[]; dtype: 'float32' }[] = [];
+  const block = b.wasm._malloc(totalTemps * 4 + 16 * 32);
+  let next = Math.ceil(block / 16) * 16;
+  return {
+    k,
+    input(t) {
+      const d = b.dataIdMap.get(t.dataId);
+      if (d === undefined) throw new LoptError('INTERNAL', 'tensor data is not on the WASM backend');
+      return d.memoryOffset;
+    },
+    output(shape) {
+      const info = b.makeOutput(shape, 'float32');
+      outs.push(info);
+      return (b.dataIdMap.get(info.dataId) as { memoryOffset: number }).memoryOffset;
+    },
+    temp(floats) {
+      const at = next;
+      next += Math.ceil(floats / 4) * 16;
+      return at;
+    },
+    buffer: () => memory.buffer,
+    finish() {
+      b.wasm._free(block);
+      const engine = tf.engine() as unknown as { makeTensorFromTensorInfo(info: object): tf.Tensor };
+      return outs.map((o) => engine.makeTensorFromTensorInfo(o));
+    },
+  };
+}
+
+function ownSite(bytesNeeded: number): KernelSite {
+  if (ownKernel === undefined) {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const k = instantiate(memory);
+    k.setScratch(65536 - 1024);
+    ownKernel = { k, memory };
+  }
+  const { k, memory } = ownKernel;
+  const have = memory.buffer.byteLength;
+  const want = 65536 + bytesNeeded + 16 * 64;
+  if (want > have) memory.grow(Math.ceil((want - have) / 65536));
+  let next = 65536;
+  const alloc = (floats: number): number => {
+    const at = next;
+    next += Math.ceil(floats / 4) * 16;
+    return at;
+  };
+  const outs: { at: number; shape: number[] }[] = [];
+  return {
+    k,
+    input(t) {
+      const at = alloc(t.size);
+      new Float32Array(memory.buffer).set(t.dataSync() as Float32Array, at / 4);
+      return at;
+    },
+    output(shape) {
+      const at = alloc(shape.reduce((a, b) => a * b, 1));
+      outs.push({ at, shape });
+      return at;
+    },
+    temp: alloc,
+    buffer: () => memory.buffer,
+    finish() {
+      const heap = new Float32Array(memory.buffer);
+      return outs.map((o) => {
+        const n = o.shape.reduce((a, b) => a * b, 1);
+        return tf.tensor(heap.slice(o.at / 4, o.at / 4 + n), o.shape, 'float32');
+      });
+    },
+  };
 }
 
 /**
@@ -179,44 +281,38 @@ function ensureMemory(k: KernelExports, bytes: number): void {
 export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
   if (p.rank > 2) throw new LoptError('INTERNAL', 'fusedAdafacStep handles rank <= 2');
   if (p.rank < 2) return unfactoredStep(ft, iteration, p, g, prev);
-  const k = getKernel();
-  if (k === null) throw new LoptError('BACKEND_UNAVAILABLE', 'The fused adafacMlpLOpt kernel needs WebAssembly SIMD, which this runtime lacks; use { fused: false }.');
+  if (!('row' in prev.fac)) throw new LoptError('INTERNAL', 'unfactored state for a rank-2 tensor');
   const [R, C] = p.shape as [number, number];
   const N = R * C;
-  const dims = factoredDims(p.shape) as [number, number];
-  const d0 = dims[1];
-  if (!('row' in prev.fac)) throw new LoptError('INTERNAL', 'unfactored state for a rank-2 tensor');
-  const lay = new Layout();
-  const W = lay.alloc(100);
-  const DEC = lay.alloc(4);
-  const STATS = lay.alloc(32);
-  const G = lay.alloc(N);
-  const P = lay.alloc(N);
-  const M = lay.alloc(3 * N);
-  const RMS = lay.alloc(N);
-  const OM = lay.alloc(3 * N);
-  const OR = lay.alloc(N);
-  const OP = lay.alloc(N);
-  const A = lay.alloc(3 * R);
-  const B = lay.alloc(3 * C);
-  const ROWSUM = lay.alloc(R);
-  const COLSUM = lay.alloc(C);
-  const CI = lay.alloc(4 * R);
-  const CJ = lay.alloc(4 * C);
-  ensureMemory(k, lay.end);
-  let heap = new Float32Array(k.memory.buffer);
-  heap.set(readView(g), G / 4);
-  heap.set(readView(p), P / 4);
-  heap.set(readView(prev.m), M / 4);
-  heap.set(readView(prev.rms), RMS / 4);
-  const rowPrev = Float32Array.from(readView(prev.fac.row));
-  const colPrev = Float32Array.from(readView(prev.fac.col));
-  heap.fill(0, COLSUM / 4, COLSUM / 4 + C);
-  k.rowColSums(G, R, C, ROWSUM, COLSUM);
-  heap = new Float32Array(k.memory.buffer);
-  // Factored accumulators (small: R + C values per decay), in float64 then rounded.
+  const d0 = (factoredDims(p.shape) as [number, number])[1];
   const lenRow = d0 === 1 ? R : C; // v_row drops axis d0
   const lenCol = d0 === 1 ? C : R;
+  const rowPrev = Float32Array.from(prev.fac.row.dataSync() as Float32Array);
+  const colPrev = Float32Array.from(prev.fac.col.dataSync() as Float32Array);
+  const tempFloats = 100 + 4 + 32 + 3 * R + 3 * C + R + C + 4 * R + 4 * C + 16 * 4;
+  const wb = wasmBackend();
+  const site = wb !== null ? sharedSite(wb, tempFloats) : ownSite((6 * N + 5 * N + tempFloats) * 4);
+  const k = site.k;
+  const G = site.input(g);
+  const P = site.input(p);
+  const M = site.input(prev.m);
+  const RMS = site.input(prev.rms);
+  const OP = site.output([R, C]);
+  const OM = site.output([3, R, C]);
+  const OR = site.output([1, R, C]);
+  const W = site.temp(100);
+  const DEC = site.temp(4);
+  const STATS = site.temp(32);
+  const A = site.temp(3 * R);
+  const B = site.temp(3 * C);
+  const ROWSUM = site.temp(R);
+  const COLSUM = site.temp(C);
+  const CI = site.temp(4 * R);
+  const CJ = site.temp(4 * C);
+  let heap = new Float32Array(site.buffer());
+  heap.fill(0, COLSUM / 4, COLSUM / 4 + C);
+  k.rowColSums(G, R, C, ROWSUM, COLSUM);
+  // Factored accumulators (small: R + C values per decay), in float64 then rounded.
   const meanAxis1 = (i: number): number => (heap[ROWSUM / 4 + i] as number) / C; // per storage row
   const meanAxis0 = (j: number): number => (heap[COLSUM / 4 + j] as number) / R; // per storage column
   const rowMean = d0 === 1 ? meanAxis1 : meanAxis0;
@@ -243,23 +339,21 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
   }
   // A: factor per storage row i, B: per storage column j.
   const [aF, bF] = d0 === 1 ? [rowFactor, colFactor] : [colFactor, rowFactor];
-  for (let kk = 0; kk < 3; kk++) {
-    for (let i = 0; i < R; i++) heap[A / 4 + kk * R + i] = aF[kk * R + i] as number;
-    for (let j = 0; j < C; j++) heap[B / 4 + kk * C + j] = bF[kk * C + j] as number;
-  }
+  heap.set(aF, A / 4);
+  heap.set(bF, B / 4);
   heap[DEC / 4] = ft.mom[0] as number;
   heap[DEC / 4 + 1] = ft.mom[1] as number;
   heap[DEC / 4 + 2] = ft.mom[2] as number;
   heap[DEC / 4 + 3] = ft.rms;
-  new Float64Array(k.memory.buffer, STATS, 16).fill(0);
+  new Float64Array(site.buffer(), STATS, 16).fill(0);
   k.stats(G, P, M, RMS, OM, OR, A, B, R, C, DEC, STATS);
-  heap = new Float32Array(k.memory.buffer);
-  const sums = new Float64Array(k.memory.buffer, STATS, 16);
+  heap = new Float32Array(site.buffer());
+  const sums = new Float64Array(site.buffer(), STATS, 16);
   // Normalization scales of the 16 per-element features, folded into W0.
   for (let f = 0; f < 16; f++) {
-    const s = rsqrt(1e-5 + (sums[f] as number) / N);
+    const sc = rsqrt(1e-5 + (sums[f] as number) / N);
     const ref = KERNEL_FEATURES[f] as number;
-    for (let o = 0; o < 4; o++) heap[W / 4 + f * 4 + o] = s * (ft.w0[ref * 4 + o] as number);
+    for (let o = 0; o < 4; o++) heap[W / 4 + f * 4 + o] = sc * (ft.w0[ref * 4 + o] as number);
   }
   const bias = foldedBias(ft, iteration);
   for (let o = 0; o < 4; o++) heap[W / 4 + 64 + o] = bias[o] as number;
@@ -300,14 +394,12 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
   heap.set(ci, CI / 4);
   heap.set(cj, CJ / 4);
   k.apply(G, P, OM, OR, OP, A, B, CI, CJ, R, C, W);
-  heap = new Float32Array(k.memory.buffer);
-  const rowShape = [3, lenRow];
-  const colShape = [3, lenCol];
+  const [newP, newM, newR] = site.finish() as [tf.Tensor, tf.Tensor, tf.Tensor];
   return {
-    p: makeTensor(heap.subarray(OP / 4, OP / 4 + N), [R, C]),
-    m: makeTensor(heap.subarray(OM / 4, OM / 4 + 3 * N), [3, R, C]),
-    rms: makeTensor(heap.subarray(OR / 4, OR / 4 + N), [1, R, C]),
-    fac: { row: makeTensor(rowNext, rowShape), col: makeTensor(colNext, colShape) },
+    p: newP,
+    m: newM,
+    rms: newR,
+    fac: { row: tf.tensor(rowNext, [3, lenRow], 'float32'), col: tf.tensor(colNext, [3, lenCol], 'float32') },
   };
 }
 
