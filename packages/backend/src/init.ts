@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // The union package registers every gradient and the CPU backend (tfjs-core alone registers no gradients).
 import '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { LoptError, checkOneOf } from '@lopt/core';
+import { LoptError, checkNumber, checkOneOf } from '@lopt/core';
 import { fillWasmKernelGaps } from './kernels/index.js';
 
 /** A backend choice: `auto` picks the fastest installed one. */
@@ -17,7 +17,12 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 
 export interface InitBackendOptions {
   /** Which backend to start. Default: `LOPT_BACKEND` from the environment, else `auto`. */
   readonly backend?: BackendChoice;
-  /** Number of WASM threads, where the platform supports multithreaded WASM. */
+  /**
+   * Threads for the WASM backend (an integer >= 1). Takes effect only where multithreaded WASM
+   * is available (a cross-origin-isolated browser page) and only before the WASM backend first
+   * starts; tfjs-backend-wasm 4.22 runs single-threaded in Node (its threaded build cannot start
+   * workers there), so in Node `threads` is always 1.
+   */
   readonly wasmThreads?: number;
 }
 
@@ -122,6 +127,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     options.backend ?? fromEnv ?? 'auto',
     BACKEND_CHOICES,
   );
+  const wasmThreads =
+    options.wasmThreads === undefined ? undefined : checkNumber('wasmThreads', options.wasmThreads, { integer: true, min: 1 });
   const source = options.backend !== undefined ? 'requested' : fromEnv !== undefined ? 'set by LOPT_BACKEND' : 'auto';
   silenceCpuBanner();
 
@@ -147,7 +154,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     }
   }
   if (choice === 'wasm' || choice === 'auto') {
-    const wasm = await startWasm(options.wasmThreads);
+    const wasm = await startWasm(wasmThreads);
     if (wasm) {
       current = {
         ...wasm,

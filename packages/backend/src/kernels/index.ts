@@ -6,8 +6,11 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_i
 import { einsumConfig } from './einsum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 
-/** How a filled kernel computes: composed from kernels the WASM backend has, or forwarded to the CPU backend. */
-export type KernelRoute = 'wasm-kernels' | 'cpu-forward';
+/**
+ * How a filled kernel computes. Every fill is currently composed from kernels the WASM backend
+ * has (`wasm-kernels`); none needs to forward its inputs to the CPU backend.
+ */
+export type KernelRoute = 'wasm-kernels';
 
 /** One kernel lopt can add to the WASM backend. */
 export interface KernelFill {
@@ -59,8 +62,6 @@ const FILLS: readonly (KernelFill & { readonly config: KernelConfig })[] = [
   },
 ];
 
-const filled = new Set<string>();
-
 /** The kernels lopt can add to the WASM backend, with the route each takes (for docs and reports). */
 export function wasmKernelFills(): readonly KernelFill[] {
   return FILLS.map(({ kernelName, route, method, neededBy }) => ({ kernelName, route, method, neededBy }));
@@ -77,11 +78,12 @@ export function wasmKernelFills(): readonly KernelFill[] {
  * package); the WASM backend itself does not have to be started yet.
  */
 export function fillWasmKernelGaps(): string[] {
+  const ours: string[] = [];
   for (const fill of FILLS) {
-    if (filled.has(fill.kernelName)) continue;
-    if (tf.getKernel(fill.kernelName, 'wasm') !== undefined) continue;
-    tf.registerKernel(fill.config);
-    filled.add(fill.kernelName);
+    const existing = tf.getKernel(fill.kernelName, 'wasm');
+    if (existing === undefined) tf.registerKernel(fill.config);
+    else if (existing.kernelFunc !== fill.config.kernelFunc) continue; // the backend's own (or someone else's): keep it
+    ours.push(fill.kernelName);
   }
-  return FILLS.map((f) => f.kernelName).filter((name) => filled.has(name));
+  return ours;
 }
