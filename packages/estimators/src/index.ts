@@ -14,8 +14,8 @@ export type {
   TruncatedUnrollOptions,
   TruncatedUnrollOut,
 } from './truncated-step.js';
-export { lOptTruncatedStep } from './lopt-truncated-step.js';
-export type { LOptTruncatedStepOptions, LOptTruncatedState, LOptTaskState, MetaLossKind } from './lopt-truncated-step.js';
+export { lOptTruncatedStep, emptyUnrollTimings } from './lopt-truncated-step.js';
+export type { UnrollTimings, LOptTruncatedStepOptions, LOptTruncatedState, LOptTaskState, MetaLossKind } from './lopt-truncated-step.js';
 export { packState, unpackState, cloneState, disposeExcept } from './state.js';
 export type { PackedJson } from './state.js';
 export { samplePerturbations, perturb, weightedTaskMean, parseESOptions } from './common.js';

@@ -62,7 +62,35 @@ export interface LOptTruncatedStepOptions {
   readonly outerDataSplit?: Split;
   /** How many built tasks to cache by configuration. Default 64. */
   readonly taskCacheSize?: number;
+  /**
+   * A profile to accumulate wall-clock milliseconds into (for benchmarks: on the WASM and
+   * CPU backends ops run synchronously, so this is where the time goes). Default none.
+   */
+  readonly timings?: UnrollTimings;
 }
+
+/** Milliseconds an {@link lOptTruncatedStep} spent, accumulated over calls (mutable; start from {@link emptyUnrollTimings}). */
+export interface UnrollTimings {
+  /** Task loss and gradient at the current parameters (batch sampling included). */
+  taskGradient: number;
+  /** `optimizer.update` (through `advance`). */
+  optimizerUpdate: number;
+  /** Extra meta-loss evaluations (`metaLoss` other than `preUpdate`). */
+  metaLoss: number;
+  /** Resets (new task, parameters, optimizer state). */
+  reset: number;
+  /** Whole `unroll` calls. */
+  unroll: number;
+  /** Training steps taken (over all tasks). */
+  trainSteps: number;
+}
+
+/** A zeroed {@link UnrollTimings}. */
+export function emptyUnrollTimings(): UnrollTimings {
+  return { taskGradient: 0, optimizerUpdate: 0, metaLoss: 0, reset: 0, unroll: 0, trainSteps: 0 };
+}
+
+const clock = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
 /** One inner training inside {@link LOptTruncatedState}. */
 export interface LOptTaskState {
@@ -135,6 +163,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
   const offset = checkNumber('randomInitialIterationOffset', options.randomInitialIterationOffset ?? 0, { integer: true, min: 0 });
   const outerSplit = checkOneOf('outerDataSplit', options.outerDataSplit ?? 'train', ['train', 'innerValid', 'outerValid', 'test'] as const);
   const cacheSize = checkNumber('taskCacheSize', options.taskCacheSize ?? 64, { integer: true, min: 1 });
+  const timings = options.timings;
 
   const cache = new Map<string, Task>();
   const taskOf = (cfg: unknown): Task => {
@@ -211,6 +240,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
     unrollOptions: TruncatedUnrollOptions = {},
   ): { state: LOptTruncatedState; out: TruncatedUnrollOut } {
     checkNumber('numSteps', numSteps, { integer: true, min: 1 });
+    const tUnroll = timings ? clock() : 0;
     if (!Array.isArray(state?.tasks) || state.tasks.length !== numTasks) {
       throw new LoptError('INVALID_OPTION', `Option 'state' must be an lOptTruncatedStep state with ${numTasks} tasks.`, { option: 'state' });
     }
@@ -236,6 +266,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
         const cur = tasks[i] as LOptTaskState;
         const [kStep, kTrunc] = split(foldIn(stepKey, i), 2) as [Key, Key];
         let updated: LOptTaskState;
+        const t0 = timings ? clock() : 0;
         if (cur.isDone) {
           const [kCfg, kInit, kOpt] = split(kStep, 3) as [Key, Key, Key];
           const cfg = taskFamily.sample(kCfg);
@@ -248,6 +279,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
           raw.push(null);
           normalizers.push(undefined);
           maskRow.push(false);
+          if (timings) timings.reset += clock() - t0;
         } else {
           const [kData, kLoss, kOpt, kMeta] = split(kStep, 4) as [Key, Key, Key, Key];
           const task = taskOf(cur.cfg);
@@ -255,12 +287,19 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
           const batch = sampleBatch(task, 'train', kData);
           let { loss, grads } = lossAndGrads(task, cur.optState.params, batch, kLoss);
           if (stopInner) grads = mapTree(grads, stopGradient);
+          const t1 = timings ? clock() : 0;
+          if (timings) timings.taskGradient += t1 - t0;
           let optState: OptState<unknown>;
           if (diff) {
             optState = opt.update(cur.optState, grads, { loss, key: kOpt });
           } else {
             optState = advance(opt, cur.optState, grads, { loss, key: kOpt });
             disposeTree(grads);
+          }
+          const t2 = timings ? clock() : 0;
+          if (timings) {
+            timings.optimizerUpdate += t2 - t1;
+            timings.trainSteps++;
           }
           let metaValue: tf.Scalar = loss;
           if (metaLoss !== 'preUpdate') {
@@ -274,6 +313,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
             }
           }
           if (!diff) disposeBatch(batch);
+          if (timings && metaLoss !== 'preUpdate') timings.metaLoss += clock() - t2;
           raw.push(metaValue);
           normalizers.push(task.normalizer?.bind(task));
           maskRow.push(true);
@@ -340,6 +380,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
     }
     const newState: LOptTruncatedState = { tasks, episodeLength: state.episodeLength };
     if (!diff) disposeExcept(thetaList, newState, thetas);
+    if (timings) timings.unroll += clock() - tUnroll;
     return { state: newState, out: { losses, mask, isDone, iteration } };
   }
 
