@@ -148,6 +148,10 @@ export async function runMetaTrain(cmd: MetaTrainCommand): Promise<void> {
   if (!resuming) {
     const file: RunConfigFile = { config, source: loaded.source, lopt: { cliVersion: version }, backend: ctx.backend.name, created: new Date().toISOString() };
     await writeJsonAtomic(join(runDir, RUN_FILES.config), file);
+  } else if (cmd.steps !== undefined) {
+    // --resume --steps N extends (or shortens) the run: the run directory records the new total.
+    const file = readRunJson<RunConfigFile>(runDir, RUN_FILES.config, 'the run configuration');
+    await writeJsonAtomic(join(runDir, RUN_FILES.config), { ...file, config: { ...file.config, steps: config.steps } });
   }
   ctx.log(`run directory: ${runDir}`);
   await trainLoop(ctx, config, components, runDir, resuming, cmd.initTheta);
