@@ -183,8 +183,8 @@ export function rnnMlpLOpt(options: Partial<RnnMlpLOptConfig> = {}): LearnedArch
           return { params, state, iteration: 0 };
         },
         update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
-          const loss = requireLoss(ctx, 'rnnMlpLOpt', 'its per-tensor LSTM reads normalized train and validation loss features');
           checkGrads(state.params, grads, 'rnnMlpLOpt');
+          const loss = requireLoss(ctx, 'rnnMlpLOpt', 'its per-tensor LSTM reads normalized train and validation loss features');
           const s = state.state as RnnMlpLOptState;
           if (ctx?.isValid === true) {
             return tf.tidy(() => ({ params: state.params, state: { ...s, validLoss: lossNext(s.validLoss, loss, 0.95) }, iteration: state.iteration + 1 }) as unknown as tf.TensorContainer) as unknown as OptState;
