@@ -229,19 +229,30 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
     if (!tune.includes(n)) throw new LoptError('INVALID_OPTION', `Option 'spaces': '${n}' is not tuned.`, { option: `spaces.${n}` });
   }
   const requested = checkOneOf('method', options.method ?? 'auto', ['auto', 'autodiff', 'closed-form'] as const);
-  const closedFormOk = tune.length === 1 && tune[0] === 'learningRate' && linearInLearningRate(String(baseName), configValues);
-  if (requested === 'closed-form' && !closedFormOk) {
+  // Closed forms: the learning rate alone of an update -lr * direction (keeps the previous
+  // unit-lr update), or Adam/AdamW rebuilt from a plain instance (any of lr, beta1, beta2;
+  // keeps the previous params, gradients and moments, like autodiff).
+  const lrOnly = tune.length === 1 && tune[0] === 'learningRate' && linearInLearningRate(String(baseName), configValues);
+  const adamForm =
+    plain !== undefined &&
+    (baseName === 'adam' || baseName === 'adamw') &&
+    configValues.nesterov !== true &&
+    tune.every((n) => ['learningRate', 'beta1', 'beta2'].includes(n));
+  const closedKind: 'direction' | 'adam' | undefined = lrOnly ? 'direction' : adamForm ? 'adam' : undefined;
+  if (requested === 'closed-form' && closedKind === undefined) {
     throw new LoptError(
       'INVALID_OPTION',
-      "Option 'method': 'closed-form' applies only when tuning just the learning rate of a built-in whose update is -lr * direction.",
+      "Option 'method': 'closed-form' applies to the learning rate alone of a built-in whose update is -lr * direction, " +
+        'or to the learning rate and betas of a plain adam/adamw without nesterov.',
       { option: 'method' },
     );
   }
-  const method: 'autodiff' | 'closed-form' = requested === 'auto' ? (closedFormOk ? 'closed-form' : 'autodiff') : requested;
+  const method: 'autodiff' | 'closed-form' = requested === 'auto' ? (closedKind !== undefined ? 'closed-form' : 'autodiff') : requested;
+  const kind: 'direction' | 'adam' | 'autodiff' = method === 'autodiff' ? 'autodiff' : (closedKind as 'direction' | 'adam');
   const capacity = checkTrajectoryLength(options.trajectoryLength);
 
   // With beta2 tuned by autodiff, keep sqrt differentiable (see TUNED_BETA2_EPSILON_ROOT).
-  const needsRoot = method === 'autodiff' && tune.includes('beta2') && SQRT_SECOND_MOMENT.has(String(baseName));
+  const needsRoot = kind !== 'direction' && tune.includes('beta2') && SQRT_SECOND_MOMENT.has(String(baseName));
   let injected: InjectedOptimizer;
   if (plain === undefined) {
     injected = probeInjected;
@@ -298,7 +309,7 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
         }
         const hyperState = hyperOptimizer.init(x, opts);
         const prev: HypergradientPrevious =
-          method === 'closed-form'
+          kind === 'direction'
             ? { direction: treeZerosLike(params) }
             : { params, grads: treeZerosLike(params), inner: innerState.state.inner };
         const hypergrad: { [name: string]: tf.Scalar } = {};
@@ -342,7 +353,7 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
         let params: TensorTree;
         let inner: InjectHyperparamsState;
         let prev: HypergradientPrevious;
-        if (method === 'closed-form') {
+        if (kind === 'direction') {
           const lr = used.learningRate as tf.Scalar;
           const out = injected.transformation.update(
             grads,
@@ -393,14 +404,15 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
   function computeHypergradient(s: HypergradientState, grads: TensorTree, count: number): { [name: string]: tf.Scalar } {
     const x = s.hyper.params;
     const out: { [name: string]: tf.Scalar } = {};
-    if (method === 'closed-form') {
+    if (kind === 'direction') {
       const prev = s.prev as { direction: TensorTree };
-      const dot = vdot(grads, prev.direction);
-      const space = spaces.learningRate as HyperSpace;
-      // dL/dlr = g_t . d_{t-1}; in log space dL/dx = lr * dL/dlr.
-      out.learningRate = space === 'log' ? (tf.mul(dot, tf.exp(x.learningRate as tf.Scalar)) as tf.Scalar)
-        : space === 'unit' ? (tf.mul(dot, tf.div(tf.sub(1, tf.square(tf.tanh(x.learningRate as tf.Scalar))), 2)) as tf.Scalar)
-        : dot;
+      // dL/dlr = g_t . d_{t-1}, d the unit-learning-rate update.
+      out.learningRate = tf.mul(vdot(grads, prev.direction), spaceDerivative(spaces.learningRate as HyperSpace, x.learningRate as tf.Scalar)) as tf.Scalar;
+      return out;
+    }
+    if (kind === 'adam') {
+      const d = adamHypergradient(s.prev as { params: TensorTree; grads: TensorTree; inner: TensorTree }, grads, s.inner.hyperparams, count);
+      for (const n of names) out[n] = tf.mul(d[n] as tf.Scalar, spaceDerivative(spaces[n] as HyperSpace, x[n] as tf.Scalar)) as tf.Scalar;
       return out;
     }
     const prev = s.prev as { params: TensorTree; grads: TensorTree; inner: TensorTree };
@@ -431,4 +443,69 @@ function vdot(a: TensorTree, b: TensorTree): tf.Scalar {
 /** Reads a self-tuning optimizer's recorded hyperparameter trajectory (see {@link SelfTuningOptimizer.trajectory}). */
 export function readTrajectory<S>(opt: SelfTuningOptimizer<S>, state: OptState<S>, options: TrajectoryOptions = {}): HyperparamTrajectory {
   return opt.trajectory(state, options);
+}
+
+/** `d map(x) / dx` of a space. */
+function spaceDerivative(space: HyperSpace, x: tf.Scalar): tf.Scalar {
+  switch (space) {
+    case 'raw':
+      return tf.onesLike(x);
+    case 'log':
+      return tf.exp(x);
+    case 'unit':
+      return tf.div(tf.sub(1, tf.square(tf.tanh(x))), 2) as tf.Scalar;
+  }
+}
+
+/**
+ * Closed-form hypergradients (in value space) of Adam/AdamW's previous update
+ * `u = -lr (m^ / (sqrt(v^ + er) + eps) + wd p)` with the past moments detached, dotted with
+ * the current gradient g:
+ * - `dL/dlr = -g . (m^ / den + wd p)`;
+ * - `dL/dbeta1 = -lr g . (dm^/dbeta1) / den`, `dm^/dbeta1 = (m_p - g_p) / bc1 + m t beta1^(t-1) / bc1^2`;
+ * - `dL/dbeta2 = lr g . m^ (dv^/dbeta2) / (2 s den^2)`, `dv^/dbeta2 = (v_p - g_p^2) / bc2 + v t beta2^(t-1) / bc2^2`;
+ * with `s = sqrt(v^ + er)`, `den = s + eps`, `bc = 1 - beta^t`, and t the previous step (1-based).
+ * Reads the moments from the first entry of the chain state (`scaleByAdam`'s `{ count, mu, nu }`).
+ */
+function adamHypergradient(
+  prev: { params: TensorTree; grads: TensorTree; inner: TensorTree },
+  grads: TensorTree,
+  hyper: { [name: string]: tf.Scalar },
+  t: number,
+): { [name: string]: tf.Scalar } {
+  const adamState = (prev.inner as TensorTree[])[0] as { mu: TensorTree; nu: TensorTree };
+  const get = (n: string, fallback: number): tf.Scalar => hyper[n] ?? tf.scalar(fallback, 'float32');
+  const lr = get('learningRate', 0);
+  const b1 = get('beta1', 0.9);
+  const b2 = get('beta2', 0.999);
+  const eps = get('epsilon', 1e-8);
+  const er = get('epsilonRoot', 0);
+  const wd = get('weightDecay', 0);
+  const bc1 = tf.sub(1, tf.pow(b1, t));
+  const bc2 = tf.sub(1, tf.pow(b2, t));
+  const dbc1 = tf.mul(t, tf.pow(b1, t - 1)); // d(b1^t)/db1
+  const dbc2 = tf.mul(t, tf.pow(b2, t - 1));
+  const g = treeLeaves(grads);
+  const gp = treeLeaves(prev.grads);
+  const pp = treeLeaves(prev.params);
+  const mp = treeLeaves(adamState.mu);
+  const vp = treeLeaves(adamState.nu);
+  const lrParts: tf.Tensor[] = [];
+  const b1Parts: tf.Tensor[] = [];
+  const b2Parts: tf.Tensor[] = [];
+  g.forEach((gi, i) => {
+    const gpi = gp[i] as tf.Tensor;
+    const m = tf.add(tf.mul(b1, mp[i] as tf.Tensor), tf.mul(tf.sub(1, b1), gpi));
+    const v = tf.add(tf.mul(b2, vp[i] as tf.Tensor), tf.mul(tf.sub(1, b2), tf.square(gpi)));
+    const mh = tf.div(m, bc1);
+    const sroot = tf.sqrt(tf.add(tf.div(v, bc2), er));
+    const den = tf.add(sroot, eps);
+    lrParts.push(tf.neg(tf.sum(tf.mul(gi, tf.add(tf.div(mh, den), tf.mul(wd, pp[i] as tf.Tensor))))));
+    const dmh = tf.add(tf.div(tf.sub(mp[i] as tf.Tensor, gpi), bc1), tf.div(tf.mul(m, dbc1), tf.square(bc1)));
+    b1Parts.push(tf.neg(tf.mul(lr, tf.sum(tf.div(tf.mul(gi, dmh), den)))));
+    const dvh = tf.add(tf.div(tf.sub(vp[i] as tf.Tensor, tf.square(gpi)), bc2), tf.div(tf.mul(v, dbc2), tf.square(bc2)));
+    b2Parts.push(tf.mul(lr, tf.sum(tf.div(tf.mul(tf.mul(gi, mh), dvh), tf.mul(tf.mul(2, sroot), tf.square(den))))));
+  });
+  const total = (parts: tf.Tensor[]) => (parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
+  return { learningRate: total(lrParts), beta1: total(b1Parts), beta2: total(b2Parts) };
 }

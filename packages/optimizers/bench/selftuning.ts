@@ -1,0 +1,133 @@
+// Per-step overhead of the self-tuning optimizers relative to the plain optimizer they wrap,
+// at ~1M parameters on WASM: hypergradient(adam) with one and two levels (autodiff over
+// lr + betas, and the closed form for lr only) and metaOptimize(adamw). Only the optimizer
+// step is timed (gradients are precomputed trees, alternated so hypergradients are nonzero).
+// Ratios come from one run, interleaved rounds, best round kept, since absolute times on a
+// shared machine are noisy. Writes bench-results/selftuning.json and prints a markdown table.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@lopt/backend';
+import { advance, collectTensors, foldIn, key, normal, treeSize, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { adam, adamw, hypergradient, metaOptimize, sgd } from '../src/index.ts';
+
+const STEPS = Number(process.env.BENCH_STEPS ?? 20);
+const WARMUP = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+
+const backend = await initBackend({ backend: (process.env.LOPT_BACKEND as 'wasm' | 'cpu' | 'tensorflow' | undefined) ?? 'wasm' });
+
+/** A 784-1024-192 MLP's parameter shapes: 1,000,640 parameters in 4 leaves. */
+function tree(k: ReturnType<typeof key>, std: number): TensorTree {
+  return {
+    layer0: { w: normal(foldIn(k, 0), [784, 1024], { std }), b: normal(foldIn(k, 1), [1024], { std }) },
+    layer1: { w: normal(foldIn(k, 2), [1024, 192], { std }), b: normal(foldIn(k, 3), [192], { std }) },
+  };
+}
+
+const grads = [tree(key(11), 1e-2), tree(key(12), 1e-2)];
+
+interface Case {
+  readonly name: string;
+  readonly baseline: string;
+  readonly make: () => Optimizer<unknown>;
+}
+
+const cases: Case[] = [
+  { name: 'adam', baseline: 'adam', make: () => adam({ learningRate: 1e-3 }) },
+  {
+    name: 'hypergradient(adam), 1 level, lr+betas (closed form, default)',
+    baseline: 'adam',
+    make: () => hypergradient(adam({ learningRate: 1e-3 }), { hyperOptimizer: sgd({ learningRate: 1e-3 }) }),
+  },
+  {
+    name: 'hypergradient(adam), 2 levels, lr+betas (closed form, default)',
+    baseline: 'adam',
+    make: () =>
+      hypergradient(adam({ learningRate: 1e-3 }), {
+        hyperOptimizer: hypergradient(sgd({ learningRate: 1e-3 }), { hyperOptimizer: sgd({ learningRate: 1e-4 }) }),
+      }),
+  },
+  {
+    name: 'hypergradient(adam), 1 level, lr+betas (autodiff)',
+    baseline: 'adam',
+    make: () => hypergradient(adam({ learningRate: 1e-3 }), { hyperOptimizer: sgd({ learningRate: 1e-3 }), method: 'autodiff' }),
+  },
+  {
+    name: 'hypergradient(adam), 2 levels, lr+betas (autodiff)',
+    baseline: 'adam',
+    make: () =>
+      hypergradient(adam({ learningRate: 1e-3 }), {
+        method: 'autodiff',
+        hyperOptimizer: hypergradient(sgd({ learningRate: 1e-3 }), { hyperOptimizer: sgd({ learningRate: 1e-4 }) }),
+      }),
+  },
+  {
+    name: 'hypergradient(adam), 1 level, lr only (closed form)',
+    baseline: 'adam',
+    make: () => hypergradient(adam({ learningRate: 1e-3 }), { hyperOptimizer: sgd({ learningRate: 1e-3 }), tune: ['learningRate'] }),
+  },
+  { name: 'adamw', baseline: 'adamw', make: () => adamw({ learningRate: 1e-3, weightDecay: 0.1 }) },
+  { name: 'metaOptimize(adamw), scalar, lion meta', baseline: 'adamw', make: () => metaOptimize(adamw({ learningRate: 1e-3, weightDecay: 0.1 })) },
+  {
+    name: 'metaOptimize(adamw), layer blocks, lion meta',
+    baseline: 'adamw',
+    make: () => metaOptimize(adamw({ learningRate: 1e-3, weightDecay: 0.1 }), { blocks: 'layer' }),
+  },
+  {
+    name: 'metaOptimize(adamw), tensor blocks, adam meta',
+    baseline: 'adamw',
+    make: () => metaOptimize(adamw({ learningRate: 1e-3, weightDecay: 0.1 }), { blocks: 'tensor', metaOptimizer: 'adam' }),
+  },
+];
+
+/** Milliseconds per step of `opt` (after warm-up), and the tensors it held at the end. */
+function time(opt: Optimizer<unknown>): { ms: number; tensors: number } {
+  const params = tree(key(1), 0.05);
+  let state: OptState<unknown> = opt.init(params);
+  const sync = (s: OptState<unknown>) => collectTensors(s.params).forEach((t) => t.dataSync());
+  for (let i = 0; i < WARMUP; i++) state = advance(opt, state, grads[i % 2] as TensorTree);
+  sync(state);
+  const before = tf.memory().numTensors;
+  const t0 = performance.now();
+  for (let i = 0; i < STEPS; i++) state = advance(opt, state, grads[i % 2] as TensorTree);
+  sync(state);
+  const ms = (performance.now() - t0) / STEPS;
+  const tensors = tf.memory().numTensors - before;
+  tf.dispose(collectTensors([state.params, state.state]));
+  return { ms, tensors };
+}
+
+const best = new Map<string, number>();
+for (let r = 0; r < ROUNDS; r++) {
+  for (const c of cases) {
+    const { ms, tensors } = time(c.make());
+    if (tensors !== 0) throw new Error(`${c.name} leaked ${tensors} tensors over ${STEPS} steps`);
+    best.set(c.name, Math.min(best.get(c.name) ?? Infinity, ms));
+  }
+}
+
+const rows = cases.map((c) => {
+  const ms = best.get(c.name) as number;
+  const base = best.get(c.baseline) as number;
+  return { name: c.name, baseline: c.baseline, msPerStep: Number(ms.toFixed(2)), ratio: Number((ms / base).toFixed(2)) };
+});
+const result = {
+  benchmark: 'selftuning',
+  backend: `${backend.name}${backend.simd ? ' (SIMD)' : ''}`,
+  params: treeSize(grads[0] as TensorTree),
+  steps: STEPS,
+  rounds: ROUNDS,
+  date: new Date().toISOString(),
+  rows,
+};
+const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results', 'selftuning.json');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+
+console.log(`\nSelf-tuning overhead per step, ${result.params.toLocaleString('en-US')} parameters, backend ${result.backend}, best of ${ROUNDS} rounds x ${STEPS} steps\n`);
+console.log('| optimizer | ms/step | vs plain |');
+console.log('|---|---:|---:|');
+for (const r of rows) console.log(`| ${r.name} | ${r.msPerStep.toFixed(2)} | ${r.ratio.toFixed(2)}x ${r.baseline} |`);
+console.log(`\nwrote ${out}`);
