@@ -6,4 +6,5 @@
 export { initBackend, currentBackend, setWasmBinaryPath, gradientsRegistered, BACKEND_CHOICES } from './init.js';
 export type { BackendChoice, BackendName, BackendInfo, InitBackendOptions } from './init.js';
 export { fillWasmKernelGaps, wasmKernelFills } from './kernels/index.js';
-export type { KernelFill, KernelRoute } from './kernels/index.js';
+export type { KernelFill, KernelGap, KernelRoute } from './kernels/index.js';
+export { fillGradientGaps } from './gradients.js';

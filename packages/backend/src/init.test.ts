@@ -4,7 +4,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoptError } from '@lopt/core';
 import { currentBackend, fillWasmKernelGaps, gradientsRegistered, initBackend, wasmKernelFills } from './index.js';
 
-const FILLED = ['Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum', 'Einsum'];
+const FILLED = [
+  'Conv2DBackpropFilter',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
+  'UnsortedSegmentSum',
+  'Einsum',
+  'MaxPoolGrad', // replaced: tfjs-backend-wasm 4.22's is wrong on all-negative windows
+  'MaxPoolWithArgmax',
+];
 
 function installed(pkg: string): boolean {
   try {
@@ -41,7 +49,7 @@ afterEach(async () => {
 describe('initBackend', () => {
   it('starts WASM with SIMD, one thread in Node, and reports the filled kernels', async () => {
     const info = await initBackend({ backend: 'wasm' });
-    expect(Object.keys(info).sort()).toEqual(['filledKernels', 'name', 'reason', 'simd', 'threads', 'tfjsName'].sort());
+    expect(Object.keys(info).sort()).toEqual(['filledGradients', 'filledKernels', 'name', 'reason', 'simd', 'threads', 'tfjsName'].sort());
     expect(info.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
     expect(info.reason).toMatch(/requested/);
@@ -54,7 +62,7 @@ describe('initBackend', () => {
 
   it('starts the CPU backend', async () => {
     const info = await initBackend({ backend: 'cpu' });
-    expect(info).toMatchObject({ name: 'cpu', tfjsName: 'cpu', simd: false, threads: 1, filledKernels: [] });
+    expect(info).toMatchObject({ name: 'cpu', tfjsName: 'cpu', simd: false, threads: 1, filledKernels: [], filledGradients: ['Einsum'] });
     expect(tf.getBackend()).toBe('cpu');
   });
 
@@ -146,7 +154,7 @@ describe('fillWasmKernelGaps', () => {
     expect(second).toEqual(first);
     expect(wasmKernelFills().map((k) => k.kernelName)).toEqual(first);
     for (const fill of wasmKernelFills()) {
-      expect(fill.route).toBe('wasm-kernels');
+      expect(fill.route).toBe(fill.gap === 'missing' ? 'wasm-kernels' : 'cpu-forward');
       expect(fill.method.length).toBeGreaterThan(20);
     }
   });

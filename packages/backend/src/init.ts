@@ -4,6 +4,7 @@ import '@tensorflow/tfjs';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { LoptError, checkNumber, checkOneOf } from '@lopt/core';
 import { fillWasmKernelGaps } from './kernels/index.js';
+import { fillGradientGaps } from './gradients.js';
 
 /** A backend choice: `auto` picks the fastest installed one. */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -38,8 +39,10 @@ export interface BackendInfo {
   readonly simd: boolean;
   /** Threads the backend computes with (1 for CPU). */
   readonly threads: number;
-  /** Kernels lopt registered because the backend lacked them. */
+  /** Kernels lopt provides on this backend because it lacked them or got them wrong (see `wasmKernelFills`). */
   readonly filledKernels: readonly string[];
+  /** Gradients lopt registered because tfjs lacks them (every backend), e.g. `Einsum`. */
+  readonly filledGradients: readonly string[];
 }
 
 let current: BackendInfo | undefined;
@@ -102,6 +105,7 @@ async function startWasm(threads: number | undefined): Promise<BackendInfo | und
     simd,
     threads: getThreadsCount(),
     filledKernels: filled,
+    filledGradients: fillGradientGaps(),
   };
 }
 
@@ -131,6 +135,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     options.wasmThreads === undefined ? undefined : checkNumber('wasmThreads', options.wasmThreads, { integer: true, min: 1 });
   const source = options.backend !== undefined ? 'requested' : fromEnv !== undefined ? 'set by LOPT_BACKEND' : 'auto';
   silenceCpuBanner();
+  const filledGradients = fillGradientGaps();
 
   if (choice === 'tensorflow' || choice === 'auto') {
     const tfn = await startTensorflow();
@@ -142,6 +147,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         simd: false,
         threads: 0,
         filledKernels: [],
+        filledGradients,
       };
       return current;
     }
@@ -185,6 +191,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     simd: false,
     threads: 1,
     filledKernels: [],
+    filledGradients,
   };
   return current;
 }

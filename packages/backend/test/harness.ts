@@ -18,8 +18,8 @@ export function caseKey(i: number): Key {
 /** Runs `body` with `backend` active, reading every output back to the host, then restores the previous backend. */
 export async function runOn(backend: 'wasm' | 'cpu', body: () => tf.Tensor | tf.Tensor[]): Promise<{ values: Float32Array[]; shapes: number[][] }> {
   const previous = tf.getBackend();
-  if (backend === 'wasm') fillWasmKernelGaps();
   await tf.setBackend(backend);
+  if (backend === 'wasm') fillWasmKernelGaps(); // after the start: probing the WASM kernels needs it
   try {
     const before = tf.memory().numTensors;
     const outs = tf.tidy(body);

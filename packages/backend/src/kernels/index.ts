@@ -5,12 +5,17 @@ import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_input.js';
 import { einsumConfig } from './einsum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
+import { maxPoolGradConfig, maxPoolKernelIsWrong, maxPoolWithArgmaxConfig } from './max_pool_fixes.js';
 
 /**
- * How a filled kernel computes. Every fill is currently composed from kernels the WASM backend
- * has (`wasm-kernels`); none needs to forward its inputs to the CPU backend.
+ * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`), or
+ * forwarded to the CPU backend's kernel (`cpu-forward`: inputs copied out of the WASM heap, the
+ * CPU kernel run, outputs copied back).
  */
-export type KernelRoute = 'wasm-kernels';
+export type KernelRoute = 'wasm-kernels' | 'cpu-forward';
+
+/** Why lopt provides a kernel: the WASM backend lacks it, or its own gives wrong results. */
+export type KernelGap = 'missing' | 'incorrect';
 
 /** One kernel lopt can add to the WASM backend. */
 export interface KernelFill {
@@ -22,14 +27,23 @@ export interface KernelFill {
   readonly method: string;
   /** What needs it. */
   readonly neededBy: string;
+  /** Why lopt provides it. */
+  readonly gap: KernelGap;
 }
 
-const FILLS: readonly (KernelFill & { readonly config: KernelConfig })[] = [
+interface FillEntry extends KernelFill {
+  readonly config: KernelConfig;
+  /** For `incorrect` gaps: probes the registered WASM kernel (undefined when it cannot run yet). */
+  readonly isWrong?: () => boolean | undefined;
+}
+
+const FILLS: readonly FillEntry[] = [
   {
     kernelName: tf.Conv2DBackpropFilter,
     route: 'wasm-kernels',
     method: 'im2col: strided slices of the padded input concatenated into a patch matrix P, then one BatchMatMul P^T dy (batch chunked to bound memory)',
     neededBy: 'conv2d / conv1d / conv2dTranspose filter gradients (convnets)',
+    gap: 'missing',
     config: conv2DBackpropFilterConfig,
   },
   {
@@ -37,6 +51,7 @@ const FILLS: readonly (KernelFill & { readonly config: KernelConfig })[] = [
     route: 'wasm-kernels',
     method: 'per filter tap: strided slice x dy (Multiply), summed over positions by a ones-vector BatchMatMul',
     neededBy: 'depthwiseConv2d / separableConv2d filter gradients',
+    gap: 'missing',
     config: depthwiseConv2dNativeBackpropFilterConfig,
   },
   {
@@ -44,6 +59,7 @@ const FILLS: readonly (KernelFill & { readonly config: KernelConfig })[] = [
     route: 'wasm-kernels',
     method: 'transposed convolution: dy upsampled by the stride (Reshape + PadV2), DepthwiseConv2dNative with the flipped filter, Sum over the channel multiplier',
     neededBy: 'depthwiseConv2d / separableConv2d input gradients',
+    gap: 'missing',
     config: depthwiseConv2dNativeBackpropInputConfig,
   },
   {
@@ -51,6 +67,7 @@ const FILLS: readonly (KernelFill & { readonly config: KernelConfig })[] = [
     route: 'wasm-kernels',
     method: 'one ScatterNd (adds duplicate ids); out-of-range ids are dropped via a spare row',
     neededBy: 'gather gradients (embedding layers, token lookups)',
+    gap: 'missing',
     config: unsortedSegmentSumConfig,
   },
   {
@@ -58,31 +75,59 @@ const FILLS: readonly (KernelFill & { readonly config: KernelConfig })[] = [
     route: 'wasm-kernels',
     method: 'two float32 operands: transposes around one BatchMatMul; otherwise the CPU algorithm (broadcast Multiply + Sum) on WASM kernels',
     neededBy: 'tf.einsum (attention and bilinear layers written with einsum)',
+    gap: 'missing',
     config: einsumConfig,
+  },
+  {
+    kernelName: tf.MaxPoolGrad,
+    route: 'cpu-forward',
+    method: "the CPU backend's kernel; tfjs-backend-wasm 4.22's own sends the gradient of an all-negative window to its first element",
+    neededBy: 'maxPool gradients (convnets with max pooling)',
+    gap: 'incorrect',
+    config: maxPoolGradConfig,
+    isWrong: () => maxPoolKernelIsWrong(tf.MaxPoolGrad),
+  },
+  {
+    kernelName: tf.MaxPoolWithArgmax,
+    route: 'cpu-forward',
+    method: "the CPU backend's kernel; the WASM one returns a wrong argmax for all-negative windows",
+    neededBy: 'tf.maxPoolWithArgmax',
+    gap: 'incorrect',
+    config: maxPoolWithArgmaxConfig,
+    isWrong: () => maxPoolKernelIsWrong(tf.MaxPoolWithArgmax),
   },
 ];
 
 /** The kernels lopt can add to the WASM backend, with the route each takes (for docs and reports). */
 export function wasmKernelFills(): readonly KernelFill[] {
-  return FILLS.map(({ kernelName, route, method, neededBy }) => ({ kernelName, route, method, neededBy }));
+  return FILLS.map(({ kernelName, route, method, neededBy, gap }) => ({ kernelName, route, method, neededBy, gap }));
 }
 
 /**
- * Registers lopt's implementations of the kernels the WASM backend lacks (see
- * {@link wasmKernelFills}) that training needs: conv2d and depthwise-conv gradients, gather's
- * gradient (UnsortedSegmentSum) and Einsum. Only kernels that are missing are registered, so a
- * later tfjs-backend-wasm that ships its own keeps it.
+ * Registers lopt's implementations of the WASM kernels that training needs and that
+ * tfjs-backend-wasm lacks (conv2d and depthwise-conv gradients, gather's gradient
+ * UnsortedSegmentSum, Einsum) or gets wrong (MaxPoolGrad, MaxPoolWithArgmax); see
+ * {@link wasmKernelFills}. A missing kernel is registered; a present one is replaced only when
+ * a probe on a tiny input shows it wrong, which needs the WASM backend started (initBackend
+ * calls this after starting it). So a later tfjs-backend-wasm that ships or fixes a kernel
+ * keeps its own.
  *
- * Idempotent: returns the names of the kernels lopt has filled (by this call or an earlier one),
- * the same list every time. Needs `@tensorflow/tfjs-backend-wasm` to be imported (it is, by this
- * package); the WASM backend itself does not have to be started yet.
+ * Idempotent: returns the names of the kernels whose registered WASM implementation is lopt's,
+ * the same list on every call.
  */
 export function fillWasmKernelGaps(): string[] {
   const ours: string[] = [];
   for (const fill of FILLS) {
     const existing = tf.getKernel(fill.kernelName, 'wasm');
-    if (existing === undefined) tf.registerKernel(fill.config);
-    else if (existing.kernelFunc !== fill.config.kernelFunc) continue; // the backend's own (or someone else's): keep it
+    if (existing !== undefined && existing.kernelFunc === fill.config.kernelFunc) {
+      ours.push(fill.kernelName);
+      continue;
+    }
+    if (existing !== undefined) {
+      if (fill.isWrong?.() !== true) continue; // the backend's own, and not shown wrong: keep it
+      tf.unregisterKernel(fill.kernelName, 'wasm');
+    }
+    tf.registerKernel(fill.config);
     ours.push(fill.kernelName);
   }
   return ours;

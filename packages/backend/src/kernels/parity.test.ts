@@ -225,6 +225,62 @@ describe('filled WASM kernels match the CPU backend', () => {
   });
 });
 
+describe('replaced WASM max-pooling kernels match the CPU backend and a float64 reference', () => {
+  const poolCases: { name: string; shape: [number, number, number, number]; size: number; stride: number; pad: 'same' | 'valid' }[] = [
+    { name: '2x2 stride 2 valid', shape: [2, 8, 8, 3], size: 2, stride: 2, pad: 'valid' },
+    { name: '3x3 stride 2 same (odd input)', shape: [2, 7, 9, 2], size: 3, stride: 2, pad: 'same' },
+    { name: '3x3 stride 1 same (overlapping windows)', shape: [1, 6, 6, 2], size: 3, stride: 1, pad: 'same' },
+  ];
+  poolCases.forEach((c, n) => {
+    it(`MaxPoolGrad: ${c.name}, values of both signs`, async () => {
+      const [kx, kdy] = split(caseKey(900 + n));
+      const xv = randomValues(kx!, c.shape);
+      const info = backend_util.computePool2DInfo(c.shape, c.size, c.stride, 1, c.pad);
+      const dyv = randomValues(kdy!, info.outShape);
+      // float64 reference: each window's gradient goes to its first maximum
+      const [b, h, w, ch] = c.shape;
+      const [, oh = 0, ow = 0] = info.outShape;
+      const expected = new Float64Array(xv.length);
+      for (let bi = 0; bi < b; bi++)
+        for (let y = 0; y < oh; y++)
+          for (let x = 0; x < ow; x++)
+            for (let ci = 0; ci < ch; ci++) {
+              let best = -Infinity;
+              let at = -1;
+              for (let i = 0; i < c.size; i++)
+                for (let j = 0; j < c.size; j++) {
+                  const r = y * c.stride + i - info.padInfo.top;
+                  const q = x * c.stride + j - info.padInfo.left;
+                  if (r < 0 || r >= h || q < 0 || q >= w) continue;
+                  const idx = ((bi * h + r) * w + q) * ch + ci;
+                  if (xv[idx]! > best) {
+                    best = xv[idx]!;
+                    at = idx;
+                  }
+                }
+              expected[at]! += dyv[((bi * oh + y) * ow + x) * ch + ci]!;
+            }
+      const body = (): tf.Tensor => {
+        const x = tensor(xv, c.shape);
+        return tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, c.size, c.stride, c.pad), tensor(dyv, info.outShape))))(x);
+      };
+      const { error, cpu } = await wasmVsCpu(body);
+      expect(error).toBeLessThan(TOL);
+      expect(relativeError(cpu[0]!, expected)).toBeLessThan(TOL);
+    });
+  });
+
+  it('MaxPoolWithArgmax: argmax of all-negative windows', async () => {
+    const xv = randomValues(caseKey(950), [2, 6, 6, 3]).map((v) => -Math.abs(v) - 0.1);
+    const { error, cpu } = await wasmVsCpu(() => {
+      const { result, indexes } = tf.maxPoolWithArgmax(tensor(xv, [2, 6, 6, 3]) as tf.Tensor4D, 2, 2, 'valid', true);
+      return [result!, tf.cast(indexes!, 'float32')];
+    });
+    expect(maxAbs(cpu)).toBeGreaterThan(100); // argmax indices into the whole batch
+    expect(error).toBeLessThan(1e-7);
+  });
+});
+
 describe('gradients through the filled kernels match the CPU backend', () => {
   const gradCases: { name: string; depthwise: boolean; c: ConvCase }[] = [
     { name: 'conv2d 3x3 same stride 1', depthwise: false, c: conv2dCases[0]! },
