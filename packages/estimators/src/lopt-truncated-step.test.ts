@@ -85,6 +85,25 @@ describe('lOptTruncatedStep', () => {
     disposeExcept([s0, r.state, again.state]);
   });
 
+  it('follows exactly the semantics of the vectorized learnableSgdQuadratic problem (resets included)', () => {
+    // The statistical tests of the estimators run on learnableSgdQuadratic; this shows it is
+    // the same inner training as lOptTruncatedStep(fixed quadratic, learnableSgd).
+    const T = 6;
+    const step = lOptTruncatedStep({ taskFamily: fixedQuadraticFamily(), learnedOptimizer: learnableSgd(), truncation: constantTruncation(T), numTasks: 3 });
+    const vec = learnableSgdQuadratic({ numTasks: 3, horizon: T, curvatures: A }).truncatedStep;
+    const thetas = { logLearningRate: tf.tensor1d([Math.log(0.1), Math.log(0.3), Math.log(0.5)]) };
+    const a0 = step.init(thetas, TEST_KEY);
+    const b0 = vec.init(thetas, TEST_KEY);
+    const a = step.unroll(thetas, a0, TEST_KEY, 17);
+    const b = vec.unroll(thetas, b0, TEST_KEY, 17);
+    expect(a.out.mask).toEqual(b.out.mask);
+    expect(a.out.isDone).toEqual(b.out.isDone);
+    expect(a.out.iteration).toEqual(b.out.iteration);
+    expectClose(a.out.losses, Array.from(b.out.losses.dataSync()), { rtol: 1e-5, atol: 1e-7 });
+    disposeTree([thetas, a.out.losses, b.out.losses]);
+    disposeExcept([a0, a.state, b0, b.state]);
+  });
+
   it('meta-loss options: pre-update, post-update on the same data, a named split', () => {
     const make = (metaLoss: 'preUpdate' | 'sameData' | 'outerValid') =>
       lOptTruncatedStep({ taskFamily: fixedQuadraticFamily(), learnedOptimizer: learnableSgd(), truncation: constantTruncation(10), numTasks: 1, metaLoss });

@@ -22,11 +22,11 @@ describe('metaTrain with @lopt/learned and @lopt/tasks', () => {
     const evalTheta = (th: TensorTree) => heldOutLoss((n) => lopt.optimizer(th as never, { numSteps: n }) as Optimizer<unknown>, family, kEval, 8, horizon);
     const theta0 = lopt.init(makeKey(1));
     const initial = evalTheta(theta0);
-    const adamLoss = heldOutLoss(() => adam() as unknown as Optimizer<unknown>, family, kEval, 8, horizon);
+    const adamLoss = heldOutLoss(() => adam(), family, kEval, 8, horizon);
     const r = await metaTrain({
       learnedOptimizer: lopt,
       estimators: [truncatedPES({ truncatedStep: step, unrollLength: 5, std: 0.01 })],
-      outerOptimizer: adam({ learningRate: 1e-2 }) as unknown as Optimizer<unknown>,
+      outerOptimizer: adam({ learningRate: 1e-2 }),
       steps,
       key: makeKey(1),
       theta: theta0,

@@ -37,7 +37,7 @@ describe('metaTrain', () => {
       return metaTrain({
         learnedOptimizer: lopt,
         estimators,
-        outerOptimizer: adam({ learningRate: 1e-2 }) as unknown as Optimizer<unknown>,
+        outerOptimizer: adam({ learningRate: 1e-2 }),
         steps: 7,
         key: makeKey(5),
         ...(store ? { checkpoint: { store, every: 2 } } : {}),
@@ -73,7 +73,7 @@ describe('metaTrain', () => {
       return metaTrainNode({
         learnedOptimizer: lopt,
         estimators: [truncatedPES({ truncatedStep: step, unrollLength: 3, std: 0.01 }), truncatedES({ truncatedStep: step, unrollLength: 2, std: 0.01 })],
-        outerOptimizer: adam({ learningRate: 1e-2 }) as unknown as Optimizer<unknown>,
+        outerOptimizer: adam({ learningRate: 1e-2 }),
         steps: 7,
         key: makeKey(5),
         checkpoint: { dir, every: 2 },
@@ -115,7 +115,7 @@ describe('metaTrain', () => {
     const r = await metaTrain({
       learnedOptimizer: lopt,
       estimators: [truncatedPES({ truncatedStep: step, unrollLength: 2, std: 0.01 })],
-      outerOptimizer: sgd({ learningRate: 1 }) as unknown as Optimizer<unknown>,
+      outerOptimizer: sgd({ learningRate: 1 }),
       steps: 1,
       key: makeKey(3),
       theta: theta0,
@@ -136,7 +136,7 @@ describe('metaTrain', () => {
       const r = await metaTrain({
         learnedOptimizer: lopt,
         estimators: [truncatedPES({ truncatedStep: step, unrollLength: 3, std: 0.01, nanToNum })],
-        outerOptimizer: adam({ learningRate: 1e-2 }) as unknown as Optimizer<unknown>,
+        outerOptimizer: adam({ learningRate: 1e-2 }),
         steps: 6,
         key: makeKey(11),
       });
@@ -166,11 +166,11 @@ describe('metaTrain', () => {
     const evalTheta = (th: TensorTree) => heldOutLoss((n) => lopt.optimizer(th as never, { numSteps: n }) as Optimizer<unknown>, family, kEval, 6, horizon);
     const theta0 = lopt.init(makeKey(9));
     const initial = evalTheta(theta0);
-    const adamLoss = heldOutLoss(() => adam() as unknown as Optimizer<unknown>, family, kEval, 6, horizon);
+    const adamLoss = heldOutLoss(() => adam(), family, kEval, 6, horizon);
     const r = await metaTrain({
       learnedOptimizer: lopt,
       estimators: [truncatedPES({ truncatedStep: step, unrollLength: 5, std: 0.01 })],
-      outerOptimizer: adam({ learningRate: 3e-2 }) as unknown as Optimizer<unknown>,
+      outerOptimizer: adam({ learningRate: 3e-2 }),
       steps: 120,
       key: makeKey(9),
       theta: theta0,
