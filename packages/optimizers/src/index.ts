@@ -113,6 +113,7 @@ export { HYPER_SPACES } from './selftuning/spaces.js';
 export type { HyperSpace } from './selftuning/spaces.js';
 export type { HyperparamTrajectory } from './selftuning/trajectory.js';
 export { REBUILDABLE_OPTIMIZERS } from './selftuning/rebuild.js';
+export { registerSelfTuning, SELF_TUNING_NAMES } from './selftuning/register.js';
 
 // registry
 export { registerAll, OPTIMIZER_NAMES } from './register.js';

@@ -63,9 +63,14 @@ export interface HypergradientOptions {
   readonly trajectoryLength?: number;
 }
 
-/** The previous step, kept to differentiate through it. */
+/**
+ * The previous step, kept to differentiate through it: params, gradients and optimizer
+ * state (autodiff), params and gradients (closed-form Adam, which reads the moments from the
+ * current state), or the unit-learning-rate update (closed-form learning rate).
+ */
 export type HypergradientPrevious =
   | { params: TensorTree; grads: TensorTree; inner: TensorTree }
+  | { params: TensorTree; grads: TensorTree }
   | { direction: TensorTree };
 
 /**
@@ -311,7 +316,9 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
         const prev: HypergradientPrevious =
           kind === 'direction'
             ? { direction: treeZerosLike(params) }
-            : { params, grads: treeZerosLike(params), inner: innerState.state.inner };
+            : kind === 'adam'
+              ? { params, grads: treeZerosLike(params) }
+              : { params, grads: treeZerosLike(params), inner: innerState.state.inner };
         const hypergrad: { [name: string]: tf.Scalar } = {};
         for (const n of names) hypergrad[n] = tf.scalar(0, 'float32');
         const state: HypergradientState = {
@@ -368,7 +375,8 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
           const out = injected.transformation.update(grads, { ...s.inner, hyperparams }, state.params, ctx);
           params = treeMap((p, u) => tf.add(p, u), state.params, out.updates);
           inner = out.state;
-          prev = { params: state.params, grads: treeMap((g) => tf.clone(g), grads), inner: s.inner.inner };
+          const kept = { params: state.params, grads: treeMap((g) => tf.clone(g), grads) };
+          prev = kind === 'adam' ? kept : { ...kept, inner: s.inner.inner };
         }
         const next: HypergradientState = { count: counter(count + 1), inner, hyper: { params: x, state: hyperState }, prev, hypergrad };
         if (s.trajectory !== undefined) {
@@ -411,7 +419,7 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
       return out;
     }
     if (kind === 'adam') {
-      const d = adamHypergradient(s.prev as { params: TensorTree; grads: TensorTree; inner: TensorTree }, grads, s.inner.hyperparams, count);
+      const d = adamHypergradient(s.prev as { params: TensorTree; grads: TensorTree }, s.inner.inner, grads, s.inner.hyperparams, count, names);
       for (const n of names) out[n] = tf.mul(d[n] as tf.Scalar, spaceDerivative(spaces[n] as HyperSpace, x[n] as tf.Scalar)) as tf.Scalar;
       return out;
     }
@@ -460,52 +468,73 @@ function spaceDerivative(space: HyperSpace, x: tf.Scalar): tf.Scalar {
 /**
  * Closed-form hypergradients (in value space) of Adam/AdamW's previous update
  * `u = -lr (m^ / (sqrt(v^ + er) + eps) + wd p)` with the past moments detached, dotted with
- * the current gradient g:
+ * the current gradient g. With `m, v` the moments after that update (the current state),
+ * `g_p` its gradient, `m_p - g_p = (m - g_p) / beta1` and `v_p - g_p^2 = (v - g_p^2) / beta2`:
  * - `dL/dlr = -g . (m^ / den + wd p)`;
  * - `dL/dbeta1 = -lr g . (dm^/dbeta1) / den`, `dm^/dbeta1 = (m_p - g_p) / bc1 + m t beta1^(t-1) / bc1^2`;
  * - `dL/dbeta2 = lr g . m^ (dv^/dbeta2) / (2 s den^2)`, `dv^/dbeta2 = (v_p - g_p^2) / bc2 + v t beta2^(t-1) / bc2^2`;
- * with `s = sqrt(v^ + er)`, `den = s + eps`, `bc = 1 - beta^t`, and t the previous step (1-based).
+ * with `s = sqrt(v^ + er)`, `den = s + eps`, `bc = 1 - beta^t`, t the previous step (1-based).
  * Reads the moments from the first entry of the chain state (`scaleByAdam`'s `{ count, mu, nu }`).
  */
 function adamHypergradient(
-  prev: { params: TensorTree; grads: TensorTree; inner: TensorTree },
+  prev: { params: TensorTree; grads: TensorTree },
+  current: TensorTree,
   grads: TensorTree,
   hyper: { [name: string]: tf.Scalar },
   t: number,
+  names: readonly string[],
 ): { [name: string]: tf.Scalar } {
-  const adamState = (prev.inner as TensorTree[])[0] as { mu: TensorTree; nu: TensorTree };
+  const adamState = (current as TensorTree[])[0] as { mu: TensorTree; nu: TensorTree };
   const get = (n: string, fallback: number): tf.Scalar => hyper[n] ?? tf.scalar(fallback, 'float32');
   const lr = get('learningRate', 0);
   const b1 = get('beta1', 0.9);
   const b2 = get('beta2', 0.999);
   const eps = get('epsilon', 1e-8);
   const er = get('epsilonRoot', 0);
-  const wd = get('weightDecay', 0);
+  const wd = hyper.weightDecay;
   const bc1 = tf.sub(1, tf.pow(b1, t));
   const bc2 = tf.sub(1, tf.pow(b2, t));
-  const dbc1 = tf.mul(t, tf.pow(b1, t - 1)); // d(b1^t)/db1
-  const dbc2 = tf.mul(t, tf.pow(b2, t - 1));
+  const inv1 = tf.div(1, bc1);
+  const inv2 = tf.div(1, bc2);
+  // dm^/dbeta1 = (m - g_p) c1 + m c2, dv^/dbeta2 = (v - g_p^2) c3 + v c4
+  const c1 = tf.div(inv1, b1);
+  const c2 = tf.mul(tf.mul(t, tf.pow(b1, t - 1)), tf.square(inv1));
+  const c3 = tf.div(inv2, b2);
+  const c4 = tf.mul(tf.mul(t, tf.pow(b2, t - 1)), tf.square(inv2));
+  const want = new Set(names);
   const g = treeLeaves(grads);
   const gp = treeLeaves(prev.grads);
   const pp = treeLeaves(prev.params);
-  const mp = treeLeaves(adamState.mu);
-  const vp = treeLeaves(adamState.nu);
+  const ms = treeLeaves(adamState.mu);
+  const vs = treeLeaves(adamState.nu);
   const lrParts: tf.Tensor[] = [];
   const b1Parts: tf.Tensor[] = [];
   const b2Parts: tf.Tensor[] = [];
   g.forEach((gi, i) => {
     const gpi = gp[i] as tf.Tensor;
-    const m = tf.add(tf.mul(b1, mp[i] as tf.Tensor), tf.mul(tf.sub(1, b1), gpi));
-    const v = tf.add(tf.mul(b2, vp[i] as tf.Tensor), tf.mul(tf.sub(1, b2), tf.square(gpi)));
-    const mh = tf.div(m, bc1);
-    const sroot = tf.sqrt(tf.add(tf.div(v, bc2), er));
-    const den = tf.add(sroot, eps);
-    lrParts.push(tf.neg(tf.sum(tf.mul(gi, tf.add(tf.div(mh, den), tf.mul(wd, pp[i] as tf.Tensor))))));
-    const dmh = tf.add(tf.div(tf.sub(mp[i] as tf.Tensor, gpi), bc1), tf.div(tf.mul(m, dbc1), tf.square(bc1)));
-    b1Parts.push(tf.neg(tf.mul(lr, tf.sum(tf.div(tf.mul(gi, dmh), den)))));
-    const dvh = tf.add(tf.div(tf.sub(vp[i] as tf.Tensor, tf.square(gpi)), bc2), tf.div(tf.mul(v, dbc2), tf.square(bc2)));
-    b2Parts.push(tf.mul(lr, tf.sum(tf.div(tf.mul(tf.mul(gi, mh), dvh), tf.mul(tf.mul(2, sroot), tf.square(den))))));
+    const m = ms[i] as tf.Tensor;
+    const v = vs[i] as tf.Tensor;
+    const mh = tf.mul(m, inv1);
+    const sroot = tf.sqrt(tf.add(tf.mul(v, inv2), er));
+    const a = tf.div(gi, tf.add(sroot, eps)); // g / den
+    const amh = tf.mul(a, mh);
+    if (want.has('learningRate')) {
+      const dir = tf.sum(amh);
+      lrParts.push(wd === undefined ? tf.neg(dir) : tf.neg(tf.add(dir, tf.mul(wd, tf.sum(tf.mul(gi, pp[i] as tf.Tensor))))));
+    }
+    if (want.has('beta1')) {
+      const dmh = tf.add(tf.mul(tf.sub(m, gpi), c1), tf.mul(m, c2));
+      b1Parts.push(tf.sum(tf.mul(a, dmh)));
+    }
+    if (want.has('beta2')) {
+      const dvh = tf.add(tf.mul(tf.sub(v, tf.square(gpi)), c3), tf.mul(v, c4));
+      b2Parts.push(tf.sum(tf.div(tf.mul(amh, dvh), tf.mul(sroot, tf.add(sroot, eps)))));
+    }
   });
   const total = (parts: tf.Tensor[]) => (parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
-  return { learningRate: total(lrParts), beta1: total(b1Parts), beta2: total(b2Parts) };
+  const out: { [name: string]: tf.Scalar } = {};
+  if (want.has('learningRate')) out.learningRate = total(lrParts);
+  if (want.has('beta1')) out.beta1 = tf.neg(tf.mul(lr, total(b1Parts))) as tf.Scalar;
+  if (want.has('beta2')) out.beta2 = tf.mul(tf.mul(0.5, lr), total(b2Parts)) as tf.Scalar;
+  return out;
 }
