@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError } from '@lopt/core';
-import { factoredDims, tanhEmbedding, type FactoredSlot } from './common.js';
+import { factoredDims, isTapeRecording, tanhEmbedding, type FactoredSlot } from './common.js';
 import { decayToParam } from './common.js';
 import type { AdafacDecayConfig, AdafacTheta } from './adafac-features.js';
 import { ADAFAC_WASM_BASE64 } from './adafac-wasm-binary.js';
@@ -68,12 +68,6 @@ export function fusedAdafacAvailable(): boolean {
   if (backend !== 'wasm' && backend !== 'cpu') return false;
   if (isTapeRecording()) return false;
   return kernelModuleOrNull() !== null;
-}
-
-/** True inside `tf.grad` / `tf.variableGrads` (the engine is recording a tape). */
-export function isTapeRecording(): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
-  return state.gradientDepth > 0;
 }
 
 /** theta of the default AdafacMLPLOpt as plain arrays for the fused kernel. */

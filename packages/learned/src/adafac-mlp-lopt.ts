@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
-import { applyMlpColumns, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
+import { applyMlpColumns, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
   adafacDecayConfig,
   adafacDecays,
@@ -14,7 +14,7 @@ import {
   type AdafacState,
   type AdafacTheta,
 } from './adafac-features.js';
-import { fusedAdafacAvailable, fusedAdafacStep, isTapeRecording, prepareFusedTheta } from './adafac-fused.js';
+import { fusedAdafacAvailable, fusedAdafacStep, prepareFusedTheta } from './adafac-fused.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link adafacMlpLOpt}; defaults are learned_optimization's `AdafacMLPLOpt`. */

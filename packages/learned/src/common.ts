@@ -287,3 +287,9 @@ export function checkFused(value: unknown): FusedMode {
   if (value === true || value === false || value === 'auto') return value;
   throw new LoptError('INVALID_OPTION', `Option 'fused' must be true, false or 'auto', got ${JSON.stringify(value)}.`, { option: 'fused' });
 }
+
+/** True inside `tf.grad` / `tf.variableGrads` (the engine is recording a tape). */
+export function isTapeRecording(): boolean {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  return state.gradientDepth > 0;
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
-import { checkGrads, checkKnownOptions, initDense, lstmStep, type DenseParams } from './common.js';
+import { checkGrads, checkKnownOptions, initDense, isTapeRecording, lstmStep, type DenseParams } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link lstmL2L}; defaults are the `deepmind/learning-to-learn` defaults. */
@@ -23,6 +23,8 @@ export type LstmL2LTheta = Record<string, L2LLstmLayer | DenseParams>;
 export type LstmL2LState = { h: tf.Tensor[][]; c: tf.Tensor[][] };
 
 const F32_EPS = 1.1920928955078125e-7;
+/** Coordinates per chunk of the LSTM (bounds the size of the gate intermediates). */
+const CHUNK_ROWS = 65536;
 
 /**
  * The coordinatewise LSTM optimizer of Andrychowicz et al. 2016, "Learning to learn by
@@ -97,19 +99,42 @@ export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitectu
             const gl = treeFlatten(grads).leaves;
             const hs: tf.Tensor[][] = [];
             const cs: tf.Tensor[][] = [];
+            const recording = isTapeRecording();
             const next = leaves.map((p, i) => {
-              let x = preprocess(tf.reshape(gl[i] as tf.Tensor, [p.size, 1]));
-              const h: tf.Tensor[] = [];
-              const c: tf.Tensor[] = [];
-              cells.forEach((cell, l) => {
-                const out = lstmStep(cell, x, (s.h[i] as tf.Tensor[])[l] as tf.Tensor2D, (s.c[i] as tf.Tensor[])[l] as tf.Tensor2D);
-                h.push(out.h);
-                c.push(out.c);
-                x = out.h;
-              });
-              hs.push(h);
-              cs.push(c);
-              const delta = tf.mul(tf.add(tf.matMul(x, linear.w), linear.b), config.scale);
+              const g = tf.reshape(gl[i] as tf.Tensor, [p.size, 1]);
+              const hPrev = s.h[i] as tf.Tensor[];
+              const cPrev = s.c[i] as tf.Tensor[];
+              // Rows are independent coordinates: run big tensors in chunks of rows so the
+              // [rows, 4 * width] gate intermediates stay small.
+              const chunks: { h: tf.Tensor[]; c: tf.Tensor[]; delta: tf.Tensor }[] = [];
+              for (let start = 0; start < p.size; start += CHUNK_ROWS) {
+                const rows = Math.min(CHUNK_ROWS, p.size - start);
+                const part = (t: tf.Tensor): tf.Tensor2D => (rows === p.size ? t : tf.slice(t, [start, 0], [rows, t.shape[1] as number])) as tf.Tensor2D;
+                chunks.push(
+                  tf.tidy(() => {
+                    let x = preprocess(part(g));
+                    const h: tf.Tensor[] = [];
+                    const c: tf.Tensor[] = [];
+                    cells.forEach((cell, l) => {
+                      const out = lstmStep(cell, x, part(hPrev[l] as tf.Tensor), part(cPrev[l] as tf.Tensor));
+                      h.push(out.h);
+                      c.push(out.c);
+                      x = out.h;
+                    });
+                    const delta = tf.mul(tf.add(tf.matMul(x, linear.w), linear.b), config.scale);
+                    return { h, c, delta } as unknown as tf.TensorContainer;
+                  }) as unknown as { h: tf.Tensor[]; c: tf.Tensor[]; delta: tf.Tensor },
+                );
+              }
+              const join = (parts: tf.Tensor[]): tf.Tensor => {
+                if (parts.length === 1) return parts[0] as tf.Tensor;
+                const joined = tf.concat(parts, 0);
+                if (!recording) tf.dispose(parts); // the pieces are not needed for a backward pass
+                return joined;
+              };
+              hs.push(widths.map((_, l) => join(chunks.map((ch) => ch.h[l] as tf.Tensor))));
+              cs.push(widths.map((_, l) => join(chunks.map((ch) => ch.c[l] as tf.Tensor))));
+              const delta = join(chunks.map((ch) => ch.delta));
               return tf.add(p, tf.reshape(delta, p.shape));
             });
             return { params: treeUnflatten(structure, next), state: { h: hs, c: cs }, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
