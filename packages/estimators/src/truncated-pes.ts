@@ -99,6 +99,7 @@ export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<Tr
         if (o.clipLossDiff !== undefined) d = Math.min(o.clipLossDiff, Math.max(-o.clipLossDiff, d));
         delta[j] = d;
       }
+      const meanDiff = new Float64Array(n);
       const oldCoef = new Float64Array(n);
       const newCoef = new Float64Array(n);
       const nextAcc = new Array<'sum' | 'eps' | 'zero'>(n);
@@ -127,6 +128,7 @@ export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<Tr
         }
         const M = Math.max(1, count);
         meanLoss += (pSum / M + qSum / M) / 2 / n;
+        meanDiff[i] = dSum / M;
         const sign = o.signDeltaLossScalar === undefined ? undefined : Math.sign(dSum / M) * o.signDeltaLossScalar;
         let oldSum = 0;
         let newSum = 0;
@@ -166,7 +168,6 @@ export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<Tr
       disposeTree(q.out.losses);
       disposeTree(eps);
       disposeExcept([pTheta, nTheta], next, theta);
-      const absDelta = Float64Array.from(oldCoef, (c, i) => Math.abs(c) + Math.abs(newCoef[i] as number));
       return {
         grad: treeUnflatten(structure, gradLeaves),
         meanLoss,
@@ -176,7 +177,7 @@ export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<Tr
           maskedFraction: fractionMasked(mask),
           episodesFinished,
           nonFiniteLossDiffs: nonFinite,
-          meanAbsLossDiff: meanAbs(absDelta) * 2 * o.std * o.std,
+          meanAbsLossDiff: meanAbs(meanDiff),
         },
       };
     },
