@@ -1,7 +1,6 @@
 // Test-only helpers (not exported from the package barrel).
 import * as tf from '@tensorflow/tfjs-core';
-import { adam } from '@lopt/optimizers';
-import { advance, disposeTree, foldIn, key as makeKey, split, treeFlatten, treeLeaves, treeUnflatten, type Key, type Task, type TensorTree } from '@lopt/core';
+import { advance, disposeTree, foldIn, key as makeKey, split, treeFlatten, treeLeaves, treeMap, treeUnflatten, type Key, type Optimizer, type OptState, type Task, type TensorTree } from '@lopt/core';
 
 /** Mean loss of `params` over `n` train batches (keys derived from `seed`). */
 export function meanLoss(task: Task, params: TensorTree, n: number, seed: number): number {
@@ -17,7 +16,36 @@ export function meanLoss(task: Task, params: TensorTree, n: number, seed: number
 }
 
 /**
- * Trains `task` with `adam` from @lopt/optimizers (one `advance` per step, fresh batch per
+ * A minimal Adam (Kingma & Ba; bias-corrected, eps 1e-8 outside the square root, as optax)
+ * on the core Optimizer contract. Written here because @lopt/optimizers depends on this
+ * package for its own tests, so depending back on it would make the workspace build cyclic.
+ */
+export function adam(options: { learningRate: number; b1?: number; b2?: number; eps?: number }): Optimizer<{ mu: TensorTree; nu: TensorTree }> {
+  const { learningRate: lr, b1 = 0.9, b2 = 0.999, eps = 1e-8 } = options;
+  return {
+    name: 'test-adam',
+    init: (params: TensorTree): OptState<{ mu: TensorTree; nu: TensorTree }> => ({
+      params,
+      state: { mu: treeMap((p) => tf.zerosLike(p), params), nu: treeMap((p) => tf.zerosLike(p), params) },
+      iteration: 0,
+    }),
+    update: (s, grads) => {
+      const t = s.iteration + 1;
+      const mu = treeMap((m, g) => tf.add(tf.mul(b1, m), tf.mul(1 - b1, g)), s.state.mu, grads);
+      const nu = treeMap((v, g) => tf.add(tf.mul(b2, v), tf.mul(1 - b2, tf.square(g))), s.state.nu, grads);
+      const params = treeMap(
+        (p, m, v) => tf.sub(p, tf.mul(lr, tf.div(tf.div(m, 1 - b1 ** t), tf.add(tf.sqrt(tf.div(v, 1 - b2 ** t)), eps)))),
+        s.params,
+        mu,
+        nu,
+      );
+      return { params, state: { mu, nu }, iteration: t };
+    },
+  };
+}
+
+/**
+ * Trains `task` with {@link adam} (one `advance` per step, fresh batch per
  * step) for `steps` steps and returns the mean train loss over `evalBatches` held batches
  * before and after.
  */
@@ -41,7 +69,8 @@ export function trainWithAdam(task: Task, options: { steps: number; learningRate
   }
   const after = meanLoss(task, state.params, evalBatches, seed);
   disposeTree(state.params);
-  disposeTree(state.state as TensorTree);
+  disposeTree(state.state.mu);
+  disposeTree(state.state.nu);
   return { before, after };
 }
 

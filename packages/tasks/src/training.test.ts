@@ -1,4 +1,4 @@
-// Every task trains: 200 steps of adam (@lopt/optimizers) lower the mean train loss over
+// Every task trains: 200 steps of adam (test-helpers.ts, through core's advance) lower the mean train loss over
 // four fixed batches by the stated factor. Factors were set from measured runs with margin
 // (measured ratio after/before in the comment of each row).
 import { describe, expect, it } from 'vitest';
