@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lopt/backend';
-import { advance, disposeReplaced, disposeTree, foldIn, key as makeKey, split, treeFlatten, treeUnflatten, type Key, type Optimizer, type TensorTree } from '@lopt/core';
+import { advance, disposeReplaced, disposeTree, foldIn, key as makeKey, treeFlatten, treeUnflatten, type Optimizer, type TensorTree } from '@lopt/core';
 import { adafacMlpLOpt } from '@lopt/learned';
 import { adam } from '@lopt/optimizers';
 import { imageMlpFamily } from '@lopt/tasks';
@@ -58,30 +58,35 @@ const bookkeeping = total - timings.unroll;
 const other = timings.unroll - timings.taskGradient - timings.optimizerUpdate;
 const measured = { ...timings };
 
-// Reference in the same run: plain training steps (task gradient + adam) on the same tasks.
-function plainSteps(n: number): { ms: number; steps: number } {
-  const opt = adam() as unknown as Optimizer<unknown>;
-  const keys = split(foldIn(k, 9), NUM_TASKS);
-  const tasks = keys.map((kk) => family.task(family.sample(kk)));
-  const states = tasks.map((t, i) => opt.init(t.init(foldIn(keys[i] as Key, 1))));
+// References in the same run, on the tasks the PES workers hold now: plain training steps
+// (task gradient + update) with Adam and with the same learned optimizer, no estimator.
+const cfgs = (ws.pos as { tasks: { cfg: unknown }[] }).tasks.map((t) => t.cfg);
+function plainSteps(makeOpt: () => Optimizer<unknown>, n: number): { ms: number; steps: number } {
+  const tasks = cfgs.map((c) => family.task(c as never));
+  const opts = tasks.map(() => makeOpt());
+  const states = tasks.map((t, i) => opts[i]!.init(t.init(foldIn(k, 50 + i)), { numSteps: 1000, key: foldIn(k, 60 + i) }));
   const start = now();
   for (let s = 0; s < n; s++) {
     tasks.forEach((task, i) => {
       const batch = task.datasets?.train.sample(foldIn(foldIn(k, 10), s * NUM_TASKS + i));
       const { leaves, structure } = treeFlatten(states[i]!.params);
       const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as TensorTree))(leaves);
-      states[i] = advance(opt, states[i]!, treeUnflatten(structure, grads), { loss: value });
+      states[i] = advance(opts[i]!, states[i]!, treeUnflatten(structure, grads), { loss: value, key: foldIn(k, 70 + s) });
       value.dispose();
       disposeTree(grads);
       if (batch !== undefined) disposeTree(batch as TensorTree);
     });
   }
   const ms = now() - start;
-  states.forEach((s) => disposeReplaced(s, undefined));
+  states.forEach((st) => disposeReplaced(st, undefined));
   return { ms, steps: n * NUM_TASKS };
 }
-plainSteps(2);
-const plain = plainSteps(20);
+const makeAdam = () => adam() as Optimizer<unknown>;
+const makeLopt = () => lopt.optimizer(theta, { numSteps: 1000 }) as Optimizer<unknown>;
+plainSteps(makeAdam, 2);
+const plain = plainSteps(makeAdam, 20);
+plainSteps(makeLopt, 2);
+const plainLopt = plainSteps(makeLopt, 20);
 
 // Meta-training throughput (estimate + outer Adam update + metrics).
 disposeReplaced(ws, undefined);
@@ -106,8 +111,14 @@ const result = {
     ms: { total, unroll: measured.unroll, taskGradient: measured.taskGradient, optimizerUpdate: measured.optimizerUpdate, reset: measured.reset, bookkeeping },
     trainSteps: measured.trainSteps,
   },
-  plainAdamTraining: { innerStepsPerSecond: plain.steps / (plain.ms / 1000) },
-  ratioPesInnerStepCostVsPlainAdamStep: (total / innerSteps) / (plain.ms / plain.steps),
+  plainTrainingSameTasks: {
+    adamStepsPerSecond: plain.steps / (plain.ms / 1000),
+    learnedOptimizerStepsPerSecond: plainLopt.steps / (plainLopt.ms / 1000),
+  },
+  ratios: {
+    pesInnerStepVsPlainLearnedOptimizerStep: (total / innerSteps) / (plainLopt.ms / plainLopt.steps),
+    plainLearnedOptimizerStepVsAdamStep: (plainLopt.ms / plainLopt.steps) / (plain.ms / plain.steps),
+  },
   metaTrain: { outerStepsPerMinute: stepsPerSecond * 60, steps: META_STEPS },
 };
 const out = join(here, '..', 'bench-results', 'estimators.json');
