@@ -161,6 +161,9 @@ function hyperValue(t: tf.Scalar): number {
  * `dL/dalpha = -g_t . m^_{t-1} / (sqrt(v^_{t-1}) + eps)`; beta1 and beta2 are
  * differentiated through the moment updates and bias corrections.
  *
+ * The autodiff method re-runs the previous update without its `UpdateContext` (none of the
+ * built-ins reads it). The first update has no previous one, so it makes no hyper-step.
+ *
  * `opt` is an injected optimizer (`injectHyperparams(adam)({...})`) or a plain built-in
  * (`adam({...})`, `sgd({...})`, ...), which is rebuilt in injected form from its name and
  * JSON config (checked at `init` to make the same first update, so a lost mask or tensor
