@@ -1,0 +1,125 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Name of the fused Adam/AdamW kernel lopt registers on the `cpu` and `wasm` backends. */
+export const FUSED_ADAM_KERNEL = 'LoptFusedAdamUpdate';
+
+/** Attributes of the fused Adam kernel (all plain numbers, computed on the host in float64). */
+export interface FusedAdamAttrs {
+  /** First-moment decay. */
+  beta1: number;
+  /** Second-moment decay. */
+  beta2: number;
+  /** Denominator epsilon (outside the root). */
+  epsilon: number;
+  /** Epsilon inside the root. */
+  epsilonRoot: number;
+  /** `1 - beta1^t`. */
+  bc1: number;
+  /** `1 - beta2^t`. */
+  bc2: number;
+  /** Decoupled weight decay (0 for Adam). */
+  weightDecay: number;
+  /** Learning rate of this step. */
+  learningRate: number;
+}
+
+/**
+ * The fused elementwise Adam/AdamW step on raw arrays, computed in float64 per element and
+ * stored as float32. It is the same formula as the composed
+ * `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)` + `params + updates`:
+ * `m' = (1-b1) g + b1 m`, `v' = (1-b2) g^2 + b2 v`,
+ * `p' = p - lr ((m'/bc1) / (sqrt(v'/bc2 + epsRoot) + eps) + wd p)`.
+ */
+export function fusedAdamLoop(
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  pOut: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+  a: FusedAdamAttrs,
+): void {
+  const { beta1, beta2, epsilon, epsilonRoot, bc1, bc2, weightDecay, learningRate } = a;
+  const c1 = 1 - beta1;
+  const c2 = 1 - beta2;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] as number;
+    const mi = c1 * gi + beta1 * (m[i] as number);
+    const vi = c2 * (gi * gi) + beta2 * (v[i] as number);
+    const pi = p[i] as number;
+    mOut[i] = mi;
+    vOut[i] = vi;
+    pOut[i] = pi - learningRate * (mi / bc1 / (Math.sqrt(vi / bc2 + epsilonRoot) + epsilon) + weightDecay * pi);
+  }
+}
+
+type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
+
+interface CpuBackendLike {
+  data: { get(dataId: object): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): Info;
+  typedArrayFromHeap(info: Info): Float32Array;
+}
+
+function attrsOf(attrs: unknown): FusedAdamAttrs {
+  return attrs as FusedAdamAttrs;
+}
+
+const cpuKernel: tf.KernelConfig = {
+  kernelName: FUSED_ADAM_KERNEL,
+  backendName: 'cpu',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as CpuBackendLike;
+    const { p, g, m, v } = inputs as unknown as Record<'p' | 'g' | 'm' | 'v', Info>;
+    const get = (t: Info) => b.data.get(t.dataId).values as Float32Array;
+    const n = get(p).length;
+    const [po, mo, vo] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+    fusedAdamLoop(get(p), get(g), get(m), get(v), po, mo, vo, attrsOf(attrs));
+    return [b.makeTensorInfo(p.shape, 'float32', po), b.makeTensorInfo(p.shape, 'float32', mo), b.makeTensorInfo(p.shape, 'float32', vo)] as unknown as tf.TensorInfo[];
+  },
+};
+
+const wasmKernel: tf.KernelConfig = {
+  kernelName: FUSED_ADAM_KERNEL,
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const { p, g, m, v } = inputs as unknown as Record<'p' | 'g' | 'm' | 'v', Info>;
+    // Allocate every output before taking views: an allocation may grow (and detach) the heap.
+    const outs = [b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32')] as [Info, Info, Info];
+    const view = (t: Info) => b.typedArrayFromHeap(t);
+    fusedAdamLoop(view(p), view(g), view(m), view(v), view(outs[0]), view(outs[1]), view(outs[2]), attrsOf(attrs));
+    return outs as unknown as tf.TensorInfo[];
+  },
+};
+
+/** Registers the fused kernel on `cpu` and `wasm` once (idempotent; no effect at import time). */
+export function ensureFusedAdamKernel(): void {
+  for (const k of [cpuKernel, wasmKernel]) {
+    if (!tf.getKernel(FUSED_ADAM_KERNEL, k.backendName)) tf.registerKernel(k);
+  }
+}
+
+/** True inside `tf.grad` / `tf.variableGrads`: the fused kernel has no gradient, so it must not run there. */
+export function isTapeRecording(): boolean {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
+  return state.gradientDepth > 0;
+}
+
+/** Whether the fused kernel can run now: active backend `cpu` or `wasm`, no gradient tape recording. */
+export function fusedAdamAvailable(): boolean {
+  const backend = tf.getBackend();
+  return (backend === 'cpu' || backend === 'wasm') && !isTapeRecording();
+}
+
+/** Runs the fused kernel on one leaf; returns new `[p', m', v']` tensors (inputs are untouched). */
+export function fusedAdamLeaf(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: FusedAdamAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  ensureFusedAdamKernel();
+  return tf.engine().runKernel(FUSED_ADAM_KERNEL, { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
