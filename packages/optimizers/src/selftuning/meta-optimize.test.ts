@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { LoptError, advance, disposeTree, foldIn, key, normal, type TensorTree } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
-import { adafactor, adamw, rmsprop, sgd } from '../index.js';
+import { adafactor, adam, adamw, lion, rmsprop, sgd } from '../index.js';
 import { hypergradient } from './hypergradient.js';
 import { metaOptimize } from './meta-optimize.js';
 import { START, adamStep, fromTree, quadGrad, runQuadratic } from './test-helpers.js';
@@ -70,6 +70,26 @@ describe('metaOptimize', () => {
     // the two blocks really diverged
     const last = alphas.at(-1) as number[];
     expect(Math.abs(Math.log((last[0] as number) / (last[1] as number)))).toBeGreaterThan(1e-3);
+  });
+
+  it("with the 'fixed' meta-algorithm every base equals the plain optimizer (unit-learning-rate rebuild scales exactly)", () => {
+    const bases = [
+      ['sgd', () => sgd({ learningRate: 0.1 })],
+      ['sgd momentum', () => sgd({ learningRate: 0.05, momentum: 0.9 })],
+      ['rmsprop', () => rmsprop({ learningRate: 0.01, decay: 0.9 })],
+      ['adam', () => adam({ learningRate: 0.05 })],
+      ['adamw', () => adamw({ learningRate: 0.05, weightDecay: 0.1 })],
+      ['lion', () => lion({ learningRate: 0.01, weightDecay: 0.1 })],
+    ] as const;
+    for (const [label, make] of bases) {
+      const opt = metaOptimize(make(), { metaOptimizer: 'fixed', blocks: 'tensor' });
+      let traj: number[] = [];
+      const a = runQuadratic(opt, 5, (state, t) => {
+        if (t === 4) traj = opt.trajectory(state).values.w as number[];
+      });
+      expectClose(a, runQuadratic(make(), 5), { rtol: 1e-5, atol: 1e-7, label });
+      expectClose(traj, Array(5).fill(make().config.learningRate as number), { rtol: 1e-6, label });
+    }
   });
 
   it("'layer' blocks group the leaves of a parent node", () => {
