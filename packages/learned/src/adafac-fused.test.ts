@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { advance, disposeTree, key, normal, split, treeLeaves, type Key, type OptState, type TensorTree } from '@lopt/core';
-import { expectTreeClose } from '@lopt/testkit';
+import { expectClose, expectTreeClose } from '@lopt/testkit';
 import { adafacMlpLOpt } from './adafac-mlp-lopt.js';
 import { fusedAdafacAvailable } from './adafac-fused.js';
 
@@ -78,5 +78,24 @@ describe('fused mode selection', () => {
     const sb = b.update(b.init(mk()), g);
     expectTreeClose(sa.params, sb.params, { rtol: 1e-5, atol: 1e-7 });
     expectTreeClose(sa.state as TensorTree, sb.state as TensorTree, { rtol: 1e-5, atol: 1e-7 });
+  });
+});
+
+describe('fused theta caching', () => {
+  it('re-reads theta held in tf.Variables after they are assigned', () => {
+    const lopt = adafacMlpLOpt({ fused: true, stepMult: 0.1 });
+    const theta0 = lopt.init(key(1));
+    const w2 = tf.variable(theta0.nn['~'].w2 as tf.Tensor);
+    const theta = { ...theta0, nn: { '~': { ...theta0.nn['~'], w2 } } };
+    const opt = lopt.optimizer(theta);
+    const p = { w: normal(key(2), [4, 5]) };
+    const g = { w: normal(key(3), [4, 5]) };
+    const s = opt.init(p);
+    const a = Array.from((opt.update(s, g).params as { w: tf.Tensor }).w.dataSync());
+    w2.assign(tf.mul(w2, 3));
+    const b = Array.from((opt.update(s, g).params as { w: tf.Tensor }).w.dataSync());
+    const composed = adafacMlpLOpt({ fused: false, stepMult: 0.1 }).optimizer(theta);
+    expectClose(b, Array.from((composed.update(composed.init(p), g).params as { w: tf.Tensor }).w.dataSync()), { rtol: 1e-5, atol: 1e-6 });
+    expect(a).not.toEqual(b);
   });
 });

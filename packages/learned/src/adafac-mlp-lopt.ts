@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, checkNumber, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { applyMlpColumns, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
   adafacDecayConfig,
@@ -81,6 +81,8 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     optimizer(theta: AdafacTheta): Optimizer {
       const layers = adafacLayers(theta, nLayers);
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;
+      // theta's values are read once for the kernel, unless a leaf is a tf.Variable (which can change in place).
+      const thetaIsMutable = treeLeaves(theta as unknown as TensorTree).some((t) => t instanceof tf.Variable);
       const composedLeaf = (p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: AdafacState['fac'][number] }, decays: ReturnType<typeof adafacDecays>, bias0: tf.Tensor) => {
         const f = adafacLeafFeatures(p, g, prev, decays);
         const out = applyMlpColumns(layers, secondMomentNormalize(f.x), bias0);
@@ -99,7 +101,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
           if (useFused && isTapeRecording()) {
             throw new LoptError('INVALID_OPTION', "adafacMlpLOpt with { fused: true } is not differentiable; use { fused: false } or 'auto' inside tf.grad.", { option: 'fused' });
           }
-          if (useFused) fusedTheta ??= prepareFusedTheta(theta, config);
+          if (useFused && (fusedTheta === undefined || thetaIsMutable)) fusedTheta = prepareFusedTheta(theta, config);
           const prev = state.state as AdafacState;
           const { leaves, structure } = treeFlatten(state.params);
           const gl = treeFlatten(grads).leaves;
