@@ -14,6 +14,7 @@ import {
 } from '@lopt/core';
 import { CliError, withContext } from './errors.js';
 import { libraryFunction } from './packages.js';
+import { resolveSchedules } from './schedules.js';
 import { specLabel, type OptimizerSpec } from './spec.js';
 import type { BatchHolder } from './train-loop.js';
 
@@ -92,7 +93,8 @@ export async function buildOptimizer(spec: OptimizerSpec, options: BuildOptions)
   switch (spec.kind) {
     case 'registry': {
       if (has('optimizer', spec.name)) {
-        const optimizer = wrapCreate(() => create('optimizer', spec.name, spec.options), spec.text);
+        const options = await resolveSchedules(spec.options, `Optimizer spec '${spec.text}'`);
+        const optimizer = wrapCreate(() => create('optimizer', spec.name, options), spec.text);
         return { optimizer, label: specLabel(spec), dispose: () => undefined };
       }
       if (has('learned-optimizer', spec.name)) {

@@ -192,11 +192,11 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
 
   // Steps to reach the reference's mean final train loss.
   const ref = optimizers.find((o) => o.label === reference);
-  const target_ = ref ? mean(ref.runs.map((r) => r.finalTrainLoss)) : NaN;
-  if (Number.isFinite(target_)) {
-    for (const o of optimizers) for (const r of o.runs) r.stepsToReach = r.curve.find((p) => p.trainLoss <= target_)?.step ?? null;
+  const referenceLoss = ref ? mean(ref.runs.map((r) => r.finalTrainLoss)) : NaN;
+  if (Number.isFinite(referenceLoss)) {
+    for (const o of optimizers) for (const r of o.runs) r.stepsToReach = r.curve.find((p) => p.trainLoss <= referenceLoss)?.step ?? null;
   }
-  const header = ['optimizer', 'final train loss', 'final valid loss', ref ? `steps to ${formatNumber(target_)}` : 'steps to ref', 'ms/step'];
+  const header = ['optimizer', 'final train loss', 'final valid loss', ref ? `steps to ${formatNumber(referenceLoss)}` : 'steps to ref', 'ms/step'];
   const summary = optimizers.map((o): EvalSummaryRow => {
     const train = o.runs.map((r) => r.finalTrainLoss);
     const hasValid = o.runs.some((r) => r.finalValidLoss !== null);

@@ -18,12 +18,13 @@ import { writeFileAtomic, writeJsonAtomic } from '@lopt/core/node';
 import { configPlugins, loadConfig, validateConfig, type LoadedConfig, type MetaTrainConfig } from './config.js';
 import { startCommand, type CommandContext, type CommonOptions } from './context.js';
 import { CliError, EXIT_INTERRUPTED, StopSignal, withContext } from './errors.js';
-import { evaluate, summaryText } from './evaluate.js';
+import { evaluate, parseTarget, summaryText, type EvalTarget } from './evaluate.js';
 import { libraryFunction } from './packages.js';
 import { createProgress } from './progress.js';
 import { writeReport } from './report.js';
 import { appendJsonLine, ensureWritableDir, readMetrics, readRunJson, RUN_FILES, truncateMetrics } from './rundir.js';
 import { parseOptimizerSpec } from './spec.js';
+import { resolveSchedules } from './schedules.js';
 import { formatNumber } from './stats.js';
 
 /** Options of {@link runMetaTrain} (from the command line). */
@@ -82,7 +83,8 @@ export async function buildComponents(config: MetaTrainConfig): Promise<MetaTrai
   const { truncation: _t, ...stepOptions } = config.truncatedStep;
   const truncatedStep = field('truncatedStep', () => lOptTruncatedStep({ ...stepOptions, truncation: truncationSchedule, taskFamily, learnedOptimizer }));
   const estimators = config.estimators.map((e, i) => field(`estimators[${i}] (${e.name})`, () => create('estimator', e.name, { ...e.options, truncatedStep })));
-  const outerOptimizer = field('outerOptimizer', () => create('optimizer', config.outerOptimizer.name, config.outerOptimizer.options));
+  const outerOptions = await resolveSchedules(config.outerOptimizer.options, "config field 'outerOptimizer'");
+  const outerOptimizer = field('outerOptimizer', () => create('optimizer', config.outerOptimizer.name, outerOptions));
   return { learnedOptimizer, taskFamily, estimators, outerOptimizer };
 }
 
@@ -96,16 +98,28 @@ export async function saveTheta(path: string, learnedOptimizer: LearnedOptimizer
   await writeFileAtomic(path, save(learnedOptimizer, theta, extra));
 }
 
-/** Scalar meta-parameters (size <= 4), logged per step so the report can plot their trajectories. */
+/** Whether a theta path belongs to a network's weights or biases rather than a named hyperparameter. */
+function isNetworkWeight(path: string): boolean {
+  const parts = path.split('.');
+  const last = parts[parts.length - 1] ?? '';
+  return parts.some((p) => /^(nn|mlp|lstm|layers?|net)$/i.test(p)) || /^(w|b|kernel|bias|weights?)\d*$/i.test(last);
+}
+
+/**
+ * Meta-parameters with a hyperparameter meaning (small leaves outside the networks, such as
+ * log learning rates or accumulator-decay offsets), logged per outer step so the report can
+ * plot their trajectories.
+ */
 export function thetaScalars(theta: TensorTree): Record<string, number> {
   const out: Record<string, number> = {};
   const { leaves } = treeFlatten(theta);
   const paths = treePaths(theta);
   leaves.forEach((leaf, i) => {
-    if (leaf.size > 4) return;
+    const path = paths[i] ?? String(i);
+    if (leaf.size > 4 || isNetworkWeight(path)) return;
     const values = leaf.dataSync();
     values.forEach((v, j) => {
-      out[`theta/${paths[i]}${leaf.size > 1 ? `[${j}]` : ''}`] = v;
+      out[`theta/${path}${leaf.size > 1 ? `[${j}]` : ''}`] = v;
     });
   });
   return out;
@@ -164,10 +178,9 @@ export async function runMetaTrain(cmd: MetaTrainCommand): Promise<void> {
 
 async function evaluateRun(ctx: CommandContext, config: MetaTrainConfig, runDir: string): Promise<void> {
   const e = config.eval as NonNullable<MetaTrainConfig['eval']>;
-  const target = e.task
-    ? (await import('./evaluate.js')).parseTarget(e.task.name)
-    : { kind: 'task-family' as const, name: config.taskFamily.name, options: config.taskFamily.options as Record<string, never> };
-  const withOptions = e.task ? { ...target, options: e.task.options as Record<string, never> } : target;
+  const withOptions: EvalTarget = e.task
+    ? { ...parseTarget(e.task.name), options: e.task.options as EvalTarget['options'] }
+    : { kind: 'task-family', name: config.taskFamily.name, options: config.taskFamily.options as EvalTarget['options'] };
   const specs = [parseOptimizerSpec(join(runDir, RUN_FILES.theta)), ...e.optimizers.map(parseOptimizerSpec)];
   ctx.log(`evaluating on ${e.seeds} held-out ${withOptions.kind === 'task-family' ? `tasks of ${withOptions.name}` : `seeds of ${withOptions.name}`} for ${e.steps} steps`);
   const result = await evaluate(

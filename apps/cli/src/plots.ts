@@ -42,15 +42,17 @@ export function linePlot(options: {
   band?: { lo: string; hi: string };
   /** A second, smoothed line (moving average over this many points). */
   smooth?: number;
+  /** Vega color scheme for the series (default category10). */
+  scheme?: string;
 }): Plot {
-  const { id, title, data, x, y, series, band, smooth } = options;
+  const { id, title, data, x, y, series, band, smooth, scheme } = options;
   const yValues = data.flatMap((r) => [r[y.field], ...(band ? [r[band.lo], r[band.hi]] : [])]).filter((v): v is number => typeof v === 'number');
   const log = spansDecades(yValues);
   const yScale = log ? { type: 'log' as const } : { zero: false };
   // Log axes: plain numbers in [1e-3, 1e4), exponent form outside.
   const yAxis = log ? { labelExpr: "datum.value >= 0.001 && datum.value < 10000 ? format(datum.value, '~g') : format(datum.value, '.0e')" } : {};
   const yTitle = log ? `${y.title} (log scale)` : y.title;
-  const color = series ? { field: series.field, type: 'nominal' as const, title: series.title } : { value: '#4c78a8' };
+  const color = series ? { field: series.field, type: 'nominal' as const, title: series.title, ...(scheme ? { scale: { scheme } } : {}) } : { value: '#4c78a8' };
   const layers: object[] = [];
   layers.push({
     mark: { type: 'line', strokeWidth: smooth ? 1 : 2, opacity: smooth ? 0.35 : 1 },

@@ -55,11 +55,12 @@ export function buildPlots(metrics: Record<string, number>[], evalResult: EvalRe
       plots.push(
         linePlot({
           id: 'theta',
-          title: "Meta-parameters with a scalar meaning (the learned optimizer's hyperparameters)",
+          title: 'Learned hyperparameters per outer step (raw meta-parameters: log-rates, decay offsets)',
           data: rows,
           x: { field: 'step', title: 'outer step' },
           y: { field: 'value', title: 'value' },
           series: { field: 'parameter', title: 'meta-parameter' },
+          scheme: 'tableau20',
         }),
       );
     }

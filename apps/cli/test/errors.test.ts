@@ -92,10 +92,13 @@ describe.concurrent('bad input exits with code 2 and one paragraph', () => {
     expectBadInput(run, /corrupt\.safetensors.*sha256.*corrupted/, /not a valid lopt checkpoint/);
   });
 
-  it('a valid checkpoint evaluates (control for the two cases above)', async () => {
-    const run = await runCli([...evalArgs, '--out', join(dir, 'o11'), '--optimizer', goodCkpt]);
+  it('a valid checkpoint evaluates, bare and behind a guard (control for the two cases above)', async () => {
+    const out = join(dir, 'o11');
+    const run = await runCli([...evalArgs, '--out', out, '--optimizer', goodCkpt, '--optimizer', `guard:lossGuarded(${goodCkpt}, adam:learningRate=0.1)`]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/learned:.*good\.safetensors/);
+    const summary = JSON.parse(readFileSync(join(out, 'eval', 'summary.json'), 'utf8')) as { rows: { label: string; finalTrainMean: number }[] };
+    expect(summary.rows.map((r) => r.label)).toEqual([expect.stringMatching(/^learned:.*\/good\.safetensors$/), expect.stringMatching(/^lossGuarded\(learned:.*\/good\.safetensors, adam\(learningRate=0\.1\)\)$/)]);
+    for (const r of summary.rows) expect(Number.isFinite(r.finalTrainMean)).toBe(true);
   });
 
   it('checkpoint of another architecture', async () => {
