@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LoptError, create, has } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
-import { adam, adamw, sgd } from '../index.js';
+import { adam, adamw, registerAll, sgd } from '../index.js';
 import { hypergradient } from './hypergradient.js';
 import { metaOptimize } from './meta-optimize.js';
 import { registerSelfTuning } from './register.js';
@@ -9,6 +9,7 @@ import { runQuadratic } from './test-helpers.js';
 
 describe('registerSelfTuning', () => {
   it('registers hypergradient (towers nest by name) and metaOptimize, idempotently', () => {
+    registerAll();
     registerSelfTuning();
     registerSelfTuning();
     expect(has('optimizer', 'hypergradient') && has('optimizer', 'metaOptimize')).toBe(true);

@@ -1,5 +1,4 @@
 import { LoptError, create, register, type FactoryOptions, type Optimizer } from '@lopt/core';
-import { registerAll } from '../register.js';
 import { hypergradient, type HypergradientOptions } from './hypergradient.js';
 import { metaOptimize, type MetaOptimizeOptions } from './meta-optimize.js';
 
@@ -36,11 +35,13 @@ const metaOptimizeFactory = (o: FactoryOptions): Optimizer =>
 export const SELF_TUNING_NAMES: readonly string[] = ['hypergradient', 'metaOptimize'];
 
 /**
- * Registers the self-tuning optimizers with the `@lopt/core` registry (after the built-ins
- * of `registerAll`, which they refer to by name). Idempotent. Towers nest by name:
+ * Registers the self-tuning optimizers with the `@lopt/core` registry. They build their
+ * inner optimizers by registered name when created, so call `registerAll()` too (this
+ * function does not, so that `registerAll` may call it). Idempotent. Towers nest by name:
  *
  * @example
  * ```ts
+ * registerAll();
  * registerSelfTuning();
  * const opt = create('optimizer', 'hypergradient', {
  *   optimizer: 'adam', optimizerOptions: { learningRate: 1e-3 },
@@ -51,7 +52,6 @@ export const SELF_TUNING_NAMES: readonly string[] = ['hypergradient', 'metaOptim
  * ```
  */
 export function registerSelfTuning(): void {
-  registerAll();
   register('optimizer', 'hypergradient', hypergradientFactory, 'Hypergradient descent on a registered optimizer\'s hyperparameters (towers nest): { optimizer, optimizerOptions, hyperOptimizer, hyperOptimizerOptions, tune, spaces, method }');
   register('optimizer', 'metaOptimize', metaOptimizeFactory, 'MetaOptimize per-block step sizes over sgd/rmsprop/adam/adamw/lion: { base, baseOptions, metaOptimizer, metaStepSize, gamma, blocks, alpha0 }');
 }
