@@ -12,8 +12,7 @@ import { sgd } from '@lopt/optimizers';
 import { divergenceGuard, gradientNormResidual, guardStats, lossGuarded, safeguarded, type LossFn } from '../src/index.ts';
 
 const N = Number(process.env.BENCH_PARAMS ?? 1_000_000);
-const STEPS = Number(process.env.BENCH_STEPS ?? 30);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const STEPS = Number(process.env.BENCH_STEPS ?? 40);
 
 const backend = await initBackend({ backend: (process.env.LOPT_BACKEND as 'wasm' | 'cpu' | 'tensorflow' | undefined) ?? 'wasm' });
 
@@ -72,37 +71,6 @@ interface Row {
   learnedFraction: number;
 }
 
-/** Mean ms per update (grads precomputed) and per full training step (grads + update). */
-function time<S>(opt: Optimizer<S>): { updateMs: number; fullMs: number; state: OptState<S> } {
-  let state = opt.init({ w: tf.clone(center) });
-  const run = (withGrads: boolean): number => {
-    let total = 0;
-    for (let t = -3; t < STEPS; t++) {
-      const t0 = performance.now();
-      const { value, grads } = tf.tidy(() => {
-        const w = (state.params as { w: tf.Tensor }).w;
-        // Analytic gradient lambda (w - c); the full step also pays a forward pass for ctx.loss.
-        const g = tf.mul(lambda, tf.sub(w, center));
-        return { value: withGrads ? lossFn(state.params, { iteration: t, branch: 'current', lookaheadStep: 0 }) : tf.scalar(0), grads: g };
-      });
-      if (!withGrads) {
-        value.dataSync();
-        grads.dataSync();
-      }
-      const t1 = performance.now();
-      state = advance(opt, state, { w: grads }, withGrads ? { loss: value } : {});
-      (state.params as { w: tf.Tensor }).w.dataSync();
-      const t2 = performance.now();
-      tf.dispose([grads, value]);
-      if (t >= 0) total += withGrads ? t2 - t0 : t2 - t1;
-    }
-    return total / STEPS;
-  };
-  const updateMs = run(false);
-  const fullMs = run(true);
-  return { updateMs, fullMs, state };
-}
-
 type Variant = { guard: string; every: number | null; build: (l: Optimizer<unknown>) => Optimizer<unknown> };
 const fallback = (): Optimizer<unknown> => sgd({ learningRate: 1 / L }) as Optimizer<unknown>;
 const variants: Variant[] = [{ guard: 'none (learned alone)', every: null, build: (l) => l }];
@@ -114,41 +82,78 @@ for (const every of [1, 10]) {
   );
 }
 
+const WINDOW = 10; // one check per window at every = 10
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/**
+ * Steps all variants in lockstep (variant order rotates every step), so a burst of load from
+ * other processes hits every variant alike; per window of 10 steps, ratio = variant time /
+ * learned-alone time; the median over windows is reported. `full` adds the caller's work per
+ * step (forward pass for ctx.loss and the gradient); otherwise only `advance` is timed.
+ */
+function measure(opts: Optimizer<unknown>[], full: boolean): { msPerStep: number[]; ratio: number[]; states: OptState<unknown>[] } {
+  const states = opts.map((o) => o.init({ w: tf.clone(center) }));
+  const times = opts.map(() => [] as number[]);
+  for (let t = -3; t < STEPS; t++) {
+    for (let k = 0; k < opts.length; k++) {
+      const i = (k + Math.max(t, 0)) % opts.length;
+      const opt = opts[i] as Optimizer<unknown>;
+      const t0 = performance.now();
+      const { value, grads } = tf.tidy(() => {
+        const p = (states[i] as OptState<unknown>).params;
+        const g = tf.mul(lambda, tf.sub((p as { w: tf.Tensor }).w, center)); // analytic gradient
+        return { value: full ? lossFn(p, { iteration: t, branch: 'current', lookaheadStep: 0 }) : tf.scalar(0), grads: g };
+      });
+      if (!full) grads.dataSync();
+      const t1 = performance.now();
+      states[i] = advance(opt, states[i] as OptState<unknown>, { w: grads }, full ? { loss: value } : {});
+      ((states[i] as OptState<unknown>).params as { w: tf.Tensor }).w.dataSync();
+      const t2 = performance.now();
+      tf.dispose([grads, value]);
+      if (t >= 0) (times[i] as number[]).push(full ? t2 - t0 : t2 - t1);
+    }
+  }
+  const windows = Math.floor(STEPS / WINDOW);
+  const sum = (xs: number[], w: number): number => xs.slice(w * WINDOW, (w + 1) * WINDOW).reduce((a, b) => a + b, 0);
+  const base = times[0] as number[];
+  return {
+    msPerStep: times.map((ts) => median(Array.from({ length: windows }, (_, w) => sum(ts, w) / WINDOW))),
+    ratio: times.map((ts) => median(Array.from({ length: windows }, (_, w) => sum(ts, w) / sum(base, w)))),
+    states,
+  };
+}
+
 const rows: Row[] = [];
 for (const [label, make] of [
   ['learned-sgd', learnedSgd],
   ['learned-mlp', learnedMlp],
 ] as const) {
-  const best = new Map<string, { updateMs: number; fullMs: number; stats: ReturnType<typeof guardStats> | undefined }>();
-  // Round 0 warms up (JIT, kernel caches) and is discarded.
-  for (let round = 0; round <= ROUNDS; round++) {
-    for (const v of variants) {
-      const id = `${v.guard}@${v.every}`;
-      const { updateMs, fullMs, state } = time(v.build(make() as Optimizer<unknown>));
-      const stats = v.every === null ? undefined : guardStats(state as never);
-      tf.dispose(collectTensors([state.params, state.state]));
-      if (round === 0) continue;
-      const prev = best.get(id);
-      best.set(id, { updateMs: Math.min(updateMs, prev?.updateMs ?? Infinity), fullMs: Math.min(fullMs, prev?.fullMs ?? Infinity), stats });
-    }
-  }
-  const base = best.get('none (learned alone)@null') as { updateMs: number; fullMs: number };
-  for (const v of variants) {
-    const b = best.get(`${v.guard}@${v.every}`) as { updateMs: number; fullMs: number; stats: ReturnType<typeof guardStats> | undefined };
+  const opts = variants.map((v) => v.build(make() as Optimizer<unknown>));
+  const upd = measure(opts, false);
+  const stats = upd.states.map((s, i) => ((variants[i] as Variant).every === null ? undefined : guardStats(s as never)));
+  tf.dispose(collectTensors(upd.states));
+  const fullRun = measure(opts, true);
+  tf.dispose(collectTensors(fullRun.states));
+  variants.forEach((v, i) => {
+    const st = stats[i];
     rows.push({
       learned: label,
       guard: v.guard,
       every: v.every,
-      updateMs: b.updateMs,
-      fullStepMs: b.fullMs,
-      updateRatio: b.updateMs / base.updateMs,
-      fullStepRatio: b.fullMs / base.fullMs,
-      lossEvalsPerStep: b.stats?.lossEvalsPerStep ?? 0,
-      gradEvalsPerStep: b.stats?.gradEvalsPerStep ?? 0,
-      residualEvalsPerStep: b.stats?.residualEvalsPerStep ?? 0,
-      learnedFraction: b.stats?.learnedFraction ?? 1,
+      updateMs: upd.msPerStep[i] as number,
+      fullStepMs: fullRun.msPerStep[i] as number,
+      updateRatio: upd.ratio[i] as number,
+      fullStepRatio: fullRun.ratio[i] as number,
+      lossEvalsPerStep: st?.lossEvalsPerStep ?? 0,
+      gradEvalsPerStep: st?.gradEvalsPerStep ?? 0,
+      residualEvalsPerStep: st?.residualEvalsPerStep ?? 0,
+      learnedFraction: st?.learnedFraction ?? 1,
     });
-  }
+  });
 }
 
 const out = {
@@ -156,8 +161,8 @@ const out = {
   backend: backend,
   params: N,
   steps: STEPS,
-  rounds: ROUNDS,
-  note: 'updateRatio: guarded update / learned update alone (gradients precomputed); fullStepRatio: including the forward pass and gradient the caller computes each step. Extra evaluations per step are the guards own counters (state.stats) averaged over all steps of the run.',
+  window: WINDOW,
+  note: 'All variants step in lockstep; per 10-step window, ratio = variant time / learned-alone time; medians over windows. updateRatio: advance() only (gradients precomputed; divergenceGuard then gets no ctx.loss and evaluates the current loss itself); fullStepRatio: including the forward pass for ctx.loss and the gradient the caller computes each step. Evaluation counts per step come from the guards own counters (state.stats) of the update-only run.',
   date: new Date().toISOString(),
   rows,
 };
@@ -167,7 +172,7 @@ mkdirSync(dirname(file), { recursive: true });
 writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
 
 const f = (x: number, d = 2): string => x.toFixed(d);
-console.log(`\nGuard overhead per step, ${N.toLocaleString('en-US')} params, backend ${JSON.stringify(backend)}, ${STEPS} steps x best of ${ROUNDS} rounds\n`);
+console.log(`\nGuard overhead per step, ${N.toLocaleString('en-US')} params, backend ${backend.name}, ${STEPS} lockstep steps, medians over ${Math.floor(STEPS / WINDOW)} windows of ${WINDOW}\n`);
 console.log('| learned | guard | every | update ms | x learned update | full step ms | x learned full step | extra fwd/step | extra bwd/step | residual evals/step | learned share |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {

@@ -10,6 +10,7 @@ import {
   type UpdateContext,
 } from '@lopt/core';
 import {
+  asFloatScalar,
   branchContext,
   branchInitOptions,
   checkAdvance,
@@ -109,13 +110,13 @@ export function divergenceGuard<SL, SF>(
       let candF: OptState<SF> | undefined =
         policy === 'both' ? fallback.update(innerState(state.params, gs.fallback, before.fallbackIteration), grads, ctxF) : undefined;
 
-      const probes: tf.Tensor[] = [finiteProbe(candL.params), ctx?.loss ? tf.cast(ctx.loss, 'float32') : tf.scalar(0)];
+      const probes: tf.Tensor[] = [finiteProbe(candL.params), ctx?.loss ? asFloatScalar(ctx.loss) : tf.scalar(0)];
       if (lossTest && lossFn) {
         const now = ctx?.loss ?? evalScalar('lossFn', lossFn, state.params, { iteration, branch: 'current', lookaheadStep: 0 });
         if (ctx?.loss === undefined) {
           c.lossEvals += 1;
           probes.push(now);
-        } else probes.push(tf.cast(now, 'float32'));
+        } else probes.push(asFloatScalar(now));
         probes.push(evalScalar('lossFn', lossFn, candL.params, { iteration, branch: 'learned', lookaheadStep: 0 }));
         c.lossEvals += 1;
         c.checks += 1;

@@ -86,16 +86,22 @@ export function lossAndGrads(lossFn: LossFn, params: TensorTree, info: EvalInfo)
  */
 export function finiteProbe(tree: TensorTree): tf.Scalar {
   return tf.tidy(() => {
-    const sums = treeLeaves(tree).map((x) => tf.sum(tf.cast(x, 'float32')));
+    const sums = treeLeaves(tree).map((x) => tf.sum(x.dtype === 'float32' ? x : tf.cast(x, 'float32')));
     if (sums.length === 0) return tf.scalar(0);
     return (sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar;
   });
 }
 
+/** `x` as a float32 scalar, without a kernel when it already is one. */
+export function asFloatScalar(x: tf.Tensor): tf.Scalar {
+  const s = x.rank === 0 ? x : tf.reshape(x, []);
+  return (s.dtype === 'float32' ? s : tf.cast(s, 'float32')) as tf.Scalar;
+}
+
 /** Reads several scalars with one device read. */
 export function readScalars(values: readonly tf.Scalar[]): number[] {
   if (values.length === 0) return [];
-  return Array.from(tf.tidy(() => tf.stack(values.map((v) => tf.cast(tf.reshape(v, []), 'float32'))).dataSync()));
+  return Array.from(tf.tidy(() => tf.stack(values.map((v) => asFloatScalar(v))).dataSync()));
 }
 
 /** The inner optimizer state a guard passes to one of its branches. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, type OptState, type Optimizer, type OptimizerInitOptions, type TensorTree, type UpdateContext } from '@lopt/core';
 import {
+  asFloatScalar,
   branchContext,
   branchInitOptions,
   checkAdvance,
@@ -96,15 +97,15 @@ export function lossGuarded<SL, SF>(
   function estimate<S>(opt: Optimizer<S>, cand: OptState<S>, branch: 'learned' | 'fallback', iteration: number, ctx: UpdateContext | undefined): tf.Scalar {
     return tf.tidy(() => {
       const at = (j: number): EvalInfo => ({ iteration, branch, lookaheadStep: j });
-      if (lookahead === 1) return tf.cast(evalScalar('lossFn', lossFn, cand.params, at(0)), 'float32');
+      if (lookahead === 1) return asFloatScalar(evalScalar('lossFn', lossFn, cand.params, at(0)));
       let cur = cand;
       const losses: tf.Scalar[] = [];
       for (let j = 0; j < lookahead - 1; j++) {
         const { value, grads } = lossAndGrads(lossFn, cur.params, at(j));
-        losses.push(tf.cast(value, 'float32'));
+        losses.push(asFloatScalar(value));
         cur = opt.update(cur, grads, { ...(ctx?.key === undefined ? {} : { key: ctx.key }), loss: value });
       }
-      losses.push(tf.cast(evalScalar('lossFn', lossFn, cur.params, at(lookahead - 1)), 'float32'));
+      losses.push(asFloatScalar(evalScalar('lossFn', lossFn, cur.params, at(lookahead - 1))));
       return tf.div(tf.addN(losses), lookahead) as tf.Scalar;
     });
   }

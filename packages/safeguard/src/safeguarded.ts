@@ -10,6 +10,7 @@ import {
   type UpdateContext,
 } from '@lopt/core';
 import {
+  asFloatScalar,
   branchContext,
   branchInitOptions,
   checkAdvance,
@@ -177,7 +178,7 @@ export function safeguarded<SL, SF>(
         const pL = finiteProbe(l.params);
         probes.push(pL);
         if (check) {
-          const r = tf.tidy(() => tf.cast(evalScalar('residualFn', residualFn, l.params, { iteration, branch: 'learned', lookaheadStep: 0 }), 'float32'));
+          const r = tf.tidy(() => asFloatScalar(evalScalar('residualFn', residualFn, l.params, { iteration, branch: 'learned', lookaheadStep: 0 })));
           probes.push(r);
           c.residualEvals += 1;
           c.checks += 1;

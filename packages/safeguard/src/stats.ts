@@ -73,7 +73,8 @@ export function readCounts(stats: GuardStatsTree): GuardCounts {
       path: `state.stats.${missing[0]}`,
     });
   }
-  const values = tf.tidy(() => tf.stack(GUARD_STAT_NAMES.map((n) => tf.cast(stats[n], 'int32'))).dataSync());
+  // One Pack kernel and one read (casts only for counters not stored as int32).
+  const values = tf.tidy(() => tf.stack(GUARD_STAT_NAMES.map((n) => (stats[n].dtype === 'int32' ? stats[n] : tf.cast(stats[n], 'int32')))).dataSync());
   return zeroCounts(Object.fromEntries(GUARD_STAT_NAMES.map((n, i) => [n, values[i] as number])) as GuardCounts);
 }
 
