@@ -92,6 +92,34 @@ describe('accumulators and normalized features (vs float64 plain JS)', () => {
     expectClose(facG, expFac, { rtol: 1e-5 });
   });
 
+  it('factored accumulators when the first axis is the largest ([3, 2]: v_row is per column)', () => {
+    // Same numbers laid out as [3, 2] (element (i, j) = G[t][2 i + j]); d0 = 0, d1 = 1.
+    let slot = initFactored([3, 2], 1);
+    let facG: tf.Tensor = tf.zeros([1]);
+    const dk = 0.9;
+    for (const g of G) {
+      const u = updateFactored(slot, tf.tensor2d(g, [3, 2]), tf.tensor1d([dk]));
+      slot = u.slot;
+      facG = u.facG;
+    }
+    const vRow = [0, 0]; // mean over axis 0 (d0): one per column
+    const vCol = [0, 0, 0]; // mean over axis 1 (d1): one per row
+    for (const g of G) {
+      for (let j = 0; j < 2; j++) vRow[j] = dk * (vRow[j] as number) + (1 - dk) * [0, 1, 2].reduce((a, i) => a + (g[2 * i + j] as number) ** 2 + 1e-30, 0) / 3;
+      for (let i = 0; i < 3; i++) vCol[i] = dk * (vCol[i] as number) + (1 - dk) * ((g[2 * i] as number) ** 2 + (g[2 * i + 1] as number) ** 2 + 2e-30) / 2;
+    }
+    const mean = ((vRow[0] as number) + (vRow[1] as number)) / 2;
+    const last = G[2] as number[];
+    const exp: number[] = [];
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 2; j++) exp.push((last[2 * i + j] as number) / Math.sqrt((vRow[j] as number) / (mean + 1e-9)) / Math.sqrt(vCol[i] as number));
+    const st = slot as { row: tf.Tensor; col: tf.Tensor };
+    expect(st.row.shape).toEqual([1, 2]);
+    expect(st.col.shape).toEqual([1, 3]);
+    expectClose(st.row, vRow, { rtol: 1e-5 });
+    expectClose(st.col, vCol, { rtol: 1e-5 });
+    expectClose(facG, exp, { rtol: 1e-5 });
+  });
+
   it('the 28 adafac features of a rank-1 tensor (unfactored branch), normalized', () => {
     const p = tf.tensor1d([0.3, -0.7, 1.2, 0.05]);
     const g = tf.tensor1d([0.2, -0.1, 0.4, -0.3]);
