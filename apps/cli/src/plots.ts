@@ -54,14 +54,7 @@ export function linePlot(options: {
   const yTitle = log ? `${y.title} (log scale)` : y.title;
   const color = series ? { field: series.field, type: 'nominal' as const, title: series.title, ...(scheme ? { scale: { scheme } } : {}) } : { value: '#4c78a8' };
   const layers: object[] = [];
-  layers.push({
-    mark: { type: 'line', strokeWidth: smooth ? 1 : 2, opacity: smooth ? 0.35 : 1 },
-    encoding: {
-      x: { field: x.field, type: 'quantitative', title: x.title },
-      y: { field: y.field, type: 'quantitative', scale: yScale, title: yTitle, axis: yAxis },
-      color,
-    },
-  });
+  // Bands first, lines on top (the legend's stroke symbols come from the config).
   if (band) {
     layers.push({
       mark: { type: 'area', opacity: 0.18 },
@@ -73,6 +66,14 @@ export function linePlot(options: {
       },
     });
   }
+  layers.push({
+    mark: { type: 'line', strokeWidth: smooth ? 1 : 2, opacity: smooth ? 0.35 : 1 },
+    encoding: {
+      x: { field: x.field, type: 'quantitative', title: x.title },
+      y: { field: y.field, type: 'quantitative', scale: yScale, title: yTitle, axis: yAxis },
+      color,
+    },
+  });
   if (smooth) {
     layers.push({
       transform: [{ window: [{ op: 'mean', field: y.field, as: 'smoothed' }], frame: [-smooth, 0], ...(series ? { groupby: [series.field] } : {}) }],
