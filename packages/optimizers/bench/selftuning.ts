@@ -2,8 +2,8 @@
 // at ~1M parameters on WASM: hypergradient(adam) with one and two levels (autodiff over
 // lr + betas, and the closed form for lr only) and metaOptimize(adamw). Only the optimizer
 // step is timed (gradients are precomputed trees, alternated so hypergradients are nonzero).
-// Ratios come from one run, interleaved rounds, best round kept, since absolute times on a
-// shared machine are noisy. Writes bench-results/selftuning.json and prints a markdown table.
+// Ratios come from one run (interleaved blocks, fastest block kept), since absolute times
+// on a shared machine are noisy. Writes bench-results/selftuning.json and prints a markdown table.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,9 +12,9 @@ import { initBackend } from '@lopt/backend';
 import { advance, collectTensors, foldIn, key, normal, treeSize, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { adam, adamw, hypergradient, metaOptimize, sgd } from '../src/index.ts';
 
-const STEPS = Number(process.env.BENCH_STEPS ?? 20);
+const STEPS = Number(process.env.BENCH_STEPS ?? 4);
+const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 8);
 const WARMUP = 3;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 const backend = await initBackend({ backend: (process.env.LOPT_BACKEND as 'wasm' | 'cpu' | 'tensorflow' | undefined) ?? 'wasm' });
 
@@ -82,31 +82,35 @@ const cases: Case[] = [
   },
 ];
 
-/** Milliseconds per step of `opt` (after warm-up), and the tensors it held at the end. */
-function time(opt: Optimizer<unknown>): { ms: number; tensors: number } {
-  const params = tree(key(1), 0.05);
-  let state: OptState<unknown> = opt.init(params);
-  const sync = (s: OptState<unknown>) => collectTensors(s.params).forEach((t) => t.dataSync());
-  for (let i = 0; i < WARMUP; i++) state = advance(opt, state, grads[i % 2] as TensorTree);
-  sync(state);
-  const before = tf.memory().numTensors;
-  const t0 = performance.now();
-  for (let i = 0; i < STEPS; i++) state = advance(opt, state, grads[i % 2] as TensorTree);
-  sync(state);
-  const ms = (performance.now() - t0) / STEPS;
-  const tensors = tf.memory().numTensors - before;
-  tf.dispose(collectTensors([state.params, state.state]));
-  return { ms, tensors };
-}
-
+/**
+ * All optimizers run side by side: after warm-up, BLOCKS rounds each time a block of STEPS
+ * steps of every optimizer in turn, and the fastest block of each is kept. Interleaving
+ * short blocks makes the ratios robust to the load of a shared machine.
+ */
+const params = cases.map(() => tree(key(1), 0.05));
+let states: OptState<unknown>[] = cases.map((c, i) => c.make().init(params[i] as TensorTree));
+const opts = cases.map((c) => c.make());
+const sync = (s: OptState<unknown>) => collectTensors(s.params).forEach((t) => t.dataSync());
+let step = 0;
+for (let w = 0; w < WARMUP; w++, step++) states = states.map((s, i) => advance(opts[i] as Optimizer<unknown>, s, grads[step % 2] as TensorTree));
+states.forEach(sync);
 const best = new Map<string, number>();
-for (let r = 0; r < ROUNDS; r++) {
-  for (const c of cases) {
-    const { ms, tensors } = time(c.make());
-    if (tensors !== 0) throw new Error(`${c.name} leaked ${tensors} tensors over ${STEPS} steps`);
+const before = tf.memory().numTensors;
+for (let b = 0; b < BLOCKS; b++) {
+  cases.forEach((c, i) => {
+    let s = states[i] as OptState<unknown>;
+    const t0 = performance.now();
+    for (let k = 0; k < STEPS; k++) s = advance(opts[i] as Optimizer<unknown>, s, grads[(step + k) % 2] as TensorTree);
+    sync(s);
+    const ms = (performance.now() - t0) / STEPS;
+    states[i] = s;
     best.set(c.name, Math.min(best.get(c.name) ?? Infinity, ms));
-  }
+  });
+  step += STEPS;
 }
+const leaked = tf.memory().numTensors - before;
+if (leaked !== 0) throw new Error(`the optimizers leaked ${leaked} tensors over ${BLOCKS * STEPS} steps`);
+states.forEach((s) => tf.dispose(collectTensors([s.params, s.state])));
 
 const rows = cases.map((c) => {
   const ms = best.get(c.name) as number;
@@ -117,8 +121,8 @@ const result = {
   benchmark: 'selftuning',
   backend: `${backend.name}${backend.simd ? ' (SIMD)' : ''}`,
   params: treeSize(grads[0] as TensorTree),
-  steps: STEPS,
-  rounds: ROUNDS,
+  stepsPerBlock: STEPS,
+  blocks: BLOCKS,
   date: new Date().toISOString(),
   rows,
 };
@@ -126,7 +130,7 @@ const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results',
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
 
-console.log(`\nSelf-tuning overhead per step, ${result.params.toLocaleString('en-US')} parameters, backend ${result.backend}, best of ${ROUNDS} rounds x ${STEPS} steps\n`);
+console.log(`\nSelf-tuning overhead per step, ${result.params.toLocaleString('en-US')} parameters, backend ${result.backend}, fastest of ${BLOCKS} interleaved blocks of ${STEPS} steps\n`);
 console.log('| optimizer | ms/step | vs plain |');
 console.log('|---|---:|---:|');
 for (const r of rows) console.log(`| ${r.name} | ${r.msPerStep.toFixed(2)} | ${r.ratio.toFixed(2)}x ${r.baseline} |`);

@@ -239,7 +239,7 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
   const requested = checkOneOf('method', options.method ?? 'auto', ['auto', 'autodiff', 'closed-form'] as const);
   // Closed forms: the learning rate alone of an update -lr * direction (keeps the previous
   // unit-lr update), or Adam/AdamW rebuilt from a plain instance (any of lr, beta1, beta2;
-  // keeps the previous params, gradients and moments, like autodiff).
+  // keeps the previous params and gradients; the moments are in the current state).
   const lrOnly = tune.length === 1 && tune[0] === 'learningRate' && linearInLearningRate(String(baseName), configValues);
   const adamForm =
     plain !== undefined &&
@@ -499,8 +499,7 @@ function adamHypergradient(
   const bc2 = tf.sub(1, tf.pow(b2, t));
   const inv1 = tf.div(1, bc1);
   const inv2 = tf.div(1, bc2);
-  // dm^/dbeta1 = (m - g_p) c1 + m c2, dv^/dbeta2 = (v - g_p^2) c3 + v c4,
-  // folded to m (c1 + c2) - g_p c1 and v (c3 + c4) - g_p^2 c3 (fewer elementwise ops)
+  // dm^/dbeta1 = (m - g_p) c1 + m c2 = m c12 - g_p c1; dv^/dbeta2 = v c34 - g_p^2 c3
   const c1 = tf.div(inv1, b1);
   const c12 = tf.add(c1, tf.mul(tf.mul(t, tf.pow(b1, t - 1)), tf.square(inv1)));
   const c3 = tf.div(inv2, b2);
@@ -511,6 +510,9 @@ function adamHypergradient(
   const pp = treeLeaves(prev.params);
   const ms = treeLeaves(adamState.mu);
   const vs = treeLeaves(adamState.nu);
+  // Per leaf, with a = g / den and m^ = m / bc1 (the 1/bc1 kept in the scalars):
+  // sum(a m^) = S_am / bc1; sum(a dm^/dbeta1) = c12 S_am - c1 sum(a g_p);
+  // sum(a m^ dv^/dbeta2 / (s den)) = (c34 sum(q v) - c3 sum(q g_p^2)) / bc1 with q = a m / (s den).
   const lrParts: tf.Tensor[] = [];
   const b1Parts: tf.Tensor[] = [];
   const b2Parts: tf.Tensor[] = [];
@@ -518,28 +520,25 @@ function adamHypergradient(
     const gpi = gp[i] as tf.Tensor;
     const m = ms[i] as tf.Tensor;
     const v = vs[i] as tf.Tensor;
-    const mh = tf.mul(m, inv1);
     const sroot = tf.sqrt(tf.add(tf.mul(v, inv2), er));
     const den = tf.add(sroot, eps);
     const a = tf.div(gi, den);
-    const amh = tf.mul(a, mh);
+    const am = tf.mul(a, m);
+    const sAm = tf.sum(am);
     if (want.has('learningRate')) {
-      const dir = tf.sum(amh);
-      lrParts.push(wd === undefined ? tf.neg(dir) : tf.neg(tf.add(dir, tf.mul(wd, tf.sum(tf.mul(gi, pp[i] as tf.Tensor))))));
+      const dir = tf.mul(inv1, sAm);
+      lrParts.push(wd === undefined ? dir : tf.add(dir, tf.mul(wd, tf.sum(tf.mul(gi, pp[i] as tf.Tensor)))));
     }
-    if (want.has('beta1')) {
-      const dmh = tf.sub(tf.mul(m, c12), tf.mul(gpi, c1));
-      b1Parts.push(tf.sum(tf.mul(a, dmh)));
-    }
+    if (want.has('beta1')) b1Parts.push(tf.sub(tf.mul(c12, sAm), tf.mul(c1, tf.sum(tf.mul(a, gpi)))));
     if (want.has('beta2')) {
-      const dvh = tf.sub(tf.mul(v, c34), tf.mul(tf.square(gpi), c3));
-      b2Parts.push(tf.sum(tf.div(tf.mul(amh, dvh), tf.mul(sroot, den))));
+      const q = tf.div(am, tf.mul(sroot, den));
+      b2Parts.push(tf.sub(tf.mul(c34, tf.sum(tf.mul(q, v))), tf.mul(c3, tf.sum(tf.mul(q, tf.square(gpi))))));
     }
   });
   const total = (parts: tf.Tensor[]) => (parts.length === 1 ? parts[0] : tf.addN(parts)) as tf.Scalar;
   const out: { [name: string]: tf.Scalar } = {};
-  if (want.has('learningRate')) out.learningRate = total(lrParts);
+  if (want.has('learningRate')) out.learningRate = tf.neg(total(lrParts)) as tf.Scalar;
   if (want.has('beta1')) out.beta1 = tf.neg(tf.mul(lr, total(b1Parts))) as tf.Scalar;
-  if (want.has('beta2')) out.beta2 = tf.mul(tf.mul(0.5, lr), total(b2Parts)) as tf.Scalar;
+  if (want.has('beta2')) out.beta2 = tf.mul(tf.mul(tf.mul(0.5, lr), inv1), total(b2Parts)) as tf.Scalar;
   return out;
 }
