@@ -43,6 +43,8 @@ export function fusedAdamLoop(
   const { beta1, beta2, epsilon, epsilonRoot, bc1, bc2, weightDecay, learningRate } = a;
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
+  const ib1 = 1 / bc1;
+  const ib2 = 1 / bc2;
   const n = p.length;
   for (let i = 0; i < n; i++) {
     const gi = g[i] as number;
@@ -51,7 +53,7 @@ export function fusedAdamLoop(
     const pi = p[i] as number;
     mOut[i] = mi;
     vOut[i] = vi;
-    pOut[i] = pi - learningRate * (mi / bc1 / (Math.sqrt(vi / bc2 + epsilonRoot) + epsilon) + weightDecay * pi);
+    pOut[i] = pi - learningRate * ((mi * ib1) / (Math.sqrt(vi * ib2 + epsilonRoot) + epsilon) + weightDecay * pi);
   }
 }
 
