@@ -141,7 +141,7 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
     const tuneTasks = buildTasks(target, seed, TUNE_TASKS, t.seeds);
     const u = uniformArray(foldIn(makeKey(seed), 0x1a), t.trials);
     const lrs = Array.from(u, (x) => Math.exp(Math.log(t.low) + x * (Math.log(t.high) - Math.log(t.low))));
-    const bar = createProgress({ total: t.trials, label: 'tune adam', fields: ['lr', 'best'] });
+    const bar = createProgress({ total: t.trials, label: 'tune adam', fields: [{ key: 'lr', label: 'lr' }, { key: 'best', label: 'best' }] });
     const trials: { learningRate: number; meanFinalTrainLoss: number }[] = [];
     for (const [i, lr] of lrs.entries()) {
       const built = await buildOptimizer(parseOptimizerSpec(`adam:learningRate=${lr}`), { numSteps: steps, holder });
@@ -170,7 +170,7 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
 
   const tasks = buildTasks(target, seed, EVAL_TASKS, seeds);
   const optimizers: EvalResult['optimizers'] = [];
-  const bar = createProgress({ total: allSpecs.length * seeds, label: 'eval', fields: ['optimizer', 'loss'], lineEvery: 1 / Math.max(1, allSpecs.length * seeds) });
+  const bar = createProgress({ total: allSpecs.length * seeds, label: 'eval', fields: [{ key: 'optimizer', label: 'optimizer' }, { key: 'loss', label: 'final loss' }], lineEvery: 1 / Math.max(1, allSpecs.length * seeds) });
   let done = 0;
   for (const [si, spec] of allSpecs.entries()) {
     const label = si === 0 && settings.tune ? `${specLabel(spec)} [tuned]` : specLabel(spec);

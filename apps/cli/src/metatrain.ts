@@ -281,7 +281,7 @@ async function trainLoop(
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
 
-  const progress = createProgress({ total: config.steps, label: 'meta-train', fields: ['loss', 'steps/s'], start: startStep });
+  const progress = createProgress({ total: config.steps, label: 'meta-train', fields: [{ key: 'loss', label: 'meta-loss' }, { key: 'rate', label: 'steps/s' }], start: startStep });
   const flush = async (step: number, theta: TensorTree): Promise<void> => {
     if (pending) {
       await writeFileAtomic(statePath, pending);
@@ -319,7 +319,7 @@ async function trainLoop(
         };
         appendJsonLine(metricsPath, row);
         if (m.step % config.checkpointEvery === 0 || m.step === config.steps || interrupted) await flush(m.step, theta);
-        progress.update(m.step, { loss: formatNumber(m.meanLoss), 'steps/s': formatNumber(m.stepsPerSecond) });
+        progress.update(m.step, { loss: formatNumber(m.meanLoss), rate: formatNumber(m.stepsPerSecond) });
         // Let the event loop run (signal handlers) between steps.
         await new Promise<void>((r) => setImmediate(r));
       },

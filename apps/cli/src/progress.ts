@@ -14,8 +14,8 @@ export interface ProgressOptions {
   readonly total: number;
   /** The label in front of the bar. */
   readonly label: string;
-  /** Payload fields shown after the bar, in order, as `name value`. */
-  readonly fields: readonly string[];
+  /** Payload fields shown after the bar, in order, as `label value` (`key` is the payload key; word characters only). */
+  readonly fields: readonly { readonly key: string; readonly label: string }[];
   /** Start value (resumed runs). */
   readonly start?: number;
   /** Non-terminal output: print a line every this fraction of the total. Default 0.1. */
@@ -30,7 +30,7 @@ export interface ProgressOptions {
 export function createProgress(options: ProgressOptions): Progress {
   const { total, label, fields } = options;
   const start = options.start ?? 0;
-  const fieldText = fields.map((f) => `${f} {${f}}`).join(' | ');
+  const fieldText = fields.map((f) => `${f.label} {${f.key}}`).join(' | ');
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {
@@ -43,7 +43,7 @@ export function createProgress(options: ProgressOptions): Progress {
       },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, start, Object.fromEntries(fields.map((f) => [f, '-'])));
+    bar.start(total, start, Object.fromEntries(fields.map((f) => [f.key, '-'])));
     return {
       update: (value, payload) => bar.update(value, payload ?? {}),
       stop: () => bar.stop(),
@@ -59,7 +59,7 @@ export function createProgress(options: ProgressOptions): Progress {
       const elapsed = (Date.now() - t0) / 1000;
       const rate = elapsed > 0 ? (value - start) / elapsed : 0;
       const eta = rate > 0 ? Math.round((total - value) / rate) : NaN;
-      const shown = fields.filter((f) => payload[f] !== undefined).map((f) => `${f} ${payload[f]}`);
+      const shown = fields.filter((f) => payload[f.key] !== undefined).map((f) => `${f.label} ${payload[f.key]}`);
       process.stderr.write(`${label} ${value}/${total}${shown.length ? ` | ${shown.join(' | ')}` : ''}${Number.isFinite(eta) ? ` | ETA ${eta}s` : ''}\n`);
     },
     stop: () => undefined,
