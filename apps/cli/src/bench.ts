@@ -53,7 +53,14 @@ export function benchPackages(root: string, filter?: string): BenchPackage[] {
   return out;
 }
 
-const ID_FIELDS = ['name', 'benchmark', 'optimizer', 'architecture', 'guard', 'task', 'estimator', 'backend', 'params', 'parameters', 'size', 'every', 'case'];
+const ID_FIELDS = ['name', 'benchmark', 'optimizer', 'architecture', 'learned', 'guard', 'task', 'estimator', 'variant', 'mode', 'problem', 'dataset', 'label', 'backend', 'params', 'parameters', 'size', 'every', 'case'];
+
+/** An identifying field's text: strings and numbers, or the `name` of an object (such as a backend description). */
+function idValue(v: unknown): string | undefined {
+  if (typeof v === 'string' || typeof v === 'number') return String(v);
+  if (typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string') return (v as { name: string }).name;
+  return undefined;
+}
 
 /**
  * Every numeric field whose key mentions "ratio" (or "speedup"), anywhere in a benchmark's
@@ -68,7 +75,7 @@ export function extractRatios(json: unknown, pkg: string, file: string): RatioRo
     }
     if (typeof v !== 'object' || v === null) return;
     const o = v as Record<string, unknown>;
-    const ids = ID_FIELDS.filter((k) => typeof o[k] === 'string' || typeof o[k] === 'number').map((k) => `${k}=${String(o[k])}`);
+    const ids = ID_FIELDS.filter((k) => idValue(o[k]) !== undefined).map((k) => `${k}=${idValue(o[k])}`);
     const here = [...ctx, ...ids];
     for (const [k, x] of Object.entries(o)) {
       if (typeof x === 'number' && /ratio|speedup/i.test(k)) rows.push({ package: pkg, file, context: here.join(' '), metric: k, value: x });
