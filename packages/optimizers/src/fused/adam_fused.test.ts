@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { advance, disposeTree, treeLeaves, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
 import { adam, adamw, cosineDecay } from '../index.js';
-import { fusedAdamAvailable, FUSED_ADAM_KERNEL } from './adam_kernel.js';
+import { fusedAdamAvailable, fusedAdamImplementation, FUSED_ADAM_KERNEL } from './adam_kernel.js';
 
 const initial = tf.getBackend();
 afterAll(async () => {
@@ -43,6 +43,7 @@ describe('fused Adam kernel', () => {
     it(`matches the composed transformations on ${backend} (adam, adamw, schedule, epsilonRoot)`, async () => {
       await tf.setBackend(backend);
       expect(fusedAdamAvailable()).toBe(true);
+      expect(fusedAdamImplementation()).toBe(backend === 'wasm' ? 'wasm-simd' : 'js');
       const configs: [string, (fused: boolean) => Optimizer<unknown>][] = [
         ['adam', (fused) => adam({ learningRate: 0.05, fused })],
         ['adamw', (fused) => adamw({ learningRate: 0.05, weightDecay: 0.1, fused })],

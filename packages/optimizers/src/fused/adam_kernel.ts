@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAM_WASM_BASE64 } from './adam-wasm-binary.js';
 
 /** Name of the fused Adam/AdamW kernel lopt registers on the `cpu` and `wasm` backends. */
 export const FUSED_ADAM_KERNEL = 'LoptFusedAdamUpdate';
@@ -24,7 +25,9 @@ export interface FusedAdamAttrs {
 }
 
 /**
- * The fused elementwise Adam/AdamW step on raw arrays, computed in float64 per element and
+ * The fused elementwise Adam/AdamW step on raw arrays (the CPU backend's path, and the WASM
+ * backend's when WebAssembly SIMD is unavailable; on WASM the SIMD kernel of
+ * assembly/adam.ts runs the same formula in float32, four lanes at a time), computed in float64 per element and
  * stored as float32. It is the same formula as the composed
  * `chain(scaleByAdam, addDecayedWeights, scaleByLearningRate)` + `params + updates`:
  * `m' = (1-b1) g + b1 m`, `v' = (1-b2) g^2 + b2 v`,
@@ -67,6 +70,58 @@ interface CpuBackendLike {
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(info: Info): Float32Array;
+  wasm?: { asm?: { memory?: unknown } };
+  dataIdMap?: { get(dataId: object): { memoryOffset: number } | undefined };
+}
+
+/** Exports of assembly/adam.ts (see scripts/build-wasm.mjs). */
+interface AdamSimdExports {
+  adam(
+    p: number, g: number, m: number, v: number, po: number, mo: number, vo: number, n: number,
+    b1: number, b2: number, c1: number, c2: number, ib1: number, ib2: number, er: number, eps: number, lr: number, wd: number,
+  ): void;
+}
+
+let simdModule: WebAssembly.Module | null | undefined;
+const simdInstances = new WeakMap<WebAssembly.Memory, AdamSimdExports>();
+
+function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The SIMD kernel instantiated on tfjs-backend-wasm's own memory (zero copy), or null when
+ * this runtime lacks WebAssembly SIMD or the backend does not expose its memory (then the
+ * JS loop runs on heap views instead).
+ */
+function simdKernel(b: WasmBackendLike): AdamSimdExports | null {
+  const memory = b.wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory) || b.dataIdMap === undefined) return null;
+  if (simdModule === undefined) {
+    try {
+      simdModule = new WebAssembly.Module(decodeBase64(ADAM_WASM_BASE64) as BufferSource);
+    } catch {
+      simdModule = null;
+    }
+  }
+  if (simdModule === null) return null;
+  let k = simdInstances.get(memory);
+  if (!k) {
+    k = new WebAssembly.Instance(simdModule, { env: { memory } }).exports as unknown as AdamSimdExports;
+    simdInstances.set(memory, k);
+  }
+  return k;
+}
+
+/** Which implementation the fused kernel uses on the active backend: `wasm-simd`, `js` (a JS loop) or `none`. */
+export function fusedAdamImplementation(): 'wasm-simd' | 'js' | 'none' {
+  const name = tf.getBackend();
+  if (name === 'cpu') return 'js';
+  if (name !== 'wasm') return 'none';
+  return simdKernel(tf.backend() as unknown as WasmBackendLike) ? 'wasm-simd' : 'js';
 }
 
 function attrsOf(attrs: unknown): FusedAdamAttrs {
@@ -95,8 +150,20 @@ const wasmKernel: tf.KernelConfig = {
     const { p, g, m, v } = inputs as unknown as Record<'p' | 'g' | 'm' | 'v', Info>;
     // Allocate every output before taking views: an allocation may grow (and detach) the heap.
     const outs = [b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32')] as [Info, Info, Info];
+    const a = attrsOf(attrs);
+    const k = simdKernel(b);
+    if (k) {
+      const off = (t: Info) => (b.dataIdMap?.get(t.dataId)?.memoryOffset ?? -1) as number;
+      const ptrs = [p, g, m, v, ...outs].map(off);
+      if (ptrs.every((x) => x >= 0)) {
+        const n = tf.util.sizeFromShape(p.shape);
+        const [pp, gp, mp, vp, po, mo, vo] = ptrs as [number, number, number, number, number, number, number];
+        k.adam(pp, gp, mp, vp, po, mo, vo, n, a.beta1, a.beta2, 1 - a.beta1, 1 - a.beta2, 1 / a.bc1, 1 / a.bc2, a.epsilonRoot, a.epsilon, a.learningRate, a.weightDecay);
+        return outs as unknown as tf.TensorInfo[];
+      }
+    }
     const view = (t: Info) => b.typedArrayFromHeap(t);
-    fusedAdamLoop(view(p), view(g), view(m), view(v), view(outs[0]), view(outs[1]), view(outs[2]), attrsOf(attrs));
+    fusedAdamLoop(view(p), view(g), view(m), view(v), view(outs[0]), view(outs[1]), view(outs[2]), a);
     return outs as unknown as tf.TensorInfo[];
   },
 };
