@@ -36,4 +36,4 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureEntry>> = Object
 });
 
 /** Config keys that select an implementation, not an architecture (ignored when checkpoints are compared). */
-export const RUNTIME_CONFIG_KEYS: readonly string[] = ['fused'];
+export const RUNTIME_CONFIG_KEYS: readonly string[] = ['fused', 'chunkRows'];

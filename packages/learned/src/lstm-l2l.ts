@@ -11,6 +11,12 @@ export type LstmL2LConfig = {
   readonly preprocessK: number;
   /** Output scale. Default 0.01. */
   readonly scale: number;
+  /**
+   * Coordinates per chunk when a tensor is processed (bounds the `[rows, 4 * width]` gate
+   * intermediates; results do not depend on it). Default 65,536. Not part of the
+   * architecture: checkpoints load under any value.
+   */
+  readonly chunkRows: number;
 };
 
 /** One LSTM layer (Sonnet 1 names: `w_gates [in + hidden, 4 hidden]`, `b_gates`). */
@@ -23,8 +29,6 @@ export type LstmL2LTheta = Record<string, L2LLstmLayer | DenseParams>;
 export type LstmL2LState = { h: tf.Tensor[][]; c: tf.Tensor[][] };
 
 const F32_EPS = 1.1920928955078125e-7;
-/** Coordinates per chunk of the LSTM (bounds the size of the gate intermediates). */
-const CHUNK_ROWS = 65536;
 
 /**
  * The coordinatewise LSTM optimizer of Andrychowicz et al. 2016, "Learning to learn by
@@ -41,13 +45,14 @@ const CHUNK_ROWS = 65536;
  * Needs neither `ctx.loss` nor `numSteps`.
  */
 export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitecture<LstmL2LTheta, LstmL2LConfig> {
-  checkKnownOptions('lstmL2L', options, ['layers', 'preprocessK', 'scale']);
+  checkKnownOptions('lstmL2L', options, ['layers', 'preprocessK', 'scale', 'chunkRows']);
   const layers = options.layers ?? [20, 20];
   if (!Array.isArray(layers) || layers.length === 0) throw new LoptError('INVALID_OPTION', "Option 'layers' must be a non-empty array of widths.", { option: 'layers' });
   const config: LstmL2LConfig = {
     layers: layers.map((w, i) => checkNumber(`layers[${i}]`, w, { integer: true, min: 1 })),
     preprocessK: checkNumber('preprocessK', options.preprocessK ?? 5, { min: 0 }),
     scale: checkNumber('scale', options.scale ?? 0.01),
+    chunkRows: checkNumber('chunkRows', options.chunkRows ?? 65536, { integer: true, min: 1 }),
   };
   const inputSize = config.preprocessK > 0 ? 2 : 1;
   const widths = config.layers;
@@ -107,8 +112,8 @@ export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitectu
               // Rows are independent coordinates: run big tensors in chunks of rows so the
               // [rows, 4 * width] gate intermediates stay small.
               const chunks: { h: tf.Tensor[]; c: tf.Tensor[]; delta: tf.Tensor }[] = [];
-              for (let start = 0; start < p.size; start += CHUNK_ROWS) {
-                const rows = Math.min(CHUNK_ROWS, p.size - start);
+              for (let start = 0; start < p.size; start += config.chunkRows) {
+                const rows = Math.min(config.chunkRows, p.size - start);
                 const part = (t: tf.Tensor): tf.Tensor2D => (rows === p.size ? t : tf.slice(t, [start, 0], [rows, t.shape[1] as number])) as tf.Tensor2D;
                 chunks.push(
                   tf.tidy(() => {
