@@ -10,6 +10,7 @@ const FILLED = [
   'DepthwiseConv2dNativeBackpropInput',
   'UnsortedSegmentSum',
   'Einsum',
+  'Conv2DBackpropInput', // replaced: the WASM one is ~10x slower than the forward conv
   'MaxPoolGrad', // replaced: tfjs-backend-wasm 4.22's is wrong on all-negative windows
   'MaxPoolWithArgmax',
 ];
@@ -154,7 +155,7 @@ describe('fillWasmKernelGaps', () => {
     expect(second).toEqual(first);
     expect(wasmKernelFills().map((k) => k.kernelName)).toEqual(first);
     for (const fill of wasmKernelFills()) {
-      expect(fill.route).toBe(fill.gap === 'missing' ? 'wasm-kernels' : 'cpu-forward');
+      expect(fill.route).toBe(fill.gap === 'incorrect' ? 'cpu-forward' : 'wasm-kernels');
       expect(fill.method.length).toBeGreaterThan(20);
     }
   });

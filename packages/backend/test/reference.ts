@@ -101,3 +101,19 @@ export function einsumReference(equation: string, operands: { values: ArrayLike<
   }
   return { values, shape };
 }
+
+/** dx of a full conv2d: input [B, H, W, C]. */
+export function conv2dInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+  const [, inH, inW, c] = g.x;
+  const [, fW, , o] = g.filter;
+  const [, outH = 0, outW = 0] = g.out;
+  const dx = new Float64Array(g.x.reduce((a, v) => a * v, 1));
+  forEachTap(g, (b, y, xo, i, j, h, w) => {
+    for (let ci = 0; ci < c; ci++) {
+      let acc = 0;
+      for (let oi = 0; oi < o; oi++) acc += filter[((i * fW + j) * c + ci) * o + oi]! * dy[((b * outH + y) * outW + xo) * o + oi]!;
+      dx[((b * inH + h) * inW + w) * c + ci]! += acc;
+    }
+  });
+  return dx;
+}

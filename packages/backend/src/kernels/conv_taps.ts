@@ -52,3 +52,77 @@ export function filterGradientWindow(s: KernelScope, x: TensorInfo, g: ConvGeome
 export function toChannelsLast(scope: KernelScope, x: TensorInfo, dataFormat: string | undefined): TensorInfo {
   return dataFormat === 'NCHW' ? scope.run(tf.Transpose, { x }, { perm: [0, 2, 3, 1] }) : x;
 }
+
+/**
+ * Zero-padding (after), or cropping (before/after), along one spatial axis that turns the input
+ * gradient of a convolution into a stride-1 convolution of the zero-upsampled dy with the
+ * flipped filter.
+ */
+interface AxisPlan {
+  readonly cropStart: number;
+  readonly length: number;
+  readonly padBefore: number;
+  readonly padAfter: number;
+}
+
+function planAxis(inSize: number, outSize: number, stride: number, filterSize: number, dilation: number, padBefore: number): AxisPlan {
+  const effective = (filterSize - 1) * dilation + 1;
+  const upsampled = outSize * stride; // trailing zeros included
+  let before = effective - 1 - padBefore;
+  const cropStart = Math.max(0, -before);
+  before = Math.max(0, before);
+  let length = upsampled - cropStart;
+  let after = inSize - 1 + effective - before - length;
+  if (after < 0) {
+    length += after; // rows no output position reads
+    after = 0;
+  }
+  return { cropStart, length: Math.max(0, length), padBefore: before, padAfter: after };
+}
+
+/**
+ * The input gradient of a convolution as a stride-1 convolution: dy [B, outH, outW, K] is
+ * upsampled by the stride (zeros inserted through a Reshape + PadV2), and cropped where no input
+ * position reads it; convolving the result with the spatially flipped filter, the forward
+ * dilation and the returned explicit padding gives dx [B, H, W, ...]. Undefined when dx is all
+ * zeros (no output position touches the input).
+ */
+export function upsampleForInputGradient(s: KernelScope, dy: TensorInfo, g: ConvGeometry): { input: TensorInfo; padding: ExplicitPadding } | undefined {
+  const rows = planAxis(g.inHeight, g.outHeight, g.strideHeight, g.filterHeight, g.dilationHeight, g.padInfo.top);
+  const cols = planAxis(g.inWidth, g.outWidth, g.strideWidth, g.filterWidth, g.dilationWidth, g.padInfo.left);
+  if (rows.length === 0 || cols.length === 0) return undefined;
+  const [b = 0, , , k = 0] = dy.shape;
+  let up = dy;
+  if (g.strideHeight > 1 || g.strideWidth > 1) {
+    const six = s.reshape(dy, [b, g.outHeight, 1, g.outWidth, 1, k]);
+    const padded = s.run(
+      tf.PadV2,
+      { x: six },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, g.strideHeight - 1],
+          [0, 0],
+          [0, g.strideWidth - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
+    up = s.reshape(padded, [b, g.outHeight * g.strideHeight, g.outWidth * g.strideWidth, k]);
+    s.free(six, padded);
+  }
+  if (rows.cropStart > 0 || cols.cropStart > 0 || rows.length < (up.shape[1] ?? 0) || cols.length < (up.shape[2] ?? 0)) {
+    up = s.run(tf.Slice, { x: up }, { begin: [0, rows.cropStart, cols.cropStart, 0], size: [b, rows.length, cols.length, k] });
+  }
+  return {
+    input: up,
+    padding: [
+      [0, 0],
+      [rows.padBefore, rows.padAfter],
+      [cols.padBefore, cols.padAfter],
+      [0, 0],
+    ],
+  };
+}

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
+import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './depthwise_backprop_filter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_input.js';
 import { einsumConfig } from './einsum.js';
@@ -14,8 +15,12 @@ import { maxPoolGradConfig, maxPoolKernelIsWrong, maxPoolWithArgmaxConfig } from
  */
 export type KernelRoute = 'wasm-kernels' | 'cpu-forward';
 
-/** Why lopt provides a kernel: the WASM backend lacks it, or its own gives wrong results. */
-export type KernelGap = 'missing' | 'incorrect';
+/**
+ * Why lopt provides a kernel: the WASM backend lacks it (`missing`), its own gives wrong results
+ * (`incorrect`), or its own is an order of magnitude slower than a composition of its fast
+ * kernels (`slow`).
+ */
+export type KernelGap = 'missing' | 'incorrect' | 'slow';
 
 /** One kernel lopt can add to the WASM backend. */
 export interface KernelFill {
@@ -35,6 +40,8 @@ interface FillEntry extends KernelFill {
   readonly config: KernelConfig;
   /** For `incorrect` gaps: probes the registered WASM kernel (undefined when it cannot run yet). */
   readonly isWrong?: () => boolean | undefined;
+  /** For `slow` gaps: replace the backend's own kernel. */
+  readonly replace?: true;
 }
 
 const FILLS: readonly FillEntry[] = [
@@ -79,6 +86,15 @@ const FILLS: readonly FillEntry[] = [
     config: einsumConfig,
   },
   {
+    kernelName: tf.Conv2DBackpropInput,
+    route: 'wasm-kernels',
+    method: 'transposed convolution: dy upsampled by the stride (Reshape + PadV2), one XNNPACK Conv2D with the flipped, channel-swapped filter',
+    neededBy: 'conv2d input gradients, conv2dTranspose (replaces a scalar C++ loop ~10x slower than the forward conv)',
+    gap: 'slow',
+    config: conv2DBackpropInputConfig,
+    replace: true,
+  },
+  {
     kernelName: tf.MaxPoolGrad,
     route: 'cpu-forward',
     method: "the CPU backend's kernel; tfjs-backend-wasm 4.22's own sends the gradient of an all-negative window to its first element",
@@ -106,11 +122,11 @@ export function wasmKernelFills(): readonly KernelFill[] {
 /**
  * Registers lopt's implementations of the WASM kernels that training needs and that
  * tfjs-backend-wasm lacks (conv2d and depthwise-conv gradients, gather's gradient
- * UnsortedSegmentSum, Einsum) or gets wrong (MaxPoolGrad, MaxPoolWithArgmax); see
- * {@link wasmKernelFills}. A missing kernel is registered; a present one is replaced only when
- * a probe on a tiny input shows it wrong, which needs the WASM backend started (initBackend
- * calls this after starting it). So a later tfjs-backend-wasm that ships or fixes a kernel
- * keeps its own.
+ * UnsortedSegmentSum, Einsum), gets wrong (MaxPoolGrad, MaxPoolWithArgmax) or runs ~10x slower
+ * than it could (Conv2DBackpropInput); see {@link wasmKernelFills}. A missing kernel is
+ * registered; a wrong one is replaced only when a probe on a tiny input shows it wrong, which
+ * needs the WASM backend started (initBackend calls this after starting it), so a later
+ * tfjs-backend-wasm that ships or fixes a kernel keeps its own; the slow one is replaced.
  *
  * Idempotent: returns the names of the kernels whose registered WASM implementation is lopt's,
  * the same list on every call.
@@ -124,7 +140,7 @@ export function fillWasmKernelGaps(): string[] {
       continue;
     }
     if (existing !== undefined) {
-      if (fill.isWrong?.() !== true) continue; // the backend's own, and not shown wrong: keep it
+      if (fill.replace !== true && fill.isWrong?.() !== true) continue; // the backend's own, not shown wrong: keep it
       tf.unregisterKernel(fill.kernelName, 'wasm');
     }
     tf.registerKernel(fill.config);

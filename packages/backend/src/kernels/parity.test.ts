@@ -3,7 +3,7 @@ import { backend_util } from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { split, randintArray } from '@lopt/core';
 import { caseKey, maxAbs, randomValues, relativeError, runOn, wasmVsCpu } from '../../test/harness.js';
-import { conv2dFilterGrad, depthwiseFilterGrad, depthwiseInputGrad, einsumReference, type RefConv } from '../../test/reference.js';
+import { conv2dFilterGrad, conv2dInputGrad, depthwiseFilterGrad, depthwiseInputGrad, einsumReference, type RefConv } from '../../test/reference.js';
 
 const TOL = 1e-4;
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -95,6 +95,44 @@ describe('filled WASM kernels match the CPU backend', () => {
         }) as tf.Tensor;
       await checkKernel(body, conv2dFilterGrad(refGeometry(c, false), xv, dyv), c.filter, true);
     });
+  });
+
+  conv2dCases.forEach((c, i) => {
+    it(`Conv2DBackpropInput: ${c.name}`, async () => {
+      const [kf, kdy] = split(caseKey(160 + i));
+      const fv = randomValues(kf!, c.filter);
+      const dyShape = outShape(c, false);
+      const dyv = randomValues(kdy!, dyShape);
+      const body = (): tf.Tensor =>
+        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tensor(dyv, dyShape), filter: tensor(fv, c.filter) }, {
+          strides: c.strides,
+          pad: c.pad,
+          dataFormat: 'NHWC',
+          inputShape: c.x,
+        }) as tf.Tensor;
+      await checkKernel(body, conv2dInputGrad(refGeometry(c, false), fv, dyv), c.x, true);
+    });
+  });
+
+  it('Conv2DBackpropInput: NCHW data format', async () => {
+    const [kf, kdy] = split(caseKey(190));
+    const fv = randomValues(kf!, [3, 3, 3, 4]);
+    const dyv = randomValues(kdy!, [2, 4, 4, 4]);
+    const nchw = await wasmVsCpu(() => {
+      const dy = tensor(dyv, [2, 4, 4, 4]);
+      const filter = tensor(fv, [3, 3, 3, 4]);
+      if (tf.getBackend() === 'wasm') {
+        return tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, { strides: 2, pad: 'same', dataFormat: 'NCHW', inputShape: [2, 3, 8, 8] }) as tf.Tensor;
+      }
+      const nhwc = tf.engine().runKernel(
+        tf.Conv2DBackpropInput,
+        { dy: tf.transpose(dy, [0, 2, 3, 1]), filter },
+        { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: [2, 8, 8, 3] },
+      ) as tf.Tensor;
+      return tf.transpose(nhwc, [0, 3, 1, 2]);
+    });
+    expect(nchw.shapes[0]).toEqual([2, 3, 8, 8]);
+    expect(nchw.error).toBeLessThan(TOL);
   });
 
   it('Conv2DBackpropFilter: NCHW data format', async () => {
