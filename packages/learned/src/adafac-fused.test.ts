@@ -4,6 +4,7 @@ import { advance, disposeTree, key, normal, split, treeLeaves, type Key, type Op
 import { expectClose, expectTreeClose } from '@lopt/testkit';
 import { adafacMlpLOpt } from './adafac-mlp-lopt.js';
 import { fusedAdafacAvailable } from './adafac-fused.js';
+import { mlpNomLOpt } from './mlp-nom-lopt.js';
 
 function params(k: Key): TensorTree {
   const [a, b, c, d, e] = split(k, 5);
@@ -97,5 +98,28 @@ describe('fused theta caching', () => {
     const composed = adafacMlpLOpt({ fused: false, stepMult: 0.1 }).optimizer(theta);
     expectClose(b, Array.from((composed.update(composed.init(p), g).params as { w: tf.Tensor }).w.dataSync()), { rtol: 1e-5, atol: 1e-6 });
     expect(a).not.toEqual(b);
+  });
+});
+
+describe('fused mlpNomLOpt', () => {
+  it.each(['SGD', 'SGDM', 'AggMo', 'Adam', 'AdamAggMo'] as const)('matches the composed ops with a %s nominal term and weight decay', (est) => {
+    const cfg = { nominalGradEstimator: est, nominalStepsize: 0.05, weightDecay: 0.01, stepMult: 0.1 };
+    const theta = mlpNomLOpt(cfg).init(key(5));
+    const fused = mlpNomLOpt({ ...cfg, fused: true }).optimizer(theta);
+    const composed = mlpNomLOpt({ ...cfg, fused: false }).optimizer(theta);
+    let sa: OptState = fused.init(params(key(1)));
+    let sb: OptState = composed.init(params(key(1)));
+    for (let t = 0; t < 3; t++) {
+      const g = params(key(50 + t));
+      sa = advance(fused, sa, g);
+      sb = advance(composed, sb, g);
+      disposeTree(g);
+    }
+    expectTreeClose(sa.params, sb.params, { rtol: 1e-5, atol: 1e-6 });
+    expectTreeClose(sa.state as TensorTree, sb.state as TensorTree, { rtol: 1e-4, atol: 1e-7 });
+  });
+
+  it('refuses fused: true with a controller', () => {
+    expect(() => mlpNomLOpt({ fused: true, nominalController: true })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', option: 'fused' }));
   });
 });

@@ -98,6 +98,15 @@ export interface FusedTheta {
 
 const f32 = (x: number): number => Math.fround(x);
 
+/** The first `k` columns of a row-major `[rows, cols]` matrix. */
+function firstColumns(w: Float32Array, k: number): Float32Array {
+  const cols = w.length / 4;
+  if (cols === k) return w;
+  const out = new Float32Array(4 * k);
+  for (let r = 0; r < 4; r++) for (let c = 0; c < k; c++) out[r * k + c] = w[r * cols + c] as number;
+  return out;
+}
+
 /** Reads theta (a small, synchronous download) into the arrays the kernel needs. */
 export function prepareFusedTheta(theta: AdafacTheta, cfg: AdafacDecayConfig & { expMult: number; stepMult: number }): FusedTheta {
   const nn = theta.nn['~'];
@@ -120,8 +129,9 @@ export function prepareFusedTheta(theta: AdafacTheta, cfg: AdafacDecayConfig & {
     b0: arr(nn.b0, 'b0'),
     w1: arr(nn.w1, 'w1'),
     b1: arr(nn.b1, 'b1'),
-    w2: arr(nn.w2, 'w2'),
-    b2: arr(nn.b2, 'b2'),
+    // The kernel computes the first two outputs (direction, magnitude) of a wider head.
+    w2: firstColumns(arr(nn.w2, 'w2'), 2),
+    b2: arr(nn.b2, 'b2').slice(0, 2),
     expMult: cfg.expMult,
     stepMult: cfg.stepMult,
   };

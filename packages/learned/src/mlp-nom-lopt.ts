@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, checkOneOf, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
-import { applyMlpColumns, checkGrads, checkKnownOptions, foldConstantFeatures, secondMomentNormalize, tanhEmbedding, type DenseParams } from './common.js';
+import { LoptError, checkNumber, checkOneOf, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { applyMlpColumns, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
+import { fusedAdafacAvailable, fusedAdafacStep, prepareFusedTheta } from './adafac-fused.js';
 import {
   adafacDecayConfig,
   adafacDecays,
@@ -51,6 +52,13 @@ export type MlpNomLOptConfig = AdafacDecayConfig & {
   readonly normalizeBlackbox: boolean;
   /** Multiply the blackbox step by the mean gradient of the tensor. Default false. */
   readonly selfnormalizeBlackbox: boolean;
+  /**
+   * Fused kernel selection, as for `adafacMlpLOpt`: the blackbox step runs in the fused
+   * WebAssembly kernel and the nominal and weight-decay terms as elementwise tfjs ops. It
+   * applies with the default sizes and without the controllers, aggregation or blackbox
+   * normalization (otherwise the composed ops run). Default `'auto'`. Not architectural.
+   */
+  readonly fused: FusedMode;
 };
 
 function checkBool(option: string, value: unknown, dflt: boolean): boolean {
@@ -74,13 +82,14 @@ function checkBool(option: string, value: unknown, dflt: boolean): boolean {
  *
  * Meta-parameters (default 207): `(39*4 + 4) + (4*4 + 4) + (4*4 + 4) = 200` plus 7 decay offsets.
  * State: as {@link adafacMlpLOpt} (4 slots per parameter plus the factored rows/columns).
- * Needs neither `ctx.loss` nor `numSteps`. Runs the composed tfjs ops (no fused kernel).
+ * Needs neither `ctx.loss` nor `numSteps`. Without controllers, aggregation or blackbox
+ * normalization, the blackbox step runs in `adafacMlpLOpt`'s fused kernel (see `fused`).
  */
 export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArchitecture<AdafacTheta, MlpNomLOptConfig> {
   checkKnownOptions('mlpNomLOpt', options, [
     'expMult', 'stepMult', 'hiddenSize', 'hiddenLayers', 'initialMomentumDecays', 'initialRmsDecays', 'initialAdafactorDecays',
     'nominalStepsize', 'weightDecay', 'nominalController', 'regularizationController', 'nominalGradEstimator',
-    'aggregateMagnitude', 'aggregateNomMagnitude', 'aggregateRegMagnitude', 'normalizeBlackbox', 'selfnormalizeBlackbox',
+    'aggregateMagnitude', 'aggregateNomMagnitude', 'aggregateRegMagnitude', 'normalizeBlackbox', 'selfnormalizeBlackbox', 'fused',
   ]);
   const em = options.expMult ?? [1e-3, 1e-3, 1e-3];
   if (!Array.isArray(em) || em.length !== 3) throw new LoptError('INVALID_OPTION', "Option 'expMult' must be an array of 3 numbers.", { option: 'expMult' });
@@ -99,7 +108,22 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
     aggregateRegMagnitude: checkBool('aggregateRegMagnitude', options.aggregateRegMagnitude, false),
     normalizeBlackbox: checkBool('normalizeBlackbox', options.normalizeBlackbox, false),
     selfnormalizeBlackbox: checkBool('selfnormalizeBlackbox', options.selfnormalizeBlackbox, false),
+    fused: checkFused(options.fused),
   };
+  const fusable =
+    config.hiddenSize === 4 &&
+    config.hiddenLayers === 2 &&
+    config.initialMomentumDecays.length === 3 &&
+    config.initialRmsDecays.length === 1 &&
+    config.initialAdafactorDecays.length === 3 &&
+    !config.nominalController &&
+    !config.regularizationController &&
+    !config.aggregateMagnitude &&
+    !config.normalizeBlackbox &&
+    !config.selfnormalizeBlackbox;
+  if (config.fused === true && !fusable) {
+    throw new LoptError('INVALID_OPTION', 'mlpNomLOpt: { fused: true } needs the default sizes and no controllers, aggregation or blackbox normalization.', { option: 'fused' });
+  }
   const nLayers = config.hiddenLayers + 1;
   const nFeat = adafacFeatureCount(config);
   const km = config.initialMomentumDecays.length;
@@ -111,6 +135,20 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
     optimizer(theta: AdafacTheta): Optimizer {
       const layers = adafacLayers(theta, nLayers);
       const [e0, e1, e2] = config.expMult;
+      let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;
+      const thetaIsMutable = treeLeaves(theta as unknown as TensorTree).some((t) => t instanceof tf.Variable);
+      /** The nominal direction from the updated accumulators (`[Km, ...shape]`, `[Kr, ...shape]`). */
+      const nominalDirection = (g: tf.Tensor, m: tf.Tensor, rms: tf.Tensor): tf.Tensor => {
+        const slowest = (t: tf.Tensor): tf.Tensor => tf.squeeze(tf.slice(t, [km - 1], [1]), [0]);
+        const q = tf.rsqrt(tf.add(rms, 1e-6));
+        switch (config.nominalGradEstimator) {
+          case 'SGD': return g;
+          case 'SGDM': return slowest(m);
+          case 'AggMo': return tf.mean(m, 0);
+          case 'Adam': return tf.mul(slowest(m), tf.squeeze(q, [0])); // the fused path has one rms slot
+          default: return tf.mean(tf.mul(m, q), 0);
+        }
+      };
       return {
         name: 'mlpNomLOpt',
         init: (params: TensorTree): OptState => ({ params, state: initAdafacState(treeFlatten(params).leaves, config), iteration: 0 }),
@@ -119,6 +157,30 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
           const prev = state.state as AdafacState;
           const { leaves, structure } = treeFlatten(state.params);
           const gl = treeFlatten(grads).leaves;
+          const useFused = fusable && (config.fused === true || (config.fused === 'auto' && fusedAdafacAvailable()));
+          if (useFused && isTapeRecording()) {
+            throw new LoptError('INVALID_OPTION', "mlpNomLOpt with { fused: true } is not differentiable; use { fused: false } or 'auto' inside tf.grad.", { option: 'fused' });
+          }
+          if (useFused && leaves.every((p) => p.rank <= 2)) {
+            if (fusedTheta === undefined || thetaIsMutable) fusedTheta = prepareFusedTheta(theta, { ...config, expMult: e0 });
+            const ft = fusedTheta;
+            return tf.tidy(() => {
+              const out = leaves.map((p, i) => {
+                const g = gl[i] as tf.Tensor;
+                const f = fusedAdafacStep(ft, state.iteration, p, g, { m: prev.mom[i] as tf.Tensor, rms: prev.rms[i] as tf.Tensor, fac: prev.fac[i] as AdafacState['fac'][number] });
+                // f.p = p - blackbox step; add weight decay (reg = 1 - wd) and the nominal term (n = 1).
+                let next = f.p;
+                if (config.weightDecay !== 0) next = tf.sub(next, tf.mul(config.weightDecay, p));
+                if (config.nominalStepsize !== 0) next = tf.sub(next, tf.mul(config.nominalStepsize * Math.exp(e1), nominalDirection(g, f.m, f.rms)));
+                return { p: next, m: f.m, rms: f.rms, fac: f.fac };
+              });
+              return {
+                params: treeUnflatten(structure, out.map((o) => o.p)),
+                state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
+                iteration: state.iteration + 1,
+              } as unknown as tf.TensorContainer;
+            }) as unknown as OptState;
+          }
           return tf.tidy(() => {
             const decays = adafacDecays(theta, config);
             const bias0 = foldConstantFeatures(layers[0] as DenseParams, nFeat, tanhEmbedding(state.iteration));
