@@ -14,7 +14,7 @@ import {
 } from '@lopt/core';
 import { counter, readCount } from '../hyper.js';
 import type { InjectedOptimizer, InjectHyperparamsState } from '../inject.js';
-import { checkRebuilt, injectPlain, isInjected, linearInLearningRate } from './rebuild.js';
+import { checkRebuilt, injectPlain, isInjected, linearInLearningRate, rebuildPlain } from './rebuild.js';
 import { checkSpace, toConstrained, toUnconstrained, type HyperSpace } from './spaces.js';
 import {
   checkTrajectoryLength,
@@ -278,6 +278,15 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
       : probeInjected;
   }
   const fixRoot = needsRoot && plain === undefined;
+  // Closed-form Adam needs no tensor hyperparameters for the step itself: it runs the plain
+  // optimizer rebuilt with the current values as numbers, so the fused single-pass Adam
+  // kernel applies where it is available.
+  const numericStep =
+    kind === 'adam' && plain !== undefined
+      ? rebuildPlain(plain, 'opt', (factory, c) => (values: Record<string, number>) =>
+          factory({ ...c, ...(needsRoot && !((c.epsilonRoot as number) > 0) ? { epsilonRoot: TUNED_BETA2_EPSILON_ROOT } : {}), ...values }),
+        )
+      : undefined;
   const names = [...tune].sort();
   const config = Object.freeze({
     optimizer: injected.name,
@@ -374,6 +383,15 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
           params = treeMap((p, d) => tf.add(p, tf.mul(d, lr)), state.params, out.updates);
           inner = { ...out.state, hyperparams: { ...out.state.hyperparams, learningRate: lr } };
           prev = { direction: out.updates };
+        } else if (numericStep !== undefined) {
+          const hnames = Object.keys(hyperparams).sort();
+          const vals = tf.stack(hnames.map((n) => hyperparams[n] as tf.Scalar)).dataSync();
+          const values: Record<string, number> = {};
+          hnames.forEach((n, i) => (values[n] = vals[i] as number));
+          const out = numericStep(values).update({ params: state.params, state: s.inner.inner, iteration: count }, grads, ctx);
+          params = out.params;
+          inner = { count: counter(count + 1), hyperparams, inner: out.state as TensorTree };
+          prev = { params: state.params, grads: treeMap((g) => tf.clone(g), grads) };
         } else {
           const out = injected.transformation.update(grads, { ...s.inner, hyperparams }, state.params, ctx);
           params = treeMap((p, u) => tf.add(p, u), state.params, out.updates);
