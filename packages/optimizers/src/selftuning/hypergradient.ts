@@ -246,7 +246,8 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
     (baseName === 'adam' || baseName === 'adamw') &&
     configValues.nesterov !== true &&
     tune.every((n) => ['learningRate', 'beta1', 'beta2'].includes(n));
-  const closedKind: 'direction' | 'adam' | undefined = lrOnly ? 'direction' : adamForm ? 'adam' : undefined;
+  // Adam's form first: its step runs the fused kernel, and it covers the learning rate alone too.
+  const closedKind: 'direction' | 'adam' | undefined = adamForm ? 'adam' : lrOnly ? 'direction' : undefined;
   if (requested === 'closed-form' && closedKind === undefined) {
     throw new LoptError(
       'INVALID_OPTION',

@@ -92,6 +92,32 @@ describe('metaOptimize', () => {
     }
   });
 
+  it('one step size: the numeric (fused-kernel) base step equals the per-block composed path', () => {
+    // On a single-leaf tree, 'tensor' blocks are one block, computed with composed ops.
+    for (const make of [() => adamw({ learningRate: 0.05, weightDecay: 0.1 }), () => lion({ learningRate: 0.01, weightDecay: 0.1 }), () => sgd({ learningRate: 0.1, momentum: 0.5 })]) {
+      const run = (blocks: 'scalar' | 'tensor') => {
+        const opt = metaOptimize(make(), { blocks, gamma: 0.9, metaOptimizer: 'sgd', metaStepSize: 0.5 });
+        let state = opt.init({ w: tf.tensor1d(START) });
+        const alphas: number[] = [];
+        for (let i = 0; i < 8; i++) {
+          const w = Array.from((state.params as { w: tf.Tensor }).w.dataSync());
+          const g = { w: tf.tensor1d(quadGrad(w)) };
+          state = advance(opt, state, g);
+          disposeTree(g);
+          alphas.push(Object.values(opt.trajectory(state).values)[0]?.at(-1) as number);
+        }
+        const p = Array.from((state.params as { w: tf.Tensor }).w.dataSync());
+        disposeTree([state.params, state.state as unknown as TensorTree]);
+        return { p, alphas };
+      };
+      const a = run('scalar');
+      const b = run('tensor');
+      expectClose(a.p, b.p, { rtol: 1e-4, atol: 1e-6, label: make().name });
+      expectClose(a.alphas, b.alphas, { rtol: 1e-4, label: make().name });
+      expect(Math.abs(Math.log((a.alphas.at(-1) as number) / (a.alphas[0] as number)))).toBeGreaterThan(1e-3);
+    }
+  });
+
   it("'layer' blocks group the leaves of a parent node", () => {
     const opt = metaOptimize(sgd({ learningRate: 0.1 }), { blocks: 'layer' });
     const p = { layer00: { w: tf.zeros([2, 2]), b: tf.zeros([2]) }, layer01: { w: tf.zeros([2, 1]), b: tf.zeros([1]) }, scale: tf.zeros([]) };

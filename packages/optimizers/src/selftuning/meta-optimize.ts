@@ -5,6 +5,7 @@ import {
   checkNumber,
   checkOneOf,
   treeLeaves,
+  treeMap,
   treePaths,
   treeUnflatten,
   treeFlatten,
@@ -177,6 +178,10 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
   const capacity = checkTrajectoryLength(options.trajectoryLength);
   const lr0 = base.config.learningRate;
   const unit = rebuildPlain(base, 'base', (factory, config) => factory({ ...config, learningRate: 1 }));
+  // With one step size the base step can run as the plain optimizer with learning rate
+  // alpha (a number), so fused kernels apply (Adam/AdamW); the trace then takes
+  // -delta = w' - w, whose float32 rounding (~1e-7 |w|) only touches the meta-gradient.
+  const stepWith = rebuildPlain(base, 'base', (factory, config) => (alpha: number) => factory({ ...config, learningRate: alpha }));
   const alpha0 = checkNumber('alpha0', options.alpha0 ?? lr0, { greaterThan: 0 });
   const kappa = typeof base.config.weightDecay === 'number' ? base.config.weightDecay : 0;
   const metaSpec = options.metaOptimizer ?? 'lion';
@@ -252,6 +257,18 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
         }
         // 3. Base step with alpha = exp(beta) (unit-learning-rate updates are -(u + kappa w)).
         const alpha = tf.exp(beta);
+        if (blocks === 'scalar') {
+          const a = alpha.dataSync()[0] as number;
+          const out = stepWith(a).update({ params: state.params, state: s.base, iteration: count }, grads, ctx);
+          const decay = gamma * (1 - kappa * a);
+          const trace = treeMap((p1, p0, hi) => {
+            const step = tf.sub(p1, p0); // -delta
+            return gamma === 0 ? step : tf.add(tf.mul(hi as tf.Tensor, decay), step);
+          }, out.params, state.params, s.trace);
+          const next: MetaOptimizeState = { count: counter(count + 1), base: out.state as TensorTree, beta, meta: metaState, trace, z };
+          if (s.trajectory !== undefined) next.trajectory = recordTrajectory(s.trajectory, count, alpha as tf.Tensor1D);
+          return { params: out.params, state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
+        }
         const alphaLeaf = names.map((_, b) => tf.reshape(tf.slice(alpha, [b], [1]), []));
         const out = unit.transformation.update(grads, s.base, state.params, ctx);
         const { leaves: p, structure } = treeFlatten(state.params);
