@@ -411,66 +411,77 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
 function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
   if (!('diag' in prev.fac)) throw new LoptError('INTERNAL', 'factored state for a rank < 2 tensor');
   const n = p.size;
-  const gv = Float32Array.from(readView(g));
-  const pv = Float32Array.from(readView(p));
-  const mv = Float32Array.from(readView(prev.m));
-  const rv = Float32Array.from(readView(prev.rms));
-  const vv = Float32Array.from(readView(prev.fac.diag));
+  const gv = new Float32Array(readView(g));
+  const pv = new Float32Array(readView(p));
+  const mv = new Float32Array(readView(prev.m));
+  const rv = new Float32Array(readView(prev.rms));
+  const vv = new Float32Array(readView(prev.fac.diag));
   const F = 28;
   const x = new Float64Array(F * n);
   const c = ft.rms;
+  const mom = ft.mom;
+  const fac = ft.fac;
   for (let e = 0; e < n; e++) {
     const gg = gv[e] as number;
     const r = f32(c * (rv[e] as number) + (1 - c) * gg * gg);
     rv[e] = r;
-    const q = rsqrt(r + 1e-6);
+    const q = 1 / Math.sqrt(r + 1e-6);
     x[e] = gg;
     x[n + e] = pv[e] as number;
     x[5 * n + e] = r;
     x[9 * n + e] = q;
     for (let kk = 0; kk < 3; kk++) {
-      const d = ft.mom[kk] as number;
+      const d = mom[kk] as number;
       const m = f32(d * (mv[kk * n + e] as number) + (1 - d) * gg);
       mv[kk * n + e] = m;
-      const cf = ft.fac[kk] as number;
+      const cf = fac[kk] as number;
       const v = f32(cf * (vv[kk * n + e] as number) + (1 - cf) * (gg * gg + 1e-30));
       vv[kk * n + e] = v;
+      const rs8 = 1 / Math.sqrt(v + 1e-8);
       x[(2 + kk) * n + e] = m;
       x[(6 + kk) * n + e] = m * q;
-      x[(10 + kk) * n + e] = gg * safeRsqrt(v + 1e-9);
+      x[(10 + kk) * n + e] = gg / Math.sqrt(Math.max(v + 1e-9, 1e-9));
       x[(13 + kk) * n + e] = v;
       x[(16 + kk) * n + e] = v;
-      x[(19 + kk) * n + e] = rsqrt(v + 1e-8);
-      x[(22 + kk) * n + e] = rsqrt(v + 1e-8);
-      x[(25 + kk) * n + e] = m * (v + 1e-6) ** -0.5;
+      x[(19 + kk) * n + e] = rs8;
+      x[(22 + kk) * n + e] = rs8;
+      x[(25 + kk) * n + e] = m / Math.sqrt(v + 1e-6);
     }
   }
   for (let f = 0; f < F; f++) {
-    let s = 0;
-    for (let e = 0; e < n; e++) s += (x[f * n + e] as number) ** 2;
-    const scale = rsqrt(1e-5 + s / n);
+    let sum = 0;
+    for (let e = 0; e < n; e++) {
+      const t = x[f * n + e] as number;
+      sum += t * t;
+    }
+    const scale = 1 / Math.sqrt(1e-5 + sum / n);
     for (let e = 0; e < n; e++) x[f * n + e] = (x[f * n + e] as number) * scale;
   }
   const bias = foldedBias(ft, iteration);
+  const w0 = ft.w0;
+  const w1 = ft.w1;
+  const w2 = ft.w2;
+  const b1 = ft.b1;
+  const b2 = ft.b2;
   const out = new Float32Array(n);
   const h = new Float64Array(4);
   const h2 = new Float64Array(4);
   for (let e = 0; e < n; e++) {
     for (let o = 0; o < 4; o++) {
       let z = bias[o] as number;
-      for (let f = 0; f < F; f++) z += (x[f * n + e] as number) * (ft.w0[f * 4 + o] as number);
-      h[o] = Math.max(0, z);
+      for (let f = 0; f < F; f++) z += (x[f * n + e] as number) * (w0[f * 4 + o] as number);
+      h[o] = z > 0 ? z : 0;
     }
     for (let o = 0; o < 4; o++) {
-      let z = ft.b1[o] as number;
-      for (let i = 0; i < 4; i++) z += (h[i] as number) * (ft.w1[i * 4 + o] as number);
-      h2[o] = Math.max(0, z);
+      let z = b1[o] as number;
+      for (let i = 0; i < 4; i++) z += (h[i] as number) * (w1[i * 4 + o] as number);
+      h2[o] = z > 0 ? z : 0;
     }
-    let dir = ft.b2[0] as number;
-    let mag = ft.b2[1] as number;
+    let dir = b2[0] as number;
+    let mag = b2[1] as number;
     for (let i = 0; i < 4; i++) {
-      dir += (h2[i] as number) * (ft.w2[i * 2] as number);
-      mag += (h2[i] as number) * (ft.w2[i * 2 + 1] as number);
+      dir += (h2[i] as number) * (w2[i * 2] as number);
+      mag += (h2[i] as number) * (w2[i * 2 + 1] as number);
     }
     out[e] = (pv[e] as number) - dir * Math.exp(mag * ft.expMult) * ft.stepMult;
   }
