@@ -29,8 +29,8 @@ describe('MNIST data', () => {
     expect(max).toBe(255);
     expect(zeros / images.length).toBeGreaterThan(0.7);
     // Converted once: the same arrays come back.
-    expect(mnistData().images).toBe(images);
-    expect(mnistImages(28)).toBe(full);
+    expect(mnistData().images === images).toBe(true);
+    expect(mnistImages(28) === full).toBe(true);
   });
 
   it('area downsampling preserves the mean of every image and matches 2x2 means at 14x14', () => {
@@ -51,6 +51,17 @@ describe('MNIST data', () => {
         expect(half[e * 196 + i * 14 + j]).toBeCloseTo(ref, 6);
       }
     }
+  });
+
+  it('the resized-image cache stays within 64 MB, evicting the least recently used size', () => {
+    const full = mnistImages(28); // 31.4 MB
+    mnistImages(27); // 29.2 MB
+    mnistImages(26); // 27.0 MB: 28 is evicted (least recently used)
+    // Identity checks as booleans: a failing toBe on a multi-megabyte array would print it.
+    expect(mnistImages(26) === mnistImages(26)).toBe(true);
+    const again = mnistImages(28);
+    expect(again === full).toBe(false);
+    expect(Array.from(again.subarray(0, 784 * 3))).toEqual(Array.from(full.subarray(0, 784 * 3)));
   });
 
   it('splits are disjoint, cover the data, and are 80/10/10 of the 9,000-example train part', () => {

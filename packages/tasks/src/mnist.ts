@@ -92,17 +92,36 @@ function areaWeights(inSize: number, outSize: number): Float64Array {
   return w;
 }
 
+/** Resized images kept at most: sizes are evicted oldest-first beyond this many bytes. */
+const RESIZED_CACHE_BYTES = 64 * 1024 * 1024;
 const resizedCache = new Map<number, Float32Array>();
+
+function cacheResized(size: number, images: Float32Array): void {
+  resizedCache.set(size, images);
+  let total = 0;
+  for (const v of resizedCache.values()) total += v.byteLength;
+  for (const [k, v] of resizedCache) {
+    if (total <= RESIZED_CACHE_BYTES || k === size) break;
+    resizedCache.delete(k);
+    total -= v.byteLength;
+  }
+}
 
 /**
  * All 10,000 images at `size x size` as float32 in [0, 1], by area averaging (every output
  * pixel is the mean of the input area it covers: exact 2x2 means for 14, fractional
- * overlaps for 8). Computed once per size and cached.
+ * overlaps for 8). Computed once per size and cached (the cache keeps the most recently
+ * built sizes within 64 MB, so a family sampling many image sizes does not grow without
+ * bound; an evicted size is recomputed, about 0.1-0.5 s).
  */
 export function mnistImages(size: number): Float32Array {
   checkInt('imageSize', size, 1, MNIST_SIZE);
   const hit = resizedCache.get(size);
-  if (hit) return hit;
+  if (hit) {
+    resizedCache.delete(size); // refresh recency
+    resizedCache.set(size, hit);
+    return hit;
+  }
   const { images, count } = mnistData();
   const n = MNIST_SIZE;
   const out = new Float32Array(count * size * size);
@@ -131,7 +150,7 @@ export function mnistImages(size: number): Float32Array {
       }
     }
   }
-  resizedCache.set(size, out);
+  cacheResized(size, out);
   return out;
 }
 
