@@ -28,14 +28,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       // 100-step inner trainings, desynchronized, unrolled 10 steps per PES estimate.
       truncatedStep: { numTasks: 4, truncation: { kind: 'constant', length: 100 }, randomInitialIterationOffset: 100 },
       estimators: [{ name: 'truncatedPES', options: { unrollLength: 10, std: 0.01 } }],
-      outerOptimizer: { name: 'adam', options: { learningRate: 0.01 } },
-      steps: 300,
+      outerOptimizer: { name: 'adam', options: { learningRate: { schedule: 'cosineDecay', initValue: 0.01, decaySteps: 600, alpha: 0.1 } } },
+      steps: 600,
       checkpointEvery: 25,
-      // The horizon it was trained for (100 steps), on 5 held-out tasks, against Adam with the
+      // The horizon it was trained for (100 steps), on 10 held-out tasks, against Adam with the
       // best of 12 log-uniform learning rates in [1e-4, 1] (tuned on 2 other tasks).
       eval: {
         steps: 100,
-        seeds: 5,
+        seeds: 10,
         optimizers: [],
         tuneBaseline: { trials: 12, low: 1e-4, high: 1, seeds: 2 },
       },

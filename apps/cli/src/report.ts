@@ -72,7 +72,7 @@ export function buildPlots(metrics: Record<string, number>[], evalResult: EvalRe
     const valid = bandRows(evalResult, 'validLoss');
     if (valid.length) plots.push(linePlot({ ...common, id: 'eval-valid', title: `Held-out loss on ${where} (line: mean, band: min–max over seeds)`, data: valid, y: { field: 'mean', title: 'held-out loss' } }));
     const steps = bandRows(evalResult, 'stepSize');
-    if (steps.length) plots.push(linePlot({ ...common, id: 'step-size', title: 'Step size: RMS parameter change per update (mean over seeds)', data: steps, y: { field: 'mean', title: 'RMS update' } }));
+    if (steps.length) plots.push(linePlot({ ...common, id: 'step-size', title: 'Step size: RMS parameter change per update (line: mean, band: min–max over seeds)', data: steps, y: { field: 'mean', title: 'RMS update' } }));
   }
   return plots;
 }
