@@ -344,6 +344,23 @@ describe('hypergradient: trajectory and options', () => {
     expectClose(a, b, { rtol: 1e-5, atol: 1e-7 });
   });
 
+  it('closed-form Adam: a raw learning rate pushed below 0 fails with INVALID_OPTION naming it', () => {
+    const opt = hypergradient(adam({ learningRate: 1e-3 }), { hyperOptimizer: sgd({ learningRate: 100 }), spaces: { learningRate: 'raw' }, tune: ['learningRate'] });
+    let state = opt.init({ w: tf.tensor1d([1]) });
+    const g1 = { w: tf.tensor1d([1]) };
+    state = advance(opt, state, g1);
+    const g2 = { w: tf.tensor1d([-1]) }; // dL/dlr = -g2 . dir1 = +1, so lr <- 1e-3 - 100
+    let err: unknown;
+    try {
+      opt.update(state, g2);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LoptError);
+    expect((err as LoptError).option).toBe('learningRate');
+    disposeTree([g1, g2, state.params, state.state as unknown as TensorTree]);
+  });
+
   it('rejects non-finite hypergradients with NON_FINITE', () => {
     const opt = hypergradient(sgd({ learningRate: 0.1 }), { hyperOptimizer: sgd({ learningRate: 0.1 }) });
     let state = opt.init({ w: tf.tensor1d([1]) });

@@ -389,7 +389,19 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
           const vals = tf.stack(hnames.map((n) => hyperparams[n] as tf.Scalar)).dataSync();
           const values: Record<string, number> = {};
           hnames.forEach((n, i) => (values[n] = vals[i] as number));
-          const out = numericStep(values).update({ params: state.params, state: s.inner.inner, iteration: count }, grads, ctx);
+          let stepOpt: ReturnType<typeof numericStep>;
+          try {
+            stepOpt = numericStep(values);
+          } catch (e) {
+            const option = e instanceof LoptError ? e.option : undefined;
+            throw new LoptError(
+              'INVALID_OPTION',
+              `hypergradient: the tuned '${option ?? '?'}' left its valid range (${option === undefined ? '?' : values[option]}) at step ${count}; ` +
+                'tune it in its default space (log / unit) or lower the hyper-step size.',
+              option === undefined ? {} : { option },
+            );
+          }
+          const out = stepOpt.update({ params: state.params, state: s.inner.inner, iteration: count }, grads, ctx);
           params = out.params;
           inner = { count: counter(count + 1), hyperparams, inner: out.state as TensorTree };
           prev = { params: state.params, grads: treeMap((g) => tf.clone(g), grads) };
