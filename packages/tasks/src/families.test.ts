@@ -87,5 +87,9 @@ describe('task families', () => {
     const mix = create('task-family', 'mixtureFamily', { families: [{ name: 'fixedDimQuadraticFamily', options: { dim: 2 } }, { name: 'quadraticFamily' }] });
     expect(mix.name).toContain('fixed-dim-quadratic-family-2');
     expect(() => create('task', 'imageMlpTask', { imageSize: 3 })).toThrow(/imageSize/);
+    const aug = create('task-family', 'randomAugmentationFamily', { family: { name: 'fixedDimQuadraticFamily', options: { dim: 3 } }, rates: { reparam: 1 } });
+    const cfg = aug.sample(key(1)) as { augmentations: { kind: string }[] };
+    expect(cfg.augmentations.map((a) => a.kind)).toContain('reparam');
+    expect(() => create('task-family', 'randomAugmentationFamily', { family: {} })).toThrow(/family.name/);
   });
 });

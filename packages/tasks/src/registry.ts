@@ -1,4 +1,6 @@
-import { register, type FactoryOptions, type Task, type TaskFamily } from '@lopt/core';
+import { LoptError, create, register, type FactoryOptions, type Task, type TaskFamily } from '@lopt/core';
+import { randomAugmentationFamily, type AugmentationRates } from './augment.js';
+import { checkRecord } from './common.js';
 import { fixedDimQuadraticFamily, logQuadraticTask, noisyQuadraticFamily, quadraticFamily, quadraticTask, sumQuadraticTask } from './quadratics.js';
 import { rastriginTask, rosenbrockTask } from './synthetic.js';
 import { convFamily, imageMlpFamily, mixtureFamilyFromOptions } from './families.js';
@@ -31,11 +33,19 @@ const FAMILIES: readonly [string, FamilyFactory, string][] = [
   ['imageMlpFamily', (o) => imageMlpFamily(o) as TaskFamily, 'MNIST MLPs with sampled width, depth, activation, initializer, image and batch size; options { hiddenRange, maxLayers, imageSizeRange, batchSizeRange }'],
   ['convFamily', (o) => convFamily(o) as TaskFamily, 'MNIST conv nets with sampled depth, channels, pooling, activation, image and batch size; options { channelRange, maxLayers, imageSizeRange, batchSizeRange }'],
   ['lmFamily', (o) => lmFamily(o) as TaskFamily, 'character LSTM / transformer language models with sampled sizes; options { kinds, maxSequenceLength, maxBatchSize, maxWidth }'],
+  ['randomAugmentationFamily', (o) => augmentedFromOptions(o), 'random task augmentations over a registered family; options { family: { name, options }, rates: { reparam, reducedBatch, normalizeGradient } }'],
   ['mixtureFamily', (o) => mixtureFamilyFromOptions(o) as TaskFamily, 'mixture of registered families; options { families: [{ name, options }], weights }'],
   ['fixedDimQuadraticFamily', (o) => fixedDimQuadraticFamily(o) as TaskFamily, 'quadratics with sampled target and conditioning; options { dim, maxCondition }'],
   ['quadraticFamily', (o) => quadraticFamily(o) as TaskFamily, 'quadratics with sampled dimension, target and conditioning; options { minDim, maxDim, maxCondition }'],
   ['noisyQuadraticFamily', (o) => noisyQuadraticFamily(o) as TaskFamily, 'noisy quadratic model (sampled spectrum, gradient noise); options { dim, noiseStd, maxScale }'],
 ];
+
+function augmentedFromOptions(options: FactoryOptions): TaskFamily {
+  const inner = checkRecord('family', options.family);
+  if (typeof inner.name !== 'string') throw new LoptError('INVALID_OPTION', "Option 'family.name' must be a registered task-family name.", { option: 'family.name' });
+  const family = create('task-family', inner.name, (inner.options ?? {}) as FactoryOptions);
+  return randomAugmentationFamily(family, (options.rates ?? {}) as AugmentationRates) as TaskFamily;
+}
 
 /**
  * Registers every built-in task (kind `task`) and task family (kind `task-family`) of
