@@ -81,6 +81,8 @@ for (const every of [1, 10]) {
     { guard: 'divergenceGuard', every, build: (l) => divergenceGuard(l, fallback(), { lossFn, every, maxLossIncrease: 0.5 }) as Optimizer<unknown> },
   );
 }
+// Between checks, 'taken' skips the non-leading branch's update (see AdvancePolicy).
+variants.push({ guard: "lossGuarded, advance 'taken'", every: 10, build: (l) => lossGuarded(l, fallback(), { lossFn, every: 10, advance: 'taken' }) as Optimizer<unknown> });
 
 const WINDOW = 10; // one check per window at every = 10
 const median = (xs: number[]): number => {
