@@ -25,8 +25,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
         name: 'imageMlpFamily',
         options: { hiddenRange: [32, 32], maxLayers: 1, imageSizeRange: [8, 8], batchSizeRange: [64, 64] },
       },
-      // 100-step inner trainings, desynchronized, unrolled 10 steps per PES estimate.
-      truncatedStep: { numTasks: 4, truncation: { kind: 'constant', length: 100 }, randomInitialIterationOffset: 100 },
+      // 8 inner trainings of 100 steps, desynchronized, unrolled 10 steps per PES estimate.
+      truncatedStep: { numTasks: 8, truncation: { kind: 'constant', length: 100 }, randomInitialIterationOffset: 100 },
       estimators: [{ name: 'truncatedPES', options: { unrollLength: 10, std: 0.01 } }],
       outerOptimizer: { name: 'adam', options: { learningRate: { schedule: 'cosineDecay', initValue: 0.01, decaySteps: 600, alpha: 0.1 } } },
       steps: 600,
