@@ -1,5 +1,5 @@
 // lopt quickstart: train a small MLP to classify two interleaved spirals with lopt's Adam.
-// Run it with `pnpm demo` from the repository root (builds the packages first).
+// Run it with `pnpm --filter @lopt/example-quickstart start` after building the packages.
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lopt/backend';
 import { advance, disposeTree, foldIn, key, normal, normalArray, type TensorTree } from '@lopt/core';
