@@ -134,7 +134,7 @@ describe('checkpoint files (@lopt/core/node)', () => {
     const { tree: back } = await loadTree(path, { kind: 'learned-optimizer' });
     expect(treePaths(back)).toEqual(treePaths(t));
     const bytes = readFileSync(path);
-    bytes[bytes.length - 2] ^= 0xff;
+    bytes[bytes.length - 2] = (bytes[bytes.length - 2] as number) ^ 0xff;
     writeFileSync(path, bytes);
     await expect(loadTree(path)).rejects.toThrow(/sha256 check failed/);
     await expect(loadTree(join(dir, 'missing.safetensors'))).rejects.toThrow(/does not exist/);
