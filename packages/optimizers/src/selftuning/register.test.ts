@@ -10,6 +10,8 @@ import { runQuadratic } from './test-helpers.js';
 describe('registerSelfTuning', () => {
   it('registers hypergradient (towers nest by name) and metaOptimize, idempotently', () => {
     registerAll();
+    // registerAll includes the self-tuning entries.
+    expect(has('optimizer', 'hypergradient') && has('optimizer', 'metaOptimize')).toBe(true);
     registerSelfTuning();
     registerSelfTuning();
     expect(has('optimizer', 'hypergradient') && has('optimizer', 'metaOptimize')).toBe(true);
