@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, collectTensors, isTensor } from '@lopt/core';
+import { LoptError, disposeReplaced, isTensor } from '@lopt/core';
 
 /** JSON that stands for a packed value: tensors become `{ "$t": index }`. */
 export type PackedJson = null | boolean | number | string | PackedJson[] | { [key: string]: PackedJson };
@@ -80,13 +80,7 @@ export function cloneState<T>(value: T): T {
   return walk(value) as T;
 }
 
-/** Disposes every tensor of `value` that none of `keep` holds (compared by identity). */
+/** Disposes every tensor of `value` that none of `keep` holds (compared by identity); core's `disposeReplaced`. */
 export function disposeExcept(value: unknown, ...keep: unknown[]): void {
-  const ids = new Set(collectTensors(keep).map((t) => t.id));
-  const seen = new Set<number>();
-  for (const t of collectTensors(value)) {
-    if (ids.has(t.id) || seen.has(t.id)) continue;
-    seen.add(t.id);
-    if (!t.isDisposed) t.dispose();
-  }
+  disposeReplaced(value, keep);
 }
