@@ -25,6 +25,7 @@ import {
   innerState,
   isFiniteNumber,
   readScalars,
+  resolveBranches,
 } from './internal.js';
 import { LEADER_LEARNED, readCounts, statsTree, updateStats, zeroCounts } from './stats.js';
 import type { AdvancePolicy, GuardState, LossFn } from './types.js';
@@ -153,29 +154,20 @@ export function divergenceGuard<SL, SF>(
       }
       if (nonFinite) c.nonFinite += 1;
 
-      const advL = policy === 'both' ? !nonFiniteL : chosen === 'learned';
-      const advF = policy === 'both' ? healthyF : chosen === 'fallback';
-      const nextL = advL ? candL : undefined;
-      const nextF = advF && candF ? candF : undefined;
-      if (nextL) c.learnedIteration = nextL.iteration;
-      if (nextF) c.fallbackIteration = nextF.iteration;
-      let params: TensorTree = state.params;
-      if (chosen === 'learned') {
-        params = candL.params;
-        c.learnedSteps += 1;
-      } else if (chosen === 'fallback') {
-        params = (candF as OptState<SF>).params;
-        c.fallbackSteps += 1;
-      } else {
-        c.skippedSteps += 1;
-      }
-      const next: OptState<GuardState<SL, SF>> = {
-        params,
-        state: {
-          learned: nextL ? nextL.state : gs.learned,
-          fallback: nextF ? nextF.state : gs.fallback,
-          stats: updateStats(gs.stats, before, c),
+      const taken = resolveBranches(
+        {
+          chosen,
+          advanceLearned: policy === 'both' ? !nonFiniteL : chosen === 'learned',
+          advanceFallback: policy === 'both' ? healthyF : chosen === 'fallback',
+          candL,
+          candF,
         },
+        { params: state.params, learned: gs.learned, fallback: gs.fallback },
+        c,
+      );
+      const next: OptState<GuardState<SL, SF>> = {
+        params: taken.params,
+        state: { learned: taken.learned, fallback: taken.fallback, stats: updateStats(gs.stats, before, c) },
         iteration: iteration + 1,
       };
       disposeUnused([candL, candF, probes], [next, state, grads, ctx]);

@@ -25,6 +25,7 @@ import {
   innerState,
   isFiniteNumber,
   readScalars,
+  resolveBranches,
 } from './internal.js';
 import { LEADER_FALLBACK, LEADER_LEARNED, readCounts, statsTree, updateStats, zeroCounts } from './stats.js';
 import type { AdvancePolicy, GuardState, ResidualFn } from './types.js';
@@ -229,30 +230,20 @@ export function safeguarded<SL, SF>(
       }
       if (nonFinite) c.nonFinite += 1;
 
-      const advL = policy === 'both' ? healthyL : chosen === 'learned';
-      const advF = policy === 'both' ? healthyF : chosen === 'fallback';
-      const nextL = advL && candL ? candL : undefined;
-      const nextF = advF && candF ? candF : undefined;
-      if (nextL) c.learnedIteration = nextL.iteration;
-      if (nextF) c.fallbackIteration = nextF.iteration;
-      let params: TensorTree = state.params;
-      if (chosen === 'learned') {
-        params = (candL as OptState<SL>).params;
-        c.learnedSteps += 1;
-      } else if (chosen === 'fallback') {
-        params = (candF as OptState<SF>).params;
-        c.fallbackSteps += 1;
-      } else {
-        c.skippedSteps += 1;
-      }
-      const base = {
-        learned: nextL ? nextL.state : gs.learned,
-        fallback: nextF ? nextF.state : gs.fallback,
-        stats: updateStats(gs.stats, before, c),
-        mu,
-      };
+      const taken = resolveBranches(
+        {
+          chosen,
+          advanceLearned: policy === 'both' ? healthyL : chosen === 'learned',
+          advanceFallback: policy === 'both' ? healthyF : chosen === 'fallback',
+          candL,
+          candF,
+        },
+        { params: state.params, learned: gs.learned, fallback: gs.fallback },
+        c,
+      );
+      const base = { learned: taken.learned, fallback: taken.fallback, stats: updateStats(gs.stats, before, c), mu };
       const next: OptState<SafeguardedState<SL, SF>> = {
-        params,
+        params: taken.params,
         state: recent === undefined ? base : { ...base, recent },
         iteration: iteration + 1,
       };
