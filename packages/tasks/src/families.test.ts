@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { create, disposeTree, key, list, split, treeFlatten, type Key, type TaskFamily } from '@lopt/core';
+import { create, disposeTree, key, list, split, treeFlatten, uniformArray, type Key, type TaskFamily } from '@lopt/core';
 import { ACTIVATIONS, convFamily, fixedDimQuadraticFamily, imageMlpFamily, mixtureFamily, quadraticTask, registerAll, type ImageMlpConfig } from './index.js';
 
 /** Builds the task of `cfg` and of its JSON round trip and checks they agree on params and loss. */
@@ -31,6 +31,36 @@ describe('task families', () => {
   it('imageMlpFamily configs round-trip through JSON to identical tasks', () => {
     const fam = imageMlpFamily({ hiddenRange: [8, 32], batchSizeRange: [4, 32], maxLayers: 2 });
     for (const k of split(key(1), 3)) expectRoundTripSameTask(fam, k);
+  });
+
+  it('imageMlpFamily options narrow depth, activations, initializers and init scale', () => {
+    const fam = imageMlpFamily({ minLayers: 1, maxLayers: 2, activations: ['relu', 'tanh'], initializers: ['orthogonal'], initScaleRange: [1, 1.25] });
+    const cfgs: ImageMlpConfig[] = split(key(3), 300).map((k: Key) => fam.sample(k));
+    expect(new Set(cfgs.map((c) => c.hidden.length))).toEqual(new Set([1, 2]));
+    expect(new Set(cfgs.map((c) => c.activation))).toEqual(new Set(['relu', 'tanh']));
+    expect(new Set(cfgs.map((c) => c.initializer))).toEqual(new Set(['orthogonal']));
+    const scales = cfgs.map((c) => c.initScale);
+    expect(Math.min(...scales)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...scales)).toBeLessThanOrEqual(1.25);
+    // Uniform on [1, 1.25]: the mean of 300 draws is within 4 standard errors of 1.125.
+    const m = scales.reduce((a, b) => a + b, 0) / scales.length;
+    expect(Math.abs(m - 1.125)).toBeLessThan(4 * (0.25 / Math.sqrt(12)) / Math.sqrt(300));
+    // The defaults draw exactly what they drew before these options existed.
+    const k = key(9);
+    const u = uniformArray(k, 7);
+    const d = imageMlpFamily().sample(k);
+    expect(d.hidden.length).toBe(Math.min(4, Math.floor((u[1] as number) * 5)));
+    expect(d.initScale).toBe(Math.fround(0.5 + 1.5 * (u[5] as number)));
+  });
+
+  it('imageMlpFamily rejects bad narrowing options, naming the option', () => {
+    expect(() => imageMlpFamily({ minLayers: 3, maxLayers: 2 })).toThrow(/minLayers/);
+    expect(() => imageMlpFamily({ activations: [] })).toThrow(/activations/);
+    expect(() => imageMlpFamily({ activations: ['relu', 'swish' as never] })).toThrow(/activations\[1\]/);
+    expect(() => imageMlpFamily({ activations: ['relu', 'relu'] })).toThrow(/activations/);
+    expect(() => imageMlpFamily({ initializers: ['nope' as never] })).toThrow(/initializers\[0\]/);
+    expect(() => imageMlpFamily({ initScaleRange: [2, 1] })).toThrow(/initScaleRange\[1\]/);
+    expect(() => imageMlpFamily({ initScaleRange: [0, 0] })).toThrow(/initScaleRange/);
   });
 
   it('imageMlpFamily hyperparameters cover their ranges', () => {

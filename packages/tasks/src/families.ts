@@ -1,4 +1,4 @@
-import { LoptError, checkNumber, create, split, uniformArray, type FactoryOptions, type Key, type Task, type TaskFamily } from '@lopt/core';
+import { LoptError, checkNumber, checkOneOf, create, split, uniformArray, type FactoryOptions, type Key, type Task, type TaskFamily } from '@lopt/core';
 import { checkInt, checkRecord, choose, logUniformInt } from './common.js';
 import { imageConvTask, imageMlpTask, type ImageConvTaskOptions, type ImageMlpTaskOptions } from './image-tasks.js';
 import { ACTIVATIONS, INITIALIZERS, type Activation, type Initializer } from './nn.js';
@@ -18,12 +18,40 @@ export type ImageMlpConfig = {
 export interface ImageMlpFamilyOptions {
   /** Hidden width range, sampled log-uniformly. Default [8, 128]. */
   readonly hiddenRange?: readonly [number, number];
-  /** Largest depth; depth is uniform in 0..maxLayers. Default 4. */
+  /** Largest depth; depth is uniform in minLayers..maxLayers. Default 4. */
   readonly maxLayers?: number;
+  /** Smallest depth (0 is softmax regression). Default 0. */
+  readonly minLayers?: number;
   /** Image side range, sampled log-uniformly. Default [4, 28]. */
   readonly imageSizeRange?: readonly [number, number];
   /** Batch size range, sampled log-uniformly. Default [4, 512]. */
   readonly batchSizeRange?: readonly [number, number];
+  /** Activations sampled uniformly. Default all 12 of {@link ACTIVATIONS}. */
+  readonly activations?: readonly Activation[];
+  /** Initializers sampled uniformly. Default the 5 non-default ones of {@link INITIALIZERS}. */
+  readonly initializers?: readonly Initializer[];
+  /** Initializer scale range, sampled uniformly. Default [0.5, 2]. */
+  readonly initScaleRange?: readonly [number, number];
+}
+
+/** Validates a non-empty list of distinct choices from `allowed`. */
+function checkChoices<T extends string>(option: string, value: unknown, fallback: readonly T[], allowed: readonly T[]): readonly T[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new LoptError('INVALID_OPTION', `Option '${option}' must be a non-empty array of: ${allowed.join(', ')}.`, { option });
+  }
+  const out = value.map((v, i) => checkOneOf(`${option}[${i}]`, v, allowed));
+  if (new Set(out).size !== out.length) throw new LoptError('INVALID_OPTION', `Option '${option}' lists a value twice.`, { option });
+  return out;
+}
+
+/** Validates a real `[low, high]` range inside `[min, max]`. */
+function checkRealRange(option: string, value: unknown, fallback: readonly [number, number], min: number, max: number): [number, number] {
+  const v = value ?? fallback;
+  if (!Array.isArray(v) || v.length !== 2) throw new LoptError('INVALID_OPTION', `Option '${option}' must be [low, high].`, { option });
+  const lo = checkNumber(`${option}[0]`, v[0], { min, max });
+  const hi = checkNumber(`${option}[1]`, v[1], { min: lo, max });
+  return [lo, hi];
 }
 
 function checkRange(option: string, value: unknown, fallback: readonly [number, number], min: number, max: number): [number, number] {
@@ -40,26 +68,33 @@ const SAMPLED_INITIALIZERS = INITIALIZERS.filter((i) => i !== 'default');
 /**
  * Image MLP tasks on MNIST with sampled width, depth, activation (12), initializer (5) and
  * scale `U[0.5, 2)`, image size and batch size (log-uniform), as learned_optimization's
- * `ParametricImageMLP` / `sample_image_mlp`. `task(cfg)` is `imageMlpTask(cfg)`.
+ * `ParametricImageMLP` / `sample_image_mlp`. `task(cfg)` is `imageMlpTask(cfg)`. The
+ * options narrow every range and choice (for a family one learned optimizer specializes to).
  */
 export function imageMlpFamily(options: ImageMlpFamilyOptions = {}): TaskFamily<ImageMlpConfig> {
   const hiddenRange = checkRange('hiddenRange', options.hiddenRange, [8, 128], 1, 8192);
   const maxLayers = checkInt('maxLayers', options.maxLayers ?? 4, 0, 16);
+  const minLayers = checkInt('minLayers', options.minLayers ?? 0, 0, maxLayers);
   const imageSizeRange = checkRange('imageSizeRange', options.imageSizeRange, [4, 28], 4, 28);
   const batchSizeRange = checkRange('batchSizeRange', options.batchSizeRange, [4, 512], 1, 100_000);
+  const activations = checkChoices('activations', options.activations, ACTIVATIONS, ACTIVATIONS);
+  const initializers = checkChoices('initializers', options.initializers, SAMPLED_INITIALIZERS, INITIALIZERS);
+  const [scaleLow, scaleHigh] = checkRealRange('initScaleRange', options.initScaleRange, [0.5, 2], 0, 1e6);
+  if (!(scaleHigh > 0)) throw new LoptError('INVALID_OPTION', "Option 'initScaleRange' must allow a positive scale.", { option: 'initScaleRange' });
+  const depths = maxLayers - minLayers + 1;
   return {
     name: 'image-mlp-family',
     sample: (k: Key) => {
       const u = uniformArray(k, 7);
       const width = logUniformInt(u[0] as number, ...hiddenRange);
-      const layers = Math.min(maxLayers, Math.floor((u[1] as number) * (maxLayers + 1)));
+      const layers = minLayers + Math.min(depths - 1, Math.floor((u[1] as number) * depths));
       return {
         dataset: 'mnist',
         imageSize: logUniformInt(u[2] as number, ...imageSizeRange),
         hidden: new Array<number>(layers).fill(width),
-        activation: choose(u[3] as number, ACTIVATIONS),
-        initializer: choose(u[4] as number, SAMPLED_INITIALIZERS),
-        initScale: Math.fround(0.5 + 1.5 * (u[5] as number)),
+        activation: choose(u[3] as number, activations),
+        initializer: choose(u[4] as number, initializers),
+        initScale: Math.fround(scaleLow + (scaleHigh - scaleLow) * (u[5] as number)),
         batchSize: logUniformInt(u[6] as number, ...batchSizeRange),
       };
     },

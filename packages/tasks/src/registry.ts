@@ -30,7 +30,7 @@ const TASKS: readonly [string, TaskFactory, string][] = [
 ];
 
 const FAMILIES: readonly [string, FamilyFactory, string][] = [
-  ['imageMlpFamily', (o) => imageMlpFamily(o) as TaskFamily, 'MNIST MLPs with sampled width, depth, activation, initializer, image and batch size; options { hiddenRange, maxLayers, imageSizeRange, batchSizeRange }'],
+  ['imageMlpFamily', (o) => imageMlpFamily(o) as TaskFamily, 'MNIST MLPs with sampled width, depth, activation, initializer, image and batch size; options { hiddenRange, minLayers, maxLayers, imageSizeRange, batchSizeRange, activations, initializers, initScaleRange }'],
   ['convFamily', (o) => convFamily(o) as TaskFamily, 'MNIST conv nets with sampled depth, channels, pooling, activation, image and batch size; options { channelRange, maxLayers, imageSizeRange, batchSizeRange }'],
   ['lmFamily', (o) => lmFamily(o) as TaskFamily, 'character LSTM / transformer language models with sampled sizes; options { kinds, maxSequenceLength, maxBatchSize, maxWidth }'],
   ['randomAugmentationFamily', (o) => augmentedFromOptions(o), 'random task augmentations over a registered family; options { family: { name, options }, rates: { reparam, reducedBatch, normalizeGradient } }'],
