@@ -73,14 +73,18 @@ export function adafacFeatureCount(cfg: AdafacDecayConfig): number {
   return 2 + 2 * cfg.initialMomentumDecays.length + 2 * cfg.initialRmsDecays.length + 6 * cfg.initialAdafactorDecays.length;
 }
 
-/** Initial theta: zero decay offsets and a truncated-normal (1/sqrt(fan-in)) MLP with zero biases. */
-export function initAdafacTheta(key: Key, cfg: AdafacDecayConfig, hiddenSize: number, hiddenLayers: number, outputs: number): AdafacTheta {
+/**
+ * Initial theta: zero decay offsets and a truncated-normal (1/sqrt(fan-in)) MLP with zero
+ * biases; with `zeroOutput` the output layer's weights are zero too (the untrained
+ * optimizer then takes no steps).
+ */
+export function initAdafacTheta(key: Key, cfg: AdafacDecayConfig, hiddenSize: number, hiddenLayers: number, outputs: number, zeroOutput = false): AdafacTheta {
   const sizes = [...new Array<number>(hiddenLayers).fill(hiddenSize), outputs];
   const keys = split(key, sizes.length);
   const nn: Record<string, tf.Tensor> = {};
   let fanIn = adafacFeatureCount(cfg) + TIME_FEATURES;
   sizes.forEach((out, i) => {
-    const d = initDense(keys[i] as Key, fanIn, out);
+    const d = initDense(keys[i] as Key, fanIn, out, { zeroWeights: zeroOutput && i === sizes.length - 1 });
     nn[`w${i}`] = d.w;
     nn[`b${i}`] = d.b;
     fanIn = out;

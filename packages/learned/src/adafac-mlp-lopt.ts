@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
-import { applyMlpColumns, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
+import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
   adafacDecayConfig,
   adafacDecays,
@@ -28,6 +28,13 @@ export type AdafacMlpLOptConfig = AdafacDecayConfig & {
   /** Hidden layers. Default 2. */
   readonly hiddenLayers: number;
   /**
+   * Start the output layer's weights at zero (default false: truncated normal like the
+   * other layers, as the reference). The untrained optimizer then takes no steps instead of
+   * feature-driven random ones, whose constant drift can kill a ReLU network before
+   * meta-training has learned anything; meta-training grows the output layer from zero.
+   */
+  readonly zeroInitOutput: boolean;
+  /**
    * Which implementation runs `update`: `false` the composed tfjs ops (differentiable, any
    * backend), `true` the fused WASM SIMD kernel (not differentiable; default sizes only),
    * `'auto'` (default) the fused kernel when it applies (default sizes, CPU or WASM backend,
@@ -54,12 +61,13 @@ export type AdafacMlpLOptConfig = AdafacDecayConfig & {
  * reference requires `num_steps` at init but its features never read it).
  */
 export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): LearnedArchitecture<AdafacTheta, AdafacMlpLOptConfig> {
-  checkKnownOptions('adafacMlpLOpt', options, ['expMult', 'stepMult', 'hiddenSize', 'hiddenLayers', 'initialMomentumDecays', 'initialRmsDecays', 'initialAdafactorDecays', 'fused']);
+  checkKnownOptions('adafacMlpLOpt', options, ['expMult', 'stepMult', 'hiddenSize', 'hiddenLayers', 'initialMomentumDecays', 'initialRmsDecays', 'initialAdafactorDecays', 'zeroInitOutput', 'fused']);
   const config: AdafacMlpLOptConfig = {
     ...adafacDecayConfig(options),
     expMult: checkNumber('expMult', options.expMult ?? 1e-3),
     stepMult: checkNumber('stepMult', options.stepMult ?? 1e-3),
     ...checkMlpShape(options, { hiddenSize: 4, hiddenLayers: 2 }),
+    zeroInitOutput: checkBool('zeroInitOutput', options.zeroInitOutput, false),
     fused: checkFused(options.fused),
   };
   const nLayers = config.hiddenLayers + 1;
@@ -77,7 +85,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     name: 'adafacMlpLOpt',
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
-    init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2),
+    init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2, config.zeroInitOutput),
     optimizer(theta: AdafacTheta): Optimizer {
       const layers = adafacLayers(theta, nLayers);
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;

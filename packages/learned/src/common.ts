@@ -278,6 +278,13 @@ export function checkKnownOptions(name: string, options: Readonly<Record<string,
   }
 }
 
+/** Checks a boolean option (`dflt` when absent). */
+export function checkBool(option: string, value: unknown, dflt: boolean): boolean {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'boolean') throw new LoptError('INVALID_OPTION', `Option '${option}' must be a boolean, got ${JSON.stringify(value)}.`, { option });
+  return value;
+}
+
 /** Validates `opts.fused`. */
 export type FusedMode = boolean | 'auto';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, checkOneOf, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
-import { applyMlpColumns, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
+import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import { fusedAdafacAvailable, fusedAdafacStep, prepareFusedTheta } from './adafac-fused.js';
 import {
   adafacDecayConfig,
@@ -60,12 +60,6 @@ export type MlpNomLOptConfig = AdafacDecayConfig & {
    */
   readonly fused: FusedMode;
 };
-
-function checkBool(option: string, value: unknown, dflt: boolean): boolean {
-  if (value === undefined) return dflt;
-  if (typeof value !== 'boolean') throw new LoptError('INVALID_OPTION', `Option '${option}' must be a boolean, got ${JSON.stringify(value)}.`, { option });
-  return value;
-}
 
 /**
  * The learned optimizer with a nominal descent term of Harrison, Metz and Sohl-Dickstein
