@@ -38,10 +38,13 @@ export function checkpointFile(path: string): string {
   if (!existsSync(abs)) {
     throw new CliError(
       `The checkpoint '${path}' does not exist.`,
-      'Pass the theta.safetensors of a meta-training run (or the run directory itself), e.g. runs/quickstart/theta.safetensors.',
+      'Pass the theta.safetensors or best.safetensors of a meta-training run (or the run directory itself), e.g. runs/quickstart/theta.safetensors.',
     );
   }
   if (statSync(abs).isDirectory()) {
+    // A run that validated its checkpoints keeps the best one apart from the last.
+    const best = join(abs, 'best.safetensors');
+    if (existsSync(best)) return best;
     const inner = join(abs, 'theta.safetensors');
     if (!existsSync(inner)) {
       throw new CliError(

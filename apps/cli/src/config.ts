@@ -44,6 +44,19 @@ const evalSection = z.strictObject({
   evalBatches: z.int().min(1).max(100).default(2),
 });
 
+const validationSection = z.strictObject({
+  /** Validate every this many outer steps (outer steps that are multiples of it; a run stopped and resumed validates the same steps). */
+  every: z.int().min(1),
+  /** Validation tasks of the family (or seeds of the eval task). */
+  tasks: z.int().min(1).max(1000).default(4),
+  /** Inner steps per validation run (default: eval.steps, else 100). */
+  steps: z.int().min(1).max(1_000_000).optional(),
+  /** Batches averaged for each final train loss. */
+  evalBatches: z.int().min(1).max(100).default(4),
+  /** Seed of the validation tasks (apart from evaluation and tuning by construction). */
+  seed: z.int().min(0).default(2),
+});
+
 /** The schema of a `meta-train` config file. */
 export const metaTrainConfigSchema = z.strictObject({
   /** Run name (the run directory's default name). */
@@ -73,6 +86,12 @@ export const metaTrainConfigSchema = z.strictObject({
   checkpointEvery: z.int().min(1).default(10),
   /** Further options passed to metaTrain (for example gradient clipping). */
   metaTrain: options.default({}),
+  /**
+   * Checkpoint selection: every `every` outer steps the current theta trains `tasks`
+   * validation tasks; the best (lowest mean final train loss) is kept as best.safetensors
+   * and is what the evaluation uses. Omit to evaluate the last theta.
+   */
+  validation: validationSection.optional(),
   /** Evaluation against baselines after meta-training (omit to skip). */
   eval: evalSection.optional(),
   /** Plugin modules to load (paths relative to the config file, or package names). */

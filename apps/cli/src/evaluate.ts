@@ -4,7 +4,7 @@ import { CliError, withContext } from './errors.js';
 import { parseKeyValues, type OptionValue } from './options.js';
 import { createProgress } from './progress.js';
 import { parseOptimizerSpec, specLabel, type OptimizerSpec } from './spec.js';
-import { formatMeanStd, formatNumber, mean, renderMarkdownTable, renderTable, std } from './stats.js';
+import { formatMeanStd, formatNumber, formatPaired, mean, pairedComparison, renderMarkdownTable, renderTable, std, type PairedComparison } from './stats.js';
 import { trainOnTask, type BatchHolder, type CurvePoint } from './train-loop.js';
 
 /** What `eval` trains on: a registered task, or held-out tasks of a registered family. */
@@ -64,6 +64,10 @@ export interface EvalSummaryRow {
   /** Mean steps to reach the reference's final loss over the seeds that reached it. */
   readonly stepsToReachMean: number | null;
   readonly reached: number;
+  /** Final train loss minus the reference's, task by task (null for the reference itself or without one). */
+  readonly trainVsReference: PairedComparison | null;
+  /** Final held-out loss minus the reference's, task by task (null likewise, or for data-free tasks). */
+  readonly validVsReference: PairedComparison | null;
   readonly msPerStep: number;
   /** Text cells as printed. */
   readonly cells: readonly string[];
@@ -98,8 +102,11 @@ export function parseTarget(text: string): EvalTarget {
   );
 }
 
-/** Builds the tasks of a target for `count` seeds from `streamKey`: one task, or family samples. */
-function buildTasks(target: EvalTarget, streamSeed: number, salt: number, count: number): { task: Task; config: unknown }[] {
+/**
+ * Builds the tasks of a target for `count` seeds: one task repeated, or `count` samples of
+ * the family from the key stream `(streamSeed, salt)`.
+ */
+export function buildTasks(target: EvalTarget, streamSeed: number, salt: number, count: number): { task: Task; config: unknown }[] {
   const where = `${target.kind === 'task' ? 'Task' : 'Task family'} '${target.name}'`;
   try {
     if (target.kind === 'task') {
@@ -116,10 +123,12 @@ function buildTasks(target: EvalTarget, streamSeed: number, salt: number, count:
   }
 }
 
-/** Key salts: evaluation tasks, tuning tasks and run keys come from disjoint streams. */
+/** Key salts: evaluation tasks, tuning tasks, run keys and validation tasks come from disjoint streams. */
 const EVAL_TASKS = 0x4e1d;
 const TUNE_TASKS = 0x7e4e;
 const RUN_KEYS = 0x52a1;
+/** Salt of the validation tasks of meta-training's checkpoint selection (see validation.ts). */
+export const VALIDATION_TASKS = 0x5e1e;
 
 /**
  * Evaluates optimizers on held-out tasks: every optimizer trains on the same tasks, initial
@@ -196,7 +205,9 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
   if (Number.isFinite(referenceLoss)) {
     for (const o of optimizers) for (const r of o.runs) r.stepsToReach = r.curve.find((p) => p.trainLoss <= referenceLoss)?.step ?? null;
   }
-  const header = ['optimizer', 'final train loss', 'final valid loss', ref ? `steps to ${formatNumber(referenceLoss)}` : 'steps to ref', 'ms/step'];
+  const refTrain = ref?.runs.map((r) => r.finalTrainLoss);
+  const refValid = ref?.runs.map((r) => r.finalValidLoss ?? NaN);
+  const header = ['optimizer', 'final train loss', 'final valid loss', ref ? `steps to ${formatNumber(referenceLoss)}` : 'steps to ref', 'train - ref (paired)', 'valid - ref (paired)', 'ms/step'];
   const summary = optimizers.map((o): EvalSummaryRow => {
     const train = o.runs.map((r) => r.finalTrainLoss);
     const hasValid = o.runs.some((r) => r.finalValidLoss !== null);
@@ -204,6 +215,9 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
     const reachedSteps = o.runs.map((r) => r.stepsToReach).filter((s): s is number => s !== null);
     const stepsToReachMean = reachedSteps.length ? mean(reachedSteps) : null;
     const msPerStep = mean(o.runs.map((r) => r.msPerStep));
+    const paired = ref !== undefined && o !== ref;
+    const trainVsReference = paired && refTrain ? pairedComparison(train, refTrain) : null;
+    const validVsReference = paired && refValid && hasValid ? pairedComparison(valid, refValid) : null;
     return {
       label: o.label,
       spec: o.spec,
@@ -214,12 +228,16 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
       diverged: o.runs.filter((r) => r.diverged).length,
       stepsToReachMean,
       reached: reachedSteps.length,
+      trainVsReference,
+      validVsReference,
       msPerStep,
       cells: [
         o.label,
         formatMeanStd(train),
         hasValid ? formatMeanStd(valid) : '-',
         ref ? `${stepsToReachMean === null ? 'never' : Math.round(stepsToReachMean)} (${reachedSteps.length}/${o.runs.length})` : '-',
+        trainVsReference ? formatPaired(trainVsReference) : '-',
+        validVsReference ? formatPaired(validVsReference) : '-',
         formatNumber(msPerStep),
       ],
     };
@@ -230,7 +248,9 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
 /** The summary table as plain text (terminal). */
 export function summaryText(result: EvalResult): string {
   const where = result.target.kind === 'task-family' ? `${result.seeds} held-out tasks of ${result.target.name}` : `${result.target.name}, ${result.seeds} seeds`;
-  const note = result.reference ? `steps to reach ${result.reference}'s mean final train loss (seeds that reached it / all)` : 'no Adam reference (add --optimizer adam or --tune-baseline for steps-to-reach)';
+  const note = result.reference
+    ? `steps to reach ${result.reference}'s mean final train loss (seeds that reached it / all); paired columns: mean per-task difference from ${result.reference} ± its standard error (tasks where it is lower / all)`
+    : 'no Adam reference (add --optimizer adam or --tune-baseline for steps-to-reach and paired differences)';
   return `${renderTable(result.header, result.summary.map((r) => r.cells))}\n\n${result.steps} steps on ${where}; mean ± std over seeds; ${note}.`;
 }
 

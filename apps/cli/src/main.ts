@@ -67,7 +67,7 @@ export function buildProgram(): Command {
 
   program
     .command('meta-train')
-    .description('Meta-train a learned optimizer from a JSON config or a preset; writes a run directory (config.json, metrics.jsonl, theta.safetensors, eval/, report/).')
+    .description('Meta-train a learned optimizer from a JSON config or a preset; writes a run directory (config.json, metrics.jsonl, theta.safetensors, best.safetensors with checkpoint selection, eval/, report/).')
     .option('-c, --config <file|preset>', `config file (JSON) or preset name (${Object.keys(PRESETS).join(', ')})`)
     .option('-p, --preset <name>', 'same as --config <preset>')
     .option('-r, --resume <run-dir>', 'continue a run from its last checkpoint (uses the run directory\'s config.json)')

@@ -19,6 +19,7 @@ import { configPlugins, loadConfig, validateConfig, type LoadedConfig, type Meta
 import { startCommand, type CommandContext, type CommonOptions } from './context.js';
 import { CliError, EXIT_INTERRUPTED, StopSignal, withContext } from './errors.js';
 import { evaluate, parseTarget, summaryText, type EvalTarget } from './evaluate.js';
+import { createValidator } from './validation.js';
 import { libraryFunction } from './packages.js';
 import { createProgress } from './progress.js';
 import { writeReport } from './report.js';
@@ -176,12 +177,26 @@ export async function runMetaTrain(cmd: MetaTrainCommand): Promise<void> {
   }
 }
 
+/** What a run evaluates (and validates) on: `eval.task` when set, else the meta-training family. */
+function runTarget(config: MetaTrainConfig): EvalTarget {
+  const task = config.eval?.task;
+  return task
+    ? { ...parseTarget(task.name), options: task.options as EvalTarget['options'] }
+    : { kind: 'task-family', name: config.taskFamily.name, options: config.taskFamily.options as EvalTarget['options'] };
+}
+
 async function evaluateRun(ctx: CommandContext, config: MetaTrainConfig, runDir: string): Promise<void> {
   const e = config.eval as NonNullable<MetaTrainConfig['eval']>;
-  const withOptions: EvalTarget = e.task
-    ? { ...parseTarget(e.task.name), options: e.task.options as EvalTarget['options'] }
-    : { kind: 'task-family', name: config.taskFamily.name, options: config.taskFamily.options as EvalTarget['options'] };
-  const specs = [parseOptimizerSpec(join(runDir, RUN_FILES.theta)), ...e.optimizers.map(parseOptimizerSpec)];
+  const withOptions = runTarget(config);
+  // With validation, the selected theta is evaluated (the last one stays in theta.safetensors).
+  const best = join(runDir, RUN_FILES.best);
+  const selected = config.validation && existsSync(best) ? best : join(runDir, RUN_FILES.theta);
+  if (selected === best) {
+    const rows = readMetrics(runDir).filter((m) => typeof m.validationLoss === 'number');
+    const top = rows.reduce<Record<string, number> | undefined>((a, m) => (a === undefined || (m.validationLoss as number) < (a.validationLoss as number) ? m : a), undefined);
+    if (top) ctx.log(`evaluating best.safetensors: outer step ${top.step}, validation loss ${formatNumber(top.validationLoss)} (best of ${rows.length} validations)`);
+  }
+  const specs = [parseOptimizerSpec(selected), ...e.optimizers.map(parseOptimizerSpec)];
   ctx.log(`evaluating on ${e.seeds} held-out ${withOptions.kind === 'task-family' ? `tasks of ${withOptions.name}` : `seeds of ${withOptions.name}`} for ${e.steps} steps`);
   const result = await evaluate(
     withOptions,
@@ -260,6 +275,21 @@ async function trainLoop(
     }
   }
 
+  // Checkpoint selection: the best validation loss so far (from the metrics when resuming).
+  const validation = config.validation;
+  const validator = validation
+    ? createValidator(runTarget(config), components.learnedOptimizer, {
+        every: validation.every,
+        tasks: validation.tasks,
+        steps: validation.steps ?? config.eval?.steps ?? 100,
+        evalBatches: validation.evalBatches,
+        seed: validation.seed,
+      })
+    : undefined;
+  let bestValidation = Infinity;
+  if (resuming) for (const m of readMetrics(runDir)) if (typeof m.validationLoss === 'number' && m.validationLoss < bestValidation) bestValidation = m.validationLoss;
+  const bestPath = join(runDir, RUN_FILES.best);
+
   let pending: Uint8Array | undefined;
   const store = {
     load: async () => onDisk,
@@ -281,7 +311,8 @@ async function trainLoop(
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
 
-  const progress = createProgress({ total: config.steps, label: 'meta-train', fields: [{ key: 'loss', label: 'meta-loss' }, { key: 'rate', label: 'steps/s' }], start: startStep });
+  const fields = [{ key: 'loss', label: 'meta-loss' }, { key: 'rate', label: 'steps/s' }, ...(validator ? [{ key: 'best', label: 'best validation' }] : [])];
+  const progress = createProgress({ total: config.steps, label: 'meta-train', fields, start: startStep });
   const flush = async (step: number, theta: TensorTree): Promise<void> => {
     if (pending) {
       await writeFileAtomic(statePath, pending);
@@ -317,9 +348,18 @@ async function trainLoop(
           ...m.estimators,
           ...thetaScalars(theta),
         };
+        if (validator && validation && m.step % validation.every === 0) {
+          const score = validator.score(theta);
+          row.validationLoss = score;
+          // Written at once (atomically); a resumed run replays the same steps and scores.
+          if (score < bestValidation) {
+            bestValidation = score;
+            await saveTheta(bestPath, components.learnedOptimizer, theta, { step: m.step, run: config.name, validationLoss: score });
+          }
+        }
         appendJsonLine(metricsPath, row);
         if (m.step % config.checkpointEvery === 0 || m.step === config.steps || interrupted) await flush(m.step, theta);
-        progress.update(m.step, { loss: formatNumber(m.meanLoss), rate: formatNumber(m.stepsPerSecond) });
+        progress.update(m.step, { loss: formatNumber(m.meanLoss), rate: formatNumber(m.stepsPerSecond), ...(validator ? { best: Number.isFinite(bestValidation) ? formatNumber(bestValidation) : '-' } : {}) });
         // Let the event loop run (signal handlers) between steps.
         await new Promise<void>((r) => setImmediate(r));
       },

@@ -54,6 +54,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       outerOptimizer: { name: 'adam', options: { learningRate: 1e-2 } },
       steps: 6,
       checkpointEvery: 2,
+      validation: { every: 2, tasks: 2, steps: 10 },
       eval: {
         steps: 30,
         seeds: 2,

@@ -49,6 +49,18 @@ export function buildPlots(metrics: Record<string, number>[], evalResult: EvalRe
         smooth: Math.max(2, Math.round(data.length / 20)),
       }),
     );
+    const validation = metrics.filter((m) => typeof m.step === 'number' && typeof m.validationLoss === 'number' && Number.isFinite(m.validationLoss)).map((m) => ({ step: m.step as number, validationLoss: m.validationLoss as number }));
+    if (validation.length) {
+      plots.push(
+        linePlot({
+          id: 'validation',
+          title: 'Checkpoint selection: mean final train loss on the validation tasks (the lowest is best.safetensors)',
+          data: validation,
+          x: { field: 'step', title: 'outer step' },
+          y: { field: 'validationLoss', title: 'validation loss' },
+        }),
+      );
+    }
     const thetaKeys = [...new Set(metrics.flatMap((m) => Object.keys(m).filter((k) => k.startsWith('theta/'))))];
     if (thetaKeys.length) {
       const rows: Row[] = metrics.flatMap((m) => thetaKeys.filter((k) => typeof m[k] === 'number').map((k) => ({ step: m.step as number, parameter: k.slice(6), value: m[k] as number })));

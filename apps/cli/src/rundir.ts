@@ -7,6 +7,7 @@ export const RUN_FILES = {
   config: 'config.json',
   metrics: 'metrics.jsonl',
   theta: 'theta.safetensors',
+  best: 'best.safetensors',
   state: 'meta-train.safetensors',
   evalDir: 'eval',
   curves: join('eval', 'curves.json'),

@@ -46,3 +46,38 @@ export function renderMarkdownTable(header: readonly string[], rows: readonly (r
     ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
   ].join('\n');
 }
+
+/** A paired comparison of one optimizer's per-task losses with a reference's on the same tasks. */
+export interface PairedComparison {
+  /** Mean of `value - reference` over the pairs where both are finite (NaN if none). */
+  readonly meanDiff: number;
+  /** Standard error of that mean (sample std / sqrt(pairs)); NaN with fewer than 2 pairs. */
+  readonly stdErr: number;
+  /** Pairs where the value is strictly lower than the reference (a diverged value never is; a finite value always is below a diverged reference). */
+  readonly lower: number;
+  /** Number of pairs. */
+  readonly pairs: number;
+}
+
+/** Compares `values[i]` with `reference[i]` pair by pair (the two arrays must be the same length). */
+export function pairedComparison(values: readonly number[], reference: readonly number[]): PairedComparison {
+  if (values.length !== reference.length) throw new RangeError(`pairedComparison: ${values.length} values vs ${reference.length} reference values`);
+  const diffs: number[] = [];
+  let lower = 0;
+  values.forEach((v, i) => {
+    const r = reference[i] as number;
+    if (v < r) lower++;
+    if (Number.isFinite(v) && Number.isFinite(r)) diffs.push(v - r);
+  });
+  const meanDiff = mean(diffs);
+  const stdErr = diffs.length >= 2 ? std(diffs) / Math.sqrt(diffs.length) : Number.NaN;
+  return { meanDiff, stdErr, lower, pairs: values.length };
+}
+
+/** `+0.012 ± 0.004 (3/10 lower)`: a {@link PairedComparison} as a table cell. */
+export function formatPaired(c: PairedComparison): string {
+  const sign = c.meanDiff > 0 ? '+' : '';
+  const d = Number.isNaN(c.meanDiff) ? '-' : `${sign}${formatNumber(c.meanDiff)}`;
+  const se = Number.isNaN(c.stdErr) ? '' : ` ± ${formatNumber(c.stdErr)}`;
+  return `${d}${se} (${c.lower}/${c.pairs} lower)`;
+}

@@ -69,26 +69,58 @@ describe.concurrent('lopt meta-train on the tiny preset, end to end', () => {
     expect(thetaValues(join(out, 'theta.safetensors')).step).toBe(6);
     expect(checkpointStep(join(out, 'meta-train.safetensors'))).toBe(6);
 
+    // Checkpoint selection (validation every 2 steps): scores at 2, 4, 6; best.safetensors is
+    // the theta of the lowest one (its logged decay offsets match), and it is what was evaluated.
+    expect(rows.filter((r) => 'validationLoss' in r).map((r) => r.step)).toEqual([2, 4, 6]);
+    const validated = rows.filter((r) => 'validationLoss' in r);
+    for (const r of validated) expect(Number.isFinite(r.validationLoss)).toBe(true);
+    const bestRow = validated.reduce((a, r) => ((r.validationLoss as number) < (a.validationLoss as number) ? r : a));
+    const best = loadLearnedOptimizer(new Uint8Array(readFileSync(join(out, 'best.safetensors'))));
+    expect(Number(best.extra.step)).toBe(bestRow.step);
+    expect(best.extra.validationLoss).toBe(bestRow.validationLoss);
+    const decays = Array.from((best.theta as unknown as { momentum_decays: tf.Tensor }).momentum_decays.dataSync());
+    expect(decays).toEqual([0, 1, 2].map((j) => bestRow[`theta/momentum_decays[${j}]`]));
+    tf.dispose(treeLeaves(best.theta));
+    expect(run.stderr).toMatch(new RegExp(`evaluating best\\.safetensors: outer step ${bestRow.step}, `));
+
     // Summary: the tuned Adam first (the reference), then the meta-trained optimizer, then the preset's extra baseline.
     const summary = JSON.parse(readFileSync(join(out, 'eval', 'summary.json'), 'utf8')) as { rows: { label: string; finalTrainMean: number; cells: string[] }[]; reference: string; tuning: { trials: unknown[]; best: number } };
-    expect(summary.rows.map((r) => r.label)).toEqual([expect.stringMatching(/^adam\(learningRate=.*\) \[tuned\]$/), expect.stringMatching(/^learned:full\/theta\.safetensors$/), 'adam(learningRate=0.01)']);
+    expect(summary.rows.map((r) => r.label)).toEqual([expect.stringMatching(/^adam\(learningRate=.*\) \[tuned\]$/), expect.stringMatching(/^learned:full\/best\.safetensors$/), 'adam(learningRate=0.01)']);
     expect(summary.reference).toBe(summary.rows[0]?.label);
     expect(summary.tuning.trials).toHaveLength(3);
     expect(summary.tuning.best).toBeGreaterThanOrEqual(1e-3);
     expect(summary.tuning.best).toBeLessThanOrEqual(1e-1);
-    expect(run.stdout).toMatch(/optimizer\s+final train loss\s+final valid loss\s+steps to [\d.e-]+\s+ms\/step/);
+    expect(run.stdout).toMatch(/optimizer\s+final train loss\s+final valid loss\s+steps to [\d.e-]+\s+train - ref \(paired\)\s+valid - ref \(paired\)\s+ms\/step/);
     for (const r of summary.rows) expect(run.stdout).toContain(r.cells[1]);
 
     // Report: HTML with the table, every plot inline; SVGs carry the plotted data; PNGs at 2x.
     const html = readFileSync(join(out, 'report', 'index.html'), 'utf8');
     expect(html).toContain('<table>');
     expect(html).toContain(summary.rows[1]?.cells[1] as string);
-    // meta-loss, theta (scalar meta-parameters), eval-train, step-size; quadratics have no held-out split.
-    expect(html.match(/<svg/g)?.length).toBe(4);
+    // meta-loss, validation, theta (scalar meta-parameters), eval-train, step-size; quadratics have no held-out split.
+    expect(html.match(/<svg/g)?.length).toBe(5);
+    expect(svgData(join(out, 'report', 'validation.svg')).data).toEqual(validated.map((r) => ({ step: r.step, validationLoss: r.validationLoss })));
     expect(html).toContain('"name": "adafacMlpLOpt"');
     const meta = svgData(join(out, 'report', 'meta-loss.svg'));
     expect(meta.data.map((d) => d.metaLoss)).toEqual(rows.map((r) => r.metaLoss));
     const curves = JSON.parse(readFileSync(join(out, 'eval', 'curves.json'), 'utf8')) as { optimizers: { label: string; runs: { curve: { step: number; trainLoss: number }[] }[] }[] };
+    // Paired columns: recomputed here from the per-task final losses in curves.json.
+    const finals = curves.optimizers.map((o) => o.runs.map((r) => r.curve[r.curve.length - 1]?.trainLoss as number));
+    const pairedRows = summary.rows as unknown as { trainVsReference: { meanDiff: number; stdErr: number; lower: number; pairs: number } | null; validVsReference: unknown; cells: string[] }[];
+    expect(pairedRows[0]?.trainVsReference).toBeNull();
+    expect(pairedRows[0]?.cells[4]).toBe('-');
+    for (const [i, row] of pairedRows.entries()) {
+      if (i === 0) continue;
+      const d = (finals[i] as number[]).map((f, j) => f - (finals[0] as number[])[j]!);
+      const m = d.reduce((a, b) => a + b, 0) / d.length;
+      const se = Math.sqrt(d.reduce((a, b) => a + (b - m) ** 2, 0) / (d.length - 1) / d.length);
+      expect(row.trainVsReference?.meanDiff).toBeCloseTo(m, 12);
+      expect(row.trainVsReference?.stdErr).toBeCloseTo(se, 12);
+      expect(row.trainVsReference?.lower).toBe(d.filter((x) => x < 0).length);
+      expect(row.trainVsReference?.pairs).toBe(d.length);
+      expect(row.validVsReference).toBeNull(); // quadratics have no held-out split
+      expect(row.cells[4]).toMatch(new RegExp(`\\(${d.filter((x) => x < 0).length}/${d.length} lower\\)$`));
+    }
     const train = svgData(join(out, 'report', 'eval-train.svg'));
     for (const o of curves.optimizers) {
       const points = train.data.filter((d) => d.optimizer === o.label);
@@ -105,7 +137,7 @@ describe.concurrent('lopt meta-train on the tiny preset, end to end', () => {
     const lines = [...svg.matchAll(/<path[^>]*aria-roledescription="line mark"[^>]*d="([^"]+)"/g)].map((m) => (m[1] as string).split('L').length);
     expect(lines.length).toBe(curves.optimizers.length);
     for (const n of lines) expect(n).toBe(curves.optimizers[0]?.runs[0]?.curve.length);
-    for (const id of ['meta-loss', 'theta', 'eval-train', 'step-size']) {
+    for (const id of ['meta-loss', 'validation', 'theta', 'eval-train', 'step-size']) {
       const svgText = readFileSync(join(out, 'report', `${id}.svg`), 'utf8');
       const w = Number(/<svg[^>]* width="(\d+)"/.exec(svgText)?.[1]);
       expect(pngSize(join(out, 'report', `${id}.png`)).width).toBe(2 * w);
@@ -130,6 +162,9 @@ describe.concurrent('lopt meta-train on the tiny preset, end to end', () => {
     const rows = metricsRows(out);
     expect(metricsRows(part).map((r) => [r.step, r.metaLoss])).toEqual(rows.map((r) => [r.step, r.metaLoss]));
     expect(thetaValues(join(part, 'theta.safetensors'))).toEqual(thetaValues(join(out, 'theta.safetensors')));
+    // Validation scores and the selected checkpoint survive the stop too.
+    expect(metricsRows(part).map((r) => r.validationLoss)).toEqual(rows.map((r) => r.validationLoss));
+    expect(thetaValues(join(part, 'best.safetensors'))).toEqual(thetaValues(join(out, 'best.safetensors')));
     expect((JSON.parse(readFileSync(join(part, 'config.json'), 'utf8')) as { config: { steps: number } }).config.steps).toBe(6);
   });
 
