@@ -27,9 +27,19 @@ const baseConfig = {
   font: FONT,
   axis: { labelFontSize: 12, titleFontSize: 13, grid: true },
   legend: { labelFontSize: 12, titleFontSize: 13, labelLimit: 480, orient: 'bottom', direction: 'vertical', symbolType: 'stroke', symbolStrokeWidth: 4, symbolOpacity: 1, symbolSize: 300 },
-  title: { fontSize: 15, anchor: 'start' },
+  title: { fontSize: 15, anchor: 'start', subtitleFontSize: 12, subtitleColor: '#444' },
   view: { stroke: '#ccc' },
 } as const;
+
+/**
+ * The chart's title: a trailing parenthetical becomes a subtitle line. Headless Vega
+ * estimates text widths (about 0.8 em per character) and sizes the image by them, so one
+ * long line would leave a wide empty margin in the SVG and PNG.
+ */
+export function chartTitle(title: string): string | { text: string; subtitle: string } {
+  const m = /^(.*?) \((.*)\)$/.exec(title);
+  return m ? { text: m[1] as string, subtitle: m[2] as string } : title;
+}
 
 /** A line plot of `y` against `x`, one line per `series` value, with an optional min–max band. */
 export function linePlot(options: {
@@ -75,8 +85,10 @@ export function linePlot(options: {
     },
   });
   if (smooth) {
+    // Centered window: a trailing one lags the raw curve by half its width.
+    const half = Math.max(1, Math.round(smooth / 2));
     layers.push({
-      transform: [{ window: [{ op: 'mean', field: y.field, as: 'smoothed' }], frame: [-smooth, 0], ...(series ? { groupby: [series.field] } : {}) }],
+      transform: [{ window: [{ op: 'mean', field: y.field, as: 'smoothed' }], frame: [-half, half], sort: [{ field: x.field }], ...(series ? { groupby: [series.field] } : {}) }],
       mark: { type: 'line', strokeWidth: 2.5 },
       encoding: {
         x: { field: x.field, type: 'quantitative' },
@@ -87,7 +99,7 @@ export function linePlot(options: {
   }
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title,
+    title: chartTitle(title),
     width: 640,
     height: 320,
     data: { values: data.filter((r) => typeof r[y.field] === 'number' && Number.isFinite(r[y.field] as number) && (!log || (r[y.field] as number) > 0)) },

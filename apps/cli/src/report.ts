@@ -54,7 +54,7 @@ export function buildPlots(metrics: Record<string, number>[], evalResult: EvalRe
       plots.push(
         linePlot({
           id: 'validation',
-          title: 'Checkpoint selection: mean final train loss on the validation tasks (the lowest is best.safetensors)',
+          title: 'Validation loss during meta-training (mean final train loss on the validation tasks; lowest: best.safetensors)',
           data: validation,
           x: { field: 'step', title: 'outer step' },
           y: { field: 'validationLoss', title: 'validation loss' },
