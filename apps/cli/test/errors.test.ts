@@ -84,7 +84,7 @@ describe.concurrent('bad input exits with code 2 and one paragraph', () => {
 
   it('missing checkpoint', async () => {
     const run = await runCli([...evalArgs, '--out', join(dir, 'o9'), '--optimizer', join(dir, 'nope', 'theta.safetensors')]);
-    expectBadInput(run, /The checkpoint '.*nope\/theta\.safetensors' does not exist/, /theta\.safetensors of a meta-training run/);
+    expectBadInput(run, /The checkpoint '.*nope\/theta\.safetensors' does not exist/, /theta\.safetensors or best\.safetensors of a meta-training run/);
   });
 
   it('corrupted checkpoint', async () => {
