@@ -32,8 +32,10 @@ export type AdafacMlpLOptConfig = AdafacDecayConfig & {
    * other layers, as the reference). The untrained optimizer then takes no steps instead of
    * feature-driven random ones, whose constant drift can kill a ReLU network before
    * meta-training has learned anything; meta-training grows the output layer from zero.
+   * Present in the config only when true, so the configs and checkpoints of the reference
+   * init are the same as before the option existed.
    */
-  readonly zeroInitOutput: boolean;
+  readonly zeroInitOutput?: boolean;
   /**
    * Which implementation runs `update`: `false` the composed tfjs ops (differentiable, any
    * backend), `true` the fused WASM SIMD kernel (not differentiable; default sizes only),
@@ -67,7 +69,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     expMult: checkNumber('expMult', options.expMult ?? 1e-3),
     stepMult: checkNumber('stepMult', options.stepMult ?? 1e-3),
     ...checkMlpShape(options, { hiddenSize: 4, hiddenLayers: 2 }),
-    zeroInitOutput: checkBool('zeroInitOutput', options.zeroInitOutput, false),
+    ...(checkBool('zeroInitOutput', options.zeroInitOutput, false) ? { zeroInitOutput: true } : {}),
     fused: checkFused(options.fused),
   };
   const nLayers = config.hiddenLayers + 1;
@@ -85,7 +87,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     name: 'adafacMlpLOpt',
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
-    init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2, config.zeroInitOutput),
+    init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2, config.zeroInitOutput === true),
     optimizer(theta: AdafacTheta): Optimizer {
       const layers = adafacLayers(theta, nLayers);
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;

@@ -47,7 +47,9 @@ describe('adafacMlpLOpt zeroInitOutput', () => {
     expect(() => adafacMlpLOpt({ zeroInitOutput: 1 as never })).toThrow(/zeroInitOutput/);
   });
 
-  it('is part of the checkpointed config', () => {
+  it('is part of the checkpointed config when set, and absent from the default config', () => {
+    expect('zeroInitOutput' in adafacMlpLOpt().config).toBe(false);
+    expect('zeroInitOutput' in adafacMlpLOpt({ zeroInitOutput: false }).config).toBe(false);
     const lopt = adafacMlpLOpt({ zeroInitOutput: true, stepMult: 0.03 });
     const theta = lopt.init(key(4));
     const loaded = loadLearnedOptimizer(saveLearnedOptimizer(lopt, theta));
