@@ -60,7 +60,8 @@ describe('task families', () => {
     expect(() => imageMlpFamily({ activations: ['relu', 'relu'] })).toThrow(/activations/);
     expect(() => imageMlpFamily({ initializers: ['nope' as never] })).toThrow(/initializers\[0\]/);
     expect(() => imageMlpFamily({ initScaleRange: [2, 1] })).toThrow(/initScaleRange\[1\]/);
-    expect(() => imageMlpFamily({ initScaleRange: [0, 0] })).toThrow(/initScaleRange/);
+    expect(() => imageMlpFamily({ initScaleRange: [0, 1] })).toThrow(/initScaleRange\[0\]/);
+    expect(() => imageMlpFamily({ initScaleRange: [500, 5000] })).toThrow(/initScaleRange\[1\]/);
   });
 
   it('imageMlpFamily hyperparameters cover their ranges', () => {

@@ -45,12 +45,12 @@ function checkChoices<T extends string>(option: string, value: unknown, fallback
   return out;
 }
 
-/** Validates a real `[low, high]` range inside `[min, max]`. */
-function checkRealRange(option: string, value: unknown, fallback: readonly [number, number], min: number, max: number): [number, number] {
+/** Validates an initializer-scale range `[low, high]` with `0 < low <= high <= 1000` (what the tasks accept). */
+function checkScaleRange(option: string, value: unknown, fallback: readonly [number, number]): [number, number] {
   const v = value ?? fallback;
   if (!Array.isArray(v) || v.length !== 2) throw new LoptError('INVALID_OPTION', `Option '${option}' must be [low, high].`, { option });
-  const lo = checkNumber(`${option}[0]`, v[0], { min, max });
-  const hi = checkNumber(`${option}[1]`, v[1], { min: lo, max });
+  const lo = checkNumber(`${option}[0]`, v[0], { greaterThan: 0, max: 1000 });
+  const hi = checkNumber(`${option}[1]`, v[1], { min: lo, max: 1000 });
   return [lo, hi];
 }
 
@@ -79,8 +79,7 @@ export function imageMlpFamily(options: ImageMlpFamilyOptions = {}): TaskFamily<
   const batchSizeRange = checkRange('batchSizeRange', options.batchSizeRange, [4, 512], 1, 100_000);
   const activations = checkChoices('activations', options.activations, ACTIVATIONS, ACTIVATIONS);
   const initializers = checkChoices('initializers', options.initializers, SAMPLED_INITIALIZERS, INITIALIZERS);
-  const [scaleLow, scaleHigh] = checkRealRange('initScaleRange', options.initScaleRange, [0.5, 2], 0, 1e6);
-  if (!(scaleHigh > 0)) throw new LoptError('INVALID_OPTION', "Option 'initScaleRange' must allow a positive scale.", { option: 'initScaleRange' });
+  const [scaleLow, scaleHigh] = checkScaleRange('initScaleRange', options.initScaleRange, [0.5, 2]);
   const depths = maxLayers - minLayers + 1;
   return {
     name: 'image-mlp-family',
