@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -89,14 +89,31 @@ export async function buildComponents(config: MetaTrainConfig): Promise<MetaTrai
   return { learnedOptimizer, taskFamily, estimators, outerOptimizer };
 }
 
-/** Saves theta as a learned-optimizer checkpoint (`saveLearnedOptimizer`) that `loadLearnedOptimizer` and `lopt eval` read. */
-export async function saveTheta(path: string, learnedOptimizer: LearnedOptimizer, theta: TensorTree, extra: Record<string, unknown>): Promise<void> {
+/** Theta as learned-optimizer checkpoint bytes (`saveLearnedOptimizer`), which `loadLearnedOptimizer` and `lopt eval` read. */
+async function thetaBytes(learnedOptimizer: LearnedOptimizer, theta: TensorTree, extra: Record<string, unknown>): Promise<Uint8Array> {
   const save = await libraryFunction<(lopt: LearnedOptimizer, theta: TensorTree, extra?: Record<string, unknown>) => Uint8Array>(
     '@lopt/learned',
     'saveLearnedOptimizer',
     'Writing theta.safetensors',
   );
-  await writeFileAtomic(path, save(learnedOptimizer, theta, extra));
+  return save(learnedOptimizer, theta, extra);
+}
+
+/** Saves theta as a learned-optimizer checkpoint (atomically). */
+export async function saveTheta(path: string, learnedOptimizer: LearnedOptimizer, theta: TensorTree, extra: Record<string, unknown>): Promise<void> {
+  await writeFileAtomic(path, await thetaBytes(learnedOptimizer, theta, extra));
+}
+
+/** Step and validation loss stored in a best.safetensors (undefined when there is none). */
+function bestOnDisk(path: string): { step: number; validationLoss: number } | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    const { tree, metadata } = deserializeTree(new Uint8Array(readFileSync(path)));
+    tf.dispose(collectTensors(tree));
+    return { step: Number(metadata.extra.step), validationLoss: Number(metadata.extra.validationLoss) };
+  } catch (e) {
+    throw withContext(e, `Checkpoint ${path}`);
+  }
 }
 
 /** Whether a theta path belongs to a network's weights or biases rather than a named hyperparameter. */
@@ -192,9 +209,12 @@ async function evaluateRun(ctx: CommandContext, config: MetaTrainConfig, runDir:
   const best = join(runDir, RUN_FILES.best);
   const selected = config.validation && existsSync(best) ? best : join(runDir, RUN_FILES.theta);
   if (selected === best) {
-    const rows = readMetrics(runDir).filter((m) => typeof m.validationLoss === 'number');
-    const top = rows.reduce<Record<string, number> | undefined>((a, m) => (a === undefined || (m.validationLoss as number) < (a.validationLoss as number) ? m : a), undefined);
-    if (top) ctx.log(`evaluating best.safetensors: outer step ${top.step}, validation loss ${formatNumber(top.validationLoss)} (best of ${rows.length} validations)`);
+    // Diverged validations are null in the JSON lines; they count as validations.
+    const validations = readMetrics(runDir).filter((m) => 'validationLoss' in m).length;
+    const top = bestOnDisk(best);
+    if (top) ctx.log(`evaluating best.safetensors: outer step ${top.step}, validation loss ${formatNumber(top.validationLoss)} (best of ${validations} validations)`);
+  } else if (config.validation) {
+    ctx.log('no validation ran or none gave a finite loss: evaluating the last theta (theta.safetensors)');
   }
   const specs = [parseOptimizerSpec(selected), ...e.optimizers.map(parseOptimizerSpec)];
   ctx.log(`evaluating on ${e.seeds} held-out ${withOptions.kind === 'task-family' ? `tasks of ${withOptions.name}` : `seeds of ${withOptions.name}`} for ${e.steps} steps`);
@@ -286,9 +306,14 @@ async function trainLoop(
         seed: validation.seed,
       })
     : undefined;
-  let bestValidation = Infinity;
-  if (resuming) for (const m of readMetrics(runDir)) if (typeof m.validationLoss === 'number' && m.validationLoss < bestValidation) bestValidation = m.validationLoss;
+  // best.safetensors reaches the disk with the checkpoint (flush), so after a stop it belongs
+  // to a step the resumed run does not replay. A fresh run starts without one.
   const bestPath = join(runDir, RUN_FILES.best);
+  let bestValidation = Infinity;
+  let pendingBest: Uint8Array | undefined;
+  const previousBest = resuming ? bestOnDisk(bestPath) : undefined;
+  if (previousBest && previousBest.step <= startStep && Number.isFinite(previousBest.validationLoss)) bestValidation = previousBest.validationLoss;
+  else rmSync(bestPath, { force: true });
 
   let pending: Uint8Array | undefined;
   const store = {
@@ -314,6 +339,10 @@ async function trainLoop(
   const fields = [{ key: 'loss', label: 'meta-loss' }, { key: 'rate', label: 'steps/s' }, ...(validator ? [{ key: 'best', label: 'best validation' }] : [])];
   const progress = createProgress({ total: config.steps, label: 'meta-train', fields, start: startStep });
   const flush = async (step: number, theta: TensorTree): Promise<void> => {
+    if (pendingBest) {
+      await writeFileAtomic(bestPath, pendingBest);
+      pendingBest = undefined;
+    }
     if (pending) {
       await writeFileAtomic(statePath, pending);
       onDisk = pending;
@@ -351,10 +380,10 @@ async function trainLoop(
         if (validator && validation && m.step % validation.every === 0) {
           const score = validator.score(theta);
           row.validationLoss = score;
-          // Written at once (atomically); a resumed run replays the same steps and scores.
+          // Held until the next checkpoint is written; a resumed run replays the same scores.
           if (score < bestValidation) {
             bestValidation = score;
-            await saveTheta(bestPath, components.learnedOptimizer, theta, { step: m.step, run: config.name, validationLoss: score });
+            pendingBest = await thetaBytes(components.learnedOptimizer, theta, { step: m.step, run: config.name, validationLoss: score });
           }
         }
         appendJsonLine(metricsPath, row);
@@ -373,7 +402,7 @@ async function trainLoop(
     if (theta0 !== undefined) tf.dispose(collectTensors(theta0));
   }
   progress.stop();
-  if (pending) await flush(result.step, result.theta);
+  if (pending || pendingBest) await flush(result.step, result.theta);
   else if (!existsSync(thetaPath)) await saveTheta(thetaPath, components.learnedOptimizer, result.theta, { step: result.step, run: config.name });
   tf.dispose(collectTensors(result.theta));
   const last = readMetrics(runDir).at(-1);

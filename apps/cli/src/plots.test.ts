@@ -6,6 +6,7 @@ describe('plots', () => {
     expect(chartTitle('Step size: RMS change (line: mean, band: min–max)')).toEqual({ text: 'Step size: RMS change', subtitle: 'line: mean, band: min–max' });
     expect(chartTitle('Validation loss')).toBe('Validation loss');
     expect(chartTitle('f(x) grows')).toBe('f(x) grows');
+    expect(chartTitle('Loss on mix (a, b) (line: mean)')).toEqual({ text: 'Loss on mix (a, b)', subtitle: 'line: mean' });
   });
 
   it('smooths with a window centered on each point, sorted by x', () => {

@@ -37,7 +37,7 @@ const baseConfig = {
  * long line would leave a wide empty margin in the SVG and PNG.
  */
 export function chartTitle(title: string): string | { text: string; subtitle: string } {
-  const m = /^(.*?) \((.*)\)$/.exec(title);
+  const m = /^(.*) \(([^()]*)\)$/.exec(title);
   return m ? { text: m[1] as string, subtitle: m[2] as string } : title;
 }
 

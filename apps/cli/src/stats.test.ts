@@ -14,6 +14,7 @@ describe('pairedComparison', () => {
     expect(c.stdErr).toBeCloseTo(Math.sqrt(variance / 4), 15);
     expect(c.lower).toBe(2);
     expect(c.pairs).toBe(4);
+    expect(c.finitePairs).toBe(4);
     expect(formatPaired(c)).toBe(`+0.125 ± ${Number(Math.sqrt(variance / 4).toPrecision(4))} (2/4 lower)`);
   });
 
@@ -23,7 +24,8 @@ describe('pairedComparison', () => {
     expect(c.pairs).toBe(3);
     expect(c.meanDiff).toBeCloseTo(-0.2, 15);
     expect(Number.isNaN(c.stdErr)).toBe(true);
-    expect(formatPaired(c)).toBe('-0.2 (2/3 lower)');
+    expect(c.finitePairs).toBe(1);
+    expect(formatPaired(c)).toBe('-0.2 (2/3 lower; mean of 1)');
   });
 
   it('rejects arrays of different lengths', () => {

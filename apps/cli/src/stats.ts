@@ -57,6 +57,8 @@ export interface PairedComparison {
   readonly lower: number;
   /** Number of pairs. */
   readonly pairs: number;
+  /** Pairs in the mean and standard error (both finite; fewer than `pairs` when a run diverged). */
+  readonly finitePairs: number;
 }
 
 /** Compares `values[i]` with `reference[i]` pair by pair (the two arrays must be the same length). */
@@ -71,13 +73,14 @@ export function pairedComparison(values: readonly number[], reference: readonly 
   });
   const meanDiff = mean(diffs);
   const stdErr = diffs.length >= 2 ? std(diffs) / Math.sqrt(diffs.length) : Number.NaN;
-  return { meanDiff, stdErr, lower, pairs: values.length };
+  return { meanDiff, stdErr, lower, pairs: values.length, finitePairs: diffs.length };
 }
 
-/** `+0.012 ± 0.004 (3/10 lower)`: a {@link PairedComparison} as a table cell. */
+/** `+0.012 ± 0.004 (3/10 lower)`, plus `; mean of 8` when diverged pairs are left out of the mean: a {@link PairedComparison} as a table cell. */
 export function formatPaired(c: PairedComparison): string {
   const sign = c.meanDiff > 0 ? '+' : '';
   const d = Number.isNaN(c.meanDiff) ? '-' : `${sign}${formatNumber(c.meanDiff)}`;
   const se = Number.isNaN(c.stdErr) ? '' : ` ± ${formatNumber(c.stdErr)}`;
-  return `${d}${se} (${c.lower}/${c.pairs} lower)`;
+  const partial = c.finitePairs < c.pairs ? `; mean of ${c.finitePairs}` : '';
+  return `${d}${se} (${c.lower}/${c.pairs} lower${partial})`;
 }

@@ -40,7 +40,7 @@ export function createValidator(target: EvalTarget, learnedOptimizer: LearnedOpt
   const runKey = (i: number) => foldIn(foldIn(makeKey(settings.seed), VALIDATION_RUNS), i);
   return {
     score(theta: TensorTree): number {
-      const optimizer = learnedOptimizer.optimizer(theta);
+      const optimizer = learnedOptimizer.optimizer(theta, { numSteps: settings.steps });
       const finals = tasks.map(({ task }, i) =>
         trainOnTask(task, optimizer, { steps: settings.steps, key: runKey(i), logEvery: settings.steps, evalBatches: settings.evalBatches }).finalTrainLoss,
       );
