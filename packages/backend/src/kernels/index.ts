@@ -7,6 +7,7 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_i
 import { einsumConfig } from './einsum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 import { maxPoolGradConfig, maxPoolKernelIsWrong, maxPoolWithArgmaxConfig } from './max_pool_fixes.js';
+import { signConfig, signKernelIsWrong } from './sign_fix.js';
 
 /**
  * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`), or
@@ -112,6 +113,15 @@ const FILLS: readonly FillEntry[] = [
     config: maxPoolWithArgmaxConfig,
     isWrong: () => maxPoolKernelIsWrong(tf.MaxPoolWithArgmax),
   },
+  {
+    kernelName: tf.Sign,
+    route: 'wasm-kernels',
+    method: "Cast(x > 0) - Cast(x < 0) (NaN gives 0, as on the CPU backend); tfjs-backend-wasm 4.22's own returns 0 for every |x| < FLT_EPSILON",
+    neededBy: 'tf.sign: Lion, Yogi, signSGD-style updates, nnAdam and the RNN-MLP learned optimizer features',
+    gap: 'incorrect',
+    config: signConfig,
+    isWrong: signKernelIsWrong,
+  },
 ];
 
 /** The kernels lopt can add to the WASM backend, with the route each takes (for docs and reports). */
@@ -122,7 +132,7 @@ export function wasmKernelFills(): readonly KernelFill[] {
 /**
  * Registers lopt's implementations of the WASM kernels that training needs and that
  * tfjs-backend-wasm lacks (conv2d and depthwise-conv gradients, gather's gradient
- * UnsortedSegmentSum, Einsum), gets wrong (MaxPoolGrad, MaxPoolWithArgmax) or runs ~10x slower
+ * UnsortedSegmentSum, Einsum), gets wrong (MaxPoolGrad, MaxPoolWithArgmax, Sign) or runs ~10x slower
  * than it could (Conv2DBackpropInput); see {@link wasmKernelFills}. A missing kernel is
  * registered; a wrong one is replaced only when a probe on a tiny input shows it wrong, which
  * needs the WASM backend started (initBackend calls this after starting it), so a later

@@ -96,3 +96,9 @@ export function withScope(
     throw e;
   }
 }
+
+/** The WASM backend instance if it has started (probes of its kernels need it), else undefined. */
+export function wasmBackendIfStarted(): KernelBackend | undefined {
+  const registry = (tf.engine() as unknown as { registry: Record<string, KernelBackend | undefined> }).registry;
+  return registry['wasm'];
+}

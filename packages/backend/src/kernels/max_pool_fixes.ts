@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelBackend, KernelConfig } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { forwardToCpu } from './cpu_forward.js';
+import { wasmBackendIfStarted } from './kernel_scope.js';
 
 /**
  * MaxPoolGrad for the WASM backend, replacing tfjs-backend-wasm 4.22's own, which routes the
@@ -20,11 +21,6 @@ export const maxPoolWithArgmaxConfig: KernelConfig = {
   backendName: 'wasm',
   kernelFunc: forwardToCpu(tf.MaxPoolWithArgmax),
 };
-
-function wasmBackendIfStarted(): KernelBackend | undefined {
-  const registry = (tf.engine() as unknown as { registry: Record<string, KernelBackend | undefined> }).registry;
-  return registry['wasm'];
-}
 
 /**
  * Whether the WASM backend's registered `kernelName` kernel gives the wrong answer on an
