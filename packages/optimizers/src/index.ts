@@ -117,4 +117,6 @@ export { registerSelfTuning, SELF_TUNING_NAMES } from './selftuning/register.js'
 
 // registry
 export { registerAll, OPTIMIZER_NAMES } from './register.js';
-export { toTfjsOptimizer, LoptTfjsOptimizer } from './tfjs.js';
+export { toTfjsOptimizer, LoptTfjsOptimizer, registerTfjsOptimizer } from './tfjs.js';
+export type { TfjsOptimizerSource } from './tfjs.js';
+export type { TfjsOptimizerRecipe } from './tfjs-recipe.js';

@@ -11,6 +11,7 @@ import { gradientClip } from './wrappers/clip.js';
 import { graft } from './wrappers/graft.js';
 import { lookahead } from './wrappers/lookahead.js';
 import { registerSelfTuning } from './selftuning/register.js';
+import { registerTfjsOptimizer } from './tfjs.js';
 
 type Entry = readonly [name: string, factory: (o: FactoryOptions) => Optimizer<unknown>, description: string];
 
@@ -79,7 +80,8 @@ export const OPTIMIZER_NAMES: readonly string[] = ENTRIES.map((e) => e[0]);
  * Registers every built-in optimizer factory with the `@lopt/core` registry under its
  * function name (`sgd`, `adam`, ..., and the wrappers `lookahead`, `gradientAccumulation`,
  * `gradientClip`, `graft`, which take the inner optimizer by registered name), and the
- * self-tuning wrappers `hypergradient` and `metaOptimize` (see `registerSelfTuning`). Idempotent.
+ * self-tuning wrappers `hypergradient` and `metaOptimize` (see `registerSelfTuning`), and registers
+ * the `toTfjsOptimizer` class with tfjs serialization (so `tf.loadLayersModel` finds it). Idempotent.
  *
  * @example
  * ```ts
@@ -90,4 +92,5 @@ export const OPTIMIZER_NAMES: readonly string[] = ENTRIES.map((e) => e[0]);
 export function registerAll(): void {
   for (const [name, factory, description] of ENTRIES) register('optimizer', name, factory as (o: FactoryOptions) => Optimizer, description);
   registerSelfTuning();
+  registerTfjsOptimizer();
 }

@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { LoptError } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
-import { adam, sgd, toTfjsOptimizer, LoptTfjsOptimizer } from './index.js';
+import { adam, registerAll, sgd, toTfjsOptimizer, LoptTfjsOptimizer } from './index.js';
 
 function makeModel(): tfl.Sequential {
   const model = tfl.sequential();
@@ -56,6 +56,7 @@ describe('toTfjsOptimizer', () => {
     expect(l2[19]).toBeLessThan(l2[0] as number);
     expectClose(l2, l1, { rtol: 1e-4 });
     expect(opt.iterations).toBe(20);
+    registerAll(); // getConfig names a registered spec
     expect(opt.getConfig()).toMatchObject({ name: 'adam', learningRate: lr, beta1: b1, beta2: b2, epsilon: eps });
     tf.dispose([xs, ys]);
   });

@@ -3,15 +3,18 @@ import {
   LoptError,
   collectTensors,
   disposeReplaced,
-  isTensor,
+  key,
   treeLeaves,
   treePaths,
   treeStructure,
   treeUnflatten,
+  type LearnedOptimizer,
   type OptState,
   type Optimizer,
   type TensorTree,
 } from '@lopt/core';
+import { buildFromRecipe, decodeRecipe, encodeRecipe, inferLearnedRecipe, inferOptimizerRecipe, type TfjsOptimizerRecipe } from './tfjs-recipe.js';
+import { THETA_PREFIX, misfit, pairSavedStates, parseSavedStates, restoredState, type SavedVariableState } from './tfjs-restore.js';
 
 /** Marks state tensors as kept, so an enclosing `tf.tidy` (model.fit runs steps in one) does not dispose them. */
 function keepAll(state: unknown): void {
@@ -20,6 +23,21 @@ function keepAll(state: unknown): void {
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 type NamedTensorMap = { [name: string]: tf.Tensor };
+
+function isOptimizer(x: unknown): x is Optimizer<unknown> {
+  return typeof (x as Optimizer<unknown> | undefined)?.init === 'function' && typeof (x as Optimizer<unknown>).update === 'function';
+}
+function isLearned(x: unknown): x is LearnedOptimizer {
+  return typeof (x as LearnedOptimizer | undefined)?.init === 'function' && typeof (x as LearnedOptimizer).optimizer === 'function';
+}
+
+/** Copies theta (kept, owned by the tfjs optimizer). */
+function ownTheta(theta: TensorTree): TensorTree {
+  return treeUnflatten(treeStructure(theta), treeLeaves(theta).map((t) => tf.keep(tf.clone(t))));
+}
+
+/** What a {@link LoptTfjsOptimizer} wraps: a lopt optimizer, or a learned optimizer and its theta. */
+export type TfjsOptimizerSource = Optimizer<unknown> | { readonly learned: LearnedOptimizer; readonly theta: TensorTree };
 
 /**
  * A `tf.Optimizer` that runs a lopt {@link Optimizer}, made by {@link toTfjsOptimizer}.
@@ -31,8 +49,21 @@ type NamedTensorMap = { [name: string]: tf.Tensor };
  * (global-norm clipping, grafting) therefore act per variable here.
  *
  * `getWeights()` returns `[iter, ...]` (the tfjs convention: the iteration counter first),
- * then for every variable (sorted by name) a `<variable>/iteration` int32 scalar and every
- * state leaf named `<variable>/<state path>`. `setWeights` restores them by name.
+ * then a learned optimizer's theta as `lopt.theta/<path>`, then for every variable (in the
+ * order it was first updated) a `<variable>/iteration` int32 scalar and every state leaf
+ * named `<variable>/<state path>`. `setWeights` restores them; on the next `applyGradients`
+ * each saved state goes to the variable of the same name, and states whose names match no
+ * variable being optimized (a model loaded in the same process gets `_1`-suffixed names) are
+ * mapped by order onto the variables without state when their number and shapes agree, as
+ * `tf.train.*` does; otherwise it throws `LoptError('CHECKPOINT_MISMATCH')`.
+ *
+ * Save and load: `getConfig()` names the registry spec and options the optimizer was built
+ * from, and the class is registered with tfjs serialization as `LoptOptimizer`, so
+ * `model.save(handler, { includeOptimizer: true })` then `tf.loadLayersModel(handler)` rebuilds
+ * it through the `@lopt/core` registry (call `registerAll()` of `@lopt/optimizers`, and of
+ * `@lopt/learned` for learned optimizers, before loading). An optimizer that no registered
+ * spec rebuilds exactly (a composition, a schedule) makes `getConfig()` throw a `LoptError`
+ * saying how to make it saveable.
  */
 export class LoptTfjsOptimizer extends tf.Optimizer {
   /** The class name tfjs serialization reports. */
@@ -40,21 +71,61 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
     return 'LoptOptimizer';
   }
 
-  /** The wrapped lopt optimizer. */
-  readonly optimizer: Optimizer<unknown>;
+  private lopt: Optimizer<unknown> | undefined;
+  private readonly recipe: TfjsOptimizerRecipe | undefined;
+  private readonly learned: LearnedOptimizer | undefined;
+  private theta: TensorTree | undefined;
   private readonly states = new Map<string, OptState<unknown>>();
+  private pending: SavedVariableState[] | undefined;
 
-  constructor(optimizer: Optimizer<unknown>) {
+  /**
+   * Wraps `source` (see {@link toTfjsOptimizer}). `recipe` says how to rebuild it on load;
+   * without one it is inferred when saving, from the optimizer's registered name and JSON config.
+   */
+  constructor(source: TfjsOptimizerSource, recipe?: TfjsOptimizerRecipe) {
     super();
-    if (typeof optimizer?.init !== 'function' || typeof optimizer.update !== 'function') {
-      throw new LoptError('INVALID_OPTION', 'toTfjsOptimizer needs a lopt Optimizer.', { option: 'optimizer' });
+    if (isOptimizer(source)) {
+      this.lopt = source;
+      this.recipe = recipe;
+    } else if (isLearned((source as { learned?: unknown } | undefined)?.learned)) {
+      const { learned, theta } = source as { learned: LearnedOptimizer; theta: TensorTree | undefined };
+      this.learned = learned;
+      this.recipe = recipe;
+      if (theta === undefined && recipe !== undefined) return; // rebuilt by fromConfig: theta arrives with setWeights
+      if (theta === undefined || treeLeaves(theta).length === 0) throw new LoptError('INVALID_OPTION', 'toTfjsOptimizer: theta has no tensors.', { option: 'theta' });
+      this.theta = ownTheta(theta);
+      this.lopt = learned.optimizer(this.theta);
+    } else {
+      throw new LoptError('INVALID_OPTION', 'toTfjsOptimizer needs a lopt Optimizer, a registered optimizer name, or { learned, theta }.', { option: 'optimizer' });
     }
-    this.optimizer = optimizer;
   }
 
-  /** Names of the variables this optimizer holds state for, sorted. */
+  /** Rebuilds a saved optimizer from its `getConfig()` through the `@lopt/core` registry (tfjs-layers calls this on load). */
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+    const recipe = decodeRecipe(config);
+    const built = buildFromRecipe(recipe);
+    if (recipe.kind === 'optimizer') return new LoptTfjsOptimizer(built as Optimizer<unknown>, recipe) as unknown as T;
+    // Its theta arrives with the optimizer weights (setWeights).
+    return new LoptTfjsOptimizer({ learned: built as LearnedOptimizer } as unknown as TfjsOptimizerSource, recipe) as unknown as T;
+  }
+
+  /** The wrapped lopt optimizer. Throws while a learned optimizer loaded from a model still waits for its theta. */
+  get optimizer(): Optimizer<unknown> {
+    if (this.lopt === undefined) {
+      throw new LoptError(
+        'CHECKPOINT_MISMATCH',
+        `Learned optimizer '${this.learned?.name}' was rebuilt from a saved config without its meta-parameters (theta). ` +
+          'They travel in the optimizer weights: load the model with tf.loadLayersModel from artifacts saved with { includeOptimizer: true }, ' +
+          'or compile with toTfjsOptimizer({ learned, theta }) (theta from loadLearnedOptimizer of its checkpoint).',
+        { path: `${THETA_PREFIX}*` },
+      );
+    }
+    return this.lopt;
+  }
+
+  /** Names of the variables this optimizer holds state for, in the order they were first updated. */
   get variableNames(): string[] {
-    return [...this.states.keys()].sort();
+    return [...this.states.keys()];
   }
 
   /** The lopt state of one variable (its `params` are not meaningful outside `applyGradients`). */
@@ -64,120 +135,175 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
 
   /** Applies one update to every variable named in `variableGradients` (a map or a list). */
   override applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
-    const pairs: [string, tf.Tensor | null | undefined][] = Array.isArray(variableGradients)
-      ? variableGradients.map((v) => [v.name, v.tensor])
-      : Object.entries(variableGradients);
-    for (const [name, grad] of pairs) {
-      if (grad == null) continue;
-      const variable = tf.engine().registeredVariables[name];
-      if (!variable) {
-        throw new LoptError('TREE_MISMATCH', `No variable named '${name}' is registered with the tfjs engine.`, { path: name });
-      }
-      if (!tf.util.arraysEqual(variable.shape, grad.shape)) {
-        throw new LoptError('SHAPE_MISMATCH', `Gradient for '${name}' has shape [${grad.shape}] but the variable has [${variable.shape}].`, {
-          path: name,
-        });
-      }
-      let old = this.states.get(name);
-      if (!old) {
-        const init = tf.tidy(() => {
-          const s = this.optimizer.init({ [name]: variable });
-          return { state: s.state, iteration: s.iteration } as unknown as tf.TensorContainer;
-        }) as unknown as { state: unknown; iteration: number };
-        keepAll(init.state);
-        old = { params: {}, state: init.state, iteration: init.iteration };
-      }
-      const prev = old;
-      const nextState = tf.tidy(() => {
-        const next = this.optimizer.update({ params: { [name]: variable }, state: prev.state, iteration: prev.iteration }, { [name]: grad });
-        const value = (next.params as Record<string, tf.Tensor>)[name];
-        if (!value) throw new LoptError('INTERNAL', `Optimizer '${this.optimizer.name}' returned no parameter '${name}'.`);
-        if (value !== variable) variable.assign(value);
-        return { state: next.state, iteration: next.iteration } as unknown as tf.TensorContainer;
-      }) as unknown as { state: unknown; iteration: number };
-      keepAll(nextState.state);
-      disposeReplaced(prev.state, nextState.state);
-      this.states.set(name, { params: {}, state: nextState.state, iteration: nextState.iteration });
-    }
+    const pairs = (Array.isArray(variableGradients) ? variableGradients.map((v) => [v.name, v.tensor] as const) : Object.entries(variableGradients)).filter(
+      (p): p is readonly [string, tf.Tensor] => p[1] != null,
+    );
+    const variables = pairs.map(([name, grad]) => [name, this.checkedVariable(name, grad), grad] as const);
+    this.bindPending(variables.map(([name]) => name));
+    for (const [name, variable, grad] of variables) this.step(name, variable, grad);
     this.incrementIterations();
+  }
+
+  private checkedVariable(name: string, grad: tf.Tensor): tf.Variable {
+    const variable = tf.engine().registeredVariables[name];
+    if (!variable) {
+      throw new LoptError('TREE_MISMATCH', `No variable named '${name}' is registered with the tfjs engine.`, { path: name });
+    }
+    if (!tf.util.arraysEqual(variable.shape, grad.shape)) {
+      throw new LoptError('SHAPE_MISMATCH', `Gradient for '${name}' has shape [${grad.shape}] but the variable has [${variable.shape}].`, { path: name });
+    }
+    return variable;
+  }
+
+  /** The optimizer's initial state for a variable (a template for restoring; the caller disposes it). */
+  private template(name: string): TensorTree {
+    const variable = tf.engine().registeredVariables[name] as tf.Variable;
+    return tf.tidy(() => this.optimizer.init({ [name]: variable }).state as unknown as tf.TensorContainer) as unknown as TensorTree;
+  }
+
+  /** Attaches states restored by `setWeights` to the variables now being optimized (see the class docs). */
+  private bindPending(names: readonly string[]): void {
+    if (this.pending === undefined) return;
+    const templates = new Map<string, TensorTree>();
+    const templateOf = (n: string): TensorTree => templates.get(n) ?? (templates.set(n, this.template(n)).get(n) as TensorTree);
+    try {
+      const paired = pairSavedStates(this.pending, names, templateOf);
+      for (const [name, saved] of paired) {
+        const why = misfit(saved, templateOf(name));
+        if (why !== undefined) throw new LoptError('CHECKPOINT_MISMATCH', `Restored optimizer state for '${name}' does not fit it: ${why}.`, { path: name });
+      }
+      for (const [name, saved] of paired) this.states.set(name, restoredState(saved, templateOf(name)));
+      this.disposePending();
+    } finally {
+      for (const t of templates.values()) tf.dispose(treeLeaves(t));
+    }
+  }
+
+  private step(name: string, variable: tf.Variable, grad: tf.Tensor): void {
+    const opt = this.optimizer;
+    let old = this.states.get(name);
+    if (!old) {
+      const init = tf.tidy(() => {
+        const s = opt.init({ [name]: variable });
+        return { state: s.state, iteration: s.iteration } as unknown as tf.TensorContainer;
+      }) as unknown as { state: unknown; iteration: number };
+      keepAll(init.state);
+      old = { params: {}, state: init.state, iteration: init.iteration };
+    }
+    const prev = old;
+    const nextState = tf.tidy(() => {
+      const next = opt.update({ params: { [name]: variable }, state: prev.state, iteration: prev.iteration }, { [name]: grad });
+      const value = (next.params as Record<string, tf.Tensor>)[name];
+      if (!value) throw new LoptError('INTERNAL', `Optimizer '${opt.name}' returned no parameter '${name}'.`);
+      if (value !== variable) variable.assign(value);
+      return { state: next.state, iteration: next.iteration } as unknown as tf.TensorContainer;
+    }) as unknown as { state: unknown; iteration: number };
+    keepAll(nextState.state);
+    disposeReplaced(prev.state, nextState.state);
+    this.states.set(name, { params: {}, state: nextState.state, iteration: nextState.iteration });
   }
 
   override async getWeights(): Promise<NamedTensor[]> {
     const out: NamedTensor[] = [await this.saveIterations()];
-    for (const name of this.variableNames) {
-      const s = this.states.get(name) as OptState<unknown>;
+    if (this.theta !== undefined) {
+      const paths = treePaths(this.theta);
+      treeLeaves(this.theta).forEach((t, i) => out.push({ name: `${THETA_PREFIX}${paths[i]}`, tensor: t }));
+    }
+    for (const [name, s] of this.states) {
       out.push({ name: `${name}/iteration`, tensor: tf.scalar(s.iteration, 'int32') });
       const tree = s.state as TensorTree;
       const paths = treePaths(tree);
       treeLeaves(tree).forEach((t, i) => out.push({ name: `${name}/${paths[i]}`, tensor: t }));
+    }
+    for (const saved of this.pending ?? []) {
+      out.push({ name: `${saved.name}/iteration`, tensor: tf.scalar(saved.iteration, 'int32') }, ...saved.leaves);
     }
     return out;
   }
 
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     const rest = await this.extractIterations(weightValues);
-    const byName = new Map(rest.map((w) => [w.name, w.tensor]));
-    const variables = Object.keys(tf.engine().registeredVariables);
-    const owners = new Set<string>();
-    for (const w of rest) {
-      if (!w.name.endsWith('/iteration')) continue;
-      const v = w.name.slice(0, -'/iteration'.length);
-      owners.add(v);
-    }
-    const next = new Map<string, OptState<unknown>>();
-    for (const name of owners) {
-      if (!variables.includes(name)) {
-        throw new LoptError('CHECKPOINT_MISMATCH', `Optimizer weights are for variable '${name}', which is not registered.`, { path: name });
-      }
-      const variable = tf.engine().registeredVariables[name] as tf.Variable;
-      const template = tf.tidy(() => this.optimizer.init({ [name]: variable }).state as unknown as tf.TensorContainer) as unknown as TensorTree;
-      const paths = treePaths(template);
-      const templateLeaves = treeLeaves(template);
-      const leaves = paths.map((p, i) => {
-        const t = byName.get(`${name}/${p}`);
-        const like = templateLeaves[i] as tf.Tensor;
-        if (!t || !isTensor(t)) throw new LoptError('CHECKPOINT_MISMATCH', `Missing optimizer weight '${name}/${p}'.`, { path: `${name}/${p}` });
-        if (!tf.util.arraysEqual(t.shape, like.shape) || t.dtype !== like.dtype) {
-          throw new LoptError('CHECKPOINT_MISMATCH', `Optimizer weight '${name}/${p}' has shape [${t.shape}] ${t.dtype}, expected [${like.shape}] ${like.dtype}.`, {
-            path: `${name}/${p}`,
-          });
-        }
-        return tf.clone(t);
-      });
-      const structure = treeStructure(template);
-      tf.dispose(templateLeaves);
-      const it = byName.get(`${name}/iteration`) as tf.Tensor;
-      leaves.forEach((t) => tf.keep(t));
-      next.set(name, { params: {}, state: treeUnflatten(structure, leaves), iteration: (await it.data())[0] as number });
-    }
+    const theta = rest.filter((w) => w.name.startsWith(THETA_PREFIX));
+    const saved = await parseSavedStates(rest.filter((w) => !w.name.startsWith(THETA_PREFIX)));
+    if (this.learned !== undefined && (theta.length > 0 || this.theta === undefined)) this.restoreTheta(theta);
+    const kept = saved.map((g) => ({ ...g, leaves: g.leaves.map((w) => ({ name: w.name, tensor: tf.keep(tf.clone(w.tensor)) })) }));
     this.disposeStates();
-    for (const [k, v] of next) this.states.set(k, v);
+    this.pending = kept;
+  }
+
+  /** Rebuilds a learned optimizer's theta from `lopt.theta/<path>` weights, checked against the architecture's own theta. */
+  private restoreTheta(weights: readonly NamedTensor[]): void {
+    const learned = this.learned as LearnedOptimizer;
+    const template = tf.tidy(() => learned.init(key(0)) as unknown as tf.TensorContainer) as unknown as TensorTree;
+    try {
+      const byName = new Map(weights.map((w) => [w.name.slice(THETA_PREFIX.length), w.tensor]));
+      const paths = treePaths(template);
+      const leaves = treeLeaves(template).map((like, i) => {
+        const t = byName.get(paths[i]!);
+        if (t === undefined || !tf.util.arraysEqual(t.shape, like.shape)) {
+          const got = t === undefined ? 'is missing' : `is [${t.shape.join(', ')}], expected [${like.shape.join(', ')}]`;
+          throw new LoptError('CHECKPOINT_MISMATCH', `Theta of learned optimizer '${learned.name}': weight '${THETA_PREFIX}${paths[i]}' ${got}.`, { path: `${THETA_PREFIX}${paths[i]}` });
+        }
+        return t;
+      });
+      if (byName.size !== leaves.length) {
+        const extra = [...byName.keys()].find((p) => !paths.includes(p));
+        throw new LoptError('CHECKPOINT_MISMATCH', `Theta of learned optimizer '${learned.name}': weight '${THETA_PREFIX}${extra}' is not part of its theta.`, { path: `${THETA_PREFIX}${extra}` });
+      }
+      const theta = ownTheta(treeUnflatten(treeStructure(template), leaves));
+      if (this.theta !== undefined) tf.dispose(treeLeaves(this.theta));
+      this.theta = theta;
+      this.lopt = learned.optimizer(theta);
+    } finally {
+      tf.dispose(treeLeaves(template));
+    }
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const config = (this.optimizer as { config?: Readonly<Record<string, unknown>> }).config ?? {};
-    const out: tf.serialization.ConfigDict = { name: this.optimizer.name };
-    for (const [k, v] of Object.entries(config)) {
-      if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null) out[k] = v;
+    const name = this.learned?.name ?? this.optimizer.name;
+    const recipe = this.recipe ?? (this.learned !== undefined ? inferLearnedRecipe(this.learned) : inferOptimizerRecipe(this.optimizer));
+    if (typeof recipe === 'string') {
+      throw new LoptError(
+        'INVALID_OPTION',
+        `Optimizer '${name}' cannot be saved with a model: ${recipe}. ` +
+          "Build it from a registered name and JSON options, e.g. toTfjsOptimizer('adam', { learningRate: 1e-3 }), register a factory for it, or save with { includeOptimizer: false }.",
+        { option: 'optimizer' },
+      );
     }
-    return out;
+    return encodeRecipe(name, recipe);
   }
 
   override dispose(): void {
     this.disposeStates();
+    if (this.theta !== undefined) tf.dispose(treeLeaves(this.theta));
+    this.theta = undefined;
     super.dispose();
+  }
+
+  private disposePending(): void {
+    for (const saved of this.pending ?? []) tf.dispose(saved.leaves.map((w) => w.tensor));
+    this.pending = undefined;
   }
 
   private disposeStates(): void {
     for (const s of this.states.values()) tf.dispose(treeLeaves(s.state as TensorTree));
     this.states.clear();
+    this.disposePending();
   }
+}
+
+/** Registers {@link LoptTfjsOptimizer} with tfjs serialization as `LoptOptimizer` (idempotent), so `tf.loadLayersModel` finds it. */
+export function registerTfjsOptimizer(): void {
+  tf.serialization.registerClass(LoptTfjsOptimizer);
 }
 
 /**
  * Wraps a lopt optimizer as a `tf.Optimizer`, so it drops into `model.compile({ optimizer })`
- * and `model.fit` of `@tensorflow/tfjs-layers`, and into `optimizer.minimize(f)`.
- * See {@link LoptTfjsOptimizer} for how state is kept (by variable name).
+ * and `model.fit` of `@tensorflow/tfjs-layers`, and into `optimizer.minimize(f)`. Give it a lopt
+ * optimizer, a registered optimizer name and options (`toTfjsOptimizer('adam', { learningRate:
+ * 1e-3 })`, resolved through the `@lopt/core` registry), or a learned optimizer and its theta
+ * (`{ learned, theta }`; theta is copied and saved with the optimizer weights). Also registers
+ * the class with tfjs serialization. See {@link LoptTfjsOptimizer} for how state is kept and saved.
  *
  * @example
  * ```ts
@@ -185,6 +311,9 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
  * await model.fit(xs, ys, { epochs: 10 });
  * ```
  */
-export function toTfjsOptimizer(opt: Optimizer<unknown>): LoptTfjsOptimizer {
-  return new LoptTfjsOptimizer(opt);
+export function toTfjsOptimizer(source: TfjsOptimizerSource | string, options: Readonly<Record<string, unknown>> = {}): LoptTfjsOptimizer {
+  registerTfjsOptimizer();
+  if (typeof source !== 'string') return new LoptTfjsOptimizer(source);
+  const recipe: TfjsOptimizerRecipe = { kind: 'optimizer', spec: source, options: { ...options } };
+  return new LoptTfjsOptimizer(buildFromRecipe(recipe) as Optimizer<unknown>, recipe);
 }

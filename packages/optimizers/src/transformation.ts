@@ -24,6 +24,12 @@ export interface TransformationOptimizer<S = TensorTree> extends Optimizer<S> {
   readonly transformation: GradientTransformation<S>;
   /** The JSON-able options the optimizer was built with (schedules and tensors are omitted). */
   readonly config: Readonly<Record<string, unknown>>;
+  /**
+   * Names of options it was built with that `config` omits because JSON cannot carry them
+   * (schedules, mask trees or predicates, tensors), sorted. Empty when `config` is complete,
+   * which is when the registered factory rebuilds the optimizer from `config` alone.
+   */
+  readonly configOmits: readonly string[];
 }
 
 /** Options of {@link optimizerFrom}. */
@@ -74,10 +80,17 @@ export function optimizerFrom<S>(
     throw new LoptError('INVALID_OPTION', 'optimizerFrom needs a non-empty name.', { option: 'name' });
   }
   const config = Object.freeze(jsonConfig(options.config));
+  const configOmits = Object.freeze(
+    Object.entries(options.config ?? {})
+      .filter(([k, v]) => v !== undefined && !(k in config))
+      .map(([k]) => k)
+      .sort(),
+  );
   return {
     name,
     transformation,
     config,
+    configOmits,
     init(params: TensorTree, _opts?: OptimizerInitOptions): OptState<S> {
       const state = tf.tidy(() => transformation.init(params) as unknown as tf.TensorContainer) as unknown as S;
       return { params, state, iteration: 0 };

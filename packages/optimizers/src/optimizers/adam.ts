@@ -83,7 +83,7 @@ export function adamw(options: AdamWOptions = {}): TransformationOptimizer<Tenso
     addDecayedWeights(wd, mask === undefined ? {} : { mask }),
     scaleByLearningRate(lr),
   );
-  const base = optimizerFrom(tx, 'adamw', { config: { learningRate: lr, ...h, weightDecay: wd } });
+  const base = optimizerFrom(tx, 'adamw', { config: { learningRate: lr, ...h, weightDecay: wd, ...(mask === undefined ? {} : { mask }) } });
   const f = mask === undefined ? fusable(fused, h, lr, wd) : undefined;
   return f ? withFusedAdam(base, { ...f, decayEntry: true }) : base;
 }

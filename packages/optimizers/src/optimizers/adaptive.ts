@@ -19,7 +19,7 @@ type Opt = TransformationOptimizer<TensorTree[]>;
 function decay(options: { weightDecay?: Hyper; mask?: Mask }, fallback: number) {
   const wd = checkHyper('weightDecay', options.weightDecay ?? fallback, { min: 0 });
   const mask = options.mask === undefined ? undefined : checkMask('mask', options.mask);
-  return { wd, tx: addDecayedWeights(wd, mask === undefined ? {} : { mask }) };
+  return { wd, tx: addDecayedWeights(wd, mask === undefined ? {} : { mask }), config: mask === undefined ? {} : { mask } };
 }
 
 /**
@@ -33,7 +33,7 @@ export function nadamw(options: Omit<AdamWOptions, 'nesterov'> = {}): Opt {
   const h = adamHypers({ ...options, nesterov: true });
   const d = decay(options, 1e-4);
   return optimizerFrom(chain(scaleByAdam(h), d.tx, scaleByLearningRate(lr)), 'nadamw', {
-    config: { learningRate: lr, ...h, weightDecay: d.wd },
+    config: { learningRate: lr, ...h, weightDecay: d.wd, ...d.config },
   });
 }
 
@@ -127,6 +127,6 @@ export function adabelief(options: AdaBeliefOptions = {}): Opt {
   const { learningRate: _lr, weightDecay: _wd, mask: _m, ...rest } = options;
   const d = decay(options, 0);
   return optimizerFrom(chain(scaleByBelief(rest), d.tx, scaleByLearningRate(lr)), 'adabelief', {
-    config: { ...rest, learningRate: lr, weightDecay: d.wd },
+    config: { ...rest, learningRate: lr, weightDecay: d.wd, ...d.config },
   });
 }

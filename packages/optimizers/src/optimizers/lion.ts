@@ -34,5 +34,5 @@ export function lion(options: LionOptions = {}): TransformationOptimizer<TensorT
     addDecayedWeights(wd, mask === undefined ? {} : { mask }),
     scaleByLearningRate(lr),
   );
-  return optimizerFrom(tx, 'lion', { config: { learningRate: lr, beta1: options.beta1, beta2: options.beta2, weightDecay: wd } });
+  return optimizerFrom(tx, 'lion', { config: { learningRate: lr, beta1: options.beta1, beta2: options.beta2, weightDecay: wd, ...(mask === undefined ? {} : { mask }) } });
 }

@@ -50,7 +50,9 @@ export function lars(options: LarsOptions = {}): TransformationOptimizer<TensorT
     scaleByLearningRate(lr),
     trace({ decay: momentum, nesterov }),
   );
-  return optimizerFrom(tx, 'lars', { config: { learningRate: lr, weightDecay: wd, trustCoefficient, epsilon, momentum, nesterov } });
+  return optimizerFrom(tx, 'lars', {
+    config: { learningRate: lr, weightDecay: wd, trustCoefficient, epsilon, momentum, nesterov, ...(wdMask === undefined ? {} : { weightDecayMask: wdMask }), ...(options.trustRatioMask === undefined ? {} : { trustRatioMask: trMask }) },
+  });
 }
 
 /** Options of {@link lamb}. */
@@ -83,5 +85,5 @@ export function lamb(options: LambOptions = {}): TransformationOptimizer<TensorT
   const wd = checkHyper('weightDecay', options.weightDecay ?? 0, { min: 0 });
   const mask = options.mask === undefined ? undefined : checkMask('mask', options.mask);
   const tx = chain(scaleByAdam(h), addDecayedWeights(wd, mask === undefined ? {} : { mask }), scaleByTrustRatio(), scaleByLearningRate(lr));
-  return optimizerFrom(tx, 'lamb', { config: { learningRate: lr, ...h, weightDecay: wd } });
+  return optimizerFrom(tx, 'lamb', { config: { learningRate: lr, ...h, weightDecay: wd, ...(mask === undefined ? {} : { mask }) } });
 }
