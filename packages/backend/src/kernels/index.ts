@@ -10,11 +10,12 @@ import { maxPoolGradConfig, maxPoolKernelIsWrong, maxPoolWithArgmaxConfig } from
 import { signConfig, signKernelIsWrong } from './sign_fix.js';
 
 /**
- * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`), or
+ * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`),
  * forwarded to the CPU backend's kernel (`cpu-forward`: inputs copied out of the WASM heap, the
- * CPU kernel run, outputs copied back).
+ * CPU kernel run, outputs copied back), or one JS loop over the tensors' views of the WASM heap
+ * (`heap-loop`: no copies, for cheap elementwise kernels).
  */
-export type KernelRoute = 'wasm-kernels' | 'cpu-forward';
+export type KernelRoute = 'wasm-kernels' | 'cpu-forward' | 'heap-loop';
 
 /**
  * Why lopt provides a kernel: the WASM backend lacks it (`missing`), its own gives wrong results
@@ -115,8 +116,8 @@ const FILLS: readonly FillEntry[] = [
   },
   {
     kernelName: tf.Sign,
-    route: 'wasm-kernels',
-    method: "Cast(x > 0) - Cast(x < 0) (NaN gives 0, as on the CPU backend); tfjs-backend-wasm 4.22's own returns 0 for every |x| < FLT_EPSILON",
+    route: 'heap-loop',
+    method: "(x > 0) - (x < 0) in one JS loop over the WASM heap (NaN and ±0 give 0, as on the CPU backend); tfjs-backend-wasm 4.22's own returns 0 for every |x| < FLT_EPSILON",
     neededBy: 'tf.sign: Lion, Yogi, signSGD-style updates, nnAdam and the RNN-MLP learned optimizer features',
     gap: 'incorrect',
     config: signConfig,

@@ -5,7 +5,7 @@ import { uniformArray } from '@lopt/core';
 import { caseKey, runOn } from '../../test/harness.js';
 import { fillWasmKernelGaps } from '../index.js';
 import { withScope } from './kernel_scope.js';
-import { signKernelIsWrong } from './sign_fix.js';
+import { signConfig, signKernelIsWrong } from './sign_fix.js';
 
 const FLT_EPSILON = 2 ** -23;
 const SPECIAL = [1e-30, -1e-30, 1e-8, -1e-8, 1e-3, -1e-3, 0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, FLT_EPSILON, -FLT_EPSILON, 3.4e38];
@@ -59,6 +59,22 @@ describe('WASM Sign matches the CPU backend', () => {
     const wasm = await run('wasm');
     expect(wasm).toEqual(await run('cpu'));
     expect(wasm).toEqual({ values: signReference(x), dtype: 'int32' });
+  });
+});
+
+describe('the Sign fill without heap views (read / compute / write path)', () => {
+  it('gives the same values on a backend that has no typedArrayFromHeap (the CPU backend)', () => {
+    const cpu = tf.findBackend('cpu')!;
+    const values = Float32Array.from(SPECIAL);
+    const x = { dataId: cpu.write(values, [values.length], 'float32'), shape: [values.length], dtype: 'float32' as const };
+    const out = signConfig.kernelFunc({ inputs: { x }, backend: cpu, attrs: {} }) as TensorInfo;
+    try {
+      expect(out.shape).toEqual([values.length]);
+      expect(Array.from(cpu.readSync(out.dataId) as Float32Array)).toEqual(signReference(values));
+    } finally {
+      cpu.disposeData(x.dataId);
+      cpu.disposeData(out.dataId);
+    }
   });
 });
 

@@ -1,32 +1,57 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { forwardToCpu } from './cpu_forward.js';
-import { wasmBackendIfStarted, withScope } from './kernel_scope.js';
+import { util } from '@tensorflow/tfjs-core';
+import type { DataType, KernelBackend, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { wasmBackendIfStarted } from './kernel_scope.js';
 
-const signOnCpu = forwardToCpu(tf.Sign);
+/** The parts of tfjs-backend-wasm's BackendWasm a kernel uses to allocate its output and view tensors on the heap. */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+function hasHeapAccess(backend: KernelBackend): backend is KernelBackend & WasmHeap {
+  const b = backend as Partial<WasmHeap>;
+  return typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function';
+}
+
+/** `out[i] = x[i] > 0 ? 1 : x[i] < 0 ? -1 : 0` (so ±0 and NaN give 0); float32, kept monomorphic for speed. */
+function signFloat32(x: Float32Array, out: Float32Array): void {
+  for (let i = 0; i < x.length; i++) out[i] = +(x[i]! > 0) - +(x[i]! < 0);
+}
+
+/** The same for int32 (and any other stored dtype). */
+function signOther(x: ArrayLike<number>, out: { [i: number]: number }, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = +(x[i]! > 0) - +(x[i]! < 0);
+}
+
+function signInto(x: Float32Array | Int32Array | Uint8Array, out: Float32Array | Int32Array | Uint8Array, n: number): void {
+  if (x instanceof Float32Array && out instanceof Float32Array) signFloat32(x.subarray(0, n), out);
+  else signOther(x, out, n);
+}
 
 /**
  * Sign for the WASM backend, replacing tfjs-backend-wasm 4.22's own, which returns 0 for every
  * |x| < FLT_EPSILON (1.19e-7) instead of ±1 (Lion then leaves coordinates with tiny momentum
  * unmoved; Yogi's second moment stops moving once `v - g^2` is small). Semantics are the CPU
- * kernel's: 1 for x > 0, -1 for x < 0, 0 for ±0 and NaN.
+ * kernel's: 1 for x > 0, -1 for x < 0, 0 for ±0 and NaN; the dtype is kept.
  *
- * Route: `Cast(x > 0) - Cast(x < 0)` with the WASM Greater, Less, Cast and Sub kernels (NaN
- * compares false both ways, so it gives 0); dtypes other than float32 and int32 are forwarded to
- * the CPU kernel.
+ * Route: one JS loop over the input's view of the WASM heap into a new output on the heap (no
+ * copies; the backend's comparison kernels Greater/Less cost ~100x more per element than a
+ * unary kernel in 4.22). A backend without heap views gets a read/compute/write copy.
  */
 function sign(args: { inputs: { x: TensorInfo }; backend: KernelBackend }): TensorInfo {
   const { inputs, backend } = args;
   const { x } = inputs;
-  if (x.dtype !== 'float32' && x.dtype !== 'int32') {
-    return signOnCpu(args as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+  const n = util.sizeFromShape(x.shape);
+  if (hasHeapAccess(backend)) {
+    const out = backend.makeOutput([...x.shape], x.dtype);
+    if (n > 0) signInto(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), n);
+    return out;
   }
-  return withScope(backend, 'wasm', (s) => {
-    const zero = s.write(x.dtype === 'int32' ? new Int32Array(1) : new Float32Array(1), [], x.dtype as 'float32' | 'int32');
-    const positive = s.run(tf.Cast, { x: s.run(tf.Greater, { a: x, b: zero }) }, { dtype: x.dtype });
-    const negative = s.run(tf.Cast, { x: s.run(tf.Less, { a: x, b: zero }) }, { dtype: x.dtype });
-    return s.run(tf.Sub, { a: positive, b: negative });
-  });
+  const values = backend.readSync(x.dataId) as Float32Array | Int32Array;
+  const result = x.dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  signInto(values, result, n);
+  return { dataId: backend.write(result, [...x.shape], x.dtype), shape: [...x.shape], dtype: x.dtype };
 }
 
 /** Kernel registration for {@link sign}. */
