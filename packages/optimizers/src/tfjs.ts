@@ -101,7 +101,7 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
   }
 
   /** Rebuilds a saved optimizer from its `getConfig()` through the `@lopt/core` registry (tfjs-layers calls this on load). */
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(_cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     const recipe = decodeRecipe(config);
     const built = buildFromRecipe(recipe);
     if (recipe.kind === 'optimizer') return new LoptTfjsOptimizer(built as Optimizer<unknown>, recipe) as unknown as T;
