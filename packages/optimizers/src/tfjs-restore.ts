@@ -64,30 +64,40 @@ export function restoredState(saved: SavedVariableState, template: TensorTree): 
   return { params: {}, state: treeUnflatten(treeStructure(template), leaves), iteration: saved.iteration };
 }
 
+/** Saved states paired with variable names, and the saved states left for later steps. */
+export interface PairedStates {
+  /** Variable name -> the saved state it gets. */
+  readonly pairs: Map<string, SavedVariableState>;
+  /** Saved states of other registered variables, bound by name when those get gradients. */
+  readonly later: SavedVariableState[];
+}
+
 /**
  * Pairs saved variable states with the variables now being optimized (`names`, in gradient
- * order). A saved name equal to a variable's name goes to it. The others are mapped **by order**
- * onto the variables left without state, as `tf.train.*` optimizers do, but only when their
- * number and every state shape agree; otherwise this throws `LoptError('CHECKPOINT_MISMATCH')`
- * listing the saved names that match no variable. Never drops saved state silently.
+ * order). A saved name equal to a variable's name goes to it. When every variable found its
+ * state by name, states of other *registered* variables wait for a later step (an optimizer that
+ * updates variable subsets in turn). Otherwise the unmatched states are mapped **by order** onto
+ * the variables left without state, as `tf.train.*` optimizers do, but only when their number
+ * and every state shape agree; else this throws `LoptError('CHECKPOINT_MISMATCH')` listing the
+ * saved names that match no variable. Never drops saved state silently.
  */
 export function pairSavedStates(
   saved: readonly SavedVariableState[],
   names: readonly string[],
   templateOf: (name: string) => TensorTree,
-): Map<string, SavedVariableState> {
+): PairedStates {
   const pairs = new Map<string, SavedVariableState>();
-  const byName = saved.filter((s) => names.includes(s.name));
-  for (const s of byName) pairs.set(s.name, s);
+  for (const s of saved) if (names.includes(s.name)) pairs.set(s.name, s);
   const unmatched = saved.filter((s) => !names.includes(s.name));
-  if (unmatched.length === 0) return pairs;
   const free = names.filter((n) => !pairs.has(n));
+  const registered = tf.engine().registeredVariables;
+  if (unmatched.length === 0) return { pairs, later: [] };
+  if (free.length === 0 && unmatched.every((s) => registered[s.name] !== undefined)) return { pairs, later: unmatched };
   const reasons = unmatched.map((s, i) => (free[i] === undefined ? 'no variable left' : misfit(s, templateOf(free[i]!))));
   if (free.length === unmatched.length && reasons.every((r) => r === undefined)) {
     unmatched.forEach((s, i) => pairs.set(free[i]!, s));
-    return pairs;
+    return { pairs, later: [] };
   }
-  const registered = tf.engine().registeredVariables;
   const firstBad = reasons.findIndex((r) => r !== undefined);
   throw new LoptError(
     'CHECKPOINT_MISMATCH',

@@ -215,6 +215,33 @@ describe('restored optimizer state is keyed by variable name, never attached sil
     tf.dispose([a, c]);
   });
 
+  it('states of variables updated in turn (subsets) bind by name when each gets its first gradient', async () => {
+    const make = () => [tf.variable(tf.tensor1d([1, -1]), true, 'lopt_turns_g'), tf.variable(tf.tensor1d([0.5, 2, -3]), true, 'lopt_turns_d')] as const;
+    const [g, d] = make();
+    const opt = toTfjsOptimizer(adam({ learningRate: 0.1 }));
+    const turn = (o: LoptTfjsOptimizer, s: number): void => {
+      if (s % 2 === 0) o.applyGradients({ lopt_turns_g: tf.tensor1d([0.3 + s, -0.2]) });
+      else o.applyGradients({ lopt_turns_d: tf.tensor1d([1, -s, 0.5]) });
+    };
+    for (let s = 0; s < 4; s++) turn(opt, s);
+    const saved = (await opt.getWeights()).map((w) => ({ name: w.name, tensor: tf.clone(w.tensor) }));
+    const at4 = [tf.clone(g), tf.clone(d)];
+    for (let s = 4; s < 8; s++) turn(opt, s);
+    const straight = [...g.dataSync(), ...d.dataSync()];
+    g.assign(at4[0]!);
+    d.assign(at4[1]!);
+    const opt2 = toTfjsOptimizer(adam({ learningRate: 0.1 }));
+    await opt2.setWeights(saved);
+    turn(opt2, 4); // only g: d's state waits
+    expect(opt2.variableNames).toEqual(['lopt_turns_g']);
+    for (let s = 5; s < 8; s++) turn(opt2, s);
+    expect([...g.dataSync(), ...d.dataSync()]).toEqual(straight);
+    expect(opt2.stateOf('lopt_turns_d')?.iteration).toBe(4);
+    opt.dispose();
+    opt2.dispose();
+    tf.dispose([g, d, ...at4, ...saved.map((w) => w.tensor)]);
+  });
+
   it('setWeights / applyGradients cycles do not leak tensors', async () => {
     const a = tf.variable(tf.tensor1d([1, -1, 0.5]), true, 'lopt_restore_leak');
     const opt = toTfjsOptimizer(adam({ learningRate: 0.1 }));

@@ -52,10 +52,11 @@ export type TfjsOptimizerSource = Optimizer<unknown> | { readonly learned: Learn
  * then a learned optimizer's theta as `lopt.theta/<path>`, then for every variable (in the
  * order it was first updated) a `<variable>/iteration` int32 scalar and every state leaf
  * named `<variable>/<state path>`. `setWeights` restores them; on the next `applyGradients`
- * each saved state goes to the variable of the same name, and states whose names match no
- * variable being optimized (a model loaded in the same process gets `_1`-suffixed names) are
- * mapped by order onto the variables without state when their number and shapes agree, as
- * `tf.train.*` does; otherwise it throws `LoptError('CHECKPOINT_MISMATCH')`.
+ * each saved state goes to the variable of the same name (states of other registered variables
+ * wait for their variables' first gradients), and states whose names match no variable being
+ * optimized (a model loaded in the same process gets `_1`-suffixed names) are mapped by order
+ * onto the variables without state when their number and shapes agree, as `tf.train.*` does;
+ * otherwise it throws `LoptError('CHECKPOINT_MISMATCH')`.
  *
  * Save and load: `getConfig()` names the registry spec and options the optimizer was built
  * from, and the class is registered with tfjs serialization as `LoptOptimizer`, so
@@ -139,7 +140,7 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
       (p): p is readonly [string, tf.Tensor] => p[1] != null,
     );
     const variables = pairs.map(([name, grad]) => [name, this.checkedVariable(name, grad), grad] as const);
-    this.bindPending(variables.map(([name]) => name));
+    this.bindPending(variables.map(([name]) => name).filter((name) => !this.states.has(name)));
     for (const [name, variable, grad] of variables) this.step(name, variable, grad);
     this.incrementIterations();
   }
@@ -167,13 +168,14 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
     const templates = new Map<string, TensorTree>();
     const templateOf = (n: string): TensorTree => templates.get(n) ?? (templates.set(n, this.template(n)).get(n) as TensorTree);
     try {
-      const paired = pairSavedStates(this.pending, names, templateOf);
-      for (const [name, saved] of paired) {
+      const { pairs, later } = pairSavedStates(this.pending, names, templateOf);
+      for (const [name, saved] of pairs) {
         const why = misfit(saved, templateOf(name));
         if (why !== undefined) throw new LoptError('CHECKPOINT_MISMATCH', `Restored optimizer state for '${name}' does not fit it: ${why}.`, { path: name });
       }
-      for (const [name, saved] of paired) this.states.set(name, restoredState(saved, templateOf(name)));
-      this.disposePending();
+      for (const [name, saved] of pairs) this.states.set(name, restoredState(saved, templateOf(name)));
+      for (const saved of pairs.values()) tf.dispose(saved.leaves.map((w) => w.tensor));
+      this.pending = later.length > 0 ? later : undefined;
     } finally {
       for (const t of templates.values()) tf.dispose(treeLeaves(t));
     }
