@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { deserializeTree, serializeTree, treeLeaves } from '@lopt/core';
+import { deserializeTree, key, serializeTree, treeLeaves } from '@lopt/core';
+import { adafacMlpLOpt, saveLearnedOptimizer } from '@lopt/learned';
 import { CLI_DIR, errorParagraph, runCli, tempDir, type CliRun } from './helpers.js';
 
 const TIMEOUT = 300_000;
@@ -83,6 +84,20 @@ describe.concurrent('item 1: huge but finite meta-losses', () => {
 });
 
 describe.concurrent('items 3, 7, 8: bad input exits 2 with a message naming it', () => {
+  it('item 2: a 2 KB checkpoint claiming hiddenSize 20000 is refused at once, naming the field', { timeout: TIMEOUT }, async () => {
+    const lopt = adafacMlpLOpt();
+    const theta = lopt.init(key(0));
+    const file = join(root, 'forged.safetensors');
+    writeFileSync(file, saveLearnedOptimizer(lopt, theta));
+    tf.dispose(treeLeaves(theta));
+    const { tree, metadata } = deserializeTree(new Uint8Array(readFileSync(file)));
+    writeFileSync(file, serializeTree(tree, { kind: metadata.kind, name: metadata.name, config: { ...metadata.config, hiddenSize: 20000 }, extra: metadata.extra }));
+    tf.dispose(treeLeaves(tree));
+    expect(readFileSync(file).length).toBeLessThan(4096);
+    const run = await runCli([...evalArgs('forged'), '--optimizer', file]);
+    expectBadInput(run, /Checkpoint .*forged\.safetensors: Checkpoint config of 'adafacMlpLOpt': 'hiddenSize' is 20000, but the largest tensor dimension in the file is 39/);
+  });
+
   it('special files are not read: --config /dev/zero and --optimizer /dev/zero', { timeout: TIMEOUT }, async () => {
     const [cfg, opt] = await Promise.all([
       runCli(['meta-train', '--config', '/dev/zero', '--out', join(root, 'zero')]),
