@@ -30,7 +30,7 @@ describe('registered task factories refuse options they do not know (issue 14, i
   it('an unknown key, a misspelt key and __proto__ are errors naming the key; known keys still work', () => {
     expect(() => create('task', 'quadraticTask', { bogus: 1 })).toThrow(/quadraticTask: unknown option 'bogus'\. Known options: dim\./);
     expect(() => create('task-family', 'fixedDimQuadraticFamily', { dims: 4 })).toThrow(/fixedDimQuadraticFamily: unknown option 'dims'\. Known options: dim, maxCondition\./);
-    expect(() => create('task', 'quadraticTask', JSON.parse('{"__proto__": {"dim": 3}}') as object)).toThrow(/'__proto__' is not allowed/);
+    expect(() => create('task', 'quadraticTask', JSON.parse('{"__proto__": {"dim": 3}}') as Record<string, unknown>)).toThrow(/'__proto__' is not allowed/);
     const task = create('task', 'quadraticTask', { dim: 3 });
     expect(task.name).toBe('quadratic-3');
   });
