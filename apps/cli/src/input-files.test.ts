@@ -41,7 +41,7 @@ describe('reading input files (issue 14, items 3, 7, 10)', () => {
     const file = join(dir, 'small.json');
     writeFileSync(file, '{"a":1}');
     expect(new TextDecoder().decode(readInputFile(file, 'the config file', 7))).toBe('{"a":1}');
-    expect(() => readInputFile(file, 'the config file', 6)).toThrow(/it has 7 bytes, more than the 6-byte limit for the config file\./);
+    expect(() => readInputFile(file, 'the config file', 6)).toThrow(/Cannot read the config file '.*small\.json': it has 7 bytes, more than the limit of 6 bytes\./);
     mkdirSync(join(dir, 'sub'));
     expect(() => readInputFile(join(dir, 'sub'), 'the config file', 100)).toThrow(/it is a directory, not a regular file/);
     expect(() => readInputFile('/dev/null', 'the config file', 100)).toThrow(/it is a device, not a regular file/);

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { readRegularFileSync } from '@lopt/core/node';
 import { CliError } from './errors.js';
 
 /** Size caps of the files the CLI reads (stated in the message when a file is larger). */
@@ -37,52 +37,25 @@ export function describeFsError(e: unknown): string {
   }
 }
 
-function mib(bytes: number): string {
-  return bytes < 1024 * 1024 ? `${bytes}-byte` : `${Math.round(bytes / (1024 * 1024))} MiB`;
-}
-
-function checkRegular(stat: Stats, path: string, what: string, maxBytes: number): void {
-  if (!stat.isFile()) {
-    const kind = stat.isDirectory() ? 'a directory' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isFIFO() ? 'a pipe' : 'not a regular file';
-    throw new CliError(`Cannot read ${what} '${path}': it is ${kind}, not a regular file.`, 'Pass the path of a regular file.');
-  }
-  if (stat.size > maxBytes) {
-    throw new CliError(`Cannot read ${what} '${path}': it has ${stat.size} bytes, more than the ${mib(maxBytes)} limit for ${what}.`, 'Pass the right file; this one is far larger than any lopt writes.');
-  }
+/** The reason part of `@lopt/core/node`'s read error ("Could not read '<path>': <reason>."). */
+function reason(e: unknown): string {
+  const cause = (e as { cause?: unknown }).cause;
+  if (cause && typeof cause === 'object' && 'code' in cause) return describeFsError(cause);
+  const m = /^Could not read '.*?': (.*?)\.?$/s.exec((e as Error).message);
+  return m ? (m[1] as string) : (e as Error).message;
 }
 
 /**
- * Reads a file the user named, as bytes: only a regular file (not a device such as
- * `/dev/zero`, a FIFO or a directory), at most `maxBytes`. Every failure is a
- * {@link CliError} naming `what`, the path and the reason (permission denied, read-only,
- * missing, too large), never a raw Node error.
+ * Reads a file the user named, as bytes, through `readRegularFileSync` of `@lopt/core/node`:
+ * only a regular file (not a device such as `/dev/zero`, a pipe or a directory), at most
+ * `maxBytes`. Every failure is a {@link CliError} naming `what`, the path and the reason
+ * (permission denied, read-only, missing, too large), never a raw Node error.
  */
 export function readInputFile(path: string, what: string, maxBytes: number): Uint8Array {
-  let fd: number;
   try {
-    // Checked before opening too: opening a FIFO for reading would block.
-    checkRegular(statSync(path), path, what, maxBytes);
-    fd = openSync(path, 'r');
+    return readRegularFileSync(path, maxBytes);
   } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`Cannot read ${what} '${path}': ${describeFsError(e)}.`, 'Check the path and its permissions.', { cause: e });
-  }
-  try {
-    const stat = fstatSync(fd);
-    checkRegular(stat, path, what, maxBytes);
-    const out = new Uint8Array(stat.size);
-    let off = 0;
-    while (off < out.length) {
-      const n = readSync(fd, out, off, out.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === out.length ? out : out.subarray(0, off);
-  } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(`Cannot read ${what} '${path}': ${describeFsError(e)}.`, 'Check the path and its permissions.', { cause: e });
-  } finally {
-    closeSync(fd);
+    throw new CliError(`Cannot read ${what} '${path}': ${reason(e)}.`, 'Check the path and its permissions; lopt reads only regular files of the sizes it writes.', { cause: e });
   }
 }
 

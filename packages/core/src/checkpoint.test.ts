@@ -220,13 +220,13 @@ describe('checkpoint files (@lopt/core/node)', () => {
 describe('reading checkpoint files (issue 14, items 3 and 10)', () => {
   it('loadTree refuses devices and directories, and files over the cap, with IO_ERROR naming the path', async () => {
     const { readRegularFile } = await import('./node.js');
-    await expect(loadTree('/dev/zero')).rejects.toThrow(expect.objectContaining({ code: 'IO_ERROR', message: "Could not read '/dev/zero': it is not a regular file (a device, pipe or directory)." }));
+    await expect(loadTree('/dev/zero')).rejects.toThrow(expect.objectContaining({ code: 'IO_ERROR', message: "Could not read '/dev/zero': it is a device, not a regular file." }));
     const dir = mkdtempSync(join(tmpdir(), 'lopt-read-'));
-    await expect(loadTree(dir)).rejects.toThrow(/it is not a regular file/);
+    await expect(loadTree(dir)).rejects.toThrow(/it is a directory, not a regular file/);
     const file = join(dir, 'x.bin');
     writeFileSync(file, new Uint8Array(10));
     expect((await readRegularFile(file, 10)).length).toBe(10);
-    await expect(readRegularFile(file, 9)).rejects.toThrow(/it has 10 bytes, more than the limit of 9/);
+    await expect(readRegularFile(file, 9)).rejects.toThrow(/it has 10 bytes, more than the limit of 9 bytes/);
     await expect(readRegularFile(join(dir, 'missing'))).rejects.toThrow(/does not exist/);
   });
 });

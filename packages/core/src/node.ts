@@ -3,7 +3,8 @@
  * The main entry stays browser-safe; this subpath uses the file system.
  * @packageDocumentation
  */
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
@@ -60,41 +61,52 @@ export async function saveTree(path: string, tree: TensorTree, metadata: Checkpo
 /** Largest checkpoint file {@link loadTree} reads (1 GiB). */
 export const MAX_CHECKPOINT_FILE_BYTES = 1024 * 1024 * 1024;
 
-function checkRegular(path: string, info: { isFile(): boolean; size: number }, maxBytes: number): void {
-  if (!info.isFile()) throw new LoptError('IO_ERROR', `Could not read '${path}': it is not a regular file (a device, pipe or directory).`);
-  if (info.size > maxBytes) throw new LoptError('IO_ERROR', `Could not read '${path}': it has ${info.size} bytes, more than the limit of ${maxBytes}.`);
+function checkRegular(path: string, info: Stats, maxBytes: number): void {
+  if (!info.isFile()) {
+    const kind = info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a pipe' : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : 'a socket';
+    throw new LoptError('IO_ERROR', `Could not read '${path}': it is ${kind}, not a regular file.`);
+  }
+  if (info.size > maxBytes) throw new LoptError('IO_ERROR', `Could not read '${path}': it has ${info.size} bytes, more than the limit of ${maxBytes} bytes.`);
 }
 
 /**
  * Reads a whole file that must be a regular file (not a device such as `/dev/zero`, a pipe
- * or a directory) of at most `maxBytes`; anything else is `LoptError('IO_ERROR')` saying why.
+ * or a directory) of at most `maxBytes`; anything else is `LoptError('IO_ERROR')` saying why
+ * (with the file-system error as `cause` when there is one).
  */
 export async function readRegularFile(path: string, maxBytes: number = MAX_CHECKPOINT_FILE_BYTES): Promise<Uint8Array> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  return readRegularFileSync(path, maxBytes);
+}
+
+/**
+ * {@link readRegularFile}, synchronously (for command-line tools). The file is checked with
+ * `stat` before it is opened, since opening a pipe for reading would wait for a writer.
+ */
+export function readRegularFileSync(path: string, maxBytes: number = MAX_CHECKPOINT_FILE_BYTES): Uint8Array {
+  let fd: number;
   try {
-    // Checked before opening too: opening a pipe for reading would wait for a writer.
-    checkRegular(path, await stat(path), maxBytes);
-    handle = await open(path, 'r');
+    checkRegular(path, statSync(path), maxBytes);
+    fd = openSync(path, 'r');
   } catch (e) {
     if (e instanceof LoptError) throw e;
     throw ioError('read', path, e);
   }
   try {
-    const info = await handle.stat();
+    const info = fstatSync(fd);
     checkRegular(path, info, maxBytes);
     const bytes = new Uint8Array(info.size);
     let off = 0;
     while (off < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, off, bytes.length - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
+      const n = readSync(fd, bytes, off, bytes.length - off, off);
+      if (n === 0) break;
+      off += n;
     }
     return off === bytes.length ? bytes : bytes.subarray(0, off);
   } catch (e) {
     if (e instanceof LoptError) throw e;
     throw ioError('read', path, e);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
