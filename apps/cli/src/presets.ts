@@ -34,7 +34,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       steps: 1200,
       checkpointEvery: 25,
       // A bound against overflow, far above the norms of normal steps (0.06-45 over the first
-      // 60 steps): a gradient whose squares overflow float32 would freeze the outer Adam.
+      // 60 steps; WASM, 2026-12-04, load average 3.2): a gradient whose squares overflow
+      // float32 would freeze the outer Adam.
       metaTrain: { clipGradNorm: 1000 },
       // Checkpoint selection: every 50 outer steps, 100-step trainings on 8 validation tasks.
       validation: { every: 50, tasks: 8 },
@@ -62,7 +63,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       outerOptimizer: { name: 'adam', options: { learningRate: 1e-2 } },
       steps: 6,
       checkpointEvery: 2,
-      // Normal steps have norms 0.8-10; the bound only stops an overflow.
+      // Normal steps have norms 0.8-10 (WASM, 2026-12-04, load average 3.2); the bound only
+      // stops an overflow.
       metaTrain: { clipGradNorm: 1000 },
       validation: { every: 2, tasks: 2, steps: 10 },
       eval: {
