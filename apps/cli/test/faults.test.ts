@@ -174,19 +174,24 @@ describe.concurrent('items 4, 5, 9, 10: run directories, resume, plugins, warnin
     expect(run.stderr).toMatch(/restarting: removed metrics\.jsonl of an earlier attempt/);
   });
 
-  it('resume refuses a checkpoint with NaN data or a step beyond the run, naming the field', { timeout: TIMEOUT }, async () => {
-    const a = join(root, 'resume-nan');
-    const b = join(root, 'resume-step');
-    const runs = await Promise.all([a, b].map((out) => runCli(['meta-train', '--preset', 'tiny', '--steps', '2', '--out', out, '--no-eval', '--no-report'])));
+  it('resume refuses a checkpoint with NaN data, a step beyond the run or swapped tensors, naming the field', { timeout: TIMEOUT }, async () => {
+    const dirs = ['resume-nan', 'resume-step', 'resume-swap'].map((d) => join(root, d));
+    const runs = await Promise.all(dirs.map((out) => runCli(['meta-train', '--preset', 'tiny', '--steps', '2', '--out', out, '--no-eval', '--no-report'])));
     for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const [a, b, c] = dirs as [string, string, string];
     tamper(join(a, 'meta-train.safetensors'), (leaves) => leaves.map((t, i) => (i === 0 ? tf.fill(t.shape, NaN) : tf.clone(t))));
     tamper(join(b, 'meta-train.safetensors'), (leaves, extra) => {
       extra.step = 1e12;
       return leaves.map((t) => tf.clone(t));
     });
-    const [nan, step] = await Promise.all([a, b].map((out) => runCli(['meta-train', '--resume', out, '--steps', '4', '--no-eval', '--no-report'])));
+    tamper(join(c, 'meta-train.safetensors'), (leaves) => {
+      const j = leaves.findIndex((t) => t.shape.join() !== (leaves[0] as tf.Tensor).shape.join());
+      return leaves.map((t, i) => tf.clone(i === 0 ? (leaves[j] as tf.Tensor) : i === j ? (leaves[0] as tf.Tensor) : t));
+    });
+    const [nan, step, swap] = await Promise.all(dirs.map((out) => runCli(['meta-train', '--resume', out, '--steps', '4', '--no-eval', '--no-report'])));
     expectBadInput(nan as CliRun, /The meta-train checkpoint's 'outer\.[\w.]+' holds NaN or Infinity/);
     expectBadInput(step as CliRun, /The meta-train checkpoint's field 'step' must be an integer in \[0, 4\] \(the run has 4 outer steps\), got 1000000000000/);
+    expectBadInput(swap as CliRun, /The meta-train checkpoint's '[\w.]+' is float32\[.*\], but this config needs float32\[/);
   });
 
   it('plugins named by a config run only with --allow-plugins, which lists their files', { timeout: TIMEOUT }, async () => {
