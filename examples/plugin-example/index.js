@@ -6,7 +6,7 @@
 // A plugin is an ES module. The CLI imports it and calls its exported `registerAll()` once.
 // Registrations go into the one registry of @lopt/core, so nothing in lopt changes.
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, foldIn, key, normalArray, randintArray, register, uniformArray } from '@lopt/core';
+import { checkKnownKeys, checkNumber, foldIn, key, normalArray, randintArray, register, uniformArray } from '@lopt/core';
 
 /**
  * Least-squares linear regression on synthetic data: y = X w* + b* + noise, with X, w* and
@@ -17,6 +17,8 @@ import { checkNumber, foldIn, key, normalArray, randintArray, register, uniformA
  * @returns {import('@lopt/core').Task}
  */
 export function linearRegressionTask(options = {}) {
+  // Unknown option names (a typo, `bogus=1`) are errors, not silently ignored.
+  checkKnownKeys('linearRegressionTask', options, ['dim', 'noise', 'batchSize', 'numExamples', 'dataSeed']);
   const dim = checkNumber('dim', options.dim ?? 8, { integer: true, min: 1, max: 4096 });
   const noise = checkNumber('noise', options.noise ?? 0.1, { min: 0 });
   const batchSize = checkNumber('batchSize', options.batchSize ?? 32, { integer: true, min: 1 });
@@ -67,6 +69,7 @@ export function linearRegressionTask(options = {}) {
  * @returns {import('@lopt/core').TaskFamily}
  */
 export function linearRegressionFamily(options = {}) {
+  checkKnownKeys('linearRegressionFamily', options, ['minDim', 'maxDim']);
   const minDim = checkNumber('minDim', options.minDim ?? 4, { integer: true, min: 1 });
   const maxDim = checkNumber('maxDim', options.maxDim ?? 32, { integer: true, min: minDim });
   return {

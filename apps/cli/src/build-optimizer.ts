@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -13,6 +13,7 @@ import {
   type TensorTree,
 } from '@lopt/core';
 import { CliError, withContext } from './errors.js';
+import { MAX_BYTES, readInputFile } from './input-files.js';
 import { libraryFunction } from './packages.js';
 import { resolveSchedules } from './schedules.js';
 import { specLabel, type OptimizerSpec } from './spec.js';
@@ -69,8 +70,9 @@ export async function loadLearnedCheckpoint(path: string): Promise<LoadedLearned
     'loadLearnedOptimizer',
     'Loading a learned-optimizer checkpoint',
   );
+  const bytes = readInputFile(file, 'the checkpoint', MAX_BYTES.checkpoint);
   try {
-    const { lopt, theta } = load(new Uint8Array(readFileSync(file)));
+    const { lopt, theta } = load(bytes);
     return { learnedOptimizer: lopt, theta };
   } catch (e) {
     throw withContext(e, `Checkpoint ${path}`);

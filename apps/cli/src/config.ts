@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { CliError } from './errors.js';
+import { MAX_BYTES, readInputText } from './input-files.js';
+import { checkJsonValue } from './json-guard.js';
 import { PRESETS } from './presets.js';
 
 const options = z.record(z.string(), z.unknown());
@@ -23,6 +25,17 @@ const tuneBaseline = z.strictObject({
   low: z.number().positive().default(1e-4),
   high: z.number().positive().default(1e-1),
   seeds: z.int().min(1).max(100).default(2),
+});
+
+/**
+ * Options passed to `metaTrain` besides those the config sets elsewhere (steps, optimizers,
+ * key, checkpointing): strict, so `steps` or `outerOptimizer` here is an error, not an override.
+ */
+const metaTrainSection = z.strictObject({
+  /** Clip the averaged meta-gradient to this global norm (omit: no clipping). */
+  clipGradNorm: z.number().positive().optional(),
+  /** Value that replaces a NaN/Inf meta-loss (default 20, as learned_optimization). */
+  nanLossValue: z.number().optional(),
 });
 
 const evalSection = z.strictObject({
@@ -84,8 +97,8 @@ export const metaTrainConfigSchema = z.strictObject({
   steps: z.int().min(1).max(10_000_000),
   /** Write a checkpoint every this many outer steps (and at the end, and on Ctrl-C). */
   checkpointEvery: z.int().min(1).default(10),
-  /** Further options passed to metaTrain (for example gradient clipping). */
-  metaTrain: options.default({}),
+  /** Further options of metaTrain: gradient clipping (`clipGradNorm`) and `nanLossValue`. */
+  metaTrain: metaTrainSection.default({}),
   /**
    * Checkpoint selection: every `every` outer steps the current theta trains `tasks`
    * validation tasks; the best (lowest mean final train loss) is kept as best.safetensors
@@ -216,6 +229,7 @@ function article(expected: string): string {
 
 /** Validates parsed JSON against the schema; `source` names it in messages. */
 export function validateConfig(input: Json, source: string): MetaTrainConfig {
+  checkJsonValue(input, `The config ${source}`);
   const result = metaTrainConfigSchema.safeParse(input);
   if (!result.success) {
     throw new CliError(describeIssues(result.error.issues, input, source), 'Fix the named fields (the README of @lopt/cli documents every field; `lopt list` shows component names).');
@@ -254,12 +268,7 @@ export function loadConfig(spec: string): LoadedConfig {
       `Pass a JSON file or one of the presets: ${Object.keys(PRESETS).join(', ')}.`,
     );
   }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`Cannot read the config file '${spec}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, 'Check the path and its permissions.');
-  }
+  const text = readInputText(path, 'the config file', MAX_BYTES.json);
   let json: unknown;
   try {
     json = JSON.parse(text);

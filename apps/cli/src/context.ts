@@ -8,6 +8,10 @@ export interface CommonOptions {
   readonly backend?: BackendChoice;
   /** Plugin modules to load. */
   readonly plugin?: readonly string[];
+  /** Run the plugins a config file or run directory names (they run code). */
+  readonly allowPlugins?: boolean;
+  /** Seconds a plugin may take to import and register. */
+  readonly pluginTimeout?: number;
   /** Show stack traces. */
   readonly debug?: boolean;
 }
@@ -31,7 +35,8 @@ export function backendLine(command: string, info: BackendInfo): string {
 /**
  * Starts a command: picks the backend (`--backend`, else `LOPT_BACKEND`, else auto) and
  * prints which one runs and why as the first line, registers every library package's
- * built-ins, then loads plugins (from `--plugin` and the config's `plugins`).
+ * built-ins, then loads plugins (from `--plugin` and the config's `plugins`, which the caller
+ * has approved with `gateConfigPlugins`; their files are listed before they run).
  */
 export async function startCommand(command: string, options: CommonOptions, extraPlugins: readonly string[] = []): Promise<CommandContext> {
   const log = (line: string): void => {
@@ -43,7 +48,8 @@ export async function startCommand(command: string, options: CommonOptions, extr
   for (const [pkg, why] of libraries.problems) {
     log(`warning: ${pkg} is unavailable: ${why}; its components are not registered.`);
   }
-  const plugins = await loadPlugins([...extraPlugins, ...(options.plugin ?? [])], process.cwd());
+  if (extraPlugins.length) log(`plugin files named by the config, which will run: ${extraPlugins.join(', ')}`);
+  const plugins = await loadPlugins([...extraPlugins, ...(options.plugin ?? [])], process.cwd(), options.pluginTimeout);
   for (const p of plugins) if (p.registered.length) log(`plugin ${p.module}: registered ${p.registered.join(', ')}`);
   return { backend, libraries, plugins, log };
 }

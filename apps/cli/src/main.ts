@@ -60,6 +60,8 @@ export function buildProgram(): Command {
     .version(version, '-V, --version')
     .addOption(new Option('--backend <name>', 'tensor backend (default: LOPT_BACKEND, else auto: tfjs-node, then WASM, then CPU)').choices([...BACKENDS]))
     .option('--plugin <module>', 'load a module that registers components (repeatable; a path or a package name)', collect, [])
+    .option('--allow-plugins', 'run the plugins a config file or run directory names (plugins are code; without this flag such a config is refused)')
+    .option('--plugin-timeout <seconds>', 'seconds a plugin may take to import and register', intArg('--plugin-timeout', 1, 3600), 30)
     .option('--debug', 'show stack traces of errors')
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { MAX_BYTES, readInputFile } from './input-files.js';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -23,7 +24,8 @@ import { createValidator } from './validation.js';
 import { libraryFunction } from './packages.js';
 import { createProgress } from './progress.js';
 import { writeReport } from './report.js';
-import { appendJsonLine, ensureWritableDir, readMetrics, readRunJson, RUN_FILES, truncateMetrics } from './rundir.js';
+import { appendJsonLine, ensureWritableDir, readMetrics, readRunJson, removeStaleTempFiles, RUN_FILES, truncateMetrics } from './rundir.js';
+import { gateConfigPlugins } from './plugins.js';
 import { parseOptimizerSpec } from './spec.js';
 import { resolveSchedules } from './schedules.js';
 import { formatNumber } from './stats.js';
@@ -108,7 +110,7 @@ export async function saveTheta(path: string, learnedOptimizer: LearnedOptimizer
 function bestOnDisk(path: string): { step: number; validationLoss: number } | undefined {
   if (!existsSync(path)) return undefined;
   try {
-    const { tree, metadata } = deserializeTree(new Uint8Array(readFileSync(path)));
+    const { tree, metadata } = deserializeTree(readInputFile(path, 'the checkpoint', MAX_BYTES.checkpoint));
     tf.dispose(collectTensors(tree));
     return { step: Number(metadata.extra.step), validationLoss: Number(metadata.extra.validationLoss) };
   } catch (e) {
@@ -173,8 +175,11 @@ function stampNow(): string {
 export async function runMetaTrain(cmd: MetaTrainCommand): Promise<void> {
   const { loaded, runDir, resuming } = resolveRun(cmd);
   const { config } = loaded;
-  const ctx = await startCommand('meta-train', cmd.common, configPlugins(loaded));
+  const where = resuming ? `of run '${cmd.resume}' (${RUN_FILES.config})` : loaded.source.startsWith('preset:') ? loaded.source : `file '${loaded.source}'`;
+  const plugins = gateConfigPlugins(configPlugins(loaded), where, Boolean(cmd.common.allowPlugins), cmd.common.plugin ?? [], process.cwd());
+  const ctx = await startCommand('meta-train', cmd.common, plugins);
   ensureWritableDir(runDir, resuming ? '--resume' : '--out');
+  for (const file of removeStaleTempFiles(runDir)) ctx.log(`removed a temporary file a killed run left behind: ${file}`);
   const components = await buildComponents(config);
   const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   if (!resuming) {
@@ -230,7 +235,41 @@ async function evaluateRun(ctx: CommandContext, config: MetaTrainConfig, runDir:
 }
 
 type MetaTrainFn = (options: Record<string, unknown>) => Promise<{ theta: TensorTree; step: number; resumedFrom: number; stopped: boolean }>;
-type MetaTrainMetrics = { step: number; meanLoss: number; gradNorm: number; clipped: number; stepsPerSecond: number; nanGradientSteps: number; nanLossSteps: number; estimators: Record<string, number> };
+type MetaTrainMetrics = { step: number; meanLoss: number; gradNorm: number; clipped: number; stepsPerSecond: number; nanGradientSteps: number; nanLossSteps: number; overflowSteps: number; estimators: Record<string, number> };
+
+/**
+ * Warnings about numerical trouble during meta-training: a NaN/Inf meta-loss (counted as
+ * `nanLossValue`), NaN/Inf gradient entries (set to 0), and gradients whose squares overflow
+ * float32. Each kind is reported when its count reaches 1, 2, 4, 8, ... (not every step),
+ * and once more in a summary at the end.
+ */
+function numericWarnings(log: (line: string) => void, nanLossValue: number, previous: Readonly<Record<string, number>> | undefined) {
+  const kinds = [
+    { key: 'nanLossSteps', what: `the meta-loss was NaN or infinite and counts as ${nanLossValue} (nanLossValue)` },
+    { key: 'nanGradientSteps', what: 'the meta-gradient had NaN or infinite entries, which were set to 0' },
+    { key: 'overflowSteps', what: 'the meta-gradient was so large that its squares overflow float32 (clipGradNorm bounds it)' },
+  ] as const;
+  // Counts so far (a resumed run continues the counts of its last logged step).
+  const seen: Record<string, number> = Object.fromEntries(kinds.map(({ key }) => [key, Number(previous?.[key] ?? 0) || 0]));
+  let lastWasNan = false;
+  return {
+    get lastWasNan() {
+      return lastWasNan;
+    },
+    observe(m: MetaTrainMetrics): void {
+      lastWasNan = m.nanLossSteps > (seen.nanLossSteps ?? 0);
+      for (const { key, what } of kinds) {
+        const n = m[key];
+        const before = seen[key] ?? 0;
+        seen[key] = n;
+        if (n > before && (n & (n - 1)) === 0) log(`warning: outer step ${m.step}: ${what} (${n} step${n === 1 ? '' : 's'} so far).`);
+      }
+    },
+    summary(steps: number): void {
+      for (const { key, what } of kinds) if ((seen[key] ?? 0) > 0) log(`warning: in ${seen[key]} of ${steps} outer steps ${what}.`);
+    },
+  };
+}
 
 /** The outer step a meta-train checkpoint holds (0 when there is none). */
 function checkpointStep(bytes: Uint8Array | undefined): number {
@@ -262,14 +301,14 @@ async function trainLoop(
   const statePath = join(runDir, RUN_FILES.state);
   const thetaPath = join(runDir, RUN_FILES.theta);
   const metricsPath = join(runDir, RUN_FILES.metrics);
-  let onDisk: Uint8Array | undefined;
-  try {
-    onDisk = existsSync(statePath) ? new Uint8Array(readFileSync(statePath)) : undefined;
-  } catch (e) {
-    throw new CliError(`Cannot read the checkpoint ${statePath} (${(e as Error).message}).`, 'Check its permissions, or start a fresh run with --out.');
-  }
+  let onDisk = existsSync(statePath) ? readInputFile(statePath, 'the meta-training checkpoint', MAX_BYTES.checkpoint) : undefined;
   if (onDisk && !resuming) {
     throw new CliError(`The output directory ${runDir} already holds a meta-training checkpoint.`, `Continue it with --resume ${runDir}, or choose another directory with --out.`);
+  }
+  if (!resuming && existsSync(metricsPath)) {
+    // An earlier attempt stopped before its first checkpoint: start its metrics over.
+    rmSync(metricsPath, { force: true });
+    ctx.log(`restarting: removed ${RUN_FILES.metrics} of an earlier attempt that stopped before its first checkpoint`);
   }
   let startStep = 0;
   if (resuming) {
@@ -289,7 +328,7 @@ async function trainLoop(
     const loadFn = await libraryFunction<(bytes: Uint8Array, o: Record<string, unknown>) => { theta: TensorTree }>('@lopt/learned', 'loadLearnedOptimizer', '--init-theta');
     const { checkpointFile } = await import('./build-optimizer.js');
     try {
-      theta0 = loadFn(new Uint8Array(readFileSync(checkpointFile(initTheta))), { expect: components.learnedOptimizer }).theta;
+      theta0 = loadFn(readInputFile(checkpointFile(initTheta), 'the checkpoint', MAX_BYTES.checkpoint), { expect: components.learnedOptimizer }).theta;
     } catch (e) {
       throw withContext(e, `--init-theta ${initTheta}`);
     }
@@ -350,6 +389,7 @@ async function trainLoop(
     }
     await saveTheta(thetaPath, components.learnedOptimizer, theta, { step, run: config.name });
   };
+  const warnings = numericWarnings(ctx.log, config.metaTrain.nanLossValue ?? 20, resuming ? readMetrics(runDir).at(-1) : undefined);
   let lastStep = startStep;
   let result: Awaited<ReturnType<MetaTrainFn>>;
   try {
@@ -365,6 +405,7 @@ async function trainLoop(
       signal: abort.signal,
       onStep: async (m: MetaTrainMetrics, theta: TensorTree) => {
         lastStep = m.step;
+        warnings.observe(m);
         const row: Record<string, number> = {
           step: m.step,
           metaLoss: m.meanLoss,
@@ -373,6 +414,7 @@ async function trainLoop(
           stepsPerSecond: m.stepsPerSecond,
           nanGradientSteps: m.nanGradientSteps,
           nanLossSteps: m.nanLossSteps,
+          overflowSteps: m.overflowSteps,
           time: Date.now() / 1000,
           ...m.estimators,
           ...thetaScalars(theta),
@@ -410,5 +452,7 @@ async function trainLoop(
     ctx.log(`stopped at outer step ${lastStep}; checkpoint written to ${statePath}. Continue with: lopt meta-train --resume ${runDir}`);
     throw new StopSignal(EXIT_INTERRUPTED);
   }
-  ctx.log(`meta-training done: ${result.step} outer steps${last ? `, last meta-loss ${formatNumber(last.metaLoss)}` : ''}; theta: ${thetaPath}`);
+  warnings.summary(result.step);
+  const substituted = last !== undefined && warnings.lastWasNan;
+  ctx.log(`meta-training done: ${result.step} outer steps${last ? `, last meta-loss ${formatNumber(last.metaLoss)}${substituted ? ' (NaN/Inf, replaced by nanLossValue)' : ''}` : ''}; theta: ${thetaPath}`);
 }

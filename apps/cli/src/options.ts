@@ -1,4 +1,6 @@
 import { CliError } from './errors.js';
+import { FORBIDDEN_OPTION_KEYS } from '@lopt/core';
+import { checkJsonValue } from './json-guard.js';
 
 /** A JSON-like option value parsed from the command line. */
 export type OptionValue = string | number | boolean | null | OptionValue[] | { [key: string]: OptionValue };
@@ -14,11 +16,14 @@ export function parseValue(raw: string): OptionValue {
   if (v === 'null') return null;
   if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v) || /^[+-]?(Infinity)$/.test(v)) return Number(v);
   if (v.startsWith('[') || v.startsWith('{') || v.startsWith('"')) {
+    let parsed: OptionValue;
     try {
-      return JSON.parse(v) as OptionValue;
+      parsed = JSON.parse(v) as OptionValue;
     } catch {
-      throw new CliError(`The value ${v} looks like JSON but does not parse.`, 'Quote it for your shell and check brackets and commas, e.g. hidden=[32,32].');
+      throw new CliError(`The value ${v.length > 60 ? `${v.slice(0, 57)}...` : v} looks like JSON but does not parse.`, 'Quote it for your shell and check brackets and commas, e.g. hidden=[32,32].');
     }
+    checkJsonValue(parsed, `The option value ${v.length > 60 ? `${v.slice(0, 57)}...` : v}`);
+    return parsed;
   }
   return v;
 }
@@ -36,6 +41,10 @@ export function parseKeyValues(text: string, where: string, separator: RegExp = 
     if (eq < 0 || !/^[A-Za-z_][\w]*$/.test(key)) {
       throw new CliError(`Cannot read '${part.trim()}' in the options of ${where}.`, 'Write options as key=value pairs, e.g. adam:learningRate=1e-3,beta1=0.9.');
     }
+    if (FORBIDDEN_OPTION_KEYS.includes(key)) {
+      throw new CliError(`The option name '${key}' in the options of ${where} is not allowed.`, `Remove it; the keys ${FORBIDDEN_OPTION_KEYS.join(', ')} are refused everywhere.`);
+    }
+    if (Object.hasOwn(out, key)) throw new CliError(`The option '${key}' is given twice in the options of ${where}.`, 'Give each option once.');
     out[key] = parseValue(part.slice(eq + 1));
   }
   return out;

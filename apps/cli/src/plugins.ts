@@ -46,13 +46,60 @@ export function resolvePlugin(spec: string, cwd: string): string {
   }
 }
 
+/** Seconds a plugin may take to import and register (`--plugin-timeout`). */
+export const DEFAULT_PLUGIN_TIMEOUT_S = 30;
+
+async function runPlugin(file: string): Promise<void> {
+  const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as Record<string, unknown>;
+  const hook = typeof mod.registerAll === 'function' ? mod.registerAll : typeof mod.default === 'function' ? mod.default : undefined;
+  if (hook) await (hook as () => unknown)();
+}
+
+/**
+ * Waits for a plugin's import and registration, or fails after `seconds`: a promise that
+ * never settles would otherwise let Node exit with code 13 and no message. The timer keeps
+ * the process alive while it waits.
+ */
+async function withTimeout(work: Promise<void>, seconds: number, spec: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new CliError(`Plugin '${spec}' did not finish loading within ${seconds} s (its import or registerAll() never resolved).`, 'Fix the plugin so that registerAll() returns (or resolves), or raise --plugin-timeout <seconds>.'));
+    }, seconds * 1000);
+  });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Plugins named by a config file or a run directory's config.json run code, so they load
+ * only with `--allow-plugins` (or when the same file is also given with `--plugin`). Returns
+ * the resolved files that will run; throws a {@link CliError} listing them otherwise.
+ */
+export function gateConfigPlugins(specs: readonly string[], source: string, allow: boolean, flagged: readonly string[], cwd: string): string[] {
+  if (specs.length === 0) return [];
+  const files = specs.map((s) => resolvePlugin(s, cwd));
+  const explicit = new Set(flagged.map((s) => resolvePlugin(s, cwd)));
+  const unapproved = files.filter((f) => !explicit.has(f));
+  if (!allow && unapproved.length > 0) {
+    throw new CliError(
+      `The config ${source} names plugins, which run code on this machine: ${unapproved.join(', ')}.`,
+      'Read them first; then pass --allow-plugins to run the plugins a config names (or name each one with --plugin <file>).',
+    );
+  }
+  return files;
+}
+
 /**
  * Loads plugin modules. A plugin registers components in the `@lopt/core` registry: it may
  * export `registerAll()` (preferred, called once), export a default function (called), or
  * register when imported. A plugin that registers nothing is an error, since it would
  * otherwise fail silently later.
  */
-export async function loadPlugins(specs: readonly string[], cwd: string): Promise<PluginResult[]> {
+export async function loadPlugins(specs: readonly string[], cwd: string, timeoutSeconds = DEFAULT_PLUGIN_TIMEOUT_S): Promise<PluginResult[]> {
   const results: PluginResult[] = [];
   for (const spec of specs) {
     const file = resolvePlugin(spec, cwd);
@@ -60,9 +107,7 @@ export async function loadPlugins(specs: readonly string[], cwd: string): Promis
     loadedFiles.add(file);
     const before = snapshot();
     try {
-      const mod = (await import(/* @vite-ignore */ pathToFileURL(file).href)) as Record<string, unknown>;
-      const hook = typeof mod.registerAll === 'function' ? mod.registerAll : typeof mod.default === 'function' ? mod.default : undefined;
-      if (hook) await (hook as () => unknown)();
+      await withTimeout(runPlugin(file), timeoutSeconds, spec);
     } catch (e) {
       if (e instanceof CliError) throw e;
       const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);

@@ -33,6 +33,10 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       outerOptimizer: { name: 'adam', options: { learningRate: { schedule: 'cosineDecay', initValue: 0.01, decaySteps: 1200, alpha: 0.1 } } },
       steps: 1200,
       checkpointEvery: 25,
+      // A bound against overflow, far above the norms of normal steps (0.06-45 over the first
+      // 60 steps; WASM, 2026-12-04, load average 3.2): a gradient whose squares overflow
+      // float32 would freeze the outer Adam.
+      metaTrain: { clipGradNorm: 1000 },
       // Checkpoint selection: every 50 outer steps, 100-step trainings on 8 validation tasks.
       validation: { every: 50, tasks: 8 },
       // The horizon it was trained for (100 steps), on 20 held-out tasks, against Adam with the
@@ -59,6 +63,9 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
       outerOptimizer: { name: 'adam', options: { learningRate: 1e-2 } },
       steps: 6,
       checkpointEvery: 2,
+      // Normal steps have norms 0.8-10 (WASM, 2026-12-04, load average 3.2); the bound only
+      // stops an overflow.
+      metaTrain: { clipGradNorm: 1000 },
       validation: { every: 2, tasks: 2, steps: 10 },
       eval: {
         steps: 30,

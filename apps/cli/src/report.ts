@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '@lopt/core/node';
+import { checkCurves } from './curves-schema.js';
 import { CliError } from './errors.js';
+import { checkJsonValue } from './json-guard.js';
 import type { EvalResult } from './evaluate.js';
 import { linePlot, renderPng, renderSvg, type Plot, type Row } from './plots.js';
-import { readMetrics, readRunJson, RUN_FILES } from './rundir.js';
+import { ensureWritableDir, readMetrics, readRunJson, RUN_FILES } from './rundir.js';
 import { mean } from './stats.js';
 
 /** What `report` wrote. */
@@ -91,6 +93,12 @@ export function buildPlots(metrics: Record<string, number>[], evalResult: EvalRe
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+function readCurves(dir: string): EvalResult {
+  const raw = readRunJson<unknown>(dir, RUN_FILES.curves, 'evaluation curves');
+  checkJsonValue(raw, join(dir, RUN_FILES.curves));
+  return checkCurves(raw, join(dir, RUN_FILES.curves));
+}
+
 /**
  * Writes the report of a run directory into `<run>/report/`: `index.html` (self-contained:
  * inline SVG plots, the summary table, the config), and every plot as `.svg` and `.png`.
@@ -104,11 +112,11 @@ export async function writeReport(runDir: string): Promise<ReportFiles> {
     throw new CliError(`'${runDir}' is not a run directory (it has neither ${RUN_FILES.config} nor ${RUN_FILES.curves}).`, 'Pass a directory written by `lopt meta-train` or `lopt eval --out`.');
   }
   const config = hasConfig ? readRunJson<Record<string, unknown>>(dir, RUN_FILES.config, 'the run configuration') : undefined;
-  const evalResult = hasCurves ? readRunJson<EvalResult>(dir, RUN_FILES.curves, 'evaluation curves') : undefined;
+  if (config !== undefined) checkJsonValue(config, `${join(dir, RUN_FILES.config)}`);
+  const evalResult = hasCurves ? readCurves(dir) : undefined;
   const metrics = readMetrics(dir);
   const plots = buildPlots(metrics, evalResult);
-  const out = join(dir, RUN_FILES.reportDir);
-  mkdirSync(out, { recursive: true });
+  const out = ensureWritableDir(join(dir, RUN_FILES.reportDir), 'report', `The report is written inside the run directory: make '${runDir}' writable, or copy the run directory somewhere writable and report on the copy.`);
   const svgs: string[] = [];
   const pngs: string[] = [];
   const sections: string[] = [];

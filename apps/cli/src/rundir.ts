@@ -1,6 +1,7 @@
-import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CliError } from './errors.js';
+import { describeFsError, MAX_BYTES, readInputText } from './input-files.js';
 
 /** Files of a run directory. */
 export const RUN_FILES = {
@@ -20,7 +21,7 @@ export const RUN_FILES = {
  * Creates `dir` (and parents) and proves it is writable by writing and removing a probe
  * file, so a bad output directory fails at start-up, not after minutes of training.
  */
-export function ensureWritableDir(dir: string, flag = '--out'): string {
+export function ensureWritableDir(dir: string, flag = '--out', fix?: string): string {
   const abs = resolve(dir);
   try {
     if (existsSync(abs) && !statSync(abs).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
@@ -31,11 +32,8 @@ export function ensureWritableDir(dir: string, flag = '--out'): string {
     rmSync(probe, { force: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? '';
-    const why =
-      code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'permission denied'
-      : code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way (a path component is not a directory)'
-      : code || (e as Error).message;
-    throw new CliError(`Cannot write to the output directory '${dir}': ${why}.`, `Choose a writable directory with ${flag} <dir>, or fix the permissions of this one.`);
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a file is in the way (a path component is not a directory)' : describeFsError(e);
+    throw new CliError(`Cannot write to the output directory '${dir}': ${why}.`, fix ?? `Choose a writable directory with ${flag} <dir>, or fix the permissions of this one.`);
   }
   return abs;
 }
@@ -46,8 +44,9 @@ export function readRunJson<T>(runDir: string, file: string, what: string): T {
   if (!existsSync(path)) {
     throw new CliError(`'${runDir}' has no ${file} (${what}).`, 'Pass a run directory written by `lopt meta-train` or `lopt eval --out`.');
   }
+  const text = readInputText(path, what, MAX_BYTES.json);
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
+    return JSON.parse(text) as T;
   } catch (e) {
     throw new CliError(`${path} is not valid JSON (${(e as Error).message}).`, 'The file was edited or truncated; restore it or re-run the command that wrote it.');
   }
@@ -58,7 +57,7 @@ export function readMetrics(runDir: string): Record<string, number>[] {
   const path = join(runDir, RUN_FILES.metrics);
   if (!existsSync(path)) return [];
   const rows: Record<string, number>[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of readInputText(path, 'the metrics file', MAX_BYTES.metrics).split('\n')) {
     if (!line.trim()) continue;
     try {
       rows.push(JSON.parse(line) as Record<string, number>);
@@ -78,4 +77,25 @@ export function appendJsonLine(path: string, value: unknown): void {
 export function truncateMetrics(runDir: string, lastStep: number): void {
   const rows = readMetrics(runDir).filter((r) => typeof r.step === 'number' && r.step <= lastStep);
   writeFileSync(join(runDir, RUN_FILES.metrics), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+}
+
+/** Temporary files of atomic writes (`.<name>.<12 hex>.tmp`, see `writeFileAtomic`). */
+const TEMP_FILE = /^\..+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes temporary files that atomic writes of a killed run left in a run directory (and
+ * its eval/ and report/ folders); returns their paths. Only one lopt command writes a run
+ * directory at a time, so a temporary file seen at start-up is stale.
+ */
+export function removeStaleTempFiles(runDir: string): string[] {
+  const removed: string[] = [];
+  for (const dir of [runDir, join(runDir, RUN_FILES.evalDir), join(runDir, RUN_FILES.reportDir)]) {
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      if (!TEMP_FILE.test(name)) continue;
+      rmSync(join(dir, name), { force: true });
+      removed.push(join(dir, name));
+    }
+  }
+  return removed;
 }

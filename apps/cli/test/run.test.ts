@@ -242,7 +242,8 @@ describe.concurrent('plugins, list, backends, bench', () => {
       plugins: [relative(dir, PLUGIN)],
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    const run = await runCli(['meta-train', '--config', join(dir, 'config.json'), '--out', join(dir, 'run'), '--no-report']);
+    // Plugins named by a config are code: they run only with --allow-plugins.
+    const run = await runCli(['--allow-plugins', 'meta-train', '--config', join(dir, 'config.json'), '--out', join(dir, 'run'), '--no-report']);
     expect(run.code, run.stderr).toBe(0);
     expect(metricsRows(join(dir, 'run')).map((r) => r.step)).toEqual([1, 2]);
   });

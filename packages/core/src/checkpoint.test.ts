@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex } from '@noble/hashes/utils';
 import { mkdtempSync, readFileSync, writeFileSync, readdirSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +116,64 @@ describe('checkpoint format', () => {
     disposeTree(t);
   });
 
+  it('tampered headers with a recomputed (valid) hash: rejected, or read exactly as claimed, never allocating beyond the file (property)', () => {
+    const t = tree();
+    const bytes = serializeTree(t, meta);
+    disposeTree(t);
+    const { header, data } = parseSafetensors(bytes);
+    const { __metadata__: m, ...tensors } = header as unknown as { __metadata__: Record<string, string> } & Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    const names = Object.keys(tensors);
+    /** Writes a header and data with the sha256 recomputed as serializeTree does. */
+    const reseal = (entries: Record<string, unknown>, metadata: Record<string, string>): Uint8Array => {
+      const { sha256: _old, ...bare } = metadata;
+      const h = sha256.create();
+      h.update(new TextEncoder().encode(JSON.stringify({ __metadata__: bare, ...entries })));
+      h.update(data);
+      const json = new TextEncoder().encode(JSON.stringify({ __metadata__: { ...bare, sha256: bytesToHex(h.digest()) }, ...entries }));
+      const out = new Uint8Array(8 + json.length + data.length);
+      new DataView(out.buffer).setUint32(0, json.length, true);
+      out.set(json, 8);
+      out.set(data, 8 + json.length);
+      return out;
+    };
+    const edit = fc.oneof(
+      fc.record({ kind: fc.constant('shape' as const), dims: fc.array(fc.oneof(fc.integer({ min: 0, max: 8 }), fc.integer({ min: 2 ** 20, max: 2 ** 52 })), { maxLength: 4 }) }),
+      fc.record({ kind: fc.constant('dtype' as const), dtype: fc.constantFrom('F64', 'F16', 'I32', 'BOOL', 'U8', 'I64', 'F32', 'bogus') }),
+      fc.record({ kind: fc.constant('swap' as const), other: fc.nat() }),
+      fc.record({ kind: fc.constant('structure' as const), extra: fc.integer({ min: -2, max: 2 }) }),
+    );
+    fc.assert(
+      fc.property(fc.nat(), edit, (pick, e) => {
+        const name = names[pick % names.length] as string;
+        const entries = JSON.parse(JSON.stringify(tensors)) as typeof tensors;
+        const metadata = { ...m };
+        const target = entries[name] as (typeof tensors)[string];
+        if (e.kind === 'shape') target.shape = e.dims;
+        if (e.kind === 'dtype') target.dtype = e.dtype;
+        if (e.kind === 'swap') {
+          const other = entries[names[e.other % names.length] as string] as (typeof tensors)[string];
+          [target.data_offsets, other.data_offsets] = [other.data_offsets, target.data_offsets];
+        }
+        if (e.kind === 'structure') metadata.structure = JSON.stringify(Array.from({ length: Math.max(0, names.length + e.extra) }, () => null));
+        let result: ReturnType<typeof deserializeTree>;
+        try {
+          result = deserializeTree(reseal(entries, metadata));
+        } catch (err) {
+          return err instanceof LoptError && (err.code === 'CHECKPOINT_INVALID' || err.code === 'CHECKPOINT_MISMATCH');
+        }
+        // Accepted: every tensor is what the (resealed) header claims, and together they fit in the file's data.
+        const leaves = treeLeaves(result.tree);
+        const claimed = Object.entries(entries).sort(([a], [b]) => Number(a.split(':')[0]) - Number(b.split(':')[0]));
+        const bytesHeld = leaves.reduce((s, x) => s + x.size * (x.dtype === 'bool' ? 1 : 4), 0);
+        const asClaimed = claimed.every(([, c], i) => JSON.stringify(leaves[i]?.shape) === JSON.stringify(c.shape));
+        const ok = bytesHeld === data.length && leaves.length === claimed.length && asClaimed;
+        disposeTree(result.tree);
+        return ok;
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('rejects bad metadata and unsupported dtypes', () => {
     const x = tf.scalar(1);
     expect(() => serializeTree(x, { kind: '', name: 'a' })).toThrow(/'kind'/);
@@ -154,5 +214,19 @@ describe('checkpoint files (@lopt/core/node)', () => {
     writeFileSync(file, 'x');
     await expect(saveTree(join(file, 'sub', 'a.safetensors'), x, meta)).rejects.toMatchObject({ code: 'IO_ERROR' });
     x.dispose();
+  });
+});
+
+describe('reading checkpoint files (issue 14, items 3 and 10)', () => {
+  it('loadTree refuses devices and directories, and files over the cap, with IO_ERROR naming the path', async () => {
+    const { readRegularFile } = await import('./node.js');
+    await expect(loadTree('/dev/zero')).rejects.toThrow(expect.objectContaining({ code: 'IO_ERROR', message: "Could not read '/dev/zero': it is a device, not a regular file." }));
+    const dir = mkdtempSync(join(tmpdir(), 'lopt-read-'));
+    await expect(loadTree(dir)).rejects.toThrow(/it is a directory, not a regular file/);
+    const file = join(dir, 'x.bin');
+    writeFileSync(file, new Uint8Array(10));
+    expect((await readRegularFile(file, 10)).length).toBe(10);
+    await expect(readRegularFile(file, 9)).rejects.toThrow(/it has 10 bytes, more than the limit of 9 bytes/);
+    await expect(readRegularFile(join(dir, 'missing'))).rejects.toThrow(/does not exist/);
   });
 });

@@ -6,7 +6,7 @@
  */
 export { LoptError, isLoptError } from './errors.js';
 export type { LoptErrorCode, LoptErrorDetails } from './errors.js';
-export { checkNumber, checkOneOf, formatValue } from './validate.js';
+export { checkKnownKeys, checkNumber, checkOneOf, FORBIDDEN_OPTION_KEYS, formatValue } from './validate.js';
 export type { NumberConstraints } from './validate.js';
 export type {
   UpdateContext,

@@ -32,4 +32,15 @@ describe('registry', () => {
     expect(() => register('task', '1bad name', () => { throw new Error(); }, '')).toThrow(/must start with a letter/);
     unregister('estimator', 'zz-dup');
   });
+
+  it('refuses what a broken factory returns, naming the kind, the name and the missing functions (issue 14, item 7)', () => {
+    register('task', 'zz-garbage', () => 42 as never, 'returns a number');
+    register('task-family', 'zz-half', () => ({ sample: () => 0 }) as never, 'has no task()');
+    expect(() => create('task', 'zz-garbage')).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', message: "The factory registered as task 'zz-garbage' returned number, not a task (one with functions init and loss); the code that registered it (a plugin?) is broken." }),
+    );
+    expect(() => create('task-family', 'zz-half')).toThrow(/returned an object without task, not a task-family/);
+    unregister('task', 'zz-garbage');
+    unregister('task-family', 'zz-half');
+  });
 });

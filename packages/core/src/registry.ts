@@ -126,7 +126,35 @@ export function create<K extends RegistryKind>(kind: K, name: string, options: F
       { option: kind },
     );
   }
-  return entry.factory(options) as RegistryKinds[K];
+  return checkBuilt(kind, name, entry.factory(options)) as RegistryKinds[K];
+}
+
+/** The functions a component of each kind must have (the contracts of this package). */
+const REQUIRED_METHODS: Readonly<Record<RegistryKind, readonly string[]>> = {
+  optimizer: ['init', 'update'],
+  'learned-optimizer': ['init', 'optimizer'],
+  task: ['init', 'loss'],
+  'task-family': ['sample', 'task'],
+  estimator: ['init', 'estimate'],
+};
+
+/**
+ * Checks that a factory built a component of its kind (an object with the contract's
+ * functions), so a broken factory (say, of a plugin) fails here, naming it, rather than as a
+ * `TypeError` far away. Throws `LoptError('INVALID_OPTION')`.
+ */
+function checkBuilt(kind: RegistryKind, name: string, built: unknown): unknown {
+  const methods = REQUIRED_METHODS[kind];
+  const missing = typeof built === 'object' && built !== null ? methods.filter((m) => typeof (built as Record<string, unknown>)[m] !== 'function') : methods;
+  if (missing.length > 0) {
+    const got = typeof built === 'object' && built !== null ? `an object without ${missing.join(' and ')}` : built === null ? 'null' : typeof built;
+    throw new LoptError(
+      'INVALID_OPTION',
+      `The factory registered as ${kind} '${name}' returned ${got}, not a ${kind} (one with functions ${methods.join(' and ')}); the code that registered it (a plugin?) is broken.`,
+      { option: name },
+    );
+  }
+  return built;
 }
 
 /** Every registered component of `kind`, sorted by name. */

@@ -85,3 +85,33 @@ export function formatValue(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** Keys refused in every options object: they would reach or replace an object's prototype. */
+export const FORBIDDEN_OPTION_KEYS: readonly string[] = ['__proto__', 'constructor', 'prototype'];
+
+/**
+ * Rejects option names a component does not know, so a typo (`learningrate`) or a stray key
+ * (`bogus=1`) fails instead of being ignored, and refuses `__proto__`, `constructor` and
+ * `prototype` (own keys, as `JSON.parse` creates them). Throws `LoptError('INVALID_OPTION')`
+ * naming `where`, the key and the known options. `undefined` means no options.
+ *
+ * @example
+ * ```ts
+ * checkKnownKeys('quadraticTask', { dim: 4 }, ['dim']); // ok
+ * checkKnownKeys('quadraticTask', { bogus: 1 }, ['dim']); // throws: unknown option 'bogus'
+ * ```
+ */
+export function checkKnownKeys(where: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new LoptError('INVALID_OPTION', `${where}: options must be an object, got ${formatValue(options)}.`, { option: 'options' });
+  }
+  for (const k of Object.keys(options)) {
+    if (FORBIDDEN_OPTION_KEYS.includes(k)) {
+      throw new LoptError('INVALID_OPTION', `${where}: the option name '${k}' is not allowed.`, { option: k });
+    }
+    if (!known.includes(k)) {
+      throw new LoptError('INVALID_OPTION', `${where}: unknown option '${k}'. Known options: ${known.length ? known.join(', ') : '(none)'}.`, { option: k });
+    }
+  }
+}

@@ -7,7 +7,6 @@ import {
   disposeReplaced,
   disposeTree,
   foldIn,
-  globalNorm,
   keyFromJSON,
   keyToJSON,
   serializeTree,
@@ -22,6 +21,7 @@ import {
   type TensorTree,
 } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
+import { checkCounter, checkSameLayout, firstNonFinite, FLOAT32_MAX, robustGlobalNorm } from './meta-train-checks.js';
 import { disposeExcept, packState, unpackState, type PackedJson } from './state.js';
 
 /**
@@ -67,6 +67,13 @@ export interface MetaTrainMetrics {
   readonly nanGradientSteps: number;
   /** Outer steps (so far in the run, across resumes) whose mean loss was NaN/Inf and was replaced by `nanLossValue`. */
   readonly nanLossSteps: number;
+  /**
+   * Outer steps (so far in the run, across resumes) whose gradient was finite but so large
+   * that its squares overflow float32 (norm above ~1.8e19): an outer Adam's second moment
+   * would become Infinity and freeze theta. They are harmless with `clipGradNorm`; without
+   * it the run stops with `NON_FINITE` as soon as the outer state is no longer finite.
+   */
+  readonly overflowSteps: number;
   /** Each estimator's metrics, keyed `<index>:<estimator name>/<metric>`. */
   readonly estimators: Readonly<Record<string, number>>;
 }
@@ -126,6 +133,7 @@ interface RunState {
   workers: unknown[];
   nanGradientSteps: number;
   nanLossSteps: number;
+  overflowSteps: number;
 }
 
 function checkpointBytes(run: RunState, step: number, o: MetaTrainOptions, outerName: string): Uint8Array {
@@ -141,12 +149,13 @@ function checkpointBytes(run: RunState, step: number, o: MetaTrainOptions, outer
       outerOptimizer: outerName,
       nanGradientSteps: run.nanGradientSteps,
       nanLossSteps: run.nanLossSteps,
+      overflowSteps: run.overflowSteps,
       skeleton,
     },
   });
 }
 
-function restore(bytes: Uint8Array, o: MetaTrainOptions, outerName: string): { run: RunState; step: number } {
+function restore(bytes: Uint8Array, o: MetaTrainOptions, outerOpt: Optimizer<unknown>, steps: number): { run: RunState; step: number } {
   const { tree, metadata } = deserializeTree(bytes, { kind: CHECKPOINT_KIND, name: o.learnedOptimizer.name });
   const mismatch = (what: string): never => {
     disposeTree(tree);
@@ -157,18 +166,62 @@ function restore(bytes: Uint8Array, o: MetaTrainOptions, outerName: string): { r
   const k = keyFromJSON(extra.key);
   if (k.k0 !== o.key.k0 || k.k1 !== o.key.k1) mismatch('key');
   if (JSON.stringify(extra.estimators) !== JSON.stringify(o.estimators.map((e) => e.name))) mismatch('list of estimators');
-  if (extra.outerOptimizer !== outerName) mismatch('outer optimizer');
-  const step = checkNumber('checkpoint step', extra.step, { integer: true, min: 0 });
-  const value = unpackState(extra.skeleton as PackedJson, treeLeaves(tree)) as { outer: OptState<unknown>; workers: unknown[] };
-  return {
-    run: {
-      outer: value.outer,
-      workers: value.workers,
-      nanGradientSteps: Number(extra.nanGradientSteps ?? 0),
-      nanLossSteps: Number(extra.nanLossSteps ?? 0),
-    },
-    step,
-  };
+  if (extra.outerOptimizer !== outerOpt.name) mismatch('outer optimizer');
+  let value: { outer: OptState<unknown>; workers: unknown[] } | undefined;
+  try {
+    const step = checkCounter('step', extra.step, steps, `the run has ${steps} outer steps`);
+    const counter = (name: string): number => (extra[name] === undefined ? 0 : checkCounter(name, extra[name], step, `at most one per outer step, ${step} so far`));
+    value = unpackState(extra.skeleton as PackedJson, treeLeaves(tree)) as { outer: OptState<unknown>; workers: unknown[] };
+    checkRestoredState(value, o, outerOpt);
+    const run: RunState = { outer: value.outer, workers: value.workers, nanGradientSteps: counter('nanGradientSteps'), nanLossSteps: counter('nanLossSteps'), overflowSteps: counter('overflowSteps') };
+    return { run, step };
+  } catch (e) {
+    disposeTree(tree);
+    throw e;
+  }
+}
+
+/**
+ * Compares a restored state with a freshly initialized one (structure, dtypes and shapes of
+ * theta, the outer optimizer state and every worker state) and requires theta and the
+ * outer state to be finite, naming the field that is not.
+ */
+function checkRestoredState(value: { outer: OptState<unknown>; workers: unknown[] }, o: MetaTrainOptions, outerOpt: Optimizer<unknown>): void {
+  if (typeof value !== 'object' || value === null || typeof value.outer !== 'object' || value.outer === null || !Array.isArray(value.workers) || value.workers.length !== o.estimators.length) {
+    throw new LoptError('CHECKPOINT_INVALID', `The meta-train checkpoint's state must hold 'outer' and one worker state per estimator (${o.estimators.length}).`);
+  }
+  const refTheta = o.learnedOptimizer.init(foldIn(o.key, 0));
+  const refOuter = outerOpt.init(refTheta);
+  const refWorkers = o.estimators.map((e, i) => e.init(refTheta, foldIn(foldIn(o.key, 1), i)));
+  try {
+    checkSameLayout(value.outer.params, refOuter.params, 'outer.params');
+    checkSameLayout(value.outer.state, refOuter.state, 'outer.state');
+    value.workers.forEach((w, i) => checkSameLayout(w, refWorkers[i], `workers.${i}`));
+  } finally {
+    disposeExcept([refTheta, refOuter, refWorkers]);
+  }
+  const bad = firstNonFinite(value.outer, 'outer');
+  if (bad !== undefined) {
+    throw new LoptError('NON_FINITE', `The meta-train checkpoint's '${bad}' holds NaN or Infinity; resuming would continue from a broken theta. Restart the run, or resume an earlier copy of the checkpoint.`, { path: bad });
+  }
+}
+
+/**
+ * Stops the run (before its checkpoint is written) when theta or the outer optimizer's state
+ * is no longer finite: an overflowed second moment freezes theta, which must not pass as a
+ * finished run.
+ */
+function checkOuterFinite(run: RunState, step: number, gradNorm: number, clip: number): void {
+  const bad = firstNonFinite(run.outer, 'outer');
+  if (bad === undefined) return;
+  const hint = Number.isFinite(clip)
+    ? `lower clipGradNorm (now ${clip}) or the outer learning rate`
+    : 'set clipGradNorm (the CLI config: "metaTrain": { "clipGradNorm": 10 }) or lower the outer learning rate';
+  throw new LoptError(
+    'NON_FINITE',
+    `Meta-training stopped at outer step ${step}: '${bad}' became NaN or Infinity (gradient norm ${gradNorm.toExponential(3)}; ${run.overflowSteps} step(s) had a gradient whose squares overflow float32). Theta would stop changing; ${hint}.`,
+    { path: bad },
+  );
 }
 
 /**
@@ -218,12 +271,12 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
   let step = 0;
   const saved = o.checkpoint === undefined ? undefined : await o.checkpoint.store.load();
   if (saved !== undefined) {
-    ({ run, step } = restore(saved, o, outerOpt.name));
+    ({ run, step } = restore(saved, o, outerOpt, steps));
   } else {
     const theta = o.theta === undefined ? o.learnedOptimizer.init(kTheta) : treeUnflatten(treeFlatten(o.theta).structure, treeLeaves(o.theta).map((t) => tf.clone(t)));
     const outer = outerOpt.init(theta);
     const workers = o.estimators.map((e, i) => e.init(theta, foldIn(kWorkers, i)));
-    run = { outer, workers, nanGradientSteps: 0, nanLossSteps: 0 };
+    run = { outer, workers, nanGradientSteps: 0, nanLossSteps: 0, overflowSteps: 0 };
   }
   const resumedFrom = step;
   const history: MetaTrainMetrics[] = [];
@@ -271,9 +324,8 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
         meanLoss = nanLossValue;
         run.nanLossSteps++;
       }
-      const normT = globalNorm(grad);
-      const gradNorm = normT.dataSync()[0] as number;
-      normT.dispose();
+      const gradNorm = robustGlobalNorm(averaged);
+      if (gradNorm * gradNorm > FLOAT32_MAX) run.overflowSteps++;
       let clipped = 0;
       if (gradNorm > clip) {
         const scaled = treeUnflatten(structure, averaged.map((x) => tf.mul(x, clip / gradNorm)));
@@ -286,6 +338,7 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
       lossT.dispose();
       disposeTree(grad);
       step++;
+      checkOuterFinite(run, step, gradNorm, clip);
       const elapsed = (now() - t0) / 1000;
       const metrics: MetaTrainMetrics = {
         step,
@@ -295,6 +348,7 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
         stepsPerSecond: elapsed > 0 ? (step - resumedFrom) / elapsed : 0,
         nanGradientSteps: run.nanGradientSteps,
         nanLossSteps: run.nanLossSteps,
+        overflowSteps: run.overflowSteps,
         estimators: estMetrics,
       };
       history.push(metrics);

@@ -2,10 +2,9 @@
  * `@lopt/estimators/node`: Node-only helpers of the meta-trainer (file checkpoints).
  * @packageDocumentation
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LoptError, checkNumber } from '@lopt/core';
-import { writeFileAtomic } from '@lopt/core/node';
+import { readRegularFile, writeFileAtomic } from '@lopt/core/node';
 import {
   metaTrain as metaTrainWithStore,
   type CheckpointStore,
@@ -30,10 +29,11 @@ export function fileCheckpointStore(dir: string, options: { fileName?: string } 
     path,
     async load() {
       try {
-        return new Uint8Array(await readFile(path));
+        return await readRegularFile(path);
       } catch (e) {
-        if ((e as { code?: string }).code === 'ENOENT') return undefined;
-        throw new LoptError('IO_ERROR', `Could not read checkpoint '${path}': ${(e as Error).message}.`, { cause: e });
+        // No checkpoint yet; any other failure (permission, read-only, not a file) is named.
+        if (((e as { cause?: { code?: string } }).cause?.code ?? '') === 'ENOENT') return undefined;
+        throw e;
       }
     },
     save: (bytes: Uint8Array) => writeFileAtomic(path, bytes),

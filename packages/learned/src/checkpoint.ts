@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, deserializeTree, disposeTree, key, serializeTree, treeLeaves, treePaths, type FactoryOptions, type TensorTree } from '@lopt/core';
 import { ARCHITECTURES, RUNTIME_CONFIG_KEYS } from './architectures.js';
+import { checkConfigFitsTensors } from './checkpoint-bounds.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** The checkpoint `kind` of learned-optimizer meta-parameters. */
@@ -28,9 +29,22 @@ function checkThetaShape(lopt: LearnedArchitecture, theta: TensorTree, code: 'IN
       if (r.shape.join(',') !== t.shape.join(',')) {
         throw new LoptError(code, `theta leaf '${rp[i]}' has shape [${t.shape.join(', ')}] but ${lopt.name} with this config needs [${r.shape.join(', ')}].`, { path: rp[i] ?? '' });
       }
+      if (r.dtype !== t.dtype) {
+        throw new LoptError(code, `theta leaf '${rp[i]}' has dtype ${t.dtype} but ${lopt.name} needs ${r.dtype}.`, { path: rp[i] ?? '' });
+      }
     });
   } finally {
     disposeTree(ref);
+  }
+}
+
+/** Throws `NON_FINITE` naming the first theta leaf that holds NaN or Infinity. */
+function checkFinite(theta: TensorTree): void {
+  const leaves = treeLeaves(theta);
+  const paths = treePaths(theta);
+  const bad = leaves.findIndex((t) => t.dtype === 'float32' && t.size > 0 && tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(t))).dataSync()[0]) !== 0);
+  if (bad >= 0) {
+    throw new LoptError('NON_FINITE', `theta leaf '${paths[bad]}' of the checkpoint holds NaN or Infinity; it cannot drive an optimizer.`, { path: paths[bad] ?? '' });
   }
 }
 
@@ -66,9 +80,12 @@ export interface LoadLearnedOptimizerOptions {
 /**
  * Rebuilds a learned optimizer and its theta from checkpoint bytes alone: reads the
  * architecture name and config from the metadata, builds it from the built-in table and
- * checks every theta leaf's path and shape against it. A corrupted file throws
+ * checks every theta leaf's path, shape and dtype against it. Before anything is built, the
+ * config's layer sizes are checked against the tensors in the file and sane bounds, so a
+ * small file with a huge `hiddenSize` is refused without allocating. A corrupted file throws
  * `CHECKPOINT_INVALID`; another kind, an unknown architecture, a different `expect`
- * architecture or config, or a theta that does not fit throws `CHECKPOINT_MISMATCH`.
+ * architecture or config, sizes that do not fit the tensors, or a theta that does not fit
+ * throws `CHECKPOINT_MISMATCH`; a theta with NaN or Infinity throws `NON_FINITE`.
  *
  * @example
  * ```ts
@@ -91,6 +108,7 @@ export function loadLearnedOptimizer(bytes: Uint8Array, options: LoadLearnedOpti
         throw new LoptError('CHECKPOINT_MISMATCH', `Checkpoint of '${metadata.name}' has config ${got}, but the expected optimizer has ${want}.`);
       }
     }
+    checkConfigFitsTensors(metadata.name, metadata.config, treeLeaves(tree));
     let lopt: LearnedArchitecture;
     try {
       lopt = entry.factory({ ...metadata.config, ...(options.runtime ?? {}) });
@@ -98,6 +116,7 @@ export function loadLearnedOptimizer(bytes: Uint8Array, options: LoadLearnedOpti
       throw new LoptError('CHECKPOINT_MISMATCH', `Checkpoint config of '${metadata.name}' is not valid: ${(e as Error).message}`, { cause: e });
     }
     checkThetaShape(lopt, tree, 'CHECKPOINT_MISMATCH');
+    checkFinite(tree);
     return { lopt, theta: tree, extra: metadata.extra };
   } catch (e) {
     disposeTree(tree);

@@ -80,7 +80,7 @@ export function divergenceGuard<SL, SF>(
   fallback: Optimizer<SF>,
   options: DivergenceGuardOptions = {},
 ): Optimizer<GuardState<SL, SF>> {
-  const o = checkOptionsObject('divergenceGuard', options);
+  const o = checkOptionsObject('divergenceGuard', options, ['lossFn', 'every', 'maxLossIncrease', 'onNonFinite', 'advance', 'name']);
   checkOptimizer<SL>('opt', opt);
   checkOptimizer<SF>('fallback', fallback);
   const lossFn = o['lossFn'] === undefined ? undefined : checkFunction<LossFn>('lossFn', o['lossFn']);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   LoptError,
+  checkKnownKeys,
   checkNumber,
   checkOneOf,
   collectTensors,
@@ -34,12 +35,13 @@ export function checkFunction<F>(option: string, value: unknown): F {
   return value as F;
 }
 
-/** Throws unless `value` is undefined or a plain object (the options bag of a guard). */
-export function checkOptionsObject(fn: string, value: unknown): Record<string, unknown> {
+/**
+ * Throws unless `value` is undefined or a plain object (the options bag of a guard) whose
+ * keys are all in `known` (core's `checkKnownKeys`: unknown keys and `__proto__` are refused).
+ */
+export function checkOptionsObject(fn: string, value: unknown, known: readonly string[]): Record<string, unknown> {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new LoptError('INVALID_OPTION', `${fn}: options must be an object.`, { option: 'options' });
-  }
+  checkKnownKeys(fn, value, known);
   return value as Record<string, unknown>;
 }
 

@@ -85,7 +85,7 @@ export function lossGuarded<SL, SF>(
   fallback: Optimizer<SF>,
   options: LossGuardedOptions,
 ): Optimizer<GuardState<SL, SF>> {
-  const o = checkOptionsObject('lossGuarded', options);
+  const o = checkOptionsObject('lossGuarded', options, ['lossFn', 'every', 'lookahead', 'advance', 'name']);
   checkOptimizer<SL>('learned', learned);
   checkOptimizer<SF>('fallback', fallback);
   const lossFn = checkFunction<LossFn>('lossFn', o['lossFn']);

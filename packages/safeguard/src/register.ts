@@ -3,12 +3,18 @@ import { divergenceGuard, type DivergenceGuardOptions } from './divergenceGuard.
 import { lossGuarded, type LossGuardedOptions } from './lossGuarded.js';
 import { safeguarded, type SafeguardedOptions } from './safeguarded.js';
 
+/** The guard's own options: `o` without the two optimizers it combines. */
+function guardOptions(o: FactoryOptions, first: 'learned' | 'opt'): Record<string, unknown> {
+  const { [first]: _first, fallback: _fallback, ...rest } = o;
+  return rest;
+}
+
 const lossGuardedFactory = (o: FactoryOptions): Optimizer =>
-  lossGuarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, o as unknown as LossGuardedOptions) as unknown as Optimizer;
+  lossGuarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, guardOptions(o, 'learned') as unknown as LossGuardedOptions) as unknown as Optimizer;
 const safeguardedFactory = (o: FactoryOptions): Optimizer =>
-  safeguarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, o as unknown as SafeguardedOptions) as unknown as Optimizer;
+  safeguarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, guardOptions(o, 'learned') as unknown as SafeguardedOptions) as unknown as Optimizer;
 const divergenceGuardFactory = (o: FactoryOptions): Optimizer =>
-  divergenceGuard(o['opt'] as Optimizer, o['fallback'] as Optimizer, o as unknown as DivergenceGuardOptions) as unknown as Optimizer;
+  divergenceGuard(o['opt'] as Optimizer, o['fallback'] as Optimizer, guardOptions(o, 'opt') as unknown as DivergenceGuardOptions) as unknown as Optimizer;
 
 /**
  * Registers the guards as `optimizer` factories: `lossGuarded`, `safeguarded` and

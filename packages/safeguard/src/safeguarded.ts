@@ -104,7 +104,7 @@ export function safeguarded<SL, SF>(
   fallback: Optimizer<SF>,
   options: SafeguardedOptions,
 ): Optimizer<SafeguardedState<SL, SF>> {
-  const o = checkOptionsObject('safeguarded', options);
+  const o = checkOptionsObject('safeguarded', options, ['residualFn', 'every', 'delta', 'muUpdate', 'theta', 'window', 'mu0', 'advance', 'name']);
   checkOptimizer<SL>('learned', learned);
   checkOptimizer<SF>('fallback', fallback);
   const residualFn = checkFunction<ResidualFn>('residualFn', o['residualFn']);

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, type Dataset, type Datasets, type Key, foldIn } from '@lopt/core';
 
+/**
+ * Largest dimension of the vector tasks and families (quadratics, Rosenbrock, Rastrigin):
+ * one million float32 values (4 MB) per parameter vector. A larger `dim` (say `1e12`) is
+ * refused up front instead of failing deep inside an allocation.
+ */
+export const MAX_DIM = 1_000_000;
+
 /** Validates an integer option in `[min, max]` (default: unbounded above) and returns it. */
 export function checkInt(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   return checkNumber(option, value, { integer: true, min, max });

@@ -4,7 +4,7 @@
  * and the bundled data they train on.
  * @packageDocumentation
  */
-export { classificationNormalizer, softmaxCrossEntropy, sigmoidCrossEntropy, stopGradient, generatedDatasets, SPLITS } from './common.js';
+export { classificationNormalizer, softmaxCrossEntropy, sigmoidCrossEntropy, stopGradient, generatedDatasets, MAX_DIM, SPLITS } from './common.js';
 export type { SplitName } from './common.js';
 export { ACTIVATIONS, INITIALIZERS, activate, initWeight, initDense, initMlp, mlp, dense, fans } from './nn.js';
 export type { Activation, Initializer, DenseParams } from './nn.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, normal, normalArray, split, uniformArray, type Key, type Task, type TaskFamily, type TensorTree } from '@lopt/core';
-import { checkInt, checkNumberList, checkRecord, generatedDatasets, logUniform, logUniformInt, stopGradient, scalarTidy } from './common.js';
+import { checkInt, checkNumberList, checkRecord, generatedDatasets, logUniform, logUniformInt, stopGradient, scalarTidy, MAX_DIM } from './common.js';
 
 /** Options of {@link quadraticTask}. */
 export interface QuadraticTaskOptions {
@@ -19,7 +19,7 @@ export interface QuadraticTaskOptions {
  * ```
  */
 export function quadraticTask(options: QuadraticTaskOptions = {}): Task {
-  const dim = checkInt('dim', options.dim ?? 10, 1);
+  const dim = checkInt('dim', options.dim ?? 10, 1, MAX_DIM);
   return {
     name: `quadratic-${dim}`,
     init: (k: Key) => normal(k, [dim]),
@@ -29,7 +29,7 @@ export function quadraticTask(options: QuadraticTaskOptions = {}): Task {
 
 /** `sum((a + b)^2)` over two parameter vectors `{a, b}` (learned_optimization's `SumQuadraticTask`). */
 export function sumQuadraticTask(options: QuadraticTaskOptions = {}): Task {
-  const dim = checkInt('dim', options.dim ?? 10, 1);
+  const dim = checkInt('dim', options.dim ?? 10, 1, MAX_DIM);
   return {
     name: `sum-quadratic-${dim}`,
     init: (k: Key) => {
@@ -46,7 +46,7 @@ export function sumQuadraticTask(options: QuadraticTaskOptions = {}): Task {
 
 /** `log(sum(p^2))` (learned_optimization's `LogQuadraticTask`): unbounded below, scale-free gradients. */
 export function logQuadraticTask(options: QuadraticTaskOptions = {}): Task {
-  const dim = checkInt('dim', options.dim ?? 10, 1);
+  const dim = checkInt('dim', options.dim ?? 10, 1, MAX_DIM);
   return {
     name: `log-quadratic-${dim}`,
     init: (k: Key) => normal(k, [dim]),
@@ -110,7 +110,7 @@ function sampleQuadratic(k: Key, dim: number, maxCondition: number): QuadraticCo
  * conditioning (learned_optimization's `FixedDimQuadraticFamily`, extended with curvature).
  */
 export function fixedDimQuadraticFamily(options: FixedDimQuadraticFamilyOptions = {}): TaskFamily<QuadraticConfig> {
-  const dim = checkInt('dim', options.dim ?? 10, 1);
+  const dim = checkInt('dim', options.dim ?? 10, 1, MAX_DIM);
   const maxCondition = checkNumber('maxCondition', options.maxCondition ?? 1, { min: 1 });
   return {
     name: `fixed-dim-quadratic-family-${dim}`,
@@ -131,8 +131,8 @@ export interface QuadraticFamilyOptions {
 
 /** Quadratics of log-uniformly sampled dimension, target and conditioning. */
 export function quadraticFamily(options: QuadraticFamilyOptions = {}): TaskFamily<QuadraticConfig> {
-  const minDim = checkInt('minDim', options.minDim ?? 2, 1);
-  const maxDim = checkInt('maxDim', options.maxDim ?? 100, minDim);
+  const minDim = checkInt('minDim', options.minDim ?? 2, 1, MAX_DIM);
+  const maxDim = checkInt('maxDim', options.maxDim ?? 100, minDim, MAX_DIM);
   const maxCondition = checkNumber('maxCondition', options.maxCondition ?? 100, { min: 1 });
   return {
     name: 'quadratic-family',
@@ -209,7 +209,7 @@ export function noisyQuadraticFromConfig(cfg: NoisyQuadraticConfig): Task {
  * `NoisyQuadraticFamily`): center `~ N(0, I)`, scales `~ U[0, maxScale)`, gradient noise.
  */
 export function noisyQuadraticFamily(options: NoisyQuadraticFamilyOptions = {}): TaskFamily<NoisyQuadraticConfig> {
-  const dim = checkInt('dim', options.dim ?? 10, 1);
+  const dim = checkInt('dim', options.dim ?? 10, 1, MAX_DIM);
   const noiseStd = checkNumber('noiseStd', options.noiseStd ?? 1, { min: 0 });
   const maxScale = checkNumber('maxScale', options.maxScale ?? 25, { greaterThan: 0 });
   return {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, uniform, type Key, type Task, type TensorTree } from '@lopt/core';
-import { checkInt, scalarTidy } from './common.js';
+import { checkInt, scalarTidy, MAX_DIM } from './common.js';
 
 /** Options of {@link rosenbrockTask}. */
 export interface RosenbrockTaskOptions {
@@ -17,7 +17,7 @@ export interface RosenbrockTaskOptions {
  * at `x = (a, a^2, ...)` for `a = 1`; initial points `~ U[-2, 2)`. Data-free.
  */
 export function rosenbrockTask(options: RosenbrockTaskOptions = {}): Task {
-  const dim = checkInt('dim', options.dim ?? 2, 2);
+  const dim = checkInt('dim', options.dim ?? 2, 2, MAX_DIM);
   const a = checkNumber('a', options.a ?? 1);
   const b = checkNumber('b', options.b ?? 100, { min: 0 });
   return {
@@ -46,7 +46,7 @@ export interface RastriginTaskOptions {
  * minimum 0 at the origin; initial points `~ U[-5.12, 5.12)`. Data-free.
  */
 export function rastriginTask(options: RastriginTaskOptions = {}): Task {
-  const dim = checkInt('dim', options.dim ?? 2, 1);
+  const dim = checkInt('dim', options.dim ?? 2, 1, MAX_DIM);
   const amplitude = checkNumber('amplitude', options.amplitude ?? 10, { min: 0 });
   return {
     name: `rastrigin-${dim}`,
