@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allSnippets, markdownFiles, snippetId, type Snippet } from './extract.ts';
+import { benchTableBlocks, benchTableSources, renderBenchTables } from './bench-tables.ts';
 import { installedPackages, missingFromInstall, workspacePackages } from './install.ts';
 import { runSnippet } from './run.ts';
 import { typecheckSnippets, type SnippetDiagnostic } from './typecheck.ts';
@@ -65,5 +66,19 @@ describe('README install lines', () => {
   it.each(withInstall)('%s installs what its examples import', (file) => {
     const missing = missingFromInstall(root, file, snippets, dirs);
     expect(missing, `the install line of ${file} misses:\n${missing.join('\n')}`).toEqual([]);
+  });
+});
+
+describe('README benchmark tables', () => {
+  const withTables = markdownFiles(root).filter((f) => benchTableSources(readFileSync(join(root, f), 'utf8')).length > 0);
+
+  it('the tasks and optimizers READMEs quote committed benchmark results', () => {
+    expect(withTables).toEqual(expect.arrayContaining(['packages/optimizers/README.md', 'packages/tasks/README.md']));
+  });
+
+  it.each(withTables)('%s matches its results files (pnpm docs:bench-tables rewrites it)', (file) => {
+    const text = readFileSync(join(root, file), 'utf8');
+    const expected = benchTableBlocks(renderBenchTables(root, text));
+    expect(benchTableBlocks(text), `the benchmark tables of ${file} differ from their results files: run pnpm docs:bench-tables`).toEqual(expected);
   });
 });
