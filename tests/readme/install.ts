@@ -1,7 +1,8 @@
 // What a README tells a user to install (its `npm install` / `pnpm add` lines) against what
 // its runnable snippets import and what the listed lopt packages need as peers.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageOf, requiredPeers, type WorkspacePackage } from '../install/manifests.ts';
 import type { Snippet } from './extract.ts';
 
 /** An install command in a ```sh block: `npm install ...`, `npm i ...`, `pnpm add ...`, `yarn add ...`. */
@@ -27,9 +28,7 @@ export function installedPackages(markdown: string): Set<string> {
 
 /** `@scope/name/sub` -> `@scope/name`; `name/sub` -> `name`; drops an `@version`. */
 export function packageName(specifier: string): string {
-  const parts = specifier.split('/');
-  const name = specifier.startsWith('@') ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] as string);
-  return name.replace(/(.)@.*$/, '$1');
+  return packageOf(specifier).replace(/(.)@.*$/, '$1');
 }
 
 /** The packages a snippet imports (bare specifiers; `node:` built-ins and relative paths skipped). */
@@ -43,22 +42,11 @@ export function importedPackages(code: string): Set<string> {
   return out;
 }
 
-/** The non-optional peer dependencies of a workspace `@lopt/*` package, from its package.json. */
-export function requiredPeers(root: string, pkg: string, dirs: ReadonlyMap<string, string>): string[] {
-  const dir = dirs.get(pkg);
-  if (dir === undefined) return [];
-  const json = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as {
-    peerDependencies?: Record<string, string>;
-    peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-  };
-  return Object.keys(json.peerDependencies ?? {}).filter((p) => json.peerDependenciesMeta?.[p]?.optional !== true);
-}
-
 /**
  * What a README's install lines miss: packages its runnable snippets import, and required
  * peers of the lopt packages it lists. Empty when the README has no install line.
  */
-export function missingFromInstall(root: string, file: string, snippets: readonly Snippet[], dirs: ReadonlyMap<string, string>): string[] {
+export function missingFromInstall(root: string, file: string, snippets: readonly Snippet[], packages: readonly WorkspacePackage[]): string[] {
   const listed = installedPackages(readFileSync(join(root, file), 'utf8'));
   if (listed.size === 0) return [];
   const missing: string[] = [];
@@ -67,20 +55,9 @@ export function missingFromInstall(root: string, file: string, snippets: readonl
     for (const p of importedPackages(s.code)) if (!listed.has(p)) missing.push(`${p} (imported by the snippet at ${file}:${s.line})`);
   }
   for (const p of listed) {
-    for (const peer of requiredPeers(root, p, dirs)) if (!listed.has(peer)) missing.push(`${peer} (a peer dependency of ${p})`);
+    const manifest = packages.find((w) => w.manifest.name === p)?.manifest;
+    for (const peer of manifest ? requiredPeers(manifest) : []) if (!listed.has(peer)) missing.push(`${peer} (a peer dependency of ${p})`);
   }
   return [...new Set(missing)];
 }
 
-/** Workspace package name -> its directory (`@lopt/core` -> `packages/core`), for packages and apps. */
-export function workspacePackages(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const dir of ['packages', 'apps']) {
-    for (const name of readdirSync(join(root, dir))) {
-      const file = join(root, dir, name, 'package.json');
-      if (!existsSync(file)) continue;
-      out.set((JSON.parse(readFileSync(file, 'utf8')) as { name: string }).name, `${dir}/${name}`);
-    }
-  }
-  return out;
-}

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allSnippets, markdownFiles, snippetId, type Snippet } from './extract.ts';
 import { benchTableBlocks, benchTableSources, renderBenchTables } from './bench-tables.ts';
-import { installedPackages, missingFromInstall, workspacePackages } from './install.ts';
+import { workspacePackages } from '../install/manifests.ts';
+import { installedPackages, missingFromInstall } from './install.ts';
 import { runSnippet } from './run.ts';
 import { typecheckSnippets, type SnippetDiagnostic } from './typecheck.ts';
 
@@ -54,17 +55,17 @@ describe('README snippets run', () => {
 });
 
 describe('README install lines', () => {
-  const dirs = workspacePackages(root);
+  const packages = workspacePackages(root);
   const withInstall = markdownFiles(root).filter((f) => installedPackages(readFileSync(join(root, f), 'utf8')).size > 0);
 
   it('every package README has an install line', () => {
-    for (const dir of dirs.values()) {
-      if (dir.startsWith('packages/')) expect(withInstall, `${dir}/README.md has no npm install / pnpm add line`).toContain(`${dir}/README.md`);
+    for (const { dir, kind } of packages) {
+      if (kind === 'library') expect(withInstall, `${dir}/README.md has no npm install / pnpm add line`).toContain(`${dir}/README.md`);
     }
   });
 
   it.each(withInstall)('%s installs what its examples import', (file) => {
-    const missing = missingFromInstall(root, file, snippets, dirs);
+    const missing = missingFromInstall(root, file, snippets, packages);
     expect(missing, `the install line of ${file} misses:\n${missing.join('\n')}`).toEqual([]);
   });
 });
