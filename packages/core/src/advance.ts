@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OptState, Optimizer, UpdateContext } from './contracts.js';
+import { requireBackend } from './backend-check.js';
 import { LoptError } from './errors.js';
 import { isTensor, type TensorTree } from './tree.js';
 
@@ -71,6 +72,7 @@ export function disposeReplaced(old: unknown, next: unknown): void {
  * ```
  */
 export function advance<S>(opt: Optimizer<S>, state: OptState<S>, grads: TensorTree, ctx?: UpdateContext): OptState<S> {
+  requireBackend('advance');
   const next = tf.tidy(() => {
     const out = opt.update(state, grads, ctx);
     if (typeof out !== 'object' || out === null || !('params' in out)) {

@@ -66,6 +66,7 @@ export {
 } from './random.js';
 export type { Key, NormalOptions, TruncatedNormalOptions, UniformOptions } from './random.js';
 export { advance, collectTensors, disposeReplaced } from './advance.js';
+export { requireBackend } from './backend-check.js';
 export { serializeTree, deserializeTree, CHECKPOINT_FORMAT_VERSION } from './checkpoint.js';
 export type { CheckpointMetadata, LoadedCheckpointMetadata, CheckpointExpectation } from './checkpoint.js';
 export { register, unregister, has, create, list, REGISTRY_KINDS } from './registry.js';

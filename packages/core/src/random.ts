@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { requireBackend } from './backend-check.js';
 import { LoptError } from './errors.js';
 import { checkNumber } from './validate.js';
+
+/** A tensor from host-generated samples; names `where` if no backend is registered. */
+function hostTensor(where: string, values: tf.TypedArray, shape: readonly number[], dtype: 'float32' | 'bool' | 'int32'): tf.Tensor {
+  requireBackend(where);
+  return tf.tensor(values, [...shape], dtype);
+}
 
 /**
  * A counter-based PRNG key (Threefry-2x32, as in JAX): two 32-bit words. Keys are
@@ -200,7 +207,7 @@ export function normal(k: Key, shape: Shape, options: NormalOptions = {}): tf.Te
   const z = normalArray(k, n);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = mean + std * (z[i] as number);
-  return tf.tensor(out, [...shape], 'float32');
+  return hostTensor('normal', out, [...shape], 'float32');
 }
 
 /** Options of {@link truncatedNormal}. */
@@ -234,7 +241,7 @@ export function truncatedNormal(k: Key, shape: Shape, options: TruncatedNormalOp
       if (v >= lower && v <= upper) out[filled++] = std * v;
     }
   }
-  return tf.tensor(out, [...shape], 'float32');
+  return hostTensor('truncatedNormal', out, [...shape], 'float32');
 }
 
 /** Options of {@link uniform}. */
@@ -266,7 +273,7 @@ export function uniform(k: Key, shape: Shape, options: UniformOptions = {}): tf.
     const v = Math.fround(low + (high - low) * (u[i] as number));
     out[i] = v < high ? v : prevFloat32(high);
   }
-  return tf.tensor(out, [...shape], 'float32');
+  return hostTensor('uniform', out, [...shape], 'float32');
 }
 
 /** Uniform floats in [0, 1) as a float64 array (host-side; for sampling configs and batches). */
@@ -281,7 +288,7 @@ export function bernoulli(k: Key, p: number, shape: Shape): tf.Tensor {
   const u = unitFloats(checkKey(k), n);
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (u[i] as number) < p ? 1 : 0;
-  return tf.tensor(out, [...shape], 'bool');
+  return hostTensor('bernoulli', out, [...shape], 'bool');
 }
 
 /** Uniform integers in `[low, high)` as an Int32Array (host-side). Bias is below `range / 2^53`. */
@@ -302,7 +309,7 @@ export function randintArray(k: Key, n: number, low: number, high: number): Int3
 /** Uniform integers in `[low, high)` as an int32 tensor. */
 export function randint(k: Key, shape: Shape, options: { low?: number; high: number }): tf.Tensor {
   const n = sizeOf(shape);
-  return tf.tensor(randintArray(k, n, options.low ?? 0, options.high), [...shape], 'int32');
+  return hostTensor('randint', randintArray(k, n, options.low ?? 0, options.high), [...shape], 'int32');
 }
 
 /** A uniformly random permutation of `0..n-1` (Fisher-Yates on host random bits). */

@@ -3,6 +3,7 @@
 // Usage: pnpm bench [-- --backends wasm,cpu --sizes 65536,1048576,16777216]
 // Writes bench-results/optimizers.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -16,6 +17,7 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] ? (args[i + 1] as string) : fallback;
 };
 const backends = arg('backends', 'wasm,cpu').split(',') as ('wasm' | 'cpu')[];
+const loadAverageStart = loadavg().map((l) => Number(l.toFixed(2)));
 const sizes = arg('sizes', `${2 ** 16},${2 ** 20},${2 ** 24}`).split(',').map(Number);
 
 /**
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
   const here = dirname(fileURLToPath(import.meta.url));
   const out = join(here, '..', 'bench-results', 'optimizers.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, note: 'nsPerParamStep is the fastest of `rounds` interleaved rounds (shared machine); ratio = lopt / tfjs on the same backend in the same run (adam, adamw, lion, adafactor vs tf.train.adam; sgd vs tf.train.sgd)', rows }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadAverageStart, loadAverageEnd: loadavg().map((l) => Number(l.toFixed(2))), note: 'nsPerParamStep is the fastest of `rounds` interleaved rounds (shared machine); ratio = lopt / tfjs on the same backend in the same run (adam, adamw, lion, adafactor vs tf.train.adam; sgd vs tf.train.sgd)', rows }, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   LoptError,
   assertSameStructure,
+  requireBackend,
   treeMap,
   type GradientTransformation,
   type OptState,
@@ -92,6 +93,7 @@ export function optimizerFrom<S>(
     config,
     configOmits,
     init(params: TensorTree, _opts?: OptimizerInitOptions): OptState<S> {
+      requireBackend(`${name}.init`);
       const state = tf.tidy(() => transformation.init(params) as unknown as tf.TensorContainer) as unknown as S;
       return { params, state, iteration: 0 };
     },

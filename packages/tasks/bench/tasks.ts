@@ -18,6 +18,7 @@ import { TEXT_VOCAB_SIZE, charLstmTask, imageConvTask, imageMlpTask, transformer
 
 const V = TEXT_VOCAB_SIZE;
 const budgetMs = Number(process.env.BENCH_MS ?? 3000);
+const loadAverageStart = loadavg().map((l) => Number(l.toFixed(2)));
 
 interface Case {
   readonly name: string;
@@ -157,6 +158,6 @@ const speedups = CASES.map((c) => {
 });
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results', 'tasks.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, loadAverage1m: Number((loadavg()[0] as number).toFixed(2)), budgetMsPerCase: budgetMs, backends, results, speedups }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, loadAverage1m: Number((loadavg()[0] as number).toFixed(2)), loadAverageStart, loadAverageEnd: loadavg().map((l) => Number(l.toFixed(2))), budgetMsPerCase: budgetMs, backends, results, speedups }, null, 2)}\n`);
 console.log(`wrote ${out}`);
 console.table(speedups);
