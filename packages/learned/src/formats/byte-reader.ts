@@ -10,7 +10,7 @@ export class ByteReader {
   offset = 0;
   private readonly view: DataView;
 
-  /** `format` names the file format in error messages (e.g. `flax msgpack`). */
+  /** `format` names what is read in error messages (e.g. `flax msgpack file`). */
   constructor(readonly bytes: Uint8Array, readonly format: string) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -22,7 +22,7 @@ export class ByteReader {
 
   /** A `CHECKPOINT_INVALID` error about the byte at `at` (default: the cursor). */
   error(message: string, at = this.offset): LoptError {
-    return new LoptError('CHECKPOINT_INVALID', `Not a valid ${this.format} file: ${message} (at byte ${at}).`);
+    return new LoptError('CHECKPOINT_INVALID', `Not a valid ${this.format}: ${message} (at byte ${at}).`);
   }
 
   /** Throws unless `n` more bytes exist; `what` names what was being read. */

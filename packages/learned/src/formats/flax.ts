@@ -3,13 +3,13 @@ import { decodeFloat32 } from './byte-reader.js';
 import { decodeMsgpack, describe, MsgExt, type MsgValue } from './msgpack.js';
 import { checkInputBytes, defineKey, resolveLimits, shapeSize, type RawTensor, type RawTree, type ReadLimits, type ResolvedLimits } from './raw-tree.js';
 
-const FORMAT = 'flax msgpack';
+const FORMAT = 'flax msgpack file';
 /** flax.serialization's ext type code of a numpy ndarray leaf. */
 const NDARRAY_EXT = 1;
 
 function invalid(path: readonly string[], message: string): LoptError {
   const p = path.join('/');
-  return new LoptError('CHECKPOINT_INVALID', `Not a valid ${FORMAT} checkpoint: ${p === '' ? 'the top level' : `leaf '${p}'`} ${message}.`, { path: p });
+  return new LoptError('CHECKPOINT_INVALID', `Not a valid ${FORMAT}: ${p === '' ? 'the top level' : `leaf '${p}'`} ${message}.`, { path: p });
 }
 
 /**
@@ -52,9 +52,9 @@ function ndarrayLeaf(ext: MsgExt, path: string[], lim: ResolvedLimits): RawTenso
   if (ext.type !== NDARRAY_EXT) throw invalid(path, `is msgpack ext type ${ext.type}; only ndarrays (ext type ${NDARRAY_EXT}) are supported`);
   let payload: MsgValue;
   try {
-    payload = decodeMsgpack(ext.data, lim.maxDepth, `${FORMAT} ndarray`);
+    payload = decodeMsgpack(ext.data, lim.maxDepth, `ndarray payload of leaf '${path.join('/')}'`);
   } catch (e) {
-    throw invalid(path, `has a malformed ndarray payload: ${(e as Error).message}`);
+    throw new LoptError('CHECKPOINT_INVALID', (e as Error).message, { path: path.join('/'), cause: e });
   }
   if (!Array.isArray(payload) || payload.length !== 3) throw invalid(path, 'is not an ndarray [shape, dtype, data]');
   const [shape, dtype, data] = payload;

@@ -11,7 +11,7 @@ export type MsgMap = Map<string, MsgValue>;
 /** A decoded msgpack value (the subset flax writes). */
 export type MsgValue = null | boolean | number | string | Uint8Array | MsgValue[] | MsgMap | MsgExt;
 
-const FORMAT = 'msgpack';
+const FORMAT = 'msgpack file';
 
 /**
  * Decodes one msgpack value that fills `reader` to its end. Nesting deeper than `maxDepth`,

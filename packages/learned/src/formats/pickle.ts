@@ -1,6 +1,6 @@
 import { ByteReader } from './byte-reader.js';
 
-const FORMAT = 'PyTorch pickle (data.pkl)';
+const FORMAT = 'PyTorch state_dict pickle (data.pkl)';
 
 /** The only globals a state_dict of float32 tensors refers to; any other is rejected. */
 export const ALLOWED_GLOBALS: readonly string[] = ['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2', 'torch.FloatStorage'];

@@ -1,7 +1,7 @@
 import { ByteReader } from './byte-reader.js';
 import { crc32 } from './crc32.js';
 
-const FORMAT = 'zip';
+const FORMAT = 'zip archive';
 const EOCD_SIG = 0x06054b50;
 const CENTRAL_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
