@@ -49,7 +49,13 @@ export async function runConvert(file: string, options: ConvertOptions, common: 
       throw withContext(e, `${file} holds a ${architecture} checkpoint, but building ${architecture}`);
     }
     const source = { file: basename(file), format, sha256: createHash('sha256').update(bytes).digest('hex') };
-    await writeFileAtomic(out, save(lopt, theta, { source }));
+    let checkpoint: Uint8Array;
+    try {
+      checkpoint = save(lopt, theta, { source });
+    } catch (e) {
+      throw withContext(e, `${file}: the registered ${architecture} does not take this theta`);
+    }
+    await writeFileAtomic(out, checkpoint);
     const params = treeLeaves(theta).reduce((n, t) => n + t.size, 0);
     ctx.log(`converted ${file}: ${architecture} (${format}, ${treeLeaves(theta).length} tensors, ${params} parameters) -> ${out}`);
     process.stdout.write(`${out}\n`);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,8 @@ beforeAll(() => {
   writeFileSync(join(dir, 'lopt.safetensors'), saveLearnedOptimizer(sgd, sgd.init(key(0))));
   mkdirSync(join(dir, 'a-dir'));
   execFileSync('mkfifo', [join(dir, 'pipe')]);
+  writeFileSync(join(dir, 'huge.pt'), '');
+  truncateSync(join(dir, 'huge.pt'), 300 * 1024 * 1024); // sparse: no disk used
 });
 
 const FIX = /Pass a published file as released: Celo or Celo-Adam theta\.state/;
@@ -72,5 +74,14 @@ describe.concurrent('lopt convert rejects bad input with exit code 2 and one par
     const [cut, evil] = await Promise.all([runCli(['convert', join(dir, 'truncated.pt'), '--out', join(dir, 'o1.safetensors')]), runCli(['convert', join(dir, 'evil.pt'), '--out', join(dir, 'o2.safetensors')])]);
     rejected(cut, /truncated\.pt: Not a valid zip archive: no end-of-central-directory record \(truncated, or not a zip archive\)/, FIX);
     rejected(evil, /evil\.pt: Not a valid PyTorch state_dict pickle \(data\.pkl\): GLOBAL subprocess\.check_output is not allowed.*nothing in the file is imported or executed/, FIX);
+  });
+
+  it('a file above the size cap, and --out naming the input file', async () => {
+    const pt = join(dir, 'celo2.pt');
+    writeFileSync(pt, celo2Bytes());
+    const [huge, same] = await Promise.all([runCli(['convert', join(dir, 'huge.pt')]), runCli(['convert', pt, '--out', pt])]);
+    rejected(huge, /'.*huge\.pt' is 314572800 bytes, more than the 268435456-byte limit for reference checkpoints\./, /they are far smaller/);
+    rejected(same, /--out '.*celo2\.pt' is the input file\./, /Choose another output path/);
+    expect(new Uint8Array(readFileSync(pt))).toEqual(celo2Bytes());
   });
 });
