@@ -94,6 +94,9 @@ describe('readFlaxMsgpack on generated files', () => {
     expect(rawLeaves(readFlaxMsgpack(three, { maxLeaves: 3 }))).toHaveLength(3);
     const bad = rejection(() => readFlaxMsgpack(three, { maxDepth: 0 }));
     expect([bad.code, bad.message]).toEqual(['INVALID_OPTION', "Reader limit 'maxDepth' must be a positive integer, got 0."]);
+    expect(rejection(() => readFlaxMsgpack(three, { maxDepth: 1001 })).message).toBe("Reader limit 'maxDepth' must be at most 1000, got 1001.");
+    const deep = packMsgpack(Array.from({ length: 999 }).reduce<Packable>((t) => ({ x: t }), { w: flaxLeaf([1], [1]) }));
+    expect(rawLeaves(readFlaxMsgpack(deep, { maxDepth: 1000 }))[0]!.path).toHaveLength(1000);
     expect(rejection(() => readFlaxMsgpack('theta' as unknown as Uint8Array)).code).toBe('INVALID_OPTION');
   });
 

@@ -21,7 +21,7 @@ export function rawLeaves(tree: RawTree, prefix: readonly string[] = []): { path
   if (isRawTensor(tree)) return [{ path: [...prefix], tensor: tree }];
   const out: { path: string[]; tensor: RawTensor }[] = [];
   const entries = Array.isArray(tree) ? tree.map((v, i) => [String(i), v] as const) : Object.entries(tree);
-  for (const [k, v] of entries) out.push(...rawLeaves(v as RawTree, [...prefix, k]));
+  for (const [k, v] of entries) for (const leaf of rawLeaves(v as RawTree, [...prefix, k])) out.push(leaf);
   return out;
 }
 
@@ -31,7 +31,7 @@ export interface ReadLimits {
   readonly maxBytes?: number;
   /** Most tensors (leaves) in one file. Default 100,000. */
   readonly maxLeaves?: number;
-  /** Deepest nesting of containers. Default 64. */
+  /** Deepest nesting of containers. Default 64, at most 1,000 (the readers recurse). */
   readonly maxDepth?: number;
   /** Most entries in a zip archive. Default 10,000. */
   readonly maxEntries?: number;
@@ -40,6 +40,7 @@ export interface ReadLimits {
 /** {@link ReadLimits} with every field set. */
 export type ResolvedLimits = Required<ReadLimits>;
 
+const MAX_DEPTH = 1000;
 const DEFAULT_LIMITS: ResolvedLimits = { maxBytes: 256 * 1024 * 1024, maxLeaves: 100_000, maxDepth: 64, maxEntries: 10_000 };
 
 /** Validates `limits` (positive integers) and fills in the defaults. */
@@ -53,6 +54,9 @@ export function resolveLimits(limits: ReadLimits | undefined): ResolvedLimits {
     if (v === undefined) continue;
     if (!Number.isSafeInteger(v) || v < 1) {
       throw new LoptError('INVALID_OPTION', `Reader limit '${name}' must be a positive integer, got ${String(v)}.`, { option: name });
+    }
+    if (name === 'maxDepth' && v > MAX_DEPTH) {
+      throw new LoptError('INVALID_OPTION', `Reader limit 'maxDepth' must be at most ${MAX_DEPTH}, got ${v}.`, { option: name });
     }
     out[name] = v;
   }
