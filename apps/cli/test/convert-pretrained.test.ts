@@ -12,8 +12,8 @@ import { pretrainedDir, runCli, tempDir } from './helpers.js';
 // with the JSON copy, bit for bit. Needs the celo, celoAdam and celo2 architectures in the
 // registry (branch celo); until they are merged, apps/cli/vitest.config.ts excludes this file.
 
+/** A JSON leaf; its key, split at '/', is its path in theta (Haiku's rnn/linear nests). */
 interface JsonLeaf {
-  readonly path?: string[];
   readonly shape: number[];
   readonly data: number[];
 }
@@ -56,7 +56,7 @@ describe.concurrent('lopt convert on the published weights', () => {
       const json = (JSON.parse(readFileSync(join(pretrainedDir(), f.json), 'utf8')) as { leaves: Record<string, JsonLeaf> }).leaves;
       expect(treeLeaves(loaded.theta)).toHaveLength(Object.keys(json).length);
       for (const [name, leaf] of Object.entries(json)) {
-        const t = (leaf.path ?? [name]).reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], loaded.theta) as tf.Tensor;
+        const t = name.split('/').reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], loaded.theta) as tf.Tensor;
         expect(t.shape, name).toEqual(leaf.shape);
         expect(bits(t.dataSync()), name).toEqual(bits(leaf.data));
       }

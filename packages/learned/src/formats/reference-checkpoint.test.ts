@@ -19,6 +19,8 @@ function at(theta: TensorTree, path: readonly string[]): tf.Tensor {
 }
 
 const jsonPath = (name: string, leaf: JsonLeaf): string[] => leaf.path ?? [name];
+/** Where a JSON leaf sits in theta: the JSON key split at '/' (Haiku module paths nest). */
+const thetaPath = (name: string): string[] => name.split('/');
 
 describe('referenceCheckpointToTheta', () => {
   for (const f of FILES) {
@@ -29,7 +31,7 @@ describe('referenceCheckpointToTheta', () => {
       expect([architecture, format]).toEqual([f.architecture, f.format]);
       expect(treeLeaves(theta)).toHaveLength(Object.keys(json).length);
       for (const [name, leaf] of Object.entries(json)) {
-        const t = at(theta, jsonPath(name, leaf));
+        const t = at(theta, thetaPath(name));
         expect(t.shape, name).toEqual(leaf.shape);
         expect(t.dtype).toBe('float32');
         expect(float32Bits(t.dataSync()), name).toEqual(float32Bits(leaf.data));
@@ -45,9 +47,10 @@ describe('referenceCheckpointToTheta', () => {
     });
   }
 
-  it('keeps the file keys of Celo (a key with a slash, Haiku ~) and flat Celo2 keys', () => {
+  it('nests Celo\'s Haiku module path rnn/linear, keeps ~, and keeps flat Celo2 keys', () => {
     const celo = referenceCheckpointToTheta(referenceBytes('celo/theta.state')).theta as Record<string, Record<string, Record<string, tf.Tensor>>>;
-    expect(celo.rnn_params!['rnn/linear']!.w!.shape).toEqual([128, 256]);
+    expect(Object.keys(celo.rnn_params!).sort()).toEqual(['linear', 'linear_1', 'linear_2', 'rnn', 'rnn_to_controls', 'step_size']);
+    expect((celo.rnn_params!.rnn as unknown as Record<string, Record<string, tf.Tensor>>).linear!.w!.shape).toEqual([128, 256]);
     expect(celo.ff_mod_stack!['~']!.w0__13!.shape).toEqual([1, 3, 4]);
     const celo2 = referenceCheckpointToTheta(referenceBytes('celo2/celo2_weights.pt')).theta as Record<string, tf.Tensor>;
     expect(Object.keys(celo2)).toContain('first_layer_weights.13');

@@ -13,8 +13,9 @@ export interface ReferenceTheta {
   readonly format: ReferenceFormat;
   /**
    * The meta-parameters with the reference's leaf names: Celo and Celo-Adam as the file's
-   * nested maps (`theta.ff_mod_stack['~'].w0__0`, `theta.rnn_params['rnn/linear'].w`),
-   * Celo2 as PyLO's flat keys (`theta['first_layer_weights.0']`). The caller owns the tensors.
+   * nested maps, with Haiku module paths split at `/` (`theta.ff_mod_stack['~'].w0__0`,
+   * `theta.rnn_params.rnn.linear.w` from the file's `rnn_params` / `rnn/linear` / `w`), Celo2
+   * as PyLO's flat keys (`theta['first_layer_weights.0']`). The caller owns the tensors.
    */
   readonly theta: TensorTree;
 }
@@ -68,10 +69,15 @@ function checkLeaves(layout: ReferenceLayout, leaves: Leaf[]): void {
   }
 }
 
-/** Builds the nested theta tree (tfjs tensors) from validated leaves. */
-function toTheta(leaves: Leaf[]): TensorTree {
+/**
+ * Builds the nested theta tree (tfjs tensors) from validated leaves. Flax keys are Haiku
+ * module paths, so `rnn/linear` becomes `rnn` -> `linear` (the layouts guarantee no clash).
+ */
+function toTheta(leaves: Leaf[], format: ReferenceFormat): TensorTree {
   const root: Record<string, TensorTree> = {};
-  for (const { path, tensor } of leaves) {
+  for (const leaf of leaves) {
+    const path = format === 'flax-msgpack' ? leaf.path.flatMap((k) => k.split('/')) : leaf.path;
+    const tensor = leaf.tensor;
     let node = root;
     for (const k of path.slice(0, -1)) node = (node[k] ??= {}) as Record<string, TensorTree>;
     node[path[path.length - 1] as string] = tf.tensor(tensor.data, [...tensor.shape], 'float32');
@@ -83,7 +89,7 @@ function toTheta(leaves: Leaf[]): TensorTree {
  * Converts a published reference checkpoint to lopt meta-parameters: Celo's or Celo-Adam's
  * `theta.state` (flax msgpack) or Celo2's `celo2_weights.pt` (PyTorch zip). The format is
  * detected from the magic bytes, the architecture from the set of leaves, and every
- * expected leaf's shape is checked. A malformed or hostile file is `CHECKPOINT_INVALID`
+ * expected leaf's shape is checked (leaf paths in errors are the file's, joined by `/`). A malformed or hostile file is `CHECKPOINT_INVALID`
  * (see {@link readFlaxMsgpack} and {@link readTorchStateDict}); a well-formed file with
  * missing or unknown leaves or a wrong shape is `CHECKPOINT_MISMATCH` naming the leaf path.
  * Nothing in a file is executed. The returned tensors belong to the caller.
@@ -102,5 +108,5 @@ export function referenceCheckpointToTheta(bytes: Uint8Array, limits?: ReadLimit
   const leaves = rawLeaves(tree);
   const layout = closestLayout(format, leaves);
   checkLeaves(layout, leaves);
-  return { architecture: layout.architecture, format, theta: toTheta(leaves) };
+  return { architecture: layout.architecture, format, theta: toTheta(leaves, format) };
 }
