@@ -5,7 +5,6 @@ import { key } from '@lopt/core';
 import { adafacMlpLOpt, learnableSgd, saveLearnedOptimizer } from '@lopt/learned';
 import { errorParagraph, expectBadInput, runCli, tempDir } from './helpers.js';
 
-
 let dir: string;
 let goodCkpt: string;
 let corruptCkpt: string;
