@@ -85,3 +85,12 @@ describe.concurrent('lopt convert rejects bad input with exit code 2 and one par
     expect(new Uint8Array(readFileSync(pt))).toEqual(celo2Bytes());
   });
 });
+
+describe('lopt convert --help', () => {
+  it('documents the command without starting a backend, and lopt --help lists it', async () => {
+    const [help, top] = await Promise.all([runCli(['convert', '--help']), runCli(['--help'])]);
+    expect([help.code, help.stderr]).toEqual([0, '']);
+    for (const w of ['<file>', '--out', 'theta.state', 'celo2_weights.pt', 'nothing in it is executed']) expect(help.stdout).toContain(w);
+    expect(top.stdout).toMatch(/\n\s+convert \[options\] <file>/);
+  });
+});
