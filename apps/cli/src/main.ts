@@ -210,6 +210,16 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('convert')
+    .description('Convert a published learned-optimizer checkpoint (Celo or Celo-Adam theta.state, Celo2 celo2_weights.pt) into a lopt checkpoint that --optimizer <path> loads.')
+    .argument('<file>', 'the reference checkpoint (flax msgpack or PyTorch zip; nothing in it is executed)')
+    .option('-o, --out <path>', 'output file (default: <architecture>.safetensors)')
+    .action(async (file: string, opts: { out?: string }, cmd: Command) => {
+      const { runConvert } = await import('./convert.js');
+      await runConvert(file, opts, cmd.optsWithGlobals() as CommonOptions);
+    });
+
+  program
     .command('report')
     .description('Write a self-contained HTML report (report/index.html) plus every plot as SVG and PNG for a run directory.')
     .argument('<run-dir>', 'a directory written by `lopt meta-train` or `lopt eval`')

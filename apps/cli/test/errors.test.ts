@@ -3,16 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { key } from '@lopt/core';
 import { adafacMlpLOpt, learnableSgd, saveLearnedOptimizer } from '@lopt/learned';
-import { errorParagraph, runCli, tempDir, type CliRun } from './helpers.js';
-
-// Bad input: one paragraph naming the problem and the fix, exit code 2, no stack trace.
-function expectBadInput(run: CliRun, problem: RegExp, fix: RegExp): void {
-  const { text, hasStack } = errorParagraph(run);
-  expect(run.code, run.stderr).toBe(2);
-  expect(text).toMatch(problem);
-  expect(text).toMatch(fix);
-  expect(hasStack).toBe(false);
-}
+import { errorParagraph, expectBadInput, runCli, tempDir } from './helpers.js';
 
 let dir: string;
 let goodCkpt: string;

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { expect } from 'vitest';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -56,4 +57,25 @@ export function errorParagraph(run: CliRun): { text: string; hasStack: boolean }
   const start = lines.findIndex((l) => l.startsWith('error:'));
   const text = start < 0 ? '' : lines[start] ?? '';
   return { text, hasStack: /\n\s+at .+\(.+:\d+:\d+\)/.test(run.stderr) };
+}
+
+/** Bad input: exit code 2, one paragraph naming the problem and the fix, no stack trace. */
+export function expectBadInput(run: CliRun, problem: RegExp, fix: RegExp): void {
+  const { text, hasStack } = errorParagraph(run);
+  expect(run.code, run.stderr).toBe(2);
+  expect(text).toMatch(problem);
+  expect(text).toMatch(fix);
+  expect(hasStack).toBe(false);
+}
+
+/**
+ * The folder of the published learned-optimizer weights (celo/, celo-adam/, celo2/):
+ * LOPT_PRETRAINED_DIR, else ../shared/pretrained beside the repository or beside its
+ * folder of worktrees. Throws when none exists, so tests that need it fail, not pass.
+ */
+export function pretrainedDir(): string {
+  const dirs = [process.env.LOPT_PRETRAINED_DIR, join(REPO_ROOT, '..', 'shared', 'pretrained'), join(REPO_ROOT, '..', '..', 'shared', 'pretrained')];
+  const found = dirs.find((d) => d && existsSync(join(d, 'celo2', 'celo2_weights.pt')));
+  if (!found) throw new Error(`The published weights were not found under ${dirs.filter(Boolean).join(', ')}; set LOPT_PRETRAINED_DIR.`);
+  return found;
 }

@@ -40,3 +40,9 @@ export type { ArchitectureEntry, ArchitectureFactory } from './architectures.js'
 export { saveLearnedOptimizer, loadLearnedOptimizer, LEARNED_OPTIMIZER_KIND } from './checkpoint.js';
 export type { LoadedLearnedOptimizer, LoadLearnedOptimizerOptions } from './checkpoint.js';
 export { registerAll } from './register.js';
+export { readFlaxMsgpack } from './formats/flax.js';
+export { readTorchStateDict } from './formats/torch.js';
+export type { RawTensor, RawTree, ReadLimits } from './formats/raw-tree.js';
+export { referenceCheckpointToTheta } from './formats/reference-checkpoint.js';
+export type { ReferenceTheta } from './formats/reference-checkpoint.js';
+export type { ReferenceArchitecture, ReferenceFormat } from './formats/reference-layouts.js';
