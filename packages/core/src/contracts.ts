@@ -50,6 +50,12 @@ export interface Optimizer<S = TensorTree> {
   init(params: TensorTree, opts?: OptimizerInitOptions): OptState<S>;
   /** Applies one update for `grads` (same structure as `state.params`). */
   update(state: OptState<S>, grads: TensorTree, ctx?: UpdateContext): OptState<S>;
+  /**
+   * The parameters to evaluate the model at, for optimizers whose iterate is not the point to
+   * evaluate (Schedule-Free's average, Lookahead's slow weights). Absent means `state.params`.
+   * Returns new tensors that the caller owns and disposes.
+   */
+  evalParams?(state: OptState<S>): TensorTree;
 }
 
 /**

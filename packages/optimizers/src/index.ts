@@ -62,6 +62,8 @@ export { lion } from './optimizers/lion.js';
 export type { LionOptions } from './optimizers/lion.js';
 export { lars, lamb } from './optimizers/trust.js';
 export type { LarsOptions, LambOptions } from './optimizers/trust.js';
+export { scheduleFreeSgd, scheduleFreeAdamw } from './optimizers/schedule_free.js';
+export type { ScheduleFreeCommonOptions, ScheduleFreeSgdOptions, ScheduleFreeAdamwOptions } from './optimizers/schedule_free.js';
 
 // schedules
 export {
@@ -94,6 +96,8 @@ export type { GradientAccumulationOptions, GradientAccumulationState } from './w
 export { graft } from './wrappers/graft.js';
 export type { GraftState } from './wrappers/graft.js';
 export { gradientClip } from './wrappers/clip.js';
+export { scheduleFree, scheduleFreeEvalParams } from './wrappers/schedule_free.js';
+export type { ScheduleFreeOptions, ScheduleFreeState } from './wrappers/schedule_free.js';
 export type { GradientClipOptions } from './wrappers/clip.js';
 
 // self-tuning step sizes (hypergradient towers, MetaOptimize)

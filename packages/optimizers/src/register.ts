@@ -3,6 +3,7 @@ import { adam, adamw } from './optimizers/adam.js';
 import { adafactor } from './optimizers/adafactor.js';
 import { adabelief, adamax, amsgrad, nadamw, radam, yogi } from './optimizers/adaptive.js';
 import { lion } from './optimizers/lion.js';
+import { scheduleFreeAdamw, scheduleFreeSgd } from './optimizers/schedule_free.js';
 import { adadelta, adagrad, rmsprop } from './optimizers/rms.js';
 import { sgd } from './optimizers/sgd.js';
 import { lamb, lars } from './optimizers/trust.js';
@@ -50,6 +51,8 @@ const ENTRIES: readonly Entry[] = [
   ['radam', (o) => radam(o), 'Rectified Adam (optax radam)'],
   ['yogi', (o) => yogi(o), 'Yogi (optax yogi)'],
   ['adabelief', (o) => adabelief(o), 'AdaBelief (optax adabelief)'],
+  ['scheduleFreeAdamw', (o) => scheduleFreeAdamw(o), 'Schedule-Free AdamW; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_adamw)'],
+  ['scheduleFreeSgd', (o) => scheduleFreeSgd(o), 'Schedule-Free SGD; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_sgd)'],
   [
     'lookahead',
     (o) => lookahead(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions')),

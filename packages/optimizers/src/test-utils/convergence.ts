@@ -23,6 +23,8 @@ import {
   nadamw,
   radam,
   rmsprop,
+  scheduleFreeAdamw,
+  scheduleFreeSgd,
   sgd,
   yogi,
 } from '../index.js';
@@ -85,6 +87,9 @@ export const CASES: [string, () => Optimizer<unknown>][] = [
   ['radam', () => radam({ learningRate: 5e-3 })],
   ['yogi', () => yogi({ learningRate: 1e-1 })],
   ['adabelief', () => adabelief({ learningRate: 1e-2 })],
+  // Schedule-Free: the returned parameters y (where gradients are taken) converge too.
+  ['scheduleFreeAdamw', () => scheduleFreeAdamw({ learningRate: 1e-2 })],
+  ['scheduleFreeSgd', () => scheduleFreeSgd({ learningRate: 1e-3 })],
 ];
 
 /** Registers one convergence test per case. */
