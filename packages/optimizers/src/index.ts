@@ -63,6 +63,8 @@ export type { LionOptions } from './optimizers/lion.js';
 export { lars, lamb } from './optimizers/trust.js';
 export type { LarsOptions, LambOptions } from './optimizers/trust.js';
 export { scheduleFreeSgd, scheduleFreeAdamw } from './optimizers/schedule_free.js';
+export { mfac, scaleByMfac } from './curvature/mfac.js';
+export type { MfacOptions, ScaleByMfacOptions, ScaleByMfacState } from './curvature/mfac.js';
 export type { ScheduleFreeCommonOptions, ScheduleFreeSgdOptions, ScheduleFreeAdamwOptions } from './optimizers/schedule_free.js';
 
 // schedules

@@ -3,6 +3,7 @@ import { adam, adamw } from './optimizers/adam.js';
 import { adafactor } from './optimizers/adafactor.js';
 import { adabelief, adamax, amsgrad, nadamw, radam, yogi } from './optimizers/adaptive.js';
 import { lion } from './optimizers/lion.js';
+import { mfac } from './curvature/mfac.js';
 import { scheduleFreeAdamw, scheduleFreeSgd } from './optimizers/schedule_free.js';
 import { adadelta, adagrad, rmsprop } from './optimizers/rms.js';
 import { sgd } from './optimizers/sgd.js';
@@ -52,6 +53,7 @@ const ENTRIES: readonly Entry[] = [
   ['yogi', (o) => yogi(o), 'Yogi (optax yogi)'],
   ['adabelief', (o) => adabelief(o), 'AdaBelief (optax adabelief)'],
   ['scheduleFreeAdamw', (o) => scheduleFreeAdamw(o), 'Schedule-Free AdamW; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_adamw)'],
+  ['mfac', (o) => mfac(o), 'M-FAC: inverse damped empirical Fisher of a sliding gradient window (Frantar et al. 2021)'],
   ['scheduleFreeSgd', (o) => scheduleFreeSgd(o), 'Schedule-Free SGD; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_sgd)'],
   [
     'lookahead',

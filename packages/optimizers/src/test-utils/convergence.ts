@@ -20,6 +20,7 @@ import {
   lamb,
   lars,
   lion,
+  mfac,
   nadamw,
   radam,
   rmsprop,
@@ -90,6 +91,7 @@ export const CASES: [string, () => Optimizer<unknown>][] = [
   // Schedule-Free: the returned parameters y (where gradients are taken) converge too.
   ['scheduleFreeAdamw', () => scheduleFreeAdamw({ learningRate: 1e-2 })],
   ['scheduleFreeSgd', () => scheduleFreeSgd({ learningRate: 1e-3 })],
+  ['mfac', () => mfac({ learningRate: 0.1, damping: 0.1, numGradients: 8, momentum: 0.9 })],
 ];
 
 /** Registers one convergence test per case. */
