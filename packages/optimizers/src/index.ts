@@ -64,6 +64,10 @@ export { lars, lamb } from './optimizers/trust.js';
 export type { LarsOptions, LambOptions } from './optimizers/trust.js';
 export { scheduleFreeSgd, scheduleFreeAdamw } from './optimizers/schedule_free.js';
 export { mfac, scaleByMfac } from './curvature/mfac.js';
+export { shampoo, scaleByShampoo } from './curvature/shampoo.js';
+export type { ShampooOptions, ShampooState, ShampooLeafState } from './curvature/shampoo.js';
+export { GRAFT_TYPES } from './curvature/grafting.js';
+export type { GraftType } from './curvature/grafting.js';
 export type { MfacOptions, ScaleByMfacOptions, ScaleByMfacState } from './curvature/mfac.js';
 export type { ScheduleFreeCommonOptions, ScheduleFreeSgdOptions, ScheduleFreeAdamwOptions } from './optimizers/schedule_free.js';
 

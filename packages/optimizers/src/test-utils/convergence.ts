@@ -27,6 +27,7 @@ import {
   scheduleFreeAdamw,
   scheduleFreeSgd,
   sgd,
+  shampoo,
   yogi,
 } from '../index.js';
 
@@ -91,6 +92,7 @@ export const CASES: [string, () => Optimizer<unknown>][] = [
   // Schedule-Free: the returned parameters y (where gradients are taken) converge too.
   ['scheduleFreeAdamw', () => scheduleFreeAdamw({ learningRate: 1e-2 })],
   ['scheduleFreeSgd', () => scheduleFreeSgd({ learningRate: 1e-3 })],
+  ['shampoo', () => shampoo({ learningRate: 1e-2, graftType: 'rmsprop' })],
   ['mfac', () => mfac({ learningRate: 0.1, damping: 0.1, numGradients: 8, momentum: 0.9 })],
 ];
 
