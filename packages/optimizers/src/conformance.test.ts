@@ -33,6 +33,7 @@ import {
   scaleByLearningRate,
   sgd,
   shampoo,
+  soap,
   yogi,
 } from './index.js';
 
@@ -58,6 +59,7 @@ const cases: [string, () => Optimizer<unknown>][] = [
   ['scheduleFreeAdamw', () => scheduleFreeAdamw({ learningRate: 0.01, warmupSteps: 3, weightDecay: 1e-3 })],
   ['scheduleFreeSgd', () => scheduleFreeSgd({ learningRate: 0.05, weightDecay: 1e-3 })],
   ['shampoo', () => shampoo({ learningRate: 0.01, blockSize: 2, startPreconditioningStep: 2, graftType: 'rmsprop', weightDecay: 1e-3 })],
+  ['soap', () => soap({ learningRate: 0.01, preconditionFrequency: 3, precondition1d: true })],
   ['mfac', () => mfac({ learningRate: 0.01, numGradients: 4, damping: 0.1, momentum: 0.5, weightDecay: 1e-3 })],
   ['chain-clip-adam', () => optimizerFrom(chain(clipByGlobalNorm(1), scaleByAdam(), scaleByLearningRate(0.01)), 'clippedAdam')],
   ['injectHyperparams(adamw)', () => injectHyperparams(adamw)({ learningRate: 0.01, weightDecay: 1e-3 })],

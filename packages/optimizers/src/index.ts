@@ -67,6 +67,8 @@ export { mfac, scaleByMfac } from './curvature/mfac.js';
 export { shampoo, scaleByShampoo } from './curvature/shampoo.js';
 export type { ShampooOptions, ShampooState, ShampooLeafState } from './curvature/shampoo.js';
 export { GRAFT_TYPES } from './curvature/grafting.js';
+export { soap, scaleBySoap } from './curvature/soap.js';
+export type { SoapOptions, SoapState, SoapLeafState } from './curvature/soap.js';
 export type { GraftType } from './curvature/grafting.js';
 export type { MfacOptions, ScaleByMfacOptions, ScaleByMfacState } from './curvature/mfac.js';
 export type { ScheduleFreeCommonOptions, ScheduleFreeSgdOptions, ScheduleFreeAdamwOptions } from './optimizers/schedule_free.js';

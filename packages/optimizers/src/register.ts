@@ -5,6 +5,7 @@ import { adabelief, adamax, amsgrad, nadamw, radam, yogi } from './optimizers/ad
 import { lion } from './optimizers/lion.js';
 import { mfac } from './curvature/mfac.js';
 import { shampoo } from './curvature/shampoo.js';
+import { soap } from './curvature/soap.js';
 import { scheduleFreeAdamw, scheduleFreeSgd } from './optimizers/schedule_free.js';
 import { adadelta, adagrad, rmsprop } from './optimizers/rms.js';
 import { sgd } from './optimizers/sgd.js';
@@ -55,6 +56,7 @@ const ENTRIES: readonly Entry[] = [
   ['adabelief', (o) => adabelief(o), 'AdaBelief (optax adabelief)'],
   ['scheduleFreeAdamw', (o) => scheduleFreeAdamw(o), 'Schedule-Free AdamW; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_adamw)'],
   ['shampoo', (o) => shampoo(o), 'Shampoo with blocking and grafting, as distributed Shampoo (Anil et al. 2020)'],
+  ['soap', (o) => soap(o), 'SOAP: Adam in the eigenbasis of Shampoo\'s factors (Vyas et al. 2024)'],
   ['mfac', (o) => mfac(o), 'M-FAC: inverse damped empirical Fisher of a sliding gradient window (Frantar et al. 2021)'],
   ['scheduleFreeSgd', (o) => scheduleFreeSgd(o), 'Schedule-Free SGD; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_sgd)'],
   [

@@ -28,6 +28,7 @@ import {
   scheduleFreeSgd,
   sgd,
   shampoo,
+  soap,
   yogi,
 } from '../index.js';
 
@@ -93,6 +94,7 @@ export const CASES: [string, () => Optimizer<unknown>][] = [
   ['scheduleFreeAdamw', () => scheduleFreeAdamw({ learningRate: 1e-2 })],
   ['scheduleFreeSgd', () => scheduleFreeSgd({ learningRate: 1e-3 })],
   ['shampoo', () => shampoo({ learningRate: 1e-2, graftType: 'rmsprop' })],
+  ['soap', () => soap({ learningRate: 1e-2, weightDecay: 0, precondition1d: true })],
   ['mfac', () => mfac({ learningRate: 0.1, damping: 0.1, numGradients: 8, momentum: 0.9 })],
 ];
 
