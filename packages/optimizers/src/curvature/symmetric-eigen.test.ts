@@ -71,3 +71,17 @@ describe('householderQ', () => {
     );
   });
 });
+
+describe('spdInverse', () => {
+  it('inverts damped PSD matrices (A inv(A) = I) and refuses indefinite ones', async () => {
+    const { spdInverse } = await import('./symmetric-eigen.js');
+    fc.assert(
+      fc.property(psd, ({ n, a }) => {
+        const damped = Float64Array.from(a, (v, f) => v + (f % (n + 1) === 0 ? 0.1 : 0));
+        const inv = spdInverse(damped, n)!;
+        expect(maxAbsDiff(mul(damped, inv, n), identity(n))).toBeLessThan(1e-9);
+      }),
+    );
+    expect(spdInverse([1, 2, 2, 1], 2)).toBeUndefined();
+  });
+});

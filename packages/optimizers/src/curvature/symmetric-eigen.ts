@@ -153,3 +153,44 @@ function reflect(m: Float64Array, v: Float64Array, j: number, n: number, vnorm2:
     }
   }
 }
+
+/**
+ * The inverse of a symmetric positive-definite row-major n x n matrix by Cholesky
+ * factorization, in float64 (`O(n^3)`, about 3x cheaper than an eigendecomposition). Returns
+ * undefined when the matrix is not positive definite (a non-positive or non-finite pivot).
+ */
+export function spdInverse(a: ArrayLike<number>, n: number): Float64Array | undefined {
+  const l = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    let d = a[j * n + j] as number;
+    for (let k = 0; k < j; k++) d -= (l[j * n + k] as number) ** 2;
+    if (!(d > 0) || !Number.isFinite(d)) return undefined;
+    const ljj = Math.sqrt(d);
+    l[j * n + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      let s = a[i * n + j] as number;
+      for (let k = 0; k < j; k++) s -= (l[i * n + k] as number) * (l[j * n + k] as number);
+      l[i * n + j] = s / ljj;
+    }
+  }
+  // inv(L) by forward substitution, then inv(A) = inv(L)^T inv(L)
+  const li = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    li[j * n + j] = 1 / (l[j * n + j] as number);
+    for (let i = j + 1; i < n; i++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s -= (l[i * n + k] as number) * (li[k * n + j] as number);
+      li[i * n + j] = s / (l[i * n + i] as number);
+    }
+  }
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = i; j < n; j++) {
+      let s = 0;
+      for (let k = j; k < n; k++) s += (li[k * n + i] as number) * (li[k * n + j] as number);
+      out[i * n + j] = s;
+      out[j * n + i] = s;
+    }
+  }
+  return out;
+}
