@@ -42,6 +42,8 @@ export type { ScaleByTrustRatioOptions } from './transforms/trust_ratio.js';
 export { trace, addDecayedWeights } from './transforms/momentum.js';
 export type { TraceOptions, TraceState, AddDecayedWeightsOptions } from './transforms/momentum.js';
 export { clip, clipByGlobalNorm } from './transforms/clip.js';
+export { newtonSchulz, newtonSchulzChecked, newtonSchulzConfig, scaleByNewtonSchulz, NEWTON_SCHULZ_COEFFS } from './transforms/newton_schulz.js';
+export type { NewtonSchulzOptions, NewtonSchulzConfig } from './transforms/newton_schulz.js';
 export { masked } from './transforms/masked.js';
 export type { Mask, MaskTree } from './transforms/masked.js';
 export { injectHyperparams, getHyperparams, setHyperparams } from './inject.js';
