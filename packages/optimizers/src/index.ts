@@ -65,6 +65,8 @@ export type { LionOptions } from './optimizers/lion.js';
 export { lars, lamb } from './optimizers/trust.js';
 export type { LarsOptions, LambOptions } from './optimizers/trust.js';
 export { scheduleFreeSgd, scheduleFreeAdamw } from './optimizers/schedule_free.js';
+export { muon, scaleByMuon, scaleByShape } from './optimizers/muon.js';
+export type { MuonOptions, ScaleByMuonOptions, ScaleByMuonState } from './optimizers/muon.js';
 export { mfac, scaleByMfac } from './curvature/mfac.js';
 export { shampoo, scaleByShampoo } from './curvature/shampoo.js';
 export type { ShampooOptions, ShampooState, ShampooLeafState } from './curvature/shampoo.js';

@@ -4,6 +4,7 @@ import { adafactor } from './optimizers/adafactor.js';
 import { adabelief, adamax, amsgrad, nadamw, radam, yogi } from './optimizers/adaptive.js';
 import { lion } from './optimizers/lion.js';
 import { mfac } from './curvature/mfac.js';
+import { muon } from './optimizers/muon.js';
 import { shampoo } from './curvature/shampoo.js';
 import { soap } from './curvature/soap.js';
 import { kfac } from './curvature/kfac.js';
@@ -60,6 +61,7 @@ const ENTRIES: readonly Entry[] = [
   ['scheduleFreeAdamw', (o) => scheduleFreeAdamw(o), 'Schedule-Free AdamW; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_adamw)'],
   ['shampoo', (o) => shampoo(o), 'Shampoo with blocking and grafting, as distributed Shampoo (Anil et al. 2020)'],
   ['soap', (o) => soap(o), 'SOAP: Adam in the eigenbasis of Shampoo\'s factors (Vyas et al. 2024)'],
+  ['muon', (o) => muon(o), 'Muon: Newton-Schulz-orthogonalized momentum for matrices, AdamW for the rest (optax contrib muon)'],
   ['kfac', (o) => kfac(o), 'K-FAC for dense layers (Martens & Grosse 2015); needs a task that reports its layers'],
   ['foof', (o) => foof(o), 'FOOF: dense layers preconditioned by their input covariance (Benzing 2022); needs layer statistics'],
   ['mbf', (o) => mbf(o), 'Mini-block Fisher for dense layers (Bahamou et al. 2023); needs layer statistics'],

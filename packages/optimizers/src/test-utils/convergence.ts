@@ -21,6 +21,7 @@ import {
   lars,
   lion,
   mfac,
+  muon,
   nadamw,
   radam,
   rmsprop,
@@ -95,6 +96,7 @@ export const CASES: [string, () => Optimizer<unknown>][] = [
   ['scheduleFreeSgd', () => scheduleFreeSgd({ learningRate: 1e-3 })],
   ['shampoo', () => shampoo({ learningRate: 1e-2, graftType: 'rmsprop' })],
   ['soap', () => soap({ learningRate: 1e-2, weightDecay: 0, precondition1d: true })],
+  ['muon (adam for vectors)', () => muon({ learningRate: 0.02, adamLearningRate: 0.1 })],
   ['mfac', () => mfac({ learningRate: 0.1, damping: 0.1, numGradients: 8, momentum: 0.9 })],
 ];
 
