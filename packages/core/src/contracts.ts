@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Key } from './random.js';
 import type { TensorTree } from './tree.js';
+import type { DenseLayerStatistics, DenseLayerTapping } from './layers.js';
 
 /**
  * Per-step information an optimizer may use besides the gradients.
@@ -14,6 +15,11 @@ export interface UpdateContext {
   readonly key?: Key;
   /** True when `loss` is a validation loss rather than a training loss. */
   readonly isValid?: boolean;
+  /**
+   * Per-layer inputs and pre-activation gradients for curvature methods (K-FAC, FOOF,
+   * mini-block Fisher); see `valueAndLayerGrads`. Other optimizers ignore it.
+   */
+  readonly layers?: readonly DenseLayerStatistics[];
 }
 
 /**
@@ -50,6 +56,17 @@ export interface Optimizer<S = TensorTree> {
   init(params: TensorTree, opts?: OptimizerInitOptions): OptState<S>;
   /** Applies one update for `grads` (same structure as `state.params`). */
   update(state: OptState<S>, grads: TensorTree, ctx?: UpdateContext): OptState<S>;
+  /**
+   * The parameters to evaluate the model at, for optimizers whose iterate is not the point to
+   * evaluate (Schedule-Free's average, Lookahead's slow weights). Absent means `state.params`.
+   * Returns new tensors that the caller owns and disposes.
+   */
+  evalParams?(state: OptState<S>): TensorTree;
+  /**
+   * True when `update` needs `ctx.layers` (curvature methods such as K-FAC): a training loop
+   * then takes gradients with `valueAndLayerGrads` on a task that reports its dense layers.
+   */
+  readonly needsLayers?: boolean;
 }
 
 /**
@@ -115,6 +132,8 @@ export interface Task<B = TensorTree> {
   readonly datasets?: Datasets<B>;
   /** Maps a loss value to a scale comparable across tasks (for meta-losses). */
   normalizer?(loss: number): number;
+  /** Optional: the task's dense layers and a loss that reports them (for curvature methods). */
+  readonly layers?: DenseLayerTapping<B>;
 }
 
 /** A distribution over tasks: samples JSON configurations and builds tasks from them. */

@@ -67,6 +67,9 @@ export {
 export type { Key, NormalOptions, TruncatedNormalOptions, UniformOptions } from './random.js';
 export { advance, collectTensors, disposeReplaced } from './advance.js';
 export { requireBackend } from './backend-check.js';
+export type { DenseLayerRef, LayerTap, DenseLayerTapping, DenseLayerStatistics } from './layers.js';
+export { valueAndLayerGrads, disposeLayerGradients } from './layer-grads.js';
+export type { LayerGradients } from './layer-grads.js';
 export { serializeTree, deserializeTree, CHECKPOINT_FORMAT_VERSION } from './checkpoint.js';
 export type { CheckpointMetadata, LoadedCheckpointMetadata, CheckpointExpectation } from './checkpoint.js';
 export { register, unregister, has, create, list, REGISTRY_KINDS } from './registry.js';

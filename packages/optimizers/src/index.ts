@@ -42,6 +42,8 @@ export type { ScaleByTrustRatioOptions } from './transforms/trust_ratio.js';
 export { trace, addDecayedWeights } from './transforms/momentum.js';
 export type { TraceOptions, TraceState, AddDecayedWeightsOptions } from './transforms/momentum.js';
 export { clip, clipByGlobalNorm } from './transforms/clip.js';
+export { newtonSchulz, newtonSchulzChecked, newtonSchulzConfig, scaleByNewtonSchulz, NEWTON_SCHULZ_COEFFS } from './transforms/newton_schulz.js';
+export type { NewtonSchulzOptions, NewtonSchulzConfig } from './transforms/newton_schulz.js';
 export { masked } from './transforms/masked.js';
 export type { Mask, MaskTree } from './transforms/masked.js';
 export { injectHyperparams, getHyperparams, setHyperparams } from './inject.js';
@@ -62,6 +64,26 @@ export { lion } from './optimizers/lion.js';
 export type { LionOptions } from './optimizers/lion.js';
 export { lars, lamb } from './optimizers/trust.js';
 export type { LarsOptions, LambOptions } from './optimizers/trust.js';
+export { scheduleFreeSgd, scheduleFreeAdamw } from './optimizers/schedule_free.js';
+export { muon, scaleByMuon, scaleByShape } from './optimizers/muon.js';
+export type { MuonOptions, ScaleByMuonOptions, ScaleByMuonState } from './optimizers/muon.js';
+export { mfac, scaleByMfac } from './curvature/mfac.js';
+export { shampoo, scaleByShampoo } from './curvature/shampoo.js';
+export type { ShampooOptions, ShampooState, ShampooLeafState } from './curvature/shampoo.js';
+export { GRAFT_TYPES } from './curvature/grafting.js';
+export { soap, scaleBySoap } from './curvature/soap.js';
+export { kfac } from './curvature/kfac.js';
+export type { KfacOptions } from './curvature/kfac.js';
+export { foof } from './curvature/foof.js';
+export type { FoofOptions } from './curvature/foof.js';
+export { mbf } from './curvature/mbf.js';
+export type { MbfOptions } from './curvature/mbf.js';
+export { layerwiseOptimizer, denseLayersOf } from './curvature/layerwise.js';
+export type { LayerPreconditioner, LayerwiseOptions, LayerwiseState } from './curvature/layerwise.js';
+export type { SoapOptions, SoapState, SoapLeafState } from './curvature/soap.js';
+export type { GraftType } from './curvature/grafting.js';
+export type { MfacOptions, ScaleByMfacOptions, ScaleByMfacState } from './curvature/mfac.js';
+export type { ScheduleFreeCommonOptions, ScheduleFreeSgdOptions, ScheduleFreeAdamwOptions } from './optimizers/schedule_free.js';
 
 // schedules
 export {
@@ -94,6 +116,8 @@ export type { GradientAccumulationOptions, GradientAccumulationState } from './w
 export { graft } from './wrappers/graft.js';
 export type { GraftState } from './wrappers/graft.js';
 export { gradientClip } from './wrappers/clip.js';
+export { scheduleFree, scheduleFreeEvalParams } from './wrappers/schedule_free.js';
+export type { ScheduleFreeOptions, ScheduleFreeState } from './wrappers/schedule_free.js';
 export type { GradientClipOptions } from './wrappers/clip.js';
 
 // self-tuning step sizes (hypergradient towers, MetaOptimize)

@@ -3,6 +3,14 @@ import { adam, adamw } from './optimizers/adam.js';
 import { adafactor } from './optimizers/adafactor.js';
 import { adabelief, adamax, amsgrad, nadamw, radam, yogi } from './optimizers/adaptive.js';
 import { lion } from './optimizers/lion.js';
+import { mfac } from './curvature/mfac.js';
+import { muon } from './optimizers/muon.js';
+import { shampoo } from './curvature/shampoo.js';
+import { soap } from './curvature/soap.js';
+import { kfac } from './curvature/kfac.js';
+import { foof } from './curvature/foof.js';
+import { mbf } from './curvature/mbf.js';
+import { scheduleFreeAdamw, scheduleFreeSgd } from './optimizers/schedule_free.js';
 import { adadelta, adagrad, rmsprop } from './optimizers/rms.js';
 import { sgd } from './optimizers/sgd.js';
 import { lamb, lars } from './optimizers/trust.js';
@@ -51,6 +59,15 @@ const ENTRIES: readonly Entry[] = [
   ['radam', (o) => radam(o), 'Rectified Adam (optax radam)'],
   ['yogi', (o) => yogi(o), 'Yogi (optax yogi)'],
   ['adabelief', (o) => adabelief(o), 'AdaBelief (optax adabelief)'],
+  ['scheduleFreeAdamw', (o) => scheduleFreeAdamw(o), 'Schedule-Free AdamW; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_adamw)'],
+  ['shampoo', (o) => shampoo(o), 'Shampoo with blocking and grafting, as distributed Shampoo (Anil et al. 2020)'],
+  ['soap', (o) => soap(o), 'SOAP: Adam in the eigenbasis of Shampoo\'s factors (Vyas et al. 2024)'],
+  ['muon', (o) => muon(o), 'Muon: Newton-Schulz-orthogonalized momentum for matrices, AdamW for the rest (optax contrib muon)'],
+  ['kfac', (o) => kfac(o), 'K-FAC for dense layers (Martens & Grosse 2015); needs a task that reports its layers'],
+  ['foof', (o) => foof(o), 'FOOF: dense layers preconditioned by their input covariance (Benzing 2022); needs layer statistics'],
+  ['mbf', (o) => mbf(o), 'Mini-block Fisher for dense layers (Bahamou et al. 2023); needs layer statistics'],
+  ['mfac', (o) => mfac(o), 'M-FAC: inverse damped empirical Fisher of a sliding gradient window (Frantar et al. 2021)'],
+  ['scheduleFreeSgd', (o) => scheduleFreeSgd(o), 'Schedule-Free SGD; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_sgd)'],
   [
     'lookahead',
     (o) => lookahead(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions')),

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, checkOneOf, split, type Key, type Task, type TensorTree } from '@lopt/core';
+import { LoptError, checkNumber, checkOneOf, split, type Key, type LayerTap, type Task, type TensorTree } from '@lopt/core';
 import { checkInt, checkIntList, classificationNormalizer, scalarTidy, softmaxCrossEntropy } from './common.js';
 import { MNIST_CLASSES, MNIST_SIZE, mnistDatasets, type ImageBatch } from './mnist.js';
-import { checkActivation, INITIALIZERS, activate, initDense, initMlp, initWeight, mlp, dense, type Activation, type DenseParams, type Initializer } from './nn.js';
+import { checkActivation, INITIALIZERS, activate, initDense, initMlp, initWeight, mlp, mlpLayerRefs, dense, type Activation, type DenseParams, type Initializer } from './nn.js';
 
 /** Image datasets the package bundles. */
 export const IMAGE_DATASETS = ['mnist'] as const;
@@ -67,15 +67,17 @@ export function imageMlpTask(options: ImageMlpTaskOptions = {}): Task {
   const hidden = checkIntList('hidden', options.hidden ?? [32], 1, 8192);
   const inputs = o.imageSize * o.imageSize;
   const sizes = [inputs, ...hidden, MNIST_CLASSES];
+  const forward = (params: TensorTree, batch: TensorTree, tap?: LayerTap) =>
+    scalarTidy(() => {
+      const { image, label } = batch as ImageBatch;
+      const x = tf.reshape(image, [image.shape[0], inputs]);
+      return softmaxCrossEntropy(mlp(params as Record<string, DenseParams>, x, sizes.length - 1, o.activation, tap), label, MNIST_CLASSES);
+    });
   return {
     name: `image-mlp-${o.dataset}${o.imageSize}-${hidden.join('x') || 'linear'}-${suffix(o)}`,
     init: (k: Key) => initMlp(k, sizes, o.initializer, o.initScale),
-    loss: (params: TensorTree, batch: TensorTree) =>
-      scalarTidy(() => {
-        const { image, label } = batch as ImageBatch;
-        const x = tf.reshape(image, [image.shape[0], inputs]);
-        return softmaxCrossEntropy(mlp(params as Record<string, DenseParams>, x, sizes.length - 1, o.activation), label, MNIST_CLASSES);
-      }),
+    loss: (params: TensorTree, batch: TensorTree) => forward(params, batch),
+    layers: { dense: mlpLayerRefs(sizes.length - 1), loss: (params: TensorTree, batch: TensorTree, tap: LayerTap) => forward(params, batch, tap) },
     datasets: mnistDatasets({ imageSize: o.imageSize, batchSize: o.batchSize }),
     normalizer: classificationNormalizer(MNIST_CLASSES),
   };
@@ -150,16 +152,18 @@ export function imageMlpAutoencoderTask(options: ImageMlpAutoencoderTaskOptions 
   const hidden = checkIntList('hidden', options.hidden ?? [32, 16, 32], 1, 8192);
   const inputs = o.imageSize * o.imageSize;
   const sizes = [inputs, ...hidden, inputs];
+  const forward = (params: TensorTree, batch: TensorTree, tap?: LayerTap) =>
+    scalarTidy(() => {
+      const { image } = batch as ImageBatch;
+      const x = tf.reshape(image, [image.shape[0], inputs]);
+      const out = tf.sigmoid(mlp(params as Record<string, DenseParams>, x, sizes.length - 1, o.activation, tap));
+      return tf.mean(tf.square(tf.sub(x, out)));
+    });
   return {
     name: `image-mlp-ae-${o.dataset}${o.imageSize}-${hidden.join('x') || 'linear'}-${suffix(o)}`,
     init: (k: Key) => initMlp(k, sizes, o.initializer, o.initScale),
-    loss: (params: TensorTree, batch: TensorTree) =>
-      scalarTidy(() => {
-        const { image } = batch as ImageBatch;
-        const x = tf.reshape(image, [image.shape[0], inputs]);
-        const out = tf.sigmoid(mlp(params as Record<string, DenseParams>, x, sizes.length - 1, o.activation));
-        return tf.mean(tf.square(tf.sub(x, out)));
-      }),
+    loss: (params: TensorTree, batch: TensorTree) => forward(params, batch),
+    layers: { dense: mlpLayerRefs(sizes.length - 1), loss: (params: TensorTree, batch: TensorTree, tap: LayerTap) => forward(params, batch, tap) },
     datasets: mnistDatasets({ imageSize: o.imageSize, batchSize: o.batchSize }),
     normalizer: (loss: number) => (Number.isFinite(loss) ? Math.min(Math.max(loss, 0), 1) : 1),
   };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, checkOneOf, normalArray, split, truncatedNormal, uniform, normal, type Key } from '@lopt/core';
+import { checkNumber, checkOneOf, normalArray, split, truncatedNormal, uniform, normal, type DenseLayerRef, type Key, type LayerTap } from '@lopt/core';
 
 /**
  * Activation functions a task or family can use (the list of learned_optimization's
@@ -152,11 +152,22 @@ export function mlpLayerName(i: number): string {
   return `layer${String(i).padStart(2, '0')}`;
 }
 
-/** Applies an MLP initialized by {@link initMlp}; the activation follows every layer but the last. */
-export function mlp(params: Record<string, DenseParams>, x: tf.Tensor, numLayers: number, act: Activation): tf.Tensor2D {
+/** The dense layers of an MLP built by {@link initMlp}, as curvature methods address them (`layer00.w`, `layer00.b`, ...). */
+export function mlpLayerRefs(numLayers: number): DenseLayerRef[] {
+  return Array.from({ length: numLayers }, (_, i) => ({ weight: `${mlpLayerName(i)}.w`, bias: `${mlpLayerName(i)}.b` }));
+}
+
+/**
+ * Applies an MLP initialized by {@link initMlp}; the activation follows every layer but the
+ * last. With `tap`, every layer's input and pre-activation are reported (see `LayerTap`).
+ */
+export function mlp(params: Record<string, DenseParams>, x: tf.Tensor, numLayers: number, act: Activation, tap?: LayerTap): tf.Tensor2D {
   let h = x as tf.Tensor2D;
+  const refs = tap === undefined ? [] : mlpLayerRefs(numLayers);
   for (let i = 0; i < numLayers; i++) {
-    h = dense(params[mlpLayerName(i)] as DenseParams, h);
+    const input = h;
+    h = dense(params[mlpLayerName(i)] as DenseParams, input);
+    if (tap !== undefined) h = tap(refs[i] as DenseLayerRef, input, h);
     if (i + 1 < numLayers) h = activate(act, h) as tf.Tensor2D;
   }
   return h;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, checkOneOf, foldIn, key as makeKey, normalArray, split, uniformArray, type Key, type Task, type TensorTree } from '@lopt/core';
+import { checkNumber, checkOneOf, foldIn, key as makeKey, normalArray, split, uniformArray, type Key, type LayerTap, type Task, type TensorTree } from '@lopt/core';
 import { checkInt, checkIntList, classificationNormalizer, generatedDatasets, sigmoidCrossEntropy, softmaxCrossEntropy, scalarTidy } from './common.js';
-import { checkActivation, initDense, initWeight, initMlp, dense, mlp, type Activation, type DenseParams } from './nn.js';
+import { checkActivation, initDense, initWeight, initMlp, dense, mlp, mlpLayerRefs, type Activation, type DenseParams } from './nn.js';
 
 /** A batch of features and integer labels. */
 export type FeatureBatch = { x: tf.Tensor2D; label: tf.Tensor1D };
@@ -213,15 +213,17 @@ export function mlpClassificationTask(options: MlpClassificationTaskOptions = {}
   const activation = checkActivation('activation', options.activation ?? 'relu');
   const batchSize = checkInt('batchSize', options.batchSize ?? 128, 1, 1_000_000);
   const sizes = [2, ...hidden, spec.numClasses];
+  const forward = (params: TensorTree, batch: TensorTree, tap?: LayerTap) =>
+    scalarTidy(() => {
+      const { x, label } = batch as FeatureBatch;
+      const logits = mlp(params as Record<string, DenseParams>, x, sizes.length - 1, activation, tap);
+      return softmaxCrossEntropy(logits, label, spec.numClasses);
+    });
   return {
     name: `mlp-${spec.dataset}-${hidden.join('x') || 'linear'}-${activation}`,
     init: (k: Key) => initMlp(k, sizes),
-    loss: (params: TensorTree, batch: TensorTree) =>
-      scalarTidy(() => {
-        const { x, label } = batch as FeatureBatch;
-        const logits = mlp(params as Record<string, DenseParams>, x, sizes.length - 1, activation);
-        return softmaxCrossEntropy(logits, label, spec.numClasses);
-      }),
+    loss: (params: TensorTree, batch: TensorTree) => forward(params, batch),
+    layers: { dense: mlpLayerRefs(sizes.length - 1), loss: (params: TensorTree, batch: TensorTree, tap: LayerTap) => forward(params, batch, tap) },
     datasets: generatedDatasets((k: Key) => {
       const { x, label } = sampleToy(spec, k, batchSize);
       return { x: tf.tensor2d(Float32Array.from(x), [batchSize, 2]), label: tf.tensor1d(label, 'int32') };

@@ -20,10 +20,16 @@ import {
   lamb,
   lars,
   lion,
+  mfac,
+  muon,
   nadamw,
   radam,
   rmsprop,
+  scheduleFreeAdamw,
+  scheduleFreeSgd,
   sgd,
+  shampoo,
+  soap,
   yogi,
 } from '../index.js';
 
@@ -85,6 +91,13 @@ export const CASES: [string, () => Optimizer<unknown>][] = [
   ['radam', () => radam({ learningRate: 5e-3 })],
   ['yogi', () => yogi({ learningRate: 1e-1 })],
   ['adabelief', () => adabelief({ learningRate: 1e-2 })],
+  // Schedule-Free: the returned parameters y (where gradients are taken) converge too.
+  ['scheduleFreeAdamw', () => scheduleFreeAdamw({ learningRate: 1e-2 })],
+  ['scheduleFreeSgd', () => scheduleFreeSgd({ learningRate: 1e-3 })],
+  ['shampoo', () => shampoo({ learningRate: 1e-2, graftType: 'rmsprop' })],
+  ['soap', () => soap({ learningRate: 1e-2, weightDecay: 0, precondition1d: true })],
+  ['muon (adam for vectors)', () => muon({ learningRate: 0.02, adamLearningRate: 0.1 })],
+  ['mfac', () => mfac({ learningRate: 0.1, damping: 0.1, numGradients: 8, momentum: 0.9 })],
 ];
 
 /** Registers one convergence test per case. */

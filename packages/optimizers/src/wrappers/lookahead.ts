@@ -38,6 +38,7 @@ export function lookahead<S>(inner: Optimizer<S>, options: LookaheadOptions = {}
   const reset = checkBoolean('resetState', options.resetState, false);
   return {
     name: `lookahead(${inner.name})`,
+    evalParams: (state) => treeMap((p) => tf.clone(p), state.state.slow),
     init(params, opts) {
       return tf.tidy(() => {
         const s = inner.init(params, opts);

@@ -45,6 +45,16 @@ describe('lookahead', () => {
     expectClose(values(lookaheadSlowParams(state)).flat(), [1, -1], { rtol: 1e-6 });
     expectClose(values(state.params).flat(), [1, -1], { rtol: 1e-6 });
   });
+  it('evalParams returns a copy of the slow weights (between syncs they differ from the fast ones)', () => {
+    const opt = lookahead(sgd({ learningRate: 0.5 }), { syncPeriod: 3, slowStepSize: 1 / 3 });
+    const state = loop(opt, { x: tf.scalar(3), y: tf.scalar(-3) }, () => ({ x: tf.scalar(2), y: tf.scalar(-2) }), 4);
+    const slow = opt.evalParams!(state);
+    // slow synced to 2 at step 3; fast moved on to 1 at step 4
+    expectClose(values(slow).flat(), [2, -2], { rtol: 1e-6 });
+    expectClose(values(state.params).flat(), [1, -1], { rtol: 1e-6 });
+    expect(treeLeaves(slow)[0]).not.toBe(treeLeaves(lookaheadSlowParams(state))[0]);
+    disposeTree(slow);
+  });
   it('edge cases: k=1, alpha in {0, 0.5, 1}; k=2, alpha=1 (as optax)', () => {
     const cases: [number, number, number][] = [
       [1, 0.5, 1],
