@@ -7,6 +7,7 @@ import { depthwiseConv2dNativeBackpropInputConfig } from './depthwise_backprop_i
 import { einsumConfig } from './einsum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 import { maxPoolGradConfig, maxPoolKernelIsWrong, maxPoolWithArgmaxConfig } from './max_pool_fixes.js';
+import { batchMatMulConfig, fusedMatMulConfig, matMulKernelIsSlow } from './mat_mul_fixes.js';
 
 /**
  * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`), or
@@ -38,7 +39,7 @@ export interface KernelFill {
 
 interface FillEntry extends KernelFill {
   readonly config: KernelConfig;
-  /** For `incorrect` gaps: probes the registered WASM kernel (undefined when it cannot run yet). */
+  /** For `incorrect` (and probed `slow`) gaps: probes the registered WASM kernel (undefined when it cannot run yet). */
   readonly isWrong?: () => boolean | undefined;
   /** For `slow` gaps: replace the backend's own kernel. */
   readonly replace?: true;
@@ -111,6 +112,24 @@ const FILLS: readonly FillEntry[] = [
     gap: 'incorrect',
     config: maxPoolWithArgmaxConfig,
     isWrong: () => maxPoolKernelIsWrong(tf.MaxPoolWithArgmax),
+  },
+  {
+    kernelName: tf.BatchMatMul,
+    route: 'wasm-kernels',
+    method: "the backend's kernel, with the layouts its probe finds slow (transposeA, transposeB, batched a x unbatched b run a scalar loop instead of XNNPACK) rewritten by an explicit Transpose or a batch-folding Reshape",
+    neededBy: 'every dense layer backward pass (x^T dy, dy W^T); batched matMul',
+    gap: 'slow',
+    config: batchMatMulConfig,
+    isWrong: () => matMulKernelIsSlow(tf.BatchMatMul),
+  },
+  {
+    kernelName: tf._FusedMatMul,
+    route: 'wasm-kernels',
+    method: 'as BatchMatMul: transposed or batch-folded operands, then the fused kernel (bias, activation) in its XNNPACK layout',
+    neededBy: 'tf.fused.matMul with transposed operands; tfjs-layers dense layers on rank-3 inputs',
+    gap: 'slow',
+    config: fusedMatMulConfig,
+    isWrong: () => matMulKernelIsSlow(tf._FusedMatMul),
   },
 ];
 

@@ -21,7 +21,8 @@ export const maxPoolWithArgmaxConfig: KernelConfig = {
   kernelFunc: forwardToCpu(tf.MaxPoolWithArgmax),
 };
 
-function wasmBackendIfStarted(): KernelBackend | undefined {
+/** The WASM backend, if it has started (probes of its kernels need it). */
+export function wasmBackendIfStarted(): KernelBackend | undefined {
   const registry = (tf.engine() as unknown as { registry: Record<string, KernelBackend | undefined> }).registry;
   return registry['wasm'];
 }
