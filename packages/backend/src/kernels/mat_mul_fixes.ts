@@ -35,7 +35,7 @@ export type MatMulProbe = { readonly [L in keyof MatMulSlowLayouts]: MatMulProbe
 
 /** A layout counts as slow when the installed kernel takes more than this many times the rewrite. */
 export const SLOW_FACTOR = 2;
-const PROBE_REPS = 5;
+const PROBE_REPS = 4;
 
 /** The backend's own kernels that lopt's replacements delegate to, by kernel name. */
 const adopted = new Map<string, KernelConfig>();
@@ -128,21 +128,11 @@ export const batchMatMulConfig: KernelConfig = replacementConfig(tf.BatchMatMul)
 /** lopt's WASM `_FusedMatMul` (tfjs-layers' dense layers, `tf.fused.matMul`), rewritten the same way. */
 export const fusedMatMulConfig: KernelConfig = replacementConfig(tf._FusedMatMul);
 
-function timeMin(run: () => void, reps: number): number {
-  let best = Infinity;
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    run();
-    best = Math.min(best, performance.now() - t0);
-  }
-  return best;
-}
-
 /** Shapes of the probe products: large enough that the slow loop shows, small enough to take a few ms. */
 const PROBE_SHAPES: { readonly [L in keyof MatMulSlowLayouts]: { a: number[]; b: number[]; attrs: MatMulAttrs } } = {
-  transposeA: { a: [1, 512, 64], b: [1, 512, 128], attrs: { transposeA: true, transposeB: false } },
-  transposeB: { a: [1, 128, 512], b: [1, 64, 512], attrs: { transposeA: false, transposeB: true } },
-  batched: { a: [4, 32, 512], b: [1, 512, 64], attrs: { transposeA: false, transposeB: false } },
+  transposeA: { a: [1, 256, 64], b: [1, 256, 64], attrs: { transposeA: true, transposeB: false } },
+  transposeB: { a: [1, 64, 256], b: [1, 64, 256], attrs: { transposeA: false, transposeB: true } },
+  batched: { a: [4, 16, 256], b: [1, 256, 64], attrs: { transposeA: false, transposeB: false } },
 };
 
 function probeLayout(backend: KernelBackend, name: string, original: KernelFunc, layout: keyof MatMulSlowLayouts): MatMulProbeCase {
@@ -153,20 +143,24 @@ function probeLayout(backend: KernelBackend, name: string, original: KernelFunc,
   const only: MatMulSlowLayouts = { transposeA: layout === 'transposeA', transposeB: layout === 'transposeB', batched: layout === 'batched' };
   const fast = rewrittenMatMul(name, original, only);
   const fused = name === tf._FusedMatMul ? { activation: 'linear', leakyreluAlpha: 0 } : {};
-  // fresh operands every repetition: XNNPACK caches the packed weights per tensor, as in training
-  const once = (kernel: KernelFunc) => (): void => {
+  // fresh operands every repetition (XNNPACK caches the packed weights per tensor, and training
+  // multiplies new tensors every step); only the kernel call is timed
+  const once = (kernel: KernelFunc): number => {
     const ai = { dataId: backend.write(av, a, 'float32'), shape: a, dtype: 'float32' as const };
     const bi = { dataId: backend.write(bv, b, 'float32'), shape: b, dtype: 'float32' as const };
+    const t0 = performance.now();
     const out = kernel({ inputs: { a: ai, b: bi }, backend, attrs: { ...attrs, ...fused } }) as TensorInfo;
+    const ms = performance.now() - t0;
     for (const t of [ai, bi, out]) backend.disposeData(t.dataId);
+    return ms;
   };
-  once(original)();
-  once(fast)();
+  once(original);
+  once(fast);
   let directMs = Infinity;
   let composedMs = Infinity;
   for (let i = 0; i < PROBE_REPS; i++) {
-    directMs = Math.min(directMs, timeMin(once(original), 1));
-    composedMs = Math.min(composedMs, timeMin(once(fast), 1));
+    directMs = Math.min(directMs, once(original));
+    composedMs = Math.min(composedMs, once(fast));
   }
   return { directMs, composedMs, slow: directMs > SLOW_FACTOR * composedMs };
 }
