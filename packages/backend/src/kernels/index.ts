@@ -8,13 +8,15 @@ import { einsumConfig } from './einsum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 import { maxPoolGradConfig, maxPoolKernelIsWrong, maxPoolWithArgmaxConfig } from './max_pool_fixes.js';
 import { batchMatMulConfig, fusedMatMulConfig, matMulKernelIsSlow } from './mat_mul_fixes.js';
+import { gatherV2Config } from './gather.js';
 
 /**
- * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`), or
+ * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`),
  * forwarded to the CPU backend's kernel (`cpu-forward`: inputs copied out of the WASM heap, the
- * CPU kernel run, outputs copied back).
+ * CPU kernel run, outputs copied back), or as copies within the WASM heap in JavaScript
+ * (`wasm-heap`: data movement only, no arithmetic).
  */
-export type KernelRoute = 'wasm-kernels' | 'cpu-forward';
+export type KernelRoute = 'wasm-kernels' | 'cpu-forward' | 'wasm-heap';
 
 /**
  * Why lopt provides a kernel: the WASM backend lacks it (`missing`), its own gives wrong results
@@ -130,6 +132,15 @@ const FILLS: readonly FillEntry[] = [
     gap: 'slow',
     config: fusedMatMulConfig,
     isWrong: () => matMulKernelIsSlow(tf._FusedMatMul),
+  },
+  {
+    kernelName: tf.GatherV2,
+    route: 'wasm-heap',
+    method: 'one copyWithin (memmove) on the WASM heap per gathered slice, where the C++ kernel computes strided indices element by element (~25x slower for rows of 784 floats)',
+    neededBy: 'tf.gather: embedding lookups, batches gathered from datasets resident on the backend',
+    gap: 'slow',
+    config: gatherV2Config,
+    replace: true,
   },
 ];
 
