@@ -43,10 +43,16 @@ const adopted = new Map<string, KernelConfig>();
 const rewrites = new Map<string, MatMulSlowLayouts>();
 const probes = new Map<string, MatMulProbe>();
 
+const swaps: number[][] = [];
+/** The permutation that swaps the last two axes of a rank-`rank` tensor (cached: matmuls are per-step hot). */
 function swapLastTwo(rank: number): number[] {
-  const perm = Array.from({ length: rank }, (_, i) => i);
-  perm[rank - 2] = rank - 1;
-  perm[rank - 1] = rank - 2;
+  let perm = swaps[rank];
+  if (perm === undefined) {
+    perm = Array.from({ length: rank }, (_, i) => i);
+    perm[rank - 2] = rank - 1;
+    perm[rank - 1] = rank - 2;
+    swaps[rank] = perm;
+  }
   return perm;
 }
 
@@ -85,8 +91,6 @@ function rewrittenMatMul(name: string, original: KernelFunc, layouts: MatMulSlow
       let b2 = fixB ? transposed(s, b) : b;
       const tB = transposeB && !fixB;
       const rows = a2.shape[a2.shape.length - 2]!;
-      const cols = tB ? b2.shape[b2.shape.length - 2]! : b2.shape[b2.shape.length - 1]!;
-      const outShape = [...broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), rows, cols];
       if (fold) {
         a2 = s.reshape(a2, [1, batchSize(a) * rows, a2.shape[a2.shape.length - 1]!]);
         b2 = s.reshape(b2, [1, ...b2.shape.slice(-2)]);
@@ -96,7 +100,9 @@ function rewrittenMatMul(name: string, original: KernelFunc, layouts: MatMulSlow
         transposeA: transposeA && !fixA,
         transposeB: tB,
       });
-      return fold ? s.reshape(out, outShape) : out;
+      if (!fold) return out;
+      const batchShape = broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+      return s.reshape(out, [...batchShape, rows, out.shape[out.shape.length - 1]!]);
     });
   };
 }
