@@ -4,7 +4,7 @@
 // central finite differences of a float64 loss.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { randintArray, split } from '@lopt/core';
+import { LoptError, randintArray, split } from '@lopt/core';
 import { caseKey, maxAbs, randomValues, relativeError, runOn, wasmVsCpu } from '../../test/harness.js';
 import { fillWasmKernelGaps, initBackend } from '../index.js';
 import { SLOW_FACTOR, matMulRewrites, probeMatMulKernel, setMatMulRewrites, type MatMulSlowLayouts } from './mat_mul_fixes.js';
@@ -205,8 +205,21 @@ describe('the matmul probe', () => {
     }
   });
 
-  it('setMatMulRewrites refuses a kernel lopt did not replace', () => {
-    expect(() => setMatMulRewrites('Conv2D', ALL)).toThrow(/not registered/);
+  it('setMatMulRewrites validates its input with LoptErrors naming the option', () => {
+    const err = (f: () => unknown): LoptError => {
+      try {
+        f();
+      } catch (e) {
+        return e as LoptError;
+      }
+      throw new Error('did not throw');
+    };
+    const wrongKernel = err(() => setMatMulRewrites('Conv2D', ALL));
+    expect(wrongKernel).toBeInstanceOf(LoptError);
+    expect([wrongKernel.code, wrongKernel.option]).toEqual(['INVALID_OPTION', 'kernelName']);
+    const wrongLayout = err(() => setMatMulRewrites(tf.BatchMatMul, { ...ALL, batched: 'yes' as unknown as boolean }));
+    expect([wrongLayout.code, wrongLayout.option]).toEqual(['INVALID_OPTION', 'layouts.batched']);
+    expect(wrongLayout.message).toMatch(/layouts\.batched/);
   });
 
   it('frees every intermediate over many training steps (WASM data and tensor counts flat)', async () => {

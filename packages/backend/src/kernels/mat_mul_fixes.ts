@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { broadcast_util, util } from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { LoptError, checkOneOf } from '@lopt/core';
 import { withScope, type KernelScope } from './kernel_scope.js';
 import { wasmBackendIfStarted } from './max_pool_fixes.js';
 
@@ -32,6 +33,9 @@ export interface MatMulProbeCase {
 
 /** What {@link probeMatMulKernel} measured, per layout. */
 export type MatMulProbe = { readonly [L in keyof MatMulSlowLayouts]: MatMulProbeCase };
+
+/** The matmul kernels lopt may replace on WASM. */
+export const MATMUL_KERNELS: readonly string[] = [tf.BatchMatMul, tf._FusedMatMul];
 
 /** A layout counts as slow when the installed kernel takes more than this many times the rewrite. */
 export const SLOW_FACTOR = 2;
@@ -176,9 +180,11 @@ function probeLayout(backend: KernelBackend, name: string, original: KernelFunc,
  * it may run slowly (transposed a, transposed b, batched a with unbatched b) against the same
  * product rewritten into its fast layout: interleaved repetitions on fresh operands, fastest of
  * each. Returns undefined when the WASM backend has not started or has no such kernel. The
- * result is remembered (one probe per kernel per process).
+ * result is remembered (one probe per kernel per process). `kernelName` must be one of
+ * {@link MATMUL_KERNELS} (else `LoptError('INVALID_OPTION')`).
  */
 export function probeMatMulKernel(kernelName: string): MatMulProbe | undefined {
+  checkOneOf('kernelName', kernelName, MATMUL_KERNELS);
   const known = probes.get(kernelName);
   if (known !== undefined) return known;
   const backend = wasmBackendIfStarted();
@@ -217,23 +223,39 @@ export function matMulKernelIsSlow(kernelName: string): boolean | undefined {
   return true;
 }
 
+const LAYOUTS: readonly (keyof MatMulSlowLayouts)[] = ['transposeA', 'transposeB', 'batched'];
+
 /**
- * Sets the layouts lopt's registered `kernelName` replacement rewrites (all `false`: every call
- * goes to the backend's own kernel unchanged). For benchmarks that compare both routes in one
- * process and for tests; returns the previous setting. Throws when the replacement is not
- * registered.
+ * Sets the layouts lopt's registered `kernelName` (`BatchMatMul` or `_FusedMatMul`) replacement
+ * rewrites; all `false` sends every call to the backend's own kernel unchanged. For benchmarks
+ * that compare both routes in one process, and for tests. Returns the previous setting. Throws
+ * `LoptError('INVALID_OPTION')` for another kernel name or a layout that is not a boolean, and
+ * `LoptError('BACKEND_UNAVAILABLE')` when the replacement is not registered (the WASM backend
+ * not started by `initBackend`, or its kernel found fast by the probe).
  */
 export function setMatMulRewrites(kernelName: string, layouts: MatMulSlowLayouts): MatMulSlowLayouts {
+  checkOneOf('kernelName', kernelName, MATMUL_KERNELS);
+  for (const layout of LAYOUTS) {
+    const value = (layouts as unknown as Record<string, unknown> | undefined)?.[layout];
+    if (typeof value !== 'boolean') {
+      throw new LoptError('INVALID_OPTION', `Option 'layouts.${layout}' must be a boolean, got ${JSON.stringify(value)}.`, { option: `layouts.${layout}` });
+    }
+  }
   const previous = rewrites.get(kernelName);
   if (previous === undefined || adopted.get(kernelName) === undefined) {
-    throw new Error(`@lopt/backend: lopt's WASM ${kernelName} is not registered (start the WASM backend with initBackend first).`);
+    throw new LoptError(
+      'BACKEND_UNAVAILABLE',
+      `lopt's WASM ${kernelName} is not registered: start the WASM backend with initBackend first (it is also not registered when the probe finds the backend's own kernel fast).`,
+      { option: 'kernelName' },
+    );
   }
-  rewrites.set(kernelName, { ...layouts });
+  rewrites.set(kernelName, { transposeA: layouts.transposeA, transposeB: layouts.transposeB, batched: layouts.batched });
   return previous;
 }
 
-/** The layouts lopt's `kernelName` replacement rewrites, or undefined when it is not registered. */
+/** The layouts lopt's WASM `kernelName` replacement rewrites, or undefined when it is not registered. */
 export function matMulRewrites(kernelName: string): MatMulSlowLayouts | undefined {
+  checkOneOf('kernelName', kernelName, MATMUL_KERNELS);
   const layouts = rewrites.get(kernelName);
   return layouts === undefined ? undefined : { ...layouts };
 }
