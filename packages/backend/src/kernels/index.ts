@@ -153,10 +153,12 @@ export function wasmKernelFills(): readonly KernelFill[] {
  * Registers lopt's implementations of the WASM kernels that training needs and that
  * tfjs-backend-wasm lacks (conv2d and depthwise-conv gradients, gather's gradient
  * UnsortedSegmentSum, Einsum), gets wrong (MaxPoolGrad, MaxPoolWithArgmax) or runs ~10x slower
- * than it could (Conv2DBackpropInput); see {@link wasmKernelFills}. A missing kernel is
- * registered; a wrong one is replaced only when a probe on a tiny input shows it wrong, which
- * needs the WASM backend started (initBackend calls this after starting it), so a later
- * tfjs-backend-wasm that ships or fixes a kernel keeps its own; the slow one is replaced.
+ * than it could (Conv2DBackpropInput, GatherV2; BatchMatMul and _FusedMatMul on transposed or
+ * batched operands); see {@link wasmKernelFills}. A missing kernel is registered; a wrong one
+ * is replaced only when a probe on a tiny input shows it wrong, and the matmul kernels only when
+ * a timing probe shows a layout slow (both need the WASM backend started: initBackend calls
+ * this after starting it), so a later tfjs-backend-wasm that ships or fixes a kernel keeps its
+ * own; Conv2DBackpropInput and GatherV2 are replaced.
  *
  * Idempotent: returns the names of the kernels whose registered WASM implementation is lopt's,
  * the same list on every call.
