@@ -5,18 +5,15 @@
 // followed by a 512x512 matmul timed on its own: the fraction of that rate a step's matmuls
 // reach compares two rates measured under the same load.
 // Run: pnpm bench:train (in this package). Writes bench-results/train-step.json, prints a table.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { MATMUL_KERNELS, initBackend, matMulRewrites, setMatMulRewrites, type MatMulSlowLayouts } from '@lopt/backend';
+import { initBackend } from '@lopt/backend';
 import { adamStepper } from '../src/test-helpers.ts';
+import { machine, matMulRewriteToggle, median, writeReport } from './bench-io.ts';
 import { imageMlpTask } from '../src/index.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 const STEPS_PER_ROUND = 6;
-const OFF: MatMulSlowLayouts = { transposeA: false, transposeB: false, batched: false };
 
 const MODELS = [
   { name: 'MLP 784-128-10, batch 128', imageSize: 28, hidden: [128], batchSize: 128 },
@@ -29,18 +26,10 @@ function stepFlops(sizes: readonly number[], batch: number): number {
   return sizes.slice(1).reduce((s, out, i) => s + (i === 0 ? 2 : 3) * 2 * batch * sizes[i]! * out, 0);
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-};
-
 const loadBefore = loadavg();
 const info = await initBackend({ backend: 'wasm' });
-const saved = new Map(MATMUL_KERNELS.map((name) => [name, matMulRewrites(name)] as const));
-const setRewrites = (on: boolean): void => {
-  for (const [name, layouts] of saved) if (layouts !== undefined) setMatMulRewrites(name, on ? layouts : OFF);
-};
+const rewrites = matMulRewriteToggle();
+const setRewrites = rewrites.set;
 const a512 = tf.randomUniform([512, 512], -1, 1, 'float32', 1);
 const b512 = tf.randomUniform([512, 512], -1, 1, 'float32', 2);
 const matmul512 = (): number => {
@@ -92,14 +81,12 @@ const report = {
   benchmark: '@lopt/tasks train-step',
   date: new Date().toISOString(),
   loadAverage: { before: loadBefore, after: loadavg() },
-  machine: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' },
-  backend: { name: info.name, simd: info.simd, threads: info.threads, matMulRewrites: Object.fromEntries(saved) },
+  machine: machine(),
+  backend: { name: info.name, simd: info.simd, threads: info.threads, matMulRewrites: rewrites.layouts },
   note: 'Medians over interleaved rounds. "off": @lopt/backend matmul rewrites disabled (tfjs-backend-wasm\'s own BatchMatMul); "on": as the probe set them. fractionOfMatmulRate = step matmul FLOPs / step time / the 512x512 matmul rate timed between blocks of steps.',
   results: rows,
 };
-const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'bench-results', 'train-step.json');
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+const out = writeReport('train-step', report);
 const f = (v: number | string | undefined, d = 2): string => (v as number).toFixed(d);
 console.log('| model | rewrites off (ms) | rewrites on (ms) | speed-up | fraction of 512x512 matmul rate (off → on) |');
 console.log('|---|---:|---:|---:|---:|');

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, checkOneOf, split, type Key, type Task, type TensorTree } from '@lopt/core';
 import { checkInt, checkIntList, classificationNormalizer, scalarTidy, softmaxCrossEntropy } from './common.js';
 import { MNIST_CLASSES, MNIST_SIZE, mnistDatasets, type ImageBatch } from './mnist.js';
+import { mlpSoftmaxLoss } from './mlp-fast-grad.js';
 import { checkActivation, INITIALIZERS, activate, initDense, initMlp, initWeight, mlp, dense, type Activation, type DenseParams, type Initializer } from './nn.js';
 
 /** Image datasets the package bundles. */
@@ -73,8 +74,8 @@ export function imageMlpTask(options: ImageMlpTaskOptions = {}): Task {
     loss: (params: TensorTree, batch: TensorTree) =>
       scalarTidy(() => {
         const { image, label } = batch as ImageBatch;
-        const x = tf.reshape(image, [image.shape[0], inputs]);
-        return softmaxCrossEntropy(mlp(params as Record<string, DenseParams>, x, sizes.length - 1, o.activation), label, MNIST_CLASSES);
+        const x = tf.reshape(image, [image.shape[0], inputs]) as tf.Tensor2D;
+        return mlpSoftmaxLoss(params as Record<string, DenseParams>, x, label, sizes.length - 1, o.activation, MNIST_CLASSES);
       }),
     datasets: mnistDatasets({ imageSize: o.imageSize, batchSize: o.batchSize }),
     normalizer: classificationNormalizer(MNIST_CLASSES),
