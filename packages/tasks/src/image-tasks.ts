@@ -61,7 +61,9 @@ export interface ImageMlpTaskOptions extends ImageTaskOptions {
  * An MLP classifier on flattened images (learned_optimization's `ImageMLP_*` tasks, e.g.
  * `ImageMLP_FashionMnist8_Relu32` is `imageMlpTask({ imageSize: 8, hidden: [32] })` on
  * MNIST here). Params `{ layer00: { w, b }, ... }`; loss the mean softmax cross-entropy;
- * classification normalizer.
+ * classification normalizer. Under a single gradient tape the loss's gradient comes from a
+ * hand-derived backward pass for relu, tanh and sigmoid MLPs and softmax regression (same
+ * values as autodiff to float32 rounding); nested tapes and other activations use autodiff.
  */
 export function imageMlpTask(options: ImageMlpTaskOptions = {}): Task {
   const o = resolveImageOptions(options);
