@@ -16,7 +16,7 @@ import { CliError, withContext } from './errors.js';
 import { libraryFunction } from './packages.js';
 import { resolveSchedules } from './schedules.js';
 import { specLabel, type OptimizerSpec } from './spec.js';
-import type { BatchHolder } from './train-loop.js';
+import type { BatchHolder } from '@lopt/eval';
 
 /** An optimizer built from a spec, with the tensors it owns (checkpoint theta). */
 export interface BuiltOptimizer {
