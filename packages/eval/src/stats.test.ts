@@ -4,6 +4,7 @@ import { interquartileMean, percentile, stratifiedBootstrapCI, stratifiedResampl
 import { mean, pairedComparison, std } from './paired.js';
 import { performanceProfile, performanceRatios, profileScores } from './profile.js';
 import { speedupToTarget, stepsToReach } from './speedup.js';
+import { pairedRatios } from './summary.js';
 
 describe('pairedComparison', () => {
   it('gives the mean per-pair difference, its standard error and the count of lower values', () => {
@@ -157,5 +158,11 @@ describe('performance profile', () => {
     expect(() => performanceProfile([[1, 0]])).toThrow(/times\[0\]\[1\]/);
     expect(() => performanceProfile([])).toThrow(/times/);
     expect(() => profileScores([[1]], 1)).toThrow(/maxRatio/);
+  });
+});
+
+describe('pairedRatios', () => {
+  it('divides seed by seed, scoring divergence as worst and a beaten diverged reference as best', () => {
+    expect(pairedRatios([1, 3, Infinity, 2, Infinity], [2, 3, 1, Infinity, Infinity])).toEqual([0.5, 1, Infinity, 0, 1]);
   });
 });
