@@ -16,7 +16,7 @@ export function serialExecutor(resolve: OptimizerResolver = baselineResolver): R
     async run(requests, onResult, signal) {
       for (const [i, request] of requests.entries()) {
         if (signal?.aborted) throw signal.reason ?? new Error('aborted');
-        onResult(i, executeRun(request, resolve));
+        onResult(i, await executeRun(request, resolve));
         await tick();
       }
     },

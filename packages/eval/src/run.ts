@@ -31,7 +31,7 @@ export interface RunRequest {
 }
 
 /** Builds the optimizer of a reference for a run of `numSteps` steps. */
-export type OptimizerResolver = (ref: OptimizerRef, numSteps: number) => Optimizer;
+export type OptimizerResolver = (ref: OptimizerRef, numSteps: number) => Optimizer | Promise<Optimizer>;
 
 /** Resolves baseline references; throws for specs (an application supplies its own resolver for those). */
 export const baselineResolver: OptimizerResolver = (ref, numSteps) => {
@@ -45,10 +45,10 @@ export function baselineRef(name: string, hp: Hyperparams, label = name): Optimi
   return { label, id: `baseline:${name}${JSON.stringify(sorted)}`, baseline: { name, hyperparams: hp } };
 }
 
-/** Trains one run (synchronously, in this process). */
-export function executeRun(request: RunRequest, resolve: OptimizerResolver): RunRecord {
+/** Trains one run in this process. */
+export async function executeRun(request: RunRequest, resolve: OptimizerResolver): Promise<RunRecord> {
   const task = buildSuiteTask(request.task);
-  const optimizer = resolve(request.optimizer, request.task.steps);
+  const optimizer = await resolve(request.optimizer, request.task.steps);
   const r = trainOnTask(task, optimizer, { steps: request.task.steps, key: makeKey(request.seed), evalEvery: suiteEvalEvery(request.task), evalBatches: request.evalBatches });
   const { curve, finalTrainLoss, finalValidLoss, diverged, steps, msPerStep, wallMs } = r;
   return { curve, finalTrainLoss, finalValidLoss, diverged, steps, msPerStep, wallMs };
