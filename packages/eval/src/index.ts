@@ -25,7 +25,7 @@ export type { SearchMethod, ScoredTrial } from './search.js';
 export { encodeRecord, decodeRecord } from './record.js';
 export type { RunRecord } from './record.js';
 export { baselineResolver, baselineRef, executeRun } from './run.js';
-export type { OptimizerRef, RunRequest, OptimizerResolver } from './run.js';
+export type { OptimizerRef, RunRequest, OptimizerResolver, ResolvedOptimizer } from './run.js';
 export { memoryCache, runCacheKey, readCached, writeCached, EVAL_LOPT_VERSION, EVAL_PROTOCOL_VERSION } from './cache.js';
 export type { RunCache } from './cache.js';
 export { serialExecutor } from './executor.js';

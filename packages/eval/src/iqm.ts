@@ -29,7 +29,9 @@ export function percentile(sorted: readonly number[], q: number): number {
   const hi = Math.ceil(pos);
   const a = sorted[lo] as number;
   const b = sorted[hi] as number;
-  return lo === hi ? a : a + (b - a) * (pos - lo);
+  if (lo === hi || a === b) return a;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return pos - lo < 0.5 ? a : b; // no interpolation across Infinity
+  return a + (b - a) * (pos - lo);
 }
 
 /** Options of {@link stratifiedBootstrapCI}. */

@@ -2,7 +2,7 @@ import { LoptError, key as makeKey, type Optimizer } from '@lopt/core';
 import { getBaseline, type Hyperparams } from './baselines.js';
 import type { RunRecord } from './record.js';
 import { buildSuiteTask, suiteEvalEvery, type SuiteTask } from './suite.js';
-import { trainOnTask } from './train.js';
+import { trainOnTask, type BatchHolder } from './train.js';
 
 /** An optimizer of a suite run, identified for caching. */
 export interface OptimizerRef {
@@ -30,8 +30,18 @@ export interface RunRequest {
   readonly seed: number;
 }
 
+/** An optimizer built for one run, with what the run must give it and free afterwards. */
+export interface ResolvedOptimizer {
+  /** The optimizer. */
+  readonly optimizer: Optimizer;
+  /** Receives each step's batch (guards that evaluate losses on it). */
+  readonly holder?: BatchHolder;
+  /** Frees what the optimizer owns (e.g. meta-parameters from a checkpoint); called after the run. */
+  readonly dispose?: () => void;
+}
+
 /** Builds the optimizer of a reference for a run of `numSteps` steps. */
-export type OptimizerResolver = (ref: OptimizerRef, numSteps: number) => Optimizer | Promise<Optimizer>;
+export type OptimizerResolver = (ref: OptimizerRef, numSteps: number) => Optimizer | ResolvedOptimizer | Promise<Optimizer | ResolvedOptimizer>;
 
 /** Resolves baseline references; throws for specs (an application supplies its own resolver for those). */
 export const baselineResolver: OptimizerResolver = (ref, numSteps) => {
@@ -48,8 +58,19 @@ export function baselineRef(name: string, hp: Hyperparams, label = name): Optimi
 /** Trains one run in this process. */
 export async function executeRun(request: RunRequest, resolve: OptimizerResolver): Promise<RunRecord> {
   const task = buildSuiteTask(request.task);
-  const optimizer = await resolve(request.optimizer, request.task.steps);
-  const r = trainOnTask(task, optimizer, { steps: request.task.steps, key: makeKey(request.seed), evalEvery: suiteEvalEvery(request.task), evalBatches: request.evalBatches });
-  const { curve, finalTrainLoss, finalValidLoss, diverged, steps, msPerStep, wallMs } = r;
-  return { curve, finalTrainLoss, finalValidLoss, diverged, steps, msPerStep, wallMs };
+  const built = await resolve(request.optimizer, request.task.steps);
+  const resolved: ResolvedOptimizer = 'optimizer' in built && typeof (built as ResolvedOptimizer).optimizer?.update === 'function' ? (built as ResolvedOptimizer) : { optimizer: built as Optimizer };
+  try {
+    const r = trainOnTask(task, resolved.optimizer, {
+      steps: request.task.steps,
+      key: makeKey(request.seed),
+      evalEvery: suiteEvalEvery(request.task),
+      evalBatches: request.evalBatches,
+      ...(resolved.holder ? { holder: resolved.holder } : {}),
+    });
+    const { curve, finalTrainLoss, finalValidLoss, diverged, steps, msPerStep, wallMs } = r;
+    return { curve, finalTrainLoss, finalValidLoss, diverged, steps, msPerStep, wallMs };
+  } finally {
+    resolved.dispose?.();
+  }
 }

@@ -32,7 +32,7 @@ export interface SuiteRunOptions {
   readonly reference?: string;
   /** Search over each baseline's space. Default the full grid. */
   readonly search?: SearchMethod;
-  /** Replacement search spaces by baseline name. */
+  /** Replacement search spaces by baseline name (before the suite's `spaces`, then the baseline's own). */
   readonly spaces?: Readonly<Record<string, SearchSpace>>;
   /** Result cache (a run found there is not recomputed). */
   readonly cache?: RunCache;
@@ -90,7 +90,9 @@ interface Batch {
 async function runBatch(batch: Batch, phase: SuiteProgress['phase'], options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<RunRecord[]> {
   const cache = options.cache;
   const keys = batch.requests.map((r) => runCacheKey(r, options.backend));
-  const records: (RunRecord | undefined)[] = keys.map((k) => (cache ? readCached(cache, k, options.onCorrupt) : undefined));
+  const lookups = new Map<string, RunRecord | undefined>();
+  for (const k of keys) if (cache && !lookups.has(k)) lookups.set(k, readCached(cache, k, options.onCorrupt));
+  const records: (RunRecord | undefined)[] = keys.map((k) => lookups.get(k));
   let done = 0;
   let cached = 0;
   const report = (i: number) => options.onProgress?.({ phase, done, total: batch.requests.length, cached, last: batch.names[i] as string });
@@ -132,7 +134,7 @@ function request(suite: Suite, task: SuiteTask, optimizer: OptimizerRef, seed: n
 
 async function tune(suite: Suite, names: readonly string[], options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<Record<string, Record<string, TaskTuning>>> {
   const plan = names.flatMap((name) => {
-    const space = validateSpace(options.spaces?.[name] ?? getBaseline(name).space);
+    const space = validateSpace(options.spaces?.[name] ?? suite.spaces?.[name] ?? getBaseline(name).space);
     const trials = searchTrials(space, options.search ?? { method: 'grid' });
     return suite.tasks.flatMap((task) => trials.map((hp) => ({ name, task, hp })));
   });

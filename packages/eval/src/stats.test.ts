@@ -47,6 +47,7 @@ describe('interquartileMean', () => {
     expect(percentile([1, 2, 3, 4, 5], 50)).toBe(3);
     expect(percentile([1, 2, 3, 4], 25)).toBeCloseTo(1.75, 15); // position 0.75
     expect(percentile([10, 20], 97.5)).toBeCloseTo(19.75, 12);
+    expect([percentile([1, Infinity], 25), percentile([1, Infinity], 75), percentile([Infinity, Infinity], 50)]).toEqual([1, Infinity, Infinity]);
   });
 });
 

@@ -39,5 +39,7 @@ describe('suites', () => {
     expect(() => validateSuite({ ...SMALL_V1, tasks: [{ id: 'a', task: 'quadraticTask', steps: 0 }] })).toThrow(/tasks\[0\]\.steps/);
     expect(() => validateSuite({ ...SMALL_V1, tasks: [{ id: 'a', family: 'noisyQuadraticFamily', steps: 5 }] })).toThrow(/tasks\[0\]\.sample/);
     expect(() => validateSuite([])).toThrow(/root/);
+    expect(() => validateSuite({ ...SMALL_V1, spaces: { adam: { learningRate: { grid: [] } } } })).toThrow(/spaces.adam: .*learningRate.grid/);
+    expect(() => validateSuite({ ...SMALL_V1, spaces: { adam: {} } })).toThrow(/spaces.adam: .*empty/);
   });
 });

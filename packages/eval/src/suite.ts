@@ -1,5 +1,7 @@
 import { LoptError, create, has, key as makeKey, list, type FactoryOptions, type Task, type TaskFamily } from '@lopt/core';
 import { registerAll as registerTasks } from '@lopt/tasks';
+import type { SearchSpace } from './baselines.js';
+import { validateSpace } from './search.js';
 
 /** A registered task, or one sample of a registered task family, with its options. */
 export interface SuiteTaskSource {
@@ -37,6 +39,8 @@ export interface Suite {
   readonly evalBatches: number;
   /** The tasks. */
   readonly tasks: readonly SuiteTask[];
+  /** Search spaces that replace the baselines' own, by baseline name (the suite's tuning budget). */
+  readonly spaces?: Readonly<Record<string, SearchSpace>>;
 }
 
 const MNIST_MLP = (id: string, imageSize: number, hidden: number[], steps: number): SuiteTask => ({ id, task: 'imageMlpTask', options: { imageSize, hidden, batchSize: 128 }, steps });
@@ -153,6 +157,16 @@ export function validateSuite(value: unknown): Suite {
   if (!Array.isArray(s.tasks) || s.tasks.length === 0) fail('tasks', 'must be a non-empty array.');
   const ids = new Set<string>();
   s.tasks.forEach((t, i) => checkSuiteTask(`tasks[${i}]`, t, ids));
+  if (s.spaces !== undefined) {
+    if (!s.spaces || typeof s.spaces !== 'object' || Array.isArray(s.spaces)) fail('spaces', 'must be an object { baseline: search space }.');
+    for (const [name, space] of Object.entries(s.spaces)) {
+      try {
+        validateSpace(space);
+      } catch (e) {
+        fail(`spaces.${name}`, (e as Error).message);
+      }
+    }
+  }
   return { ...s, description: typeof s.description === 'string' ? s.description : '' };
 }
 
