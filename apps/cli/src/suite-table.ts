@@ -9,7 +9,7 @@ export interface SuiteTables {
 
 function speedupCell(c: TaskCell): string {
   const s = c.speedup.speedup;
-  if (s === 0) return 'diverged';
+  if (s === 0) return Number.isFinite(c.meanFinal) ? 'no progress' : 'diverged';
   if (!Number.isFinite(s)) return '>1x'; // the reference never reaches this final loss in its horizon
   return `${formatNumber(s)}x`;
 }
@@ -58,7 +58,7 @@ export function suiteTables(result: SuiteResult, summary: SuiteSummary): SuiteTa
 
 /** Both tables as plain text, with a note on how to read them. */
 export function suiteText(result: SuiteResult, tables: SuiteTables): string {
-  const note = `${result.suite.name}: ${result.suite.tasks.length} tasks x ${result.suite.seeds.length} seeds; reference ${result.reference} (hyperparameters tuned per task on seeds ${result.suite.tuningSeeds.join(', ')}). per-task cells: loss/ref (speedup); loss/ref: mean final train loss over the reference's (< 1 is better); speedup: reference steps to reach the optimizer's final loss / its steps (> 1 is faster; >1x: the reference never gets there); IQM over tasks x seeds of the seed-paired ratio with a stratified bootstrap CI; wins: tasks with a lower mean final loss; profile score: AlgoPerf area (r_max 4) for reaching the reference's final loss.`;
+  const note = `${result.suite.name}: ${result.suite.tasks.length} tasks x ${result.suite.seeds.length} seeds; reference ${result.reference} (hyperparameters tuned per task on seeds ${result.suite.tuningSeeds.join(', ')}). per-task cells: loss/ref (speedup); loss/ref: mean final train loss over the reference's (< 1 is better); speedup: reference steps to reach the optimizer's final loss / the optimizer's own steps to first reach it (> 1 is faster; >1x: the reference never gets there; no progress: it ended no lower than it started); IQM over tasks x seeds of the seed-paired ratio with a stratified bootstrap CI; wins: tasks with a lower mean final loss; profile score: AlgoPerf area (r_max 4) for reaching the reference's final loss.`;
   return `${renderTable(tables.perTask.header, tables.perTask.rows)}\n\n${renderTable(tables.overall.header, tables.overall.rows)}\n\n${note}`;
 }
 

@@ -40,37 +40,45 @@ export function stepsToReach(curve: LossCurve, target: number): number | null {
 /** Speedups between a candidate's and a reference's curve on one task ({@link speedupToTarget}). */
 export interface Speedup {
   /**
-   * Reference steps to reach the candidate's final loss, divided by the candidate's total
-   * steps: > 1 when the candidate is faster. Infinity when the reference never gets there;
-   * 0 when the candidate diverged.
+   * Steps the reference needs to reach the candidate's final loss over the steps the
+   * candidate itself needed to first reach it: > 1 when the candidate is faster. Infinity
+   * when the reference never gets there; 0 when the candidate diverged or ended no lower than it started.
    */
   readonly speedup: number;
   /** Reference steps to reach the candidate's final loss (null: never). */
   readonly referenceSteps: number | null;
   /**
-   * Candidate steps to reach the reference's final loss, divided by the reference's total
-   * steps (the reverse view: < 1 when the candidate is faster; Infinity when never).
+   * The reverse view: steps the candidate needs to reach the reference's final loss over the
+   * reference's own steps to first reach it (< 1 when the candidate is faster; Infinity when never).
    */
   readonly reverse: number;
   /** Candidate steps to reach the reference's final loss (null: never). */
   readonly candidateSteps: number | null;
 }
 
+/** `other` steps to reach `own`'s final loss over `own`'s steps to first reach it. */
+function ratioToFinal(own: LossCurve, other: LossCurve): { ratio: number; steps: number | null } {
+  const target = own.losses[own.losses.length - 1] as number;
+  if (!Number.isFinite(target)) return { ratio: 0, steps: null };
+  const steps = stepsToReach(other, target);
+  const ownSteps = stepsToReach(own, target) as number; // a finite final loss is reached at the latest at the end
+  if (steps === null) return { ratio: Infinity, steps };
+  if (ownSteps === 0) return { ratio: 0, steps }; // its final loss is no better than its start: no progress
+  return { ratio: steps / ownSteps, steps };
+}
+
 /**
- * Speedup to target (VeLOdrome's "steps tuned Adam needs"): how many steps the reference
- * needs to reach the candidate's final loss, relative to the candidate's horizon, and the
- * reverse. A candidate identical to the reference has speedup 1 and reverse 1.
+ * Speedup to target (VeLOdrome's "steps tuned Adam needs"): the steps the reference needs
+ * to reach the candidate's final loss, over the steps the candidate needed to first reach
+ * it (its horizon when its curve decreases monotonically), and the reverse. Curves that are
+ * not monotone (losses on fixed evaluation batches) are compared at first reaching, so a
+ * candidate identical to the reference has speedup 1 and reverse 1.
  */
 export function speedupToTarget(candidate: LossCurve, reference: LossCurve): Speedup {
   checkCurve('candidate', candidate);
   checkCurve('reference', reference);
-  const candFinal = candidate.losses[candidate.losses.length - 1] as number;
-  const refFinal = reference.losses[reference.losses.length - 1] as number;
-  const candHorizon = candidate.steps[candidate.steps.length - 1] as number;
-  const refHorizon = reference.steps[reference.steps.length - 1] as number;
-  const referenceSteps = Number.isFinite(candFinal) ? stepsToReach(reference, candFinal) : null;
-  const candidateSteps = Number.isFinite(refFinal) ? stepsToReach(candidate, refFinal) : null;
-  const speedup = !Number.isFinite(candFinal) ? 0 : referenceSteps === null ? Infinity : referenceSteps / candHorizon;
-  const reverse = candidateSteps === null ? (Number.isFinite(refFinal) ? Infinity : 0) : candidateSteps / refHorizon;
-  return { speedup, referenceSteps, reverse, candidateSteps };
+  const forward = ratioToFinal(candidate, reference);
+  const backward = ratioToFinal(reference, candidate);
+  const refFinite = Number.isFinite(reference.losses[reference.losses.length - 1] as number);
+  return { speedup: forward.ratio, referenceSteps: forward.steps, reverse: refFinite ? backward.ratio : 0, candidateSteps: backward.steps };
 }

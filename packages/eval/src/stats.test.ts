@@ -127,6 +127,15 @@ describe('speedupToTarget', () => {
     expect(d.speedup).toBe(0);
     expect(d.reverse).toBe(Infinity);
     expect(() => speedupToTarget({ steps: [0, 0], losses: [1, 1] }, reference)).toThrow(/candidate.steps\[1\]/);
+    // Not monotone: the curve dips to 3 at step 20 and ends at 4. Against itself: 1 both ways.
+    const bumpy = { steps: [0, 10, 20, 30], losses: [10, 6, 3, 4] };
+    const self = speedupToTarget(bumpy, bumpy);
+    expect([self.speedup, self.reverse]).toEqual([1, 1]);
+    // Candidate bumpy vs the linear reference: target 4; bumpy first reaches 4 at 10 + (6-4)/(6-3)*10,
+    // the reference at 30: speedup 30 / 16.667 = 1.8.
+    expect(speedupToTarget(bumpy, reference).speedup).toBeCloseTo(30 / (10 + 20 / 3), 12);
+    // No progress (ends at its initial loss): 0, like a diverged run.
+    expect(speedupToTarget({ steps: [0, 10, 20], losses: [10, 12, 10] }, reference).speedup).toBe(0);
   });
 });
 
