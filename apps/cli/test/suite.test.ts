@@ -62,6 +62,27 @@ describe('lopt suite run', () => {
     expectBadInput(await runCli(base(['--optimizer', 'adam', '--cache', cache, '--out', join(dir, 'out4')])), /cache manifest .* is corrupt/);
   }, 240_000);
 
+  it('continues from the cache after being killed mid-run', async () => {
+    const cache = join(dir, 'cache-kill');
+    const args = base(['--optimizer', 'adam', '--cache', cache, '--out', join(dir, 'out-kill')]);
+    const killed = await runCli(args, {
+      onSpawn: (child) => {
+        // Kill it once the first evaluation run has finished (all tuning runs are cached by then).
+        child.stderr?.on('data', (d: Buffer) => {
+          if (/evaluation \d+\/\d+/.test(d.toString())) child.kill('SIGKILL');
+        });
+      },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const resumed = await runCli(args);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const m = /(\d+) runs trained, (\d+) from the cache/.exec(resumed.stderr);
+    // 12 runs in all (4 tuning, 4 evaluation, 4 the candidate shares with the reference, counted as
+    // cached): at least the 4 tuning runs were read back from the cache.
+    expect(Number(m?.[2])).toBeGreaterThanOrEqual(4 + 4);
+    expect(Number(m?.[1]) + Number(m?.[2])).toBe(12);
+  }, 240_000);
+
   it('exits 2 with a clear message on bad input', async () => {
     const out = ['--out', join(dir, 'bad')];
     expectBadInput(await runCli(['suite', 'run', '--suite', 'huge-v7', '--optimizer', 'adam', ...out]), /No suite named "huge-v7".*small-v1, medium-v1/);

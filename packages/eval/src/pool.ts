@@ -104,6 +104,8 @@ export function processPool(options: ProcessPoolOptions): RunExecutor {
  */
 export function serveRuns(resolve: OptimizerResolver): void {
   if (!process.send) throw new LoptError('INVALID_OPTION', 'serveRuns must run in a worker process started by processPool (no IPC channel).', { option: 'process' });
+  // A parent that dies (killed suite run) closes the channel: stop instead of lingering.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (m: PoolMessage) => {
     if (m.type !== 'run') return;
     executeRun(m.request, resolve).then(
