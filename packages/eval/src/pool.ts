@@ -64,7 +64,9 @@ export function processPool(options: ProcessPoolOptions): RunExecutor {
           const index = s.queue.shift();
           if (index === undefined) return;
           s.inflight.set(child, index);
-          child.send({ type: 'run', index, request: requests[index] as RunRequest } satisfies PoolMessage);
+          child.send({ type: 'run', index, request: requests[index] as RunRequest } satisfies PoolMessage, (e) => {
+            if (e) child.kill();
+          });
         };
         const onMessage = (child: ChildProcess, m: PoolMessage): void => {
           if (s.settled) return;
@@ -80,6 +82,8 @@ export function processPool(options: ProcessPoolOptions): RunExecutor {
           s.workers.add(child);
           options.onSpawn?.(child);
           child.on('message', (m) => onMessage(child, m as PoolMessage));
+          // A send to a worker that is dying fails here; its 'exit' below requeues the run.
+          child.on('error', () => undefined);
           child.on('exit', (code, sig) => {
             s.workers.delete(child);
             const lost = s.inflight.get(child);
