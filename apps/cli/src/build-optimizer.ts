@@ -17,7 +17,7 @@ import { MAX_BYTES, readInputFile } from './input-files.js';
 import { libraryFunction } from './packages.js';
 import { resolveSchedules } from './schedules.js';
 import { specLabel, type OptimizerSpec } from './spec.js';
-import type { BatchHolder } from './train-loop.js';
+import type { BatchHolder } from '@lopt/eval';
 
 /** An optimizer built from a spec, with the tensors it owns (checkpoint theta). */
 export interface BuiltOptimizer {

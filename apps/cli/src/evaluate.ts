@@ -5,7 +5,7 @@ import { parseKeyValues, type OptionValue } from './options.js';
 import { createProgress } from './progress.js';
 import { parseOptimizerSpec, specLabel, type OptimizerSpec } from './spec.js';
 import { formatMeanStd, formatNumber, formatPaired, mean, pairedComparison, renderMarkdownTable, renderTable, std, type PairedComparison } from './stats.js';
-import { trainOnTask, type BatchHolder, type CurvePoint } from './train-loop.js';
+import { trainOnTask, type BatchHolder, type CurvePoint } from '@lopt/eval';
 
 /** What `eval` trains on: a registered task, or held-out tasks of a registered family. */
 export interface EvalTarget {
@@ -155,7 +155,7 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
     for (const [i, lr] of lrs.entries()) {
       const built = await buildOptimizer(parseOptimizerSpec(`adam:learningRate=${lr}`), { numSteps: steps, holder });
       const finals = tuneTasks.map(({ task }, j) =>
-        trainOnTask(task, built.optimizer, { steps, key: foldIn(runKey(1_000_000), j), logEvery: steps, evalBatches: settings.evalBatches }, holder).finalTrainLoss,
+        trainOnTask(task, built.optimizer, { steps, key: foldIn(runKey(1_000_000), j), evalEvery: steps, evalBatches: settings.evalBatches, lossCap: Infinity, holder }).finalTrainLoss,
       );
       built.dispose();
       const m = finals.some((f) => !Number.isFinite(f)) ? Infinity : mean(finals);
@@ -187,7 +187,7 @@ export async function evaluate(target: EvalTarget, specs: readonly OptimizerSpec
     for (const [i, { task, config }] of tasks.entries()) {
       const built = await buildOptimizer(spec, { numSteps: steps, holder });
       try {
-        const r = trainOnTask(task, built.optimizer, { steps, key: runKey(i), logEvery, evalBatches: settings.evalBatches }, holder);
+        const r = trainOnTask(task, built.optimizer, { steps, key: runKey(i), evalEvery: logEvery, evalBatches: settings.evalBatches, lossCap: Infinity, holder });
         runs.push({ seed: i, taskConfig: config, curve: r.curve, finalTrainLoss: r.finalTrainLoss, finalValidLoss: r.finalValidLoss, diverged: r.diverged, msPerStep: r.msPerStep, stepsToReach: null });
         done++;
         bar.update(done, { optimizer: label, loss: formatNumber(r.finalTrainLoss) });

@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { CommonOptions } from './context.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_INTERNAL, StopSignal, formatUserError, isUserError } from './errors.js';
 import { PRESETS } from './presets.js';
+import { registerSuiteCommand } from './suite-command.js';
 
 /** Backend choices (the same list as @lopt/backend's BACKEND_CHOICES; a test checks they agree). */
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -233,6 +234,7 @@ export function buildProgram(): Command {
       process.stdout.write(`${files.html}\n`);
     });
 
+  registerSuiteCommand(program, stamp);
   return program;
 }
 

@@ -1,17 +1,6 @@
-/** Mean of the finite values, NaN when there are none. */
-export function mean(values: readonly number[]): number {
-  const v = values.filter(Number.isFinite);
-  return v.length ? v.reduce((a, b) => a + b, 0) / v.length : Number.NaN;
-}
-
-/** Sample standard deviation of the finite values (0 for one value, NaN for none). */
-export function std(values: readonly number[]): number {
-  const v = values.filter(Number.isFinite);
-  if (v.length === 0) return Number.NaN;
-  if (v.length === 1) return 0;
-  const m = mean(v);
-  return Math.sqrt(v.reduce((a, b) => a + (b - m) ** 2, 0) / (v.length - 1));
-}
+export { mean, std, pairedComparison } from '@lopt/eval';
+export type { PairedComparison } from '@lopt/eval';
+import { mean, std, type PairedComparison } from '@lopt/eval';
 
 /** Formats a loss compactly (4 significant digits; exponent form when small or large). */
 export function formatNumber(x: number | null | undefined): string {
@@ -45,35 +34,6 @@ export function renderMarkdownTable(header: readonly string[], rows: readonly (r
     `| ${header.map(() => '---').join(' | ')} |`,
     ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
   ].join('\n');
-}
-
-/** A paired comparison of one optimizer's per-task losses with a reference's on the same tasks. */
-export interface PairedComparison {
-  /** Mean of `value - reference` over the pairs where both are finite (NaN if none). */
-  readonly meanDiff: number;
-  /** Standard error of that mean (sample std / sqrt(pairs)); NaN with fewer than 2 pairs. */
-  readonly stdErr: number;
-  /** Pairs where the value is strictly lower than the reference (a diverged value never is; a finite value always is below a diverged reference). */
-  readonly lower: number;
-  /** Number of pairs. */
-  readonly pairs: number;
-  /** Pairs in the mean and standard error (both finite; fewer than `pairs` when a run diverged). */
-  readonly finitePairs: number;
-}
-
-/** Compares `values[i]` with `reference[i]` pair by pair (the two arrays must be the same length). */
-export function pairedComparison(values: readonly number[], reference: readonly number[]): PairedComparison {
-  if (values.length !== reference.length) throw new RangeError(`pairedComparison: ${values.length} values vs ${reference.length} reference values`);
-  const diffs: number[] = [];
-  let lower = 0;
-  values.forEach((v, i) => {
-    const r = reference[i] as number;
-    if (v < r) lower++;
-    if (Number.isFinite(v) && Number.isFinite(r)) diffs.push(v - r);
-  });
-  const meanDiff = mean(diffs);
-  const stdErr = diffs.length >= 2 ? std(diffs) / Math.sqrt(diffs.length) : Number.NaN;
-  return { meanDiff, stdErr, lower, pairs: values.length, finitePairs: diffs.length };
 }
 
 /** `+0.012 ± 0.004 (3/10 lower)`, plus `; mean of 8` when diverged pairs are left out of the mean: a {@link PairedComparison} as a table cell. */

@@ -1,7 +1,7 @@
 import { foldIn, key as makeKey, type LearnedOptimizer, type TensorTree } from '@lopt/core';
 import { buildTasks, VALIDATION_TASKS, type EvalTarget } from './evaluate.js';
 import { mean } from './stats.js';
-import { trainOnTask } from './train-loop.js';
+import { trainOnTask } from '@lopt/eval';
 
 /** Settings of checkpoint selection on validation tasks (the config's `validation` section). */
 export interface ValidationSettings {
@@ -42,7 +42,7 @@ export function createValidator(target: EvalTarget, learnedOptimizer: LearnedOpt
     score(theta: TensorTree): number {
       const optimizer = learnedOptimizer.optimizer(theta, { numSteps: settings.steps });
       const finals = tasks.map(({ task }, i) =>
-        trainOnTask(task, optimizer, { steps: settings.steps, key: runKey(i), logEvery: settings.steps, evalBatches: settings.evalBatches }).finalTrainLoss,
+        trainOnTask(task, optimizer, { steps: settings.steps, key: runKey(i), evalEvery: settings.steps, evalBatches: settings.evalBatches, lossCap: Infinity }).finalTrainLoss,
       );
       return finals.some((f) => !Number.isFinite(f)) ? Infinity : mean(finals);
     },

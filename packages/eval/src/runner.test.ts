@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { key } from '@lopt/core';
+import { adam, sgd } from '@lopt/optimizers';
+import { logisticRegressionTask, quadraticTask } from '@lopt/tasks';
+import { memoryCache, type RunCache } from './cache.js';
+import { serialExecutor } from './executor.js';
+import { baselineResolver } from './run.js';
+import { runSuite, type SuiteRow } from './runner.js';
+import { summarizeSuite } from './summary.js';
+import type { Suite } from './suite.js';
+import { trainOnTask } from './train.js';
+
+const SUITE: Suite = {
+  name: 'test-v1',
+  description: 'two small tasks',
+  seeds: [0, 1],
+  tuningSeeds: [5],
+  evalBatches: 1,
+  tasks: [
+    { id: 'quad', task: 'quadraticTask', options: { dim: 4 }, steps: 20, evalEvery: 5 },
+    { id: 'logreg', task: 'logisticRegressionTask', options: { dim: 5, batchSize: 16 }, steps: 20, evalEvery: 5 },
+  ],
+};
+const LRS = [0.001, 0.05];
+const spaces = { adam: { learningRate: { grid: LRS } } };
+/** Rows without their timings (wall-clock times differ between runs). */
+const untimed = (rows: readonly SuiteRow[]) => rows.map((r) => ({ ...r, runs: Object.fromEntries(Object.entries(r.runs).map(([id, runs]) => [id, runs.map(({ curve, finalTrainLoss, finalValidLoss, diverged, steps }) => ({ curve, finalTrainLoss, finalValidLoss, diverged, steps }))])) }));
+const resolver = (ref: Parameters<typeof baselineResolver>[0], n: number) => (ref.spec === 'sgd' ? sgd({ learningRate: 0.01 }) : baselineResolver(ref, n));
+
+describe('runSuite', () => {
+  it('tunes on the tuning seed, runs tuned Adam as its own reference, and caches every run', async () => {
+    const cache = memoryCache();
+    const options = {
+      candidates: [{ label: 'adam', id: 'tuned-adam', tuned: 'adam' }, { label: 'sgd', id: 'sgd-0.01', spec: 'sgd' }],
+      baselines: ['adam'],
+      spaces,
+      cache,
+      executor: serialExecutor(resolver),
+    };
+    const result = await runSuite(SUITE, options);
+    // Independent tuning: train each learning rate on the tuning seed and take the lowest final loss.
+    const tasks = { quad: quadraticTask({ dim: 4 }), logreg: logisticRegressionTask({ dim: 5, batchSize: 16 }) };
+    for (const [id, task] of Object.entries(tasks)) {
+      const finals = LRS.map((lr) => trainOnTask(task, adam({ learningRate: lr }), { steps: 20, key: key(5), evalEvery: 5 }).finalTrainLoss);
+      expect(result.tuning.adam?.[id]?.best).toEqual({ learningRate: LRS[finals.indexOf(Math.min(...finals))] });
+      expect(result.tuning.adam?.[id]?.trials.map((t) => t.score)).toEqual(finals);
+    }
+    expect(result.rows.map((r) => r.label)).toEqual(['adam [tuned]', 'adam', 'sgd']);
+    expect(untimed(result.rows)[1]?.runs).toEqual(untimed(result.rows)[0]?.runs);
+    // 2 tasks x 2 lrs x 1 tuning seed + 3 rows x 2 tasks x 2 seeds, of which the candidate 'adam' rows hit the cache.
+    expect([result.computed, result.cached]).toEqual([4 + 8, 4]);
+    const sgdFinal = trainOnTask(tasks.quad, sgd({ learningRate: 0.01 }), { steps: 20, key: key(1), evalEvery: 5 }).finalTrainLoss;
+    expect(result.rows[2]?.runs.quad?.[1]?.finalTrainLoss).toBe(sgdFinal);
+
+    const summary = summarizeSuite(result, { key: key(0), replicates: 100 });
+    const self = summary.rows[1]!;
+    for (const id of ['quad', 'logreg']) {
+      expect(self.cells[id]?.normalized).toBe(1);
+      expect(self.cells[id]?.speedup.speedup).toBe(1);
+      expect(self.cells[id]?.paired.meanDiff).toBe(0);
+    }
+    expect([self.iqm.low, self.iqm.estimate, self.iqm.high]).toEqual([1, 1, 1]);
+    expect(self.wins).toBe(0);
+    expect(self.profileScore).toBe(summary.rows[0]?.profileScore);
+
+    // Rerun: everything from the cache, identical results.
+    const again = await runSuite(SUITE, options);
+    expect([again.computed, again.cached]).toEqual([0, 16]);
+    expect(again.rows).toEqual(result.rows);
+  });
+
+  it('recomputes a corrupt cache entry instead of trusting it', async () => {
+    const store = memoryCache();
+    const keys: string[] = [];
+    const cache: RunCache = { get: (k) => store.get(k), set: (k, t) => { keys.push(k); store.set(k, t); } };
+    const options = { candidates: [], baselines: ['adam'], spaces, cache };
+    const first = await runSuite(SUITE, options);
+    store.set(keys[0]!, '{"format":"lopt-eval-run","version":1,"key":"x"');
+    store.set(keys[5]!, store.get(keys[5]!)!.replace(/"finalTrainLoss":[^,]+/, '"finalTrainLoss":"oops"'));
+    const corrupt: string[] = [];
+    const second = await runSuite(SUITE, { ...options, onCorrupt: (k) => corrupt.push(k) });
+    expect(corrupt).toEqual([keys[0], keys[5]]);
+    expect([second.computed, second.cached]).toEqual([2, first.computed - 2]);
+    expect(untimed(second.rows)).toEqual(untimed(first.rows));
+    expect(second.tuning).toEqual(first.tuning);
+  });
+
+  it('rejects a reference outside the baselines and unknown baselines', async () => {
+    await expect(runSuite(SUITE, { candidates: [], baselines: ['sgdm'] })).rejects.toThrow(/reference/);
+    await expect(runSuite(SUITE, { candidates: [], baselines: ['adam', 'lbfgs'] })).rejects.toThrow(/lbfgs/);
+    await expect(runSuite(SUITE, { candidates: [], baselines: ['adam'], spaces: { adam: { learningRate: { grid: [-1] } } } })).rejects.toThrow(/learningRate.grid\[0\]/);
+  });
+});

@@ -1,0 +1,3 @@
+import { loptProject } from '../../vitest.shared.ts';
+
+export default loptProject('eval');
