@@ -1,5 +1,5 @@
 import { LoptError, type Optimizer } from '@lopt/core';
-import { adam, adamw, sgd, warmupCosineDecay } from '@lopt/optimizers';
+import { adam, adamw, muon, scheduleFreeAdamw, sgd, warmupCosineDecay } from '@lopt/optimizers';
 
 /** Hyperparameters of one trial: name -> value. */
 export type Hyperparams = Readonly<Record<string, number>>;
@@ -63,11 +63,36 @@ export const SGDM_BASELINE: Baseline = {
   build: (hp) => sgd({ learningRate: need(hp, 'learningRate'), momentum: 0.9 }),
 };
 
+/**
+ * Schedule-Free AdamW (Defazio et al. 2024) with 5% linear warm-up, over a 7-point learning-rate
+ * grid; evaluated at its averaged iterate (`evalParams`).
+ */
+export const SCHEDULE_FREE_ADAMW_BASELINE: Baseline = {
+  name: 'schedule-free-adamw',
+  description: 'Schedule-Free AdamW with 5% warm-up, learning rate from {1e-4, ..., 1e-1}',
+  space: { learningRate: { grid: halfDecades(1e-4) } },
+  build: (hp, numSteps) => scheduleFreeAdamw({ learningRate: need(hp, 'learningRate'), warmupSteps: Math.max(1, Math.round(0.05 * numSteps)) }),
+};
+
+/**
+ * Muon (Newton–Schulz-orthogonalized momentum for matrices, AdamW for the other leaves) over a
+ * 7-point grid of the matrices' learning rate, 1e-3 to 1; the other leaves' Adam takes a tenth
+ * of it.
+ */
+export const MUON_BASELINE: Baseline = {
+  name: 'muon',
+  description: 'Muon, matrix learning rate from {1e-3, ..., 1}, AdamW for the rest at a tenth of it',
+  space: { learningRate: { grid: halfDecades(1e-3) } },
+  build: (hp) => muon({ learningRate: need(hp, 'learningRate'), adamLearningRate: need(hp, 'learningRate') / 10 }),
+};
+
 /** The built-in baselines by name. */
 export const BASELINES: Readonly<Record<string, Baseline>> = {
   adam: ADAM_BASELINE,
   'adamw-cosine': ADAMW_COSINE_BASELINE,
   sgdm: SGDM_BASELINE,
+  'schedule-free-adamw': SCHEDULE_FREE_ADAMW_BASELINE,
+  muon: MUON_BASELINE,
 };
 
 /** The built-in baseline called `name`; `LoptError('UNKNOWN_NAME')` listing the known ones otherwise. */

@@ -4,13 +4,17 @@ import {
   advance,
   checkNumber,
   collectTensors,
+  disposeLayerGradients,
   disposeTree,
   foldIn,
   isKey,
   isLoptError,
   treeFlatten,
   treeUnflatten,
+  valueAndLayerGrads,
   type Dataset,
+  type DenseLayerTapping,
+  type LayerGradients,
   type Key,
   type OptState,
   type Optimizer,
@@ -144,6 +148,27 @@ function lossAndGrads(task: Task, params: TensorTree, batch: unknown): { value: 
   return { value, grads, structure };
 }
 
+/** One step's loss, gradients and update context; curvature optimizers also get the task's layer statistics. */
+function stepInputs(task: Task, optimizer: Optimizer, params: TensorTree, batch: unknown): { value: tf.Scalar; grads: TensorTree; layers?: LayerGradients['layers']; dispose: () => void } {
+  if (optimizer.needsLayers === true) {
+    const g = valueAndLayerGrads(task.layers as DenseLayerTapping, params, batch as never);
+    return { value: g.loss, grads: g.grads, layers: g.layers, dispose: () => disposeLayerGradients(g) };
+  }
+  const { value, grads, structure } = lossAndGrads(task, params, batch);
+  return { value, grads: treeUnflatten(structure, grads), dispose: () => tf.dispose([value, ...grads]) };
+}
+
+/** Evaluates at the optimizer's evaluation parameters (Schedule-Free's average, Lookahead's slow weights) when it has them. */
+function withEvalParams<T>(optimizer: Optimizer, state: OptState<unknown>, fn: (params: TensorTree) => T): T {
+  if (typeof optimizer.evalParams !== 'function') return fn(state.params);
+  const params = optimizer.evalParams(state as OptState<TensorTree>);
+  try {
+    return fn(params);
+  } finally {
+    disposeTree(params);
+  }
+}
+
 /**
  * Trains `optimizer` on `task` for `steps` updates: the one memory-safe inner training loop
  * of lopt (every update goes through `advance`; the tensor count stays flat). Every
@@ -163,6 +188,9 @@ function lossAndGrads(task: Task, params: TensorTree, batch: unknown): { value: 
 export function trainOnTask(task: Task, optimizer: Optimizer, options: TrainOptions): TrainResult {
   if (!task || typeof task.loss !== 'function' || typeof task.init !== 'function') throw new LoptError('INVALID_OPTION', "Argument 'task' must be a Task { name, init, loss }.", { option: 'task' });
   if (!optimizer || typeof optimizer.update !== 'function' || typeof optimizer.init !== 'function') throw new LoptError('INVALID_OPTION', "Argument 'optimizer' must be an Optimizer { name, init, update }.", { option: 'optimizer' });
+  if (optimizer.needsLayers === true && task.layers === undefined) {
+    throw new LoptError('INVALID_OPTION', `Optimizer '${optimizer.name}' needs per-layer statistics, and task '${task.name}' does not report its dense layers (Task.layers).`, { option: 'optimizer' });
+  }
   const { steps, evalEvery, evalBatches, divergenceFactor } = resolve(options);
   const { key, onStep, signal, holder } = options;
   const [initKey, dataKey, evalKey, optKey] = [0, 1, 2, 3].map((i) => foldIn(key, i)) as [Key, Key, Key, Key];
@@ -183,7 +211,7 @@ export function trainOnTask(task: Task, optimizer: Optimizer, options: TrainOpti
   let lossCap = Infinity;
   let diverged = false;
   try {
-    const initial = log(0, state.params, null);
+    const initial = withEvalParams(optimizer, state, (p) => log(0, p, null));
     lossCap = options.lossCap ?? divergenceFactor * Math.max(Math.abs(initial), 1);
     diverged = !(initial <= lossCap);
     for (let t = 0; t < steps && !diverged; t++) {
@@ -193,19 +221,20 @@ export function trainOnTask(task: Task, optimizer: Optimizer, options: TrainOpti
       const batch = train?.sample(foldIn(dataKey, t));
       if (holder) holder.current = batch;
       const before = isLog ? treeFlatten(state.params).leaves.map((l) => tf.clone(l)) : [];
-      const { value, grads, structure } = lossAndGrads(task, state.params, batch);
-      const loss = value.dataSync()[0] as number;
+      const inputs = stepInputs(task, optimizer, state.params, batch);
+      const loss = inputs.value.dataSync()[0] as number;
       try {
         if (!(loss <= lossCap)) diverged = true;
         else {
-          state = advance(optimizer, state, treeUnflatten(structure, grads), { loss: value, key: foldIn(optKey, t) });
+          const ctx = { loss: inputs.value, key: foldIn(optKey, t), ...(inputs.layers !== undefined ? { layers: inputs.layers } : {}) };
+          state = advance(optimizer, state, inputs.grads, ctx);
           taken = t + 1;
         }
       } catch (e) {
         if (isLoptError(e) && e.code === 'NON_FINITE') diverged = true;
         else throw e;
       } finally {
-        tf.dispose([value, ...grads]);
+        inputs.dispose();
         disposeBatch(batch);
         if (holder) holder.current = undefined;
         stepMs += performance.now() - t0;
@@ -213,7 +242,7 @@ export function trainOnTask(task: Task, optimizer: Optimizer, options: TrainOpti
       if (!diverged) onStep?.(t + 1, loss);
       if (isLog && !diverged) {
         const stepSize = rmsChange(before, treeFlatten(state.params).leaves);
-        const trainLoss = log(t + 1, state.params, stepSize);
+        const trainLoss = withEvalParams(optimizer, state, (p) => log(t + 1, p, stepSize));
         if (!(trainLoss <= lossCap) || !Number.isFinite(stepSize)) diverged = true;
       }
       tf.dispose(before);

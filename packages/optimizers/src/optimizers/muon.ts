@@ -116,7 +116,7 @@ const MUON_KEYS = ['learningRate', 'nsCoeffs', 'nsSteps', 'beta', 'eps', 'nester
  * const opt = muon({ learningRate: 0.02, adamLearningRate: 3e-3 });
  * ```
  */
-export function muon(options: MuonOptions = {}): TransformationOptimizer<unknown[]> {
+export function muon(options: MuonOptions = {}): TransformationOptimizer<TensorTree[]> {
   checkKnownOptions('muon', options, MUON_KEYS);
   const lr = checkLearningRate('learningRate', options.learningRate ?? 0.02);
   const adamLr = options.adamLearningRate === undefined ? lr : checkLearningRate('adamLearningRate', options.adamLearningRate);

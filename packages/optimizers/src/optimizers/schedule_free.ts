@@ -1,4 +1,4 @@
-import { checkNumber, type GradientTransformation } from '@lopt/core';
+import { checkNumber, type GradientTransformation, type TensorTree } from '@lopt/core';
 import { chain, identity, optimizerFrom, type TransformationOptimizer } from '../transformation.js';
 import { checkKnownOptions, type LearningRate } from '../hyper.js';
 import { warmupConstant } from '../schedules.js';
@@ -45,11 +45,11 @@ function withWarmup(peak: number, warmupSteps: number | undefined): LearningRate
 
 function wrap(
   name: string,
-  base: GradientTransformation<unknown>,
+  base: GradientTransformation<TensorTree[]>,
   lr: LearningRate,
   options: ScheduleFreeCommonOptions,
   config: Record<string, unknown>,
-): TransformationOptimizer<ScheduleFreeState<unknown>> {
+): TransformationOptimizer<ScheduleFreeState<TensorTree[]>> {
   const tx = scheduleFree(base, {
     learningRate: lr,
     ...(options.beta1 !== undefined ? { beta1: options.beta1 } : {}),
@@ -72,7 +72,7 @@ function wrap(
  * const opt = scheduleFreeSgd({ learningRate: 0.5, warmupSteps: 100 });
  * ```
  */
-export function scheduleFreeSgd(options: ScheduleFreeSgdOptions = {}): TransformationOptimizer<ScheduleFreeState<unknown>> {
+export function scheduleFreeSgd(options: ScheduleFreeSgdOptions = {}): TransformationOptimizer<ScheduleFreeState<TensorTree[]>> {
   checkKnownOptions('scheduleFreeSgd', options, ['learningRate', 'warmupSteps', 'beta1', 'weightDecay', 'weightLrPower']);
   const peak = checkNumber('learningRate', options.learningRate ?? 1, { min: 0 });
   const lr = withWarmup(peak, options.warmupSteps);
@@ -92,7 +92,7 @@ export function scheduleFreeSgd(options: ScheduleFreeSgdOptions = {}): Transform
  * const opt = scheduleFreeAdamw({ learningRate: 3e-3, warmupSteps: 50, weightDecay: 1e-4 });
  * ```
  */
-export function scheduleFreeAdamw(options: ScheduleFreeAdamwOptions = {}): TransformationOptimizer<ScheduleFreeState<unknown>> {
+export function scheduleFreeAdamw(options: ScheduleFreeAdamwOptions = {}): TransformationOptimizer<ScheduleFreeState<TensorTree[]>> {
   checkKnownOptions('scheduleFreeAdamw', options, ['learningRate', 'warmupSteps', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'weightLrPower']);
   const peak = checkNumber('learningRate', options.learningRate ?? 0.0025, { min: 0 });
   const lr = withWarmup(peak, options.warmupSteps);
