@@ -45,7 +45,7 @@ export function asAtLeast1d(x: tf.Tensor): tf.Tensor {
 
 /** Broadcasts `[K, ...]` to `[K, ...shape]`. */
 function full(x: tf.Tensor, k: number, shape: readonly number[]): tf.Tensor {
-  return tf.broadcastTo(x, [k, ...shape]);
+  return tf.add(x, tf.zeros([k, ...shape]));
 }
 
 /** Groups 9-13 for a factored (rank >= 2) tensor. */

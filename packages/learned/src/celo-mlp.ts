@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { split, type Key } from '@lopt/core';
-import { applyMlpColumns, initDense, type DenseParams } from './common.js';
+import { initDense, type DenseParams } from './common.js';
 
 /**
  * The split-input MLP of Celo in the reference's Haiku layout (`ff_mod_stack['~']`): one
@@ -48,14 +48,21 @@ export function initCeloStack(k: Key, widths: readonly number[], hidden: number)
 /**
  * Runs the split-input MLP on normalized features `[F, ...shape]` (only the first `F` rows of
  * the first layer are used: Celo2 drops groups 9-13 below rank 2) and returns the direction
- * and magnitude outputs, each `[N]`.
+ * and magnitude outputs, each `[N]`. The features are transposed to rows `[N, F]` first: one
+ * tall matmul per layer is several times faster on the WASM backend than the column layout.
  */
 export function runCeloMlp(layers: readonly DenseParams[], x: tf.Tensor): { direction: tf.Tensor; magnitude: tf.Tensor } {
   const f = x.shape[0] as number;
-  const cols = tf.reshape(x, [f, -1]) as tf.Tensor2D;
-  const w0 = (layers[0] as DenseParams).w;
-  const first = f < w0.shape[0] ? { w: tf.slice(w0, [0, 0], [f, w0.shape[1]]) as tf.Tensor2D, b: (layers[0] as DenseParams).b } : (layers[0] as DenseParams);
-  const out = applyMlpColumns([first, ...layers.slice(1)], cols);
-  const [direction, magnitude] = tf.split(tf.slice(out, [0, 0], [2, -1]), 2, 0) as [tf.Tensor, tf.Tensor];
+  let h = tf.transpose(tf.reshape(x, [f, -1])) as tf.Tensor2D;
+  const hidden = layers.slice(0, -1);
+  hidden.forEach((layer, i) => {
+    const w = i === 0 && f < layer.w.shape[0] ? (tf.slice(layer.w, [0, 0], [f, layer.w.shape[1]]) as tf.Tensor2D) : layer.w;
+    h = tf.relu(tf.add(tf.matMul(h, w), layer.b)) as tf.Tensor2D;
+  });
+  // One [N, H] x [H, 1] product per used output: slicing columns of an [N, 3] result is slow.
+  const out = layers[layers.length - 1] as DenseParams;
+  const column = (j: number): tf.Tensor => tf.add(tf.matMul(h, tf.slice(out.w, [0, j], [-1, 1])), tf.slice(out.b, [j], [1]));
+  const direction = column(0);
+  const magnitude = column(1);
   return { direction: tf.reshape(direction, [-1]), magnitude: tf.reshape(magnitude, [-1]) };
 }
