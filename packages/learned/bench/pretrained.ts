@@ -48,7 +48,7 @@ function timeIt(fn: () => tf.Tensor | void): { steps: number; wall: number; cpu:
   let steps = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  let last: tf.Tensor | void;
+  let last: tf.Tensor | void = undefined;
   while (steps < 1 || (performance.now() - t0 < budgetMs && steps < 50)) {
     last = fn();
     steps++;
