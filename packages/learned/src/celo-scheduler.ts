@@ -93,17 +93,24 @@ const linear = (l: HaikuLinear, x: tf.Tensor): tf.Tensor => tf.add(tf.matMul(x a
 /**
  * One scheduler step (ALGORITHMS.md 2.2-2.4) at step `t` (steps completed before this one)
  * with the step's loss: updates the loss buffer, builds the 18 inputs, runs the mix layer
- * and the LSTM and returns `lr_mult = 0.1 * exp(h W + b)` (a scalar) and the next state.
+ * and the LSTM and returns `lr_mult = 0.1 * exp(h W + b)` (a scalar), the weight of the single
+ * stacked MLP (`softmax` over one control, exactly 1; Celo only) and the next state.
  */
-export function schedulerStep(rnn: CeloRnnParams, s: CeloSchedulerState, loss: tf.Scalar, t: number): { lrMult: tf.Scalar; next: CeloSchedulerState } {
+export function schedulerStep(rnn: CeloRnnParams, s: CeloSchedulerState, loss: tf.Scalar, t: number): { lrMult: tf.Scalar; control?: tf.Scalar; next: CeloSchedulerState } {
   const { mean, min, lf } = lossFeatures(s, loss, t);
   const tau = tf.mul(s.invNumSteps, t);
   const time = tf.tanh(tf.mul(10, tf.sub(tau, tf.tensor1d(CELO_TIME_OFFSETS as number[]))));
   const x = tf.reshape(tf.concat([time, lf]), [1, SCHEDULER_INPUTS]);
-  const z = tf.add(linear(rnn.linear_2, x), tf.relu(linear(rnn.linear_1, x))) as tf.Tensor2D;
+  // The reference also evaluates relu(x W_linear + b_linear) and discards it; adding 0 times its
+  // sum changes nothing (x is bounded) but keeps the leaf on tf.grad's tape (tfjs rejects
+  // gradients w.r.t. inputs that do not reach the output).
+  const unused = tf.mul(0, tf.sum(tf.relu(linear(rnn.linear, x))));
+  const z = tf.add(tf.add(linear(rnn.linear_2, x), tf.relu(linear(rnn.linear_1, x))), unused) as tf.Tensor2D;
   const { h, c } = lstmStep({ w: rnn.rnn.linear.w as tf.Tensor2D, b: rnn.rnn.linear.b as tf.Tensor1D }, z, s.h, s.c);
   const lrMult = tf.reshape(tf.mul(0.1, tf.exp(linear(rnn.step_size, h))), []) as tf.Scalar;
-  return { lrMult, next: { lossMean: mean, lossMin: min, lossDecay: s.lossDecay, invNumSteps: s.invNumSteps, h, c } };
+  // Celo's control head: a softmax over the single MLP of the stack, exactly 1 (2.4, item 4).
+  const control = rnn.rnn_to_controls ? (tf.reshape(tf.softmax(linear(rnn.rnn_to_controls, h)), []) as tf.Scalar) : undefined;
+  return { lrMult, ...(control ? { control } : {}), next: { lossMean: mean, lossMin: min, lossDecay: s.lossDecay, invNumSteps: s.invNumSteps, h, c } };
 }
 
 /** Random (Haiku-initialized) scheduler weights and initial state, for meta-training from scratch. */

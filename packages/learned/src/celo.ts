@@ -121,8 +121,10 @@ export function celo(options: Partial<CeloConfig> = {}): LearnedArchitecture<Cel
           return tf.tidy(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves.map((g) => tf.clipByValue(g, -1000, 1000));
-            const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
-            const shared = { layers: celoStackLayers(theta.ff_mod_stack['~'], GROUPS), decays: decayTensors(config), lrMult, cfg: config };
+            const { lrMult, control, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
+            // The MLP weights are the stack's mean weighted by the controls: member 0 times exactly 1.
+            const layers = celoStackLayers(theta.ff_mod_stack['~'], GROUPS).map((l) => (control ? { w: tf.mul(l.w, control) as tf.Tensor2D, b: tf.mul(l.b, control) as tf.Tensor1D } : l));
+            const shared = { layers, decays: decayTensors(config), lrMult, cfg: config };
             const out = leaves.map((p, i) => celoLeaf(p, gl[i] as tf.Tensor, { m: prev.mom[i] as tf.Tensor, rms: prev.rms[i] as tf.Tensor, fac: prev.fac[i] as FactoredSlot }, shared));
             return {
               params: treeUnflatten(structure, out.map((o) => o.p)),

@@ -199,7 +199,8 @@ export function celo2(options: Partial<Celo2Config> = {}): LearnedArchitecture<C
   return {
     name: 'celo2',
     config,
-    stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
+    // Adam-routed tensors keep 2 slots; learned ones Km + Kr (4) plus factored accumulators.
+    stateSlotsPerParameter: 2,
     init: (k: Key): Celo2Theta => initCelo2Theta(k, widths, config.hiddenSize),
     optimizer(theta: Celo2Theta): Optimizer {
       return {
