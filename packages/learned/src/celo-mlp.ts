@@ -25,6 +25,10 @@ export function celoStackLayers(ff: CeloStackMlp, groups: number): DenseParams[]
 
 /** A Haiku-initialized stacked split-input MLP for the given group widths and hidden size. */
 export function initCeloStack(k: Key, widths: readonly number[], hidden: number): CeloStackMlp {
+  return tf.tidy(() => initCeloStackUntidied(k, widths, hidden));
+}
+
+function initCeloStackUntidied(k: Key, widths: readonly number[], hidden: number): CeloStackMlp {
   const [k0, k1, k2] = split(k, 3) as [Key, Key, Key];
   const fanIn = widths.reduce((a, b) => a + b, 0);
   const l0 = initDense(k0, fanIn, hidden);
@@ -36,7 +40,6 @@ export function initCeloStack(k: Key, widths: readonly number[], hidden: number)
     out[`w0__${i}`] = tf.reshape(tf.slice(l0.w, [row, 0], [w, hidden]), [1, w, hidden]);
     row += w;
   });
-  tf.dispose(l0.w);
   out.b0 = tf.reshape(l0.b, [1, hidden]);
   out.w1 = tf.reshape(l1.w, [1, hidden, hidden]);
   out.b1 = tf.reshape(l1.b, [1, hidden]);

@@ -108,6 +108,10 @@ function celo2Layers(theta: Celo2Theta): DenseParams[] {
 
 /** A Haiku-style random theta in PyLO's layout. */
 function initCelo2Theta(k: Key, widths: readonly number[], hidden: number): Celo2Theta {
+  return tf.tidy(() => initCelo2ThetaUntidied(k, widths, hidden));
+}
+
+function initCelo2ThetaUntidied(k: Key, widths: readonly number[], hidden: number): Celo2Theta {
   const [k0, k1, k2] = split(k, 3) as [Key, Key, Key];
   const l0 = initDense(k0, widths.reduce((a, b) => a + b, 0), hidden);
   const l1 = initDense(k1, hidden, hidden);
@@ -123,7 +127,6 @@ function initCelo2Theta(k: Key, widths: readonly number[], hidden: number): Celo
   theta['hidden.bias'] = l1.b;
   theta['output.weight'] = tf.transpose(l2.w);
   theta['output.bias'] = l2.b;
-  tf.dispose([l0.w, l1.w, l2.w]);
   return theta;
 }
 
