@@ -54,7 +54,7 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
     beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
     beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
     epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
-    ...checkCeloCommon(options),
+    ...checkCeloCommon('celoAdam', options),
   };
   const { beta1, beta2 } = config;
   return {

@@ -46,10 +46,10 @@ export type CeloState = {
 const GROUPS = 14;
 
 /** Validates the options shared by Celo and Celo-Adam's scheduler. */
-export function checkCeloCommon(options: { lstmHiddenSize?: unknown; numSteps?: unknown }): { lstmHiddenSize: number; numSteps?: number } {
+export function checkCeloCommon(name: string, options: { lstmHiddenSize?: unknown; numSteps?: unknown }): { lstmHiddenSize: number; numSteps?: number } {
   return {
     lstmHiddenSize: checkNumber('lstmHiddenSize', options.lstmHiddenSize ?? 64, { integer: true, min: 1 }),
-    ...(options.numSteps !== undefined ? { numSteps: checkNumSteps('celo', options.numSteps) } : {}),
+    ...(options.numSteps !== undefined ? { numSteps: checkNumSteps(name, options.numSteps) } : {}),
   };
 }
 
@@ -94,7 +94,7 @@ export function celo(options: Partial<CeloConfig> = {}): LearnedArchitecture<Cel
     stepMult: checkNumber('stepMult', options.stepMult ?? 1e-3),
     expMult: checkNumber('expMult', options.expMult ?? 1e-3),
     hiddenSize: checkNumber('hiddenSize', options.hiddenSize ?? 4, { integer: true, min: 1 }),
-    ...checkCeloCommon(options),
+    ...checkCeloCommon('celo', options),
   };
   const widths = celoGroupWidths(config.initialMomentumDecays.length, config.initialRmsDecays.length, config.initialAdafactorDecays.length);
   return {
