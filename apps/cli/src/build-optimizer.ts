@@ -79,6 +79,21 @@ export async function loadLearnedCheckpoint(path: string): Promise<LoadedLearned
   }
 }
 
+type PretrainedLoader = (name: string) => { theta: TensorTree; optimizer(options: Record<string, unknown>): Optimizer };
+
+/** A published learned optimizer shipped with @lopt/learned (`pretrained:celo2:learningRate=3e-3`). */
+async function buildPretrained(spec: Extract<OptimizerSpec, { kind: 'pretrained' }>, numSteps: number): Promise<BuiltOptimizer> {
+  const load = await libraryFunction<PretrainedLoader>('@lopt/learned', 'pretrained', `The optimizer spec '${spec.text}'`);
+  const loaded = wrapCreate(() => load(spec.name), spec.text);
+  try {
+    const optimizer = wrapCreate(() => loaded.optimizer({ numSteps, ...spec.options }), spec.text);
+    return { optimizer, label: specLabel(spec), dispose: () => tf.dispose(collectTensors(loaded.theta)) };
+  } catch (e) {
+    tf.dispose(collectTensors(loaded.theta));
+    throw e;
+  }
+}
+
 type Guard = (learned: Optimizer, fallback: Optimizer, options: Record<string, unknown>) => Optimizer;
 
 /** Options of {@link buildOptimizer}. */
@@ -120,6 +135,8 @@ export async function buildOptimizer(spec: OptimizerSpec, options: BuildOptions)
       }
       throw new CliError(`No optimizer named '${spec.name}'.`, `Registered: ${names.join(', ')}.`);
     }
+    case 'pretrained':
+      return buildPretrained(spec, options.numSteps);
     case 'checkpoint': {
       const { learnedOptimizer, theta } = await loadLearnedCheckpoint(spec.path);
       return {

@@ -1,5 +1,21 @@
 import { REGISTRY_KINDS, list, type RegistryKind } from '@lopt/core';
+import { loadLibraries } from './packages.js';
 import { renderTable } from './stats.js';
+
+/** A pretrained learned optimizer shipped with @lopt/learned, as `lopt list` shows it. */
+export interface PretrainedRow {
+  readonly name: string;
+  readonly licence: string;
+  readonly source: string;
+  readonly needs: string;
+}
+
+/** The pretrained optimizers @lopt/learned ships (its `PRETRAINED_SOURCES`), or none when it is not loaded. */
+export async function pretrainedRows(): Promise<PretrainedRow[]> {
+  const mod = (await loadLibraries()).modules.get('@lopt/learned');
+  const sources = mod?.PRETRAINED_SOURCES as Record<string, { licence: string; source: string; needs: string }> | undefined;
+  return Object.entries(sources ?? {}).map(([name, s]) => ({ name: `pretrained:${name}`, licence: s.licence, source: s.source, needs: s.needs }));
+}
 
 const TITLES: Record<RegistryKind, string> = {
   optimizer: 'Optimizers (--optimizer <name>[:key=value,...])',
@@ -10,15 +26,18 @@ const TITLES: Record<RegistryKind, string> = {
 };
 
 /** Every registered component of the given kinds, as text (grouped tables) or JSON. */
-export function listComponents(kinds: readonly RegistryKind[], json: boolean): string {
-  if (json) return JSON.stringify(Object.fromEntries(kinds.map((k) => [k, list(k)])), null, 2);
-  return kinds
-    .map((k) => {
-      const entries = list(k);
-      const body = entries.length ? renderTable(['name', 'description'], entries.map((e) => [e.name, e.description])) : '(none registered)';
-      return `${TITLES[k]}\n${body}`;
-    })
-    .join('\n\n');
+export function listComponents(kinds: readonly RegistryKind[], json: boolean, pretrained: readonly PretrainedRow[] = []): string {
+  if (json) return JSON.stringify({ ...Object.fromEntries(kinds.map((k) => [k, list(k)])), ...(pretrained.length ? { pretrained } : {}) }, null, 2);
+  const sections = kinds.map((k) => {
+    const entries = list(k);
+    const body = entries.length ? renderTable(['name', 'description'], entries.map((e) => [e.name, e.description])) : '(none registered)';
+    return `${TITLES[k]}\n${body}`;
+  });
+  if (pretrained.length) {
+    const body = renderTable(['name', 'licence', 'needs', 'source'], pretrained.map((p) => [p.name, p.licence, p.needs, p.source]));
+    sections.push(`Pretrained learned optimizers (--optimizer pretrained:<name>[:key=value,...])\n${body}`);
+  }
+  return sections.join('\n\n');
 }
 
 /** All kinds, in display order. */

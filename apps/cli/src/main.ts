@@ -202,12 +202,13 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (kind: string | undefined, opts: { json?: boolean }, cmd: Command) => {
       const common = cmd.optsWithGlobals() as CommonOptions;
-      const { ALL_KINDS, listComponents } = await import('./list.js');
+      const { ALL_KINDS, listComponents, pretrainedRows } = await import('./list.js');
       const { parseKind } = await import('./plugins.js');
       const { startCommand } = await import('./context.js');
       const kinds = kind === undefined ? ALL_KINDS : [parseKind(kind)];
       await startCommand('list', common);
-      process.stdout.write(`${listComponents(kinds, Boolean(opts.json))}\n`);
+      const pretrained = kinds.includes('learned-optimizer') ? await pretrainedRows() : [];
+      process.stdout.write(`${listComponents(kinds, Boolean(opts.json), pretrained)}\n`);
     });
 
   program

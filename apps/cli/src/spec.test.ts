@@ -31,6 +31,16 @@ describe('optimizer specs', () => {
     expect(specLabel(parseOptimizerSpec('/tmp/a/b/theta.safetensors'))).toBe('learned:b/theta.safetensors');
   });
 
+  it('parses pretrained specs with and without options, and rejects a malformed one', () => {
+    expect(parseOptimizerSpec('pretrained:celo2')).toEqual({ kind: 'pretrained', name: 'celo2', options: {}, text: 'pretrained:celo2' });
+    const s = parseOptimizerSpec('pretrained:celo-adam:stepMult=2e-3');
+    expect(s).toMatchObject({ kind: 'pretrained', name: 'celo-adam', options: { stepMult: 0.002 } });
+    expect(specLabel(s)).toBe('pretrained:celo-adam(stepMult=2e-3)');
+    expect(failure(() => parseOptimizerSpec('pretrained:'))).toMatch(/names no pretrained optimizer.*pretrained:celo2/);
+    const g = parseOptimizerSpec('guard:lossGuarded(pretrained:celo2:learningRate=1e-2, adam)');
+    expect(g).toMatchObject({ kind: 'guard', inner: { kind: 'pretrained', name: 'celo2', options: { learningRate: 0.01 } } });
+  });
+
   it('parses nested guards with inner options and guard options', () => {
     const s = parseOptimizerSpec('guard:lossGuarded(runs/q/theta.safetensors, adam:learningRate=1e-2;beta1=0.8, every=5, lookahead=2)');
     expect(s.kind).toBe('guard');

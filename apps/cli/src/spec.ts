@@ -10,6 +10,7 @@ export type GuardName = (typeof GUARDS)[number];
 export type OptimizerSpec =
   | { readonly kind: 'registry'; readonly name: string; readonly options: Record<string, OptionValue>; readonly text: string }
   | { readonly kind: 'checkpoint'; readonly path: string; readonly text: string }
+  | { readonly kind: 'pretrained'; readonly name: string; readonly options: Record<string, OptionValue>; readonly text: string }
   | {
       readonly kind: 'guard';
       readonly guard: GuardName;
@@ -22,7 +23,8 @@ export type OptimizerSpec =
 const SPEC_HELP =
   'An optimizer spec is a registered name with options (adam:learningRate=1e-3,beta1=0.9), a checkpoint path ' +
   '(runs/quickstart/theta.safetensors or a run directory), or a guard around two specs ' +
-  '(guard:lossGuarded(<spec>, adam); inside a guard separate an inner spec\'s options with ";").';
+  '(guard:lossGuarded(<spec>, adam); inside a guard separate an inner spec\'s options with ";"), or a pretrained ' +
+  'learned optimizer shipped with @lopt/learned (pretrained:celo2, pretrained:celo2:learningRate=3e-3).';
 
 /** Whether a spec string names a checkpoint file or run directory rather than a registry name. */
 function looksLikePath(text: string): boolean {
@@ -33,6 +35,8 @@ function looksLikePath(text: string): boolean {
  * Parses an optimizer spec:
  * - `adam`, `adam:learningRate=1e-3,beta1=0.9` — a registered optimizer with options;
  * - `path/to/theta.safetensors` or a run directory — a meta-trained learned optimizer;
+ * - `pretrained:celo2`, `pretrained:celo2:learningRate=3e-3` — a published learned optimizer
+ *   shipped with @lopt/learned (`celo`, `celo-adam`, `celo2`);
  * - `guard:lossGuarded(<spec>, <fallback spec>[, key=value ...])` — a guard from @lopt/safeguard
  *   (also `divergenceGuard`, `safeguarded`); inside a guard, separate an inner spec's options with `;`.
  */
@@ -40,12 +44,23 @@ export function parseOptimizerSpec(text: string): OptimizerSpec {
   const t = text.trim();
   if (t === '') throw new CliError('An empty optimizer spec was given.', SPEC_HELP);
   if (t.startsWith('guard:')) return parseGuard(t);
+  if (t.startsWith('pretrained:')) return parsePretrained(t);
   if (looksLikePath(t)) return { kind: 'checkpoint', path: t, text: t };
   const colon = t.indexOf(':');
   const name = colon < 0 ? t : t.slice(0, colon);
   if (!/^[A-Za-z][\w.-]*$/.test(name)) throw new CliError(`'${t}' is not a valid optimizer spec.`, SPEC_HELP);
   const options = colon < 0 ? {} : parseKeyValues(t.slice(colon + 1), `optimizer '${name}'`);
   return { kind: 'registry', name, options, text: t };
+}
+
+/** `pretrained:<name>[:key=value,...]`: a published learned optimizer shipped with @lopt/learned. */
+function parsePretrained(t: string): OptimizerSpec {
+  const rest = t.slice('pretrained:'.length);
+  const colon = rest.indexOf(':');
+  const name = colon < 0 ? rest : rest.slice(0, colon);
+  if (!/^[A-Za-z][\w-]*$/.test(name)) throw new CliError(`'${t}' names no pretrained optimizer.`, 'Write pretrained:<name>[:key=value,...], e.g. pretrained:celo2 or pretrained:celo; `lopt list` shows them.');
+  const options = colon < 0 ? {} : parseKeyValues(rest.slice(colon + 1), `pretrained optimizer '${name}'`);
+  return { kind: 'pretrained', name, options, text: t };
 }
 
 function parseGuard(t: string): OptimizerSpec {
@@ -86,6 +101,10 @@ export function specLabel(spec: OptimizerSpec): string {
     case 'registry': {
       const opts = Object.entries(spec.options).map(([k, v]) => `${k}=${formatOption(v)}`);
       return opts.length ? `${spec.name}(${opts.join(', ')})` : spec.name;
+    }
+    case 'pretrained': {
+      const opts = Object.entries(spec.options).map(([k, v]) => `${k}=${formatOption(v)}`);
+      return opts.length ? `pretrained:${spec.name}(${opts.join(', ')})` : `pretrained:${spec.name}`;
     }
     case 'checkpoint': {
       const parts = spec.path.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.');

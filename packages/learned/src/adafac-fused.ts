@@ -22,7 +22,8 @@ interface WasmBackendLike {
 
 let kernelModule: WebAssembly.Module | null | undefined;
 
-function decodeBase64(b64: string): Uint8Array {
+/** Decodes base64 to bytes with `atob` (browser and Node >= 16; no Node built-ins). */
+export function decodeBase64(b64: string): Uint8Array {
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

@@ -41,6 +41,13 @@ const GOLDEN: Record<string, { count: number; arithmetic: number }> = {
   nnAdam: { count: 6856, arithmetic: 2 * 32 + ((19 + 32) * 128 + 128) + (32 * 4 + 4) + 4 },
   // LSTM1 (2+20)*80+80, LSTM2 (20+20)*80+80, linear 20+1
   lstmL2L: { count: 5141, arithmetic: (2 + 20) * 80 + 80 + ((20 + 20) * 80 + 80) + 21 },
+  // MLP 30 -> 4 -> 4 -> 3, LSTM init state 2*64, linear/linear_1/linear_2 3*(18*64+64),
+  // LSTM (64+64)*256+256, rnn_to_controls and step_size 2*(64+1)
+  celo: { count: 37089, arithmetic: 30 * 4 + 4 + (4 * 4 + 4) + (4 * 3 + 3) + 2 * 64 + 3 * (18 * 64 + 64) + (128 * 256 + 256) + 2 * (64 + 1) },
+  // the scheduler only (no MLP, no control head)
+  celoAdam: { count: 36865, arithmetic: 2 * 64 + 3 * (18 * 64 + 64) + (128 * 256 + 256) + (64 + 1) },
+  // MLP 30 -> 8 -> 8 -> 3
+  celo2: { count: 347, arithmetic: 30 * 8 + 8 + (8 * 8 + 8) + (8 * 3 + 3) },
 };
 
 /** State scalars for smallParams (w [4,6], b [6], s []) per architecture, from each one's documented layout. */
@@ -58,9 +65,14 @@ const STATE_SIZE: Record<string, number> = {
   // 2 slots per parameter; per tensor: 4 hyperparameters, LSTM h, c (32 each)
   nnAdam: 2 * 31 + 3 * (4 + 32 + 32),
   lstmL2L: 80 * 31,
+  // adafacMlpLOpt's accumulators, plus the scheduler: 10 loss EMAs, 10 minima, 10 decays, 1/numSteps, LSTM h and c (64 each)
+  celo: 4 * 31 + 3 * (4 + 6) + 3 * (6 + 1) + (3 * 10 + 1 + 2 * 64),
+  celoAdam: 2 * 31 + (3 * 10 + 1 + 2 * 64),
+  // PyLO routing: the bias, the only matrix (first and last) and the scalar all take AdamW (2 slots)
+  celo2: 2 * 31,
 };
 
-const NEEDS_LOSS = new Set(['rnnMlpLOpt']);
+const NEEDS_LOSS = new Set(['rnnMlpLOpt', 'celo', 'celoAdam']);
 
 function build(name: string): LearnedArchitecture {
   return (ARCHITECTURES[name] as { factory: (o: object) => LearnedArchitecture }).factory({});
@@ -80,7 +92,7 @@ describe.each(Object.keys(ARCHITECTURES))('%s', (name) => {
     const lopt = build(name);
     const theta = lopt.init(key(0));
     const params = smallParams(key(1));
-    const state = lopt.optimizer(theta).init(params);
+    const state = lopt.optimizer(theta).init(params, { numSteps: 10 });
     expect(treeSize(state.state as TensorTree)).toBe(STATE_SIZE[name]);
     expect(lopt.stateSlotsPerParameter * 31).toBeLessThanOrEqual(STATE_SIZE[name] as number);
     disposeTree(state.state as TensorTree);
@@ -113,7 +125,8 @@ describe.each(Object.keys(ARCHITECTURES))('%s', (name) => {
   });
 
   it('tf.grad of the loss after 3 unrolled steps w.r.t. theta is finite and non-zero', () => {
-    const lopt = build(name);
+    // Celo2's default (PyLO) routing sends all of smallParams to AdamW (one matrix is first and last).
+    const lopt = name === 'celo2' ? (ARCHITECTURES.celo2 as { factory: (o: object) => LearnedArchitecture }).factory({ routing: 'regex' }) : build(name);
     const theta = lopt.init(key(4));
     const { leaves, structure } = treeFlatten(theta);
     const params0 = smallParams(key(5));
@@ -139,7 +152,7 @@ describe.each(Object.keys(ARCHITECTURES))('%s', (name) => {
   it(NEEDS_LOSS.has(name) ? 'fails with MISSING_CONTEXT without ctx.loss' : 'does not need ctx.loss or numSteps', () => {
     const lopt = build(name);
     const theta = lopt.init(key(6));
-    const opt = lopt.optimizer(theta);
+    const opt = lopt.optimizer(theta, { numSteps: 10 }); // Celo's scheduler needs the run length
     const s = opt.init(smallParams(key(7)));
     const g = quadGrads(s.params);
     if (NEEDS_LOSS.has(name)) {

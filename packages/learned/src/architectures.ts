@@ -1,5 +1,8 @@
 import type { FactoryOptions } from '@lopt/core';
 import { adafacMlpLOpt } from './adafac-mlp-lopt.js';
+import { celo } from './celo.js';
+import { celoAdam } from './celo-adam.js';
+import { celo2 } from './celo2.js';
 import { learnableAdam, learnableSgd, learnableSgdm } from './learnable.js';
 import { lstmL2L } from './lstm-l2l.js';
 import { mlpLOpt } from './mlp-lopt.js';
@@ -33,6 +36,9 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureEntry>> = Object
   rnnMlpLOpt: { factory: (o) => rnnMlpLOpt(o) as unknown as LearnedArchitecture, description: 'Hierarchical per-tensor LSTM + per-parameter MLP (Metz et al. 2020); needs ctx.loss.' },
   nnAdam: { factory: (o) => nnAdam(o) as unknown as LearnedArchitecture, description: 'Adam whose per-tensor hyperparameters an LSTM sets every step.' },
   lstmL2L: { factory: (o) => lstmL2L(o) as unknown as LearnedArchitecture, description: 'Coordinatewise 2-layer LSTM of Andrychowicz et al. 2016.' },
+  celo: { factory: (o) => celo(o) as unknown as LearnedArchitecture, description: 'Celo (Moudgil et al. 2025): per-element MLP 30-4-4-3 + learned LSTM scheduler; needs ctx.loss and numSteps.' },
+  celoAdam: { factory: (o) => celoAdam(o) as unknown as LearnedArchitecture, description: "Celo-Adam: Adam driven by Celo's learned LSTM scheduler; needs ctx.loss and numSteps." },
+  celo2: { factory: (o) => celo2(o) as unknown as LearnedArchitecture, description: 'Celo2: per-element MLP 30-8-8-3, Newton-Schulz orthogonalized, Adam for 1-D tensors; external learning rate.' },
 });
 
 /** Config keys that select an implementation, not an architecture (ignored when checkpoints are compared). */

@@ -14,7 +14,7 @@ function architecturalConfig(config: Readonly<Record<string, unknown>>): Record<
 }
 
 /** Checks that `theta` has the structure and shapes that `lopt.init` produces. */
-function checkThetaShape(lopt: LearnedArchitecture, theta: TensorTree, code: 'INVALID_OPTION' | 'CHECKPOINT_MISMATCH'): void {
+export function checkThetaShape(lopt: LearnedArchitecture, theta: TensorTree, code: 'INVALID_OPTION' | 'CHECKPOINT_MISMATCH'): void {
   const ref = tf.tidy(() => lopt.init(key(0)) as unknown as tf.TensorContainer) as unknown as TensorTree;
   try {
     const rp = treePaths(ref);

@@ -147,4 +147,33 @@ describe('toTfjsOptimizer', () => {
     opt.dispose();
     x.dispose();
   });
+
+  it('passes the loss of minimize (model.fit) to the lopt optimizer as ctx.loss, without leaking', () => {
+    const x = tf.variable(tf.tensor1d([1, -2]), true, 'lopt_test_ctx_loss');
+    const seen: number[] = [];
+    const inner = sgd({ learningRate: 0.1 });
+    const recorder = {
+      name: 'recorder',
+      init: inner.init,
+      update: (state: Parameters<typeof inner.update>[0], grads: Parameters<typeof inner.update>[1], ctx?: { loss?: tf.Scalar }) => {
+        seen.push(ctx?.loss === undefined ? Number.NaN : (ctx.loss.dataSync()[0] as number));
+        return inner.update(state, grads);
+      },
+    };
+    const opt = toTfjsOptimizer(recorder);
+    const f = () => tf.sum(tf.square(x)) as tf.Scalar;
+    opt.minimize(f);
+    const before = tf.memory().numTensors;
+    const cost = opt.minimize(f, true) as tf.Scalar;
+    // sum(x^2) = 5, then x <- x - 0.1 * 2x = 0.8x, so 3.2.
+    expect(seen[0]).toBeCloseTo(5, 5);
+    expect(seen[1]).toBeCloseTo(3.2, 5);
+    expect(cost.dataSync()[0]).toBeCloseTo(3.2, 5);
+    cost.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    opt.applyGradients({ lopt_test_ctx_loss: tf.tensor1d([0, 0]) });
+    expect(Number.isNaN(seen[2])).toBe(true); // outside minimize there is no loss
+    opt.dispose();
+    x.dispose();
+  });
 });

@@ -78,6 +78,7 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
   private theta: TensorTree | undefined;
   private readonly states = new Map<string, OptState<unknown>>();
   private pending: SavedVariableState[] | undefined;
+  private currentLoss: tf.Scalar | undefined;
 
   /**
    * Wraps `source` (see {@link toTfjsOptimizer}). `recipe` says how to rebuild it on load;
@@ -132,6 +133,24 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
   /** The lopt state of one variable (its `params` are not meaningful outside `applyGradients`). */
   stateOf(variableName: string): OptState<unknown> | undefined {
     return this.states.get(variableName);
+  }
+
+  /**
+   * `tf.Optimizer.minimize`, but the loss value is also passed to the lopt optimizer as
+   * `ctx.loss` (learned optimizers such as Celo read it), so `model.fit` can drive them.
+   */
+  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    const { value, grads } = this.computeGradients(f, varList);
+    this.currentLoss = value;
+    try {
+      this.applyGradients(grads);
+    } finally {
+      this.currentLoss = undefined;
+      tf.dispose(Object.values(grads));
+    }
+    if (returnCost) return value;
+    value.dispose();
+    return null;
   }
 
   /** Applies one update to every variable named in `variableGradients` (a map or a list). */
@@ -194,7 +213,8 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
     }
     const prev = old;
     const nextState = tf.tidy(() => {
-      const next = opt.update({ params: { [name]: variable }, state: prev.state, iteration: prev.iteration }, { [name]: grad });
+      const ctx = this.currentLoss === undefined ? undefined : { loss: this.currentLoss };
+      const next = opt.update({ params: { [name]: variable }, state: prev.state, iteration: prev.iteration }, { [name]: grad }, ctx);
       const value = (next.params as Record<string, tf.Tensor>)[name];
       if (!value) throw new LoptError('INTERNAL', `Optimizer '${opt.name}' returned no parameter '${name}'.`);
       if (value !== variable) variable.assign(value);

@@ -1,0 +1,103 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { checkCeloCommon } from './celo.js';
+import { checkNumSteps, initScheduler, initSchedulerState, schedulerStep, type CeloLstmInit, type CeloRnnParams, type CeloSchedulerState } from './celo-scheduler.js';
+import { checkGrads, checkKnownOptions, requireLoss } from './common.js';
+import type { LearnedArchitecture } from './types.js';
+
+/** Configuration of {@link celoAdam}; defaults are the reference's `get_optimizer('celo_adam')`. */
+export type CeloAdamConfig = {
+  /** Step multiplier (Adam's base learning rate). Default 1e-3. */
+  readonly stepMult: number;
+  /** First-moment decay. Default 0.9. */
+  readonly beta1: number;
+  /** Second-moment decay. Default 0.999. */
+  readonly beta2: number;
+  /** Epsilon added to the root. Default 1e-8 (a further 1e-10 sits inside the root, as the reference). */
+  readonly epsilon: number;
+  /** LSTM width of the scheduler. Default 64. */
+  readonly lstmHiddenSize: number;
+  /** Expected training length, when fixed at construction (else given to `optimizer` or `init`). */
+  readonly numSteps?: number;
+};
+
+/** Meta-parameters of {@link celoAdam}: the tree of the reference's `theta.state` (scheduler only). */
+export type CeloAdamTheta = {
+  /** The learned initial LSTM state. */
+  lstm_init_state: CeloLstmInit;
+  /** The scheduler (no control head). */
+  rnn_params: CeloRnnParams;
+};
+
+/** State of the optimizer {@link celoAdam} builds. */
+export type CeloAdamState = {
+  /** First moments (params leaf order). */
+  m: tf.Tensor[];
+  /** Second moments. */
+  v: tf.Tensor[];
+  /** Loss buffer and LSTM state. */
+  sched: CeloSchedulerState;
+};
+
+/**
+ * Celo-Adam (the Adam-based variant of Celo, Moudgil et al. 2025): bias-corrected Adam whose
+ * learning rate `stepMult * lr_mult` a learned LSTM scheduler sets every step from the
+ * fraction of training done and ten loss EMAs (ALGORITHMS.md section 3):
+ * `p <- p - mh * stepMult * lr_mult / (eps + sqrt(vh + 1e-10))`, gradients clipped to ±1000.
+ * Needs `ctx.loss` at every step and `numSteps`. Theta: 36,865 meta-parameters
+ * (`pretrained('celo-adam')` loads the published ones). State: 2 slots per parameter.
+ */
+export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitecture<CeloAdamTheta, CeloAdamConfig> {
+  checkKnownOptions('celoAdam', options, ['stepMult', 'beta1', 'beta2', 'epsilon', 'lstmHiddenSize', 'numSteps']);
+  const config: CeloAdamConfig = {
+    stepMult: checkNumber('stepMult', options.stepMult ?? 1e-3),
+    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
+    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+    epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
+    ...checkCeloCommon('celoAdam', options),
+  };
+  const { beta1, beta2 } = config;
+  return {
+    name: 'celoAdam',
+    config,
+    stateSlotsPerParameter: 2,
+    init: (k: Key): CeloAdamTheta => initScheduler(k, config.lstmHiddenSize, false),
+    optimizer(theta: CeloAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
+      const defaultSteps = optOpts.numSteps ?? config.numSteps;
+      return {
+        name: 'celoAdam',
+        init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
+          const n = checkNumSteps('celoAdam', initOpts.numSteps ?? defaultSteps);
+          const leaves = treeFlatten(params).leaves;
+          const state: CeloAdamState = { m: leaves.map((p) => tf.zerosLike(p)), v: leaves.map((p) => tf.zerosLike(p)), sched: initSchedulerState(n, theta.lstm_init_state) };
+          return { params, state, iteration: 0 };
+        },
+        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
+          checkGrads(state.params, grads, 'celoAdam');
+          const loss = requireLoss(ctx, 'celoAdam', 'its scheduler reads loss EMAs');
+          const prev = state.state as CeloAdamState;
+          const n = state.iteration + 1;
+          return tf.tidy(() => {
+            const { leaves, structure } = treeFlatten(state.params);
+            const gl = treeFlatten(grads).leaves;
+            const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
+            const lr = tf.mul(lrMult, config.stepMult);
+            const out = leaves.map((p, i) => {
+              const g = tf.clipByValue(gl[i] as tf.Tensor, -1000, 1000);
+              const m = tf.add(tf.mul(beta1, prev.m[i] as tf.Tensor), tf.mul(1 - beta1, g));
+              const v = tf.add(tf.mul(beta2, prev.v[i] as tf.Tensor), tf.mul(1 - beta2, tf.square(g)));
+              const mh = tf.div(m, 1 - beta1 ** n);
+              const vh = tf.div(v, 1 - beta2 ** n);
+              return { p: tf.sub(p, tf.mul(mh, tf.div(lr, tf.add(config.epsilon, tf.sqrt(tf.add(vh, 1e-10)))))), m, v };
+            });
+            return {
+              params: treeUnflatten(structure, out.map((o) => o.p)),
+              state: { m: out.map((o) => o.m), v: out.map((o) => o.v), sched: next },
+              iteration: n,
+            } as unknown as tf.TensorContainer;
+          }) as unknown as OptState;
+        },
+      };
+    },
+  };
+}
