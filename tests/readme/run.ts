@@ -23,6 +23,7 @@ export async function runSnippet(root: string, s: Snippet, timeoutMs: number): P
   writeFileSync(file, s.code);
   const env: NodeJS.ProcessEnv = { ...process.env, TSX_TSCONFIG_PATH: join(root, 'tsconfig.base.json') };
   delete env.LOPT_BACKEND; // the snippet's own initBackend() call decides, as for a user
+  env.LOPT_PRETRAINED_DIR ??= join(root, '..', 'shared', 'pretrained'); // the published checkpoints beside the clone
   const start = Date.now();
   try {
     return await new Promise<RunResult>((resolve, reject) => {

@@ -8,3 +8,5 @@ export type { BackendChoice, BackendName, BackendInfo, InitBackendOptions } from
 export { fillWasmKernelGaps, wasmKernelFills } from './kernels/index.js';
 export type { KernelFill, KernelGap, KernelRoute } from './kernels/index.js';
 export { fillGradientGaps } from './gradients.js';
+export { MATMUL_KERNELS, SLOW_FACTOR, matMulRewrites, probeMatMulKernel, setMatMulRewrites } from './kernels/mat_mul_fixes.js';
+export type { MatMulProbe, MatMulProbeCase, MatMulSlowLayouts } from './kernels/mat_mul_fixes.js';

@@ -47,14 +47,34 @@ function badNode(path: readonly (string | number)[], node: unknown): LoptError {
   );
 }
 
-/** Visits every leaf in canonical order with its path. */
+/** Runs `body` with `step` pushed on the shared `path` (popped after; an error leaves the path where it failed). */
+function descend<R>(path: (string | number)[], step: string | number, body: () => R): R {
+  path.push(step);
+  const out = body();
+  path.pop();
+  return out;
+}
+
+/**
+ * Visits every leaf in canonical order with its path. `path` is one array pushed and popped
+ * along the walk (trees are traversed every step, so no per-node copies): `fn` must copy it
+ * if it keeps it.
+ */
 function visit(tree: unknown, path: (string | number)[], fn: (leaf: tf.Tensor, path: (string | number)[]) => void): void {
   if (isTensor(tree)) {
     fn(tree, path);
   } else if (Array.isArray(tree)) {
-    tree.forEach((child, i) => visit(child, [...path, i], fn));
+    for (let i = 0; i < tree.length; i++) {
+      path.push(i);
+      visit(tree[i], path, fn);
+      path.pop();
+    }
   } else if (isPlainObject(tree)) {
-    for (const k of sortedKeys(tree)) visit(tree[k], [...path, k], fn);
+    for (const k of sortedKeys(tree)) {
+      path.push(k);
+      visit(tree[k], path, fn);
+      path.pop();
+    }
   } else {
     throw badNode(path, tree);
   }
@@ -76,17 +96,18 @@ export function treePaths(tree: TensorTree): string[] {
 
 /** The structure of a tree (see {@link TreeDef}). */
 export function treeStructure(tree: TensorTree): TreeDef {
-  const build = (node: unknown, path: (string | number)[]): TreeDef => {
+  const path: (string | number)[] = [];
+  const build = (node: unknown): TreeDef => {
     if (isTensor(node)) return null;
-    if (Array.isArray(node)) return node.map((c, i) => build(c, [...path, i]));
+    if (Array.isArray(node)) return node.map((c, i) => descend(path, i, () => build(c)));
     if (isPlainObject(node)) {
       const out: { [name: string]: TreeDef } = {};
-      for (const k of sortedKeys(node)) out[k] = build(node[k], [...path, k]);
+      for (const k of sortedKeys(node)) out[k] = descend(path, k, () => build(node[k]));
       return out;
     }
     throw badNode(path, node);
   };
-  return build(tree, []);
+  return build(tree);
 }
 
 /** Splits a tree into its leaves (canonical order) and its structure. */
@@ -111,15 +132,16 @@ export function treeUnflatten(structure: TreeDef, leaves: readonly tf.Tensor[]):
     throw new LoptError('TREE_MISMATCH', `Structure has ${expected} leaves but ${leaves.length} tensors were given.`);
   }
   let i = 0;
-  const build = (def: TreeDef, path: (string | number)[]): TensorTree => {
+  const path: (string | number)[] = [];
+  const build = (def: TreeDef): TensorTree => {
     if (def === null) return leaves[i++] as tf.Tensor;
-    if (Array.isArray(def)) return def.map((c, j) => build(c, [...path, j]));
+    if (Array.isArray(def)) return def.map((c, j) => descend(path, j, () => build(c)));
     if (!isPlainObject(def)) throw badNode(path, def);
     const out: { [name: string]: TensorTree } = {};
-    for (const k of sortedKeys(def)) out[k] = build(def[k] as TreeDef, [...path, k]);
+    for (const k of sortedKeys(def)) out[k] = descend(path, k, () => build(def[k] as TreeDef));
     return out;
   };
-  return build(structure, []);
+  return build(structure);
 }
 
 /**
@@ -157,7 +179,11 @@ export function assertSameStructure(
       const xa = x as unknown[];
       const ya = y as unknown[];
       if (xa.length !== ya.length) fail(path, `${na} has ${xa.length} entries but ${nb} has ${ya.length}`);
-      xa.forEach((c, i) => walk(c, ya[i], [...path, i]));
+      for (let i = 0; i < xa.length; i++) {
+        path.push(i);
+        walk(xa[i], ya[i], path);
+        path.pop();
+      }
       return;
     }
     if (!isPlainObject(x)) throw badNode(path, x);
@@ -166,7 +192,11 @@ export function assertSameStructure(
     const ky = sortedKeys(y);
     for (const k of kx) if (!(k in y)) fail([...path, k], `present in ${na} but missing in ${nb}`);
     for (const k of ky) if (!(k in x)) fail([...path, k], `present in ${nb} but missing in ${na}`);
-    for (const k of kx) walk(x[k], y[k], [...path, k]);
+    for (const k of kx) {
+      path.push(k);
+      walk(x[k], y[k], path);
+      path.pop();
+    }
   };
   walk(a, b, []);
 }
@@ -182,7 +212,7 @@ export function assertSameStructure(
  * ```
  */
 export function treeMap<T extends TensorTree>(fn: (...leaves: tf.Tensor[]) => tf.Tensor, tree: T, ...rest: TensorTree[]): T {
-  return treeMapWithPath((_path, ...leaves) => fn(...leaves), tree, ...rest);
+  return mapLeaves((_path, leaves) => fn(...leaves), tree, rest);
 }
 
 /** Like {@link treeMap}, but `fn` also receives the leaf's path (`layers.0.w`). */
@@ -191,21 +221,29 @@ export function treeMapWithPath<T extends TensorTree>(
   tree: T,
   ...rest: TensorTree[]
 ): T {
+  return mapLeaves((path, leaves) => fn(formatPath(path), ...leaves), tree, rest);
+}
+
+/** treeMap's walk: `fn` gets the live path (see {@link visit}) and the leaves of every tree at it. */
+function mapLeaves<T extends TensorTree>(fn: (path: (string | number)[], leaves: tf.Tensor[]) => tf.Tensor, tree: T, rest: readonly TensorTree[]): T {
   for (const [i, other] of rest.entries()) assertSameStructure(tree, other, { names: ['tree 0', `tree ${i + 1}`] });
   const restLeaves = rest.map((r) => treeLeaves(r));
   let i = 0;
-  const build = (node: unknown, path: (string | number)[]): TensorTree => {
+  const path: (string | number)[] = [];
+  const build = (node: unknown): TensorTree => {
     if (isTensor(node)) {
       const j = i++;
-      return fn(formatPath(path), node, ...restLeaves.map((l) => l[j] as tf.Tensor));
+      const leaves = [node];
+      for (const l of restLeaves) leaves.push(l[j] as tf.Tensor);
+      return fn(path, leaves);
     }
-    if (Array.isArray(node)) return node.map((c, k) => build(c, [...path, k]));
+    if (Array.isArray(node)) return node.map((c, k) => descend(path, k, () => build(c)));
     if (!isPlainObject(node)) throw badNode(path, node);
     const out: { [name: string]: TensorTree } = {};
-    for (const k of sortedKeys(node)) out[k] = build(node[k], [...path, k]);
+    for (const k of sortedKeys(node)) out[k] = descend(path, k, () => build(node[k]));
     return out;
   };
-  return build(tree, []) as T;
+  return build(tree) as T;
 }
 
 /** A tree of zeros with the shapes and dtypes of `tree`. */

@@ -12,8 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lopt/backend';
-import { advance, disposeTree, foldIn, key, treeFlatten, treeLeaves, treeSize, treeUnflatten, type Task, type TensorTree } from '@lopt/core';
-import { adam } from '../src/test-helpers.ts';
+import { disposeTree, key, treeSize, type Task } from '@lopt/core';
+import { adamStepper } from '../src/test-helpers.ts';
 import { TEXT_VOCAB_SIZE, charLstmTask, imageConvTask, imageMlpTask, transformerLmTask } from '../src/index.ts';
 
 const V = TEXT_VOCAB_SIZE;
@@ -76,22 +76,10 @@ function timeMatmul(): number {
 }
 
 function trainRate(task: Task, pairMatmul: boolean): { msPerStep: number; msPerMatmul: number; steps: number; finalLoss: number } {
-  const params = task.init(key(0));
-  const { structure } = treeFlatten(params);
-  const opt = adam({ learningRate: 1e-3 });
-  let state = opt.init(params);
+  const stepper = adamStepper(task, { learningRate: 1e-3 });
   let loss = Number.NaN;
-  const step = (i: number): void => {
-    const k = foldIn(key(1), i);
-    const { grads, value } = tf.tidy(() => {
-      const batch = (task.datasets ? task.datasets.train.sample(k) : undefined) as TensorTree;
-      const r = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch, k))(treeLeaves(state.params));
-      return { grads: treeUnflatten(structure, r.grads), value: r.value };
-    });
-    state = advance(opt, state, grads, { loss: value });
-    loss = value.dataSync()[0] as number;
-    disposeTree(grads);
-    value.dispose();
+  const step = (_i: number): void => {
+    loss = stepper.step();
   };
   for (let i = 0; i < 2; i++) step(i); // warm-up (kernel setup, caches)
   timeMatmul();
@@ -105,9 +93,7 @@ function trainRate(task: Task, pairMatmul: boolean): { msPerStep: number; msPerM
     if (pairMatmul) mmMs.push(timeMatmul());
   }
   mmMs.push(timeMatmul());
-  disposeTree(state.params);
-  disposeTree(state.state.mu);
-  disposeTree(state.state.nu);
+  stepper.dispose();
   return { msPerStep: median(stepMs), msPerMatmul: median(mmMs), steps: stepMs.length, finalLoss: loss };
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, checkOneOf, split, type Key, type LayerTap, type Task, type TensorTree } from '@lopt/core';
 import { checkInt, checkIntList, classificationNormalizer, scalarTidy, softmaxCrossEntropy } from './common.js';
 import { MNIST_CLASSES, MNIST_SIZE, mnistDatasets, type ImageBatch } from './mnist.js';
+import { mlpSoftmaxLoss } from './mlp-fast-grad.js';
 import { checkActivation, INITIALIZERS, activate, initDense, initMlp, initWeight, mlp, mlpLayerRefs, dense, type Activation, type DenseParams, type Initializer } from './nn.js';
 
 /** Image datasets the package bundles. */
@@ -60,7 +61,9 @@ export interface ImageMlpTaskOptions extends ImageTaskOptions {
  * An MLP classifier on flattened images (learned_optimization's `ImageMLP_*` tasks, e.g.
  * `ImageMLP_FashionMnist8_Relu32` is `imageMlpTask({ imageSize: 8, hidden: [32] })` on
  * MNIST here). Params `{ layer00: { w, b }, ... }`; loss the mean softmax cross-entropy;
- * classification normalizer.
+ * classification normalizer. Under a single gradient tape the loss's gradient comes from a
+ * hand-derived backward pass for relu, tanh and sigmoid MLPs and softmax regression (same
+ * values as autodiff to float32 rounding); nested tapes and other activations use autodiff.
  */
 export function imageMlpTask(options: ImageMlpTaskOptions = {}): Task {
   const o = resolveImageOptions(options);
@@ -76,7 +79,13 @@ export function imageMlpTask(options: ImageMlpTaskOptions = {}): Task {
   return {
     name: `image-mlp-${o.dataset}${o.imageSize}-${hidden.join('x') || 'linear'}-${suffix(o)}`,
     init: (k: Key) => initMlp(k, sizes, o.initializer, o.initScale),
-    loss: (params: TensorTree, batch: TensorTree) => forward(params, batch),
+    loss: (params: TensorTree, batch: TensorTree) =>
+      scalarTidy(() => {
+        const { image, label } = batch as ImageBatch;
+        const x = tf.reshape(image, [image.shape[0], inputs]) as tf.Tensor2D;
+        return mlpSoftmaxLoss(params as Record<string, DenseParams>, x, label, sizes.length - 1, o.activation, MNIST_CLASSES);
+      }),
+    // the tapped loss takes the autodiff path (its custom-gradient taps need the tape)
     layers: { dense: mlpLayerRefs(sizes.length - 1), loss: (params: TensorTree, batch: TensorTree, tap: LayerTap) => forward(params, batch, tap) },
     datasets: mnistDatasets({ imageSize: o.imageSize, batchSize: o.batchSize }),
     normalizer: classificationNormalizer(MNIST_CLASSES),

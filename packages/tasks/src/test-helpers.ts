@@ -78,3 +78,32 @@ export function trainWithAdam(task: Task, options: { steps: number; learningRate
 export function hostLeaves(tree: TensorTree): number[][] {
   return treeLeaves(tree).map((t) => Array.from(t.dataSync()));
 }
+
+/** One Adam training step at a time on `task`: returns the step function (it returns the step's train loss) and a disposer. */
+export function adamStepper(task: Task, options: { learningRate: number; seed?: number }): { step: () => number; dispose: () => void } {
+  const seed = options.seed ?? 0;
+  const params = task.init(makeKey(seed));
+  const { structure } = treeFlatten(params);
+  const opt = adam({ learningRate: options.learningRate });
+  let state = opt.init(params);
+  let t = 0;
+  const step = (): number => {
+    const k = foldIn(makeKey(seed + 1), t++);
+    const { grads, value } = tf.tidy(() => {
+      const batch = (task.datasets ? task.datasets.train.sample(k) : undefined) as TensorTree;
+      const r = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch, k))(treeLeaves(state.params));
+      return { grads: treeUnflatten(structure, r.grads), value: r.value };
+    });
+    state = advance(opt, state, grads, { loss: value });
+    const loss = value.dataSync()[0] as number;
+    disposeTree(grads);
+    value.dispose();
+    return loss;
+  };
+  const dispose = (): void => {
+    disposeTree(state.params);
+    disposeTree(state.state.mu);
+    disposeTree(state.state.nu);
+  };
+  return { step, dispose };
+}

@@ -8,14 +8,17 @@ import { einsumConfig } from './einsum.js';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.js';
 import { maxPoolGradConfig, maxPoolKernelIsWrong, maxPoolWithArgmaxConfig } from './max_pool_fixes.js';
 import { signConfig, signKernelIsWrong } from './sign_fix.js';
+import { batchMatMulConfig, fusedMatMulConfig, matMulKernelIsSlow } from './mat_mul_fixes.js';
+import { gatherV2Config } from './gather.js';
 
 /**
  * How a filled kernel computes: composed from kernels the WASM backend has (`wasm-kernels`),
  * forwarded to the CPU backend's kernel (`cpu-forward`: inputs copied out of the WASM heap, the
- * CPU kernel run, outputs copied back), or one JS loop over the tensors' views of the WASM heap
- * (`heap-loop`: no copies, for cheap elementwise kernels).
+ * CPU kernel run, outputs copied back), one JS loop over the tensors' views of the WASM heap
+ * (`heap-loop`: no copies, for cheap elementwise kernels), or copies within the WASM heap in
+ * JavaScript (`wasm-heap`: data movement only, no arithmetic).
  */
-export type KernelRoute = 'wasm-kernels' | 'cpu-forward' | 'heap-loop';
+export type KernelRoute = 'wasm-kernels' | 'cpu-forward' | 'heap-loop' | 'wasm-heap';
 
 /**
  * Why lopt provides a kernel: the WASM backend lacks it (`missing`), its own gives wrong results
@@ -40,7 +43,7 @@ export interface KernelFill {
 
 interface FillEntry extends KernelFill {
   readonly config: KernelConfig;
-  /** For `incorrect` gaps: probes the registered WASM kernel (undefined when it cannot run yet). */
+  /** For `incorrect` (and probed `slow`) gaps: probes the registered WASM kernel (undefined when it cannot run yet). */
   readonly isWrong?: () => boolean | undefined;
   /** For `slow` gaps: replace the backend's own kernel. */
   readonly replace?: true;
@@ -123,6 +126,33 @@ const FILLS: readonly FillEntry[] = [
     config: signConfig,
     isWrong: signKernelIsWrong,
   },
+  {
+    kernelName: tf.BatchMatMul,
+    route: 'wasm-kernels',
+    method: "the backend's kernel, with the layouts its probe finds slow (transposeA, transposeB, batched a x unbatched b run a scalar loop instead of XNNPACK) rewritten by an explicit Transpose or a batch-folding Reshape",
+    neededBy: 'every dense layer backward pass (x^T dy, dy W^T); batched matMul',
+    gap: 'slow',
+    config: batchMatMulConfig,
+    isWrong: () => matMulKernelIsSlow(tf.BatchMatMul),
+  },
+  {
+    kernelName: tf._FusedMatMul,
+    route: 'wasm-kernels',
+    method: 'as BatchMatMul: transposed or batch-folded operands, then the fused kernel (bias, activation) in its XNNPACK layout',
+    neededBy: 'tf.fused.matMul with transposed operands; tfjs-layers dense layers on rank-3 inputs',
+    gap: 'slow',
+    config: fusedMatMulConfig,
+    isWrong: () => matMulKernelIsSlow(tf._FusedMatMul),
+  },
+  {
+    kernelName: tf.GatherV2,
+    route: 'wasm-heap',
+    method: 'one copyWithin (memmove) on the WASM heap per gathered slice, where the C++ kernel computes strided indices element by element (~25x slower for rows of 784 floats)',
+    neededBy: 'tf.gather: embedding lookups, batches gathered from datasets resident on the backend',
+    gap: 'slow',
+    config: gatherV2Config,
+    replace: true,
+  },
 ];
 
 /** The kernels lopt can add to the WASM backend, with the route each takes (for docs and reports). */
@@ -134,10 +164,12 @@ export function wasmKernelFills(): readonly KernelFill[] {
  * Registers lopt's implementations of the WASM kernels that training needs and that
  * tfjs-backend-wasm lacks (conv2d and depthwise-conv gradients, gather's gradient
  * UnsortedSegmentSum, Einsum), gets wrong (MaxPoolGrad, MaxPoolWithArgmax, Sign) or runs ~10x slower
- * than it could (Conv2DBackpropInput); see {@link wasmKernelFills}. A missing kernel is
- * registered; a wrong one is replaced only when a probe on a tiny input shows it wrong, which
- * needs the WASM backend started (initBackend calls this after starting it), so a later
- * tfjs-backend-wasm that ships or fixes a kernel keeps its own; the slow one is replaced.
+ * than it could (Conv2DBackpropInput, GatherV2; BatchMatMul and _FusedMatMul on transposed or
+ * batched operands); see {@link wasmKernelFills}. A missing kernel is registered; a wrong one
+ * is replaced only when a probe on a tiny input shows it wrong, and the matmul kernels only when
+ * a timing probe shows a layout slow (both need the WASM backend started: initBackend calls
+ * this after starting it), so a later tfjs-backend-wasm that ships or fixes a kernel keeps its
+ * own; Conv2DBackpropInput and GatherV2 are replaced.
  *
  * Idempotent: returns the names of the kernels whose registered WASM implementation is lopt's,
  * the same list on every call.

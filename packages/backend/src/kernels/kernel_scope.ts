@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelBackend, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
 /** Inputs of a kernel call: a name-keyed map, or a list for variadic kernels (Concat, Einsum). */
 export type KernelInputs = Record<string, TensorInfo> | TensorInfo[];
@@ -24,7 +24,15 @@ export class KernelScope {
     if (kernel === undefined) {
       throw new Error(`@lopt/backend: kernel '${name}' is not registered for backend '${this.backendName}'.`);
     }
-    const out = kernel.kernelFunc({
+    return this.call(name, kernel.kernelFunc, inputs, attrs);
+  }
+
+  /**
+   * Runs a given kernel function (e.g. a backend kernel that lopt replaced and now delegates
+   * to) on this scope's backend; the output is an intermediate until {@link finish}.
+   */
+  call(name: string, kernelFunc: KernelFunc, inputs: KernelInputs, attrs: NamedAttrMap = {}): TensorInfo {
+    const out = kernelFunc({
       inputs: inputs as unknown as Record<string, TensorInfo>,
       attrs,
       backend: this.backend,

@@ -4,7 +4,7 @@ import { isLoptError } from '@lopt/core';
 import { Ext, f32le, flaxLeaf, packMsgpack, type Packable } from './fixtures.js';
 import { readFlaxMsgpack } from './flax.js';
 import { rawLeaves, type RawTree } from './raw-tree.js';
-import { itRejects, rejection } from './rejections.js';
+import { itRejects, rejection } from './test-helpers-rejections.js';
 import { float32Bits, referenceBytes } from './reference-files.js';
 
 const small = (): Uint8Array => packMsgpack({ a: { w: flaxLeaf([2, 3], [1, 2, 3, 4, 5, 6]), b: flaxLeaf([3], [-1, 0.5, 1e-30]) }, c: flaxLeaf([], [7]) });

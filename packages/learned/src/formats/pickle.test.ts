@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { P } from './fixtures.js';
 import { PickleDict, readStateDictPickle, TensorRef } from './pickle.js';
-import { rejection } from './rejections.js';
+import { rejection } from './test-helpers-rejections.js';
 
 const long1 = (...bytes: number[]): Uint8Array => Uint8Array.of(0x8a, bytes.length, ...bytes);
 const longBinput = (i: number): Uint8Array => Uint8Array.of(0x72, i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, i >>> 24);

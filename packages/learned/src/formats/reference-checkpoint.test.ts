@@ -5,7 +5,7 @@ import { flaxLeaf, packMsgpack, torchFile, type Packable, type TorchTensorSpec }
 import { referenceCheckpointToTheta } from './reference-checkpoint.js';
 import { REFERENCE_LAYOUTS } from './reference-layouts.js';
 import { float32Bits, referenceBytes, referenceJson, type JsonLeaf } from './reference-files.js';
-import { rejection } from './rejections.js';
+import { rejection } from './test-helpers-rejections.js';
 
 const FILES = [
   { architecture: 'celo', file: 'celo/theta.state', json: 'celo/theta.json', format: 'flax-msgpack' },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isLoptError } from '@lopt/core';
 import { buildZip, f32le, P, torchFile, zipLocalHeader, type TorchTensorSpec } from './fixtures.js';
 import { rawLeaves } from './raw-tree.js';
-import { itRejects, rejection } from './rejections.js';
+import { itRejects, rejection } from './test-helpers-rejections.js';
 import { float32Bits, referenceBytes } from './reference-files.js';
 import { readTorchStateDict } from './torch.js';
 
