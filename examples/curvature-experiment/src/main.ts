@@ -2,7 +2,7 @@
 // update K-FAC approximates, is as good or better per unit of compute), scaled to a 2-core CPU.
 // Each optimizer's cost per step is measured first in interleaved rounds on the same task, and
 // each run gets `budget / cost` steps, so a shared, noisy machine does not favour whoever ran
-// at a quiet moment. Learning rates come from a 3-point grid chosen on seed 0; the table reports
+// at a quiet moment. Learning rates come from a 4-point grid chosen on seed 0; the table reports
 // seeds 1 and 2. Usage: pnpm --filter @lopt/example-curvature-experiment start [-- --budget 12]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,9 +17,9 @@ const budgetSeconds = Number(args[args.indexOf('--budget') + 1] ?? '') || 12;
 
 type Candidate = { name: string; make: (lr: number) => Optimizer<unknown>; grid: number[] };
 const CANDIDATES: Candidate[] = [
-  { name: 'adam', make: (lr) => adam({ learningRate: lr }) as Optimizer<unknown>, grid: [1e-3, 3e-3, 1e-2] },
-  { name: 'kfac', make: (lr) => kfac({ learningRate: lr, damping: 1e-2, inverseInterval: 10, klClip: 1e-2 }) as Optimizer<unknown>, grid: [0.03, 0.1, 0.3] },
-  { name: 'foof', make: (lr) => foof({ learningRate: lr, damping: 1e-2, inverseInterval: 10 }) as Optimizer<unknown>, grid: [0.01, 0.03, 0.1] },
+  { name: 'adam', make: (lr) => adam({ learningRate: lr }) as Optimizer<unknown>, grid: [1e-3, 3e-3, 1e-2, 3e-2] },
+  { name: 'kfac', make: (lr) => kfac({ learningRate: lr, damping: 1e-2, inverseInterval: 10, klClip: 1e-2 }) as Optimizer<unknown>, grid: [0.01, 0.03, 0.1, 0.3] },
+  { name: 'foof', make: (lr) => foof({ learningRate: lr, damping: 1e-2, inverseInterval: 10 }) as Optimizer<unknown>, grid: [0.01, 0.03, 0.1, 0.3] },
 ];
 const TASKS: { label: string; make: () => Task }[] = [
   { label: 'MNIST 8x8, MLP 64-32-10', make: () => imageMlpTask({ imageSize: 8, hidden: [32], batchSize: 128 }) },
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     });
   }
   const here = dirname(fileURLToPath(import.meta.url));
-  const out = join(here, '..', 'results', 'curvature.json');
+  const out = join(here, '..', 'results', `curvature-budget${budgetSeconds}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), budgetSeconds, rows }, null, 2)}\n`);
   console.log(`wrote ${out}`);
