@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
+import { readRegularFileSync } from '@lopt/core/node';
 import { CliError } from './errors.js';
 
 /** The largest reference checkpoint `lopt convert` reads (the published ones are under 150 KB). */
@@ -24,9 +25,10 @@ function checkRegular(path: string, s: Stats, maxBytes: number): void {
 
 /**
  * Reads a whole file that must be a regular file of at most `maxBytes` bytes. Devices
- * (`/dev/zero`), pipes and directories are refused before anything is read, the check is
- * repeated on the open descriptor (no swap between check and read), and at most the size
- * found is read, so the memory used is bounded.
+ * (`/dev/zero`), pipes and directories are refused before anything is read, with a message
+ * saying what the path is; the read itself is `@lopt/core/node`'s `readRegularFileSync`, which
+ * checks the open descriptor again (no swap between check and read) and reads at most the size
+ * found, so the memory used is bounded.
  */
 export function readRegularFile(path: string, maxBytes = MAX_REFERENCE_BYTES): Uint8Array {
   let stats: Stats;
@@ -38,20 +40,9 @@ export function readRegularFile(path: string, maxBytes = MAX_REFERENCE_BYTES): U
     throw new CliError(`The file '${path}' ${why}.`, 'Check the path of the reference checkpoint.', { cause: e });
   }
   checkRegular(path, stats, maxBytes);
-  // O_NONBLOCK: if the path was swapped for a pipe after the check, opening does not hang.
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const s = fstatSync(fd);
-    checkRegular(path, s, maxBytes);
-    const out = new Uint8Array(s.size);
-    let got = 0;
-    while (got < out.length) {
-      const n = readSync(fd, out, got, out.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return out.subarray(0, got);
-  } finally {
-    closeSync(fd);
+    return readRegularFileSync(path, maxBytes);
+  } catch (e) {
+    throw new CliError(`The file '${path}' could not be read: ${(e as Error).message}`, 'Check the path of the reference checkpoint.', { cause: e });
   }
 }

@@ -3,7 +3,7 @@
  * The main entry stays browser-safe; this subpath uses the file system.
  * @packageDocumentation
  */
-import { closeSync, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -86,7 +86,8 @@ export function readRegularFileSync(path: string, maxBytes: number = MAX_CHECKPO
   let fd: number;
   try {
     checkRegular(path, statSync(path), maxBytes);
-    fd = openSync(path, 'r');
+    // O_NONBLOCK: if the path is swapped for a pipe after the check, opening does not wait for a writer
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     if (e instanceof LoptError) throw e;
     throw ioError('read', path, e);
