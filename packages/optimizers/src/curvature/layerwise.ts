@@ -188,8 +188,9 @@ export function layerwiseOptimizer(
           step % s.invEvery === 0 ? p.inverses(scaled(stats[i] as Record<string, tf.Tensor>, 1 / corrected), s.damping) : (state.state.layers[i] as LayerwiseState['layers'][number]).inverses,
         );
         const decayed = s.wd > 0 ? treeMapWithPath((_path, g, x) => tf.add(g, tf.mul(s.wd, x)), grads, state.params) : grads;
-        const directions = preconditionedDirections(p, pl, decayed, inverses);
-        const clip = klScale(pl, decayed, directions, lr, s.klClip);
+        const byPath = leavesByPath(decayed);
+        const directions = preconditionedDirections(p, pl, byPath, inverses);
+        const clip = klScale(pl, byPath, directions, lr, s.klClip);
         const momentum = treeMapWithPath((path, m, g) => tf.add(tf.mul(s.momentum, m), tf.mul(directions.get(path) ?? g, directions.has(path) ? clip : 1)), state.state.momentum, decayed);
         const params = treeMapWithPath((_path, x, m) => tf.sub(x, tf.mul(lr, m)), state.params, momentum);
         const layers = pl.layers.map((_, i) => ({ inverses: inverses[i] as Record<string, tf.Tensor>, stats: stats[i] as Record<string, tf.Tensor> }));
@@ -205,9 +206,14 @@ function scaled(stats: Record<string, tf.Tensor>, f: number): Record<string, tf.
   return out;
 }
 
+/** The leaves of `tree` by path. */
+function leavesByPath(tree: TensorTree): Map<string, tf.Tensor> {
+  const leaves = treeLeaves(tree);
+  return new Map(treePaths(tree).map((path, i) => [path, leaves[i] as tf.Tensor]));
+}
+
 /** The preconditioned gradient of every weight and bias leaf of the dense layers, by path. */
-function preconditionedDirections(p: LayerPreconditioner, plan: Plan, grads: TensorTree, inverses: Record<string, tf.Tensor>[]): Map<string, tf.Tensor> {
-  const byPath = new Map(treePaths(grads).map((path, i) => [path, treeLeaves(grads)[i] as tf.Tensor]));
+function preconditionedDirections(p: LayerPreconditioner, plan: Plan, byPath: Map<string, tf.Tensor>, inverses: Record<string, tf.Tensor>[]): Map<string, tf.Tensor> {
   const out = new Map<string, tf.Tensor>();
   plan.layers.forEach((l, i) => {
     const gw = byPath.get(l.ref.weight) as tf.Tensor2D;
@@ -221,9 +227,8 @@ function preconditionedDirections(p: LayerPreconditioner, plan: Plan, grads: Ten
 }
 
 /** KL clipping (Ba et al. 2017): `min(1, sqrt(klClip / (lr^2 sum <d, g>)))` over the preconditioned leaves. */
-function klScale(plan: Plan, grads: TensorTree, directions: Map<string, tf.Tensor>, lr: number | tf.Scalar, klClip: number): tf.Scalar | number {
+function klScale(plan: Plan, byPath: Map<string, tf.Tensor>, directions: Map<string, tf.Tensor>, lr: number | tf.Scalar, klClip: number): tf.Scalar | number {
   if (klClip === 0 || plan.layers.length === 0) return 1;
-  const byPath = new Map(treePaths(grads).map((path, i) => [path, treeLeaves(grads)[i] as tf.Tensor]));
   let vg: tf.Tensor = tf.scalar(0);
   for (const [path, d] of directions) vg = tf.add(vg, tf.sum(tf.mul(d, byPath.get(path) as tf.Tensor)));
   const denom = tf.mul(tf.square(lr), tf.abs(vg));
