@@ -6,7 +6,8 @@
  */
 export { LoptError, isLoptError } from './errors.js';
 export type { LoptErrorCode, LoptErrorDetails } from './errors.js';
-export { checkKnownKeys, checkNumber, checkOneOf, FORBIDDEN_OPTION_KEYS, formatValue } from './validate.js';
+export { checkKnownKeys, checkNumber, checkOneOf, checkBoolean, checkOptimizer, hasInitAndUpdate, FORBIDDEN_OPTION_KEYS, formatValue } from './validate.js';
+export { tidy, lossAndGrads } from './tidy.js';
 export type { NumberConstraints } from './validate.js';
 export type {
   UpdateContext,

@@ -1,4 +1,6 @@
 import { LoptError } from './errors.js';
+import type { Optimizer } from './contracts.js';
+import type { TensorTree } from './tree.js';
 
 /** Constraints for {@link checkNumber}. Bounds are inclusive unless marked exclusive. */
 export interface NumberConstraints {
@@ -114,4 +116,47 @@ export function checkKnownKeys(where: string, options: unknown, known: readonly 
       throw new LoptError('INVALID_OPTION', `${where}: unknown option '${k}'. Known options: ${known.length ? known.join(', ') : '(none)'}.`, { option: k });
     }
   }
+}
+
+/**
+ * Validates a boolean option and returns it; `undefined` gives `fallback`. Throws
+ * `LoptError('INVALID_OPTION')` naming the option otherwise.
+ *
+ * @example
+ * ```ts
+ * const nesterov = checkBoolean('nesterov', options.nesterov, false);
+ * ```
+ */
+export function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new LoptError('INVALID_OPTION', `Option '${option}' must be a boolean, got ${formatValue(value)}.`, { option });
+  }
+  return value;
+}
+
+/**
+ * True when `value` is an object with `init` and `update` functions: the shape shared by an
+ * `Optimizer` and a `GradientTransformation`.
+ */
+export function hasInitAndUpdate(value: unknown): boolean {
+  const v = value as { init?: unknown; update?: unknown } | null | undefined;
+  return typeof v === 'object' && v !== null && typeof v.init === 'function' && typeof v.update === 'function';
+}
+
+/**
+ * Validates that `value` has an optimizer's shape (an object with `init` and `update`
+ * functions) and returns it typed. Throws `LoptError('INVALID_OPTION')` with option `option`;
+ * `message` replaces the default message (`Option 'x' must be an Optimizer ...`).
+ *
+ * @example
+ * ```ts
+ * const inner = checkOptimizer<TensorTree>('inner', options.inner);
+ * ```
+ */
+export function checkOptimizer<S = TensorTree>(option: string, value: unknown, message?: string): Optimizer<S> {
+  if (!hasInitAndUpdate(value)) {
+    throw new LoptError('INVALID_OPTION', message ?? `Option '${option}' must be an Optimizer (an object with init and update functions).`, { option });
+  }
+  return value as unknown as Optimizer<S>;
 }

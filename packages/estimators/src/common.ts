@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, foldIn, normal, split, treeFlatten, treeUnflatten, type Key, type TensorTree } from '@lopt/core';
+import { LoptError, checkKnownKeys, checkNumber, foldIn, normal, split, treeFlatten, treeUnflatten, type Key, type TensorTree } from '@lopt/core';
 import { checkTruncatedStep, type TruncatedStep } from './truncated-step.js';
 
 /** Options every estimator factory takes. */
@@ -39,16 +39,13 @@ export interface ParsedESOptions {
   readonly nanToNum: boolean;
 }
 
-/** Throws `LoptError('INVALID_OPTION')` for option names a factory does not know. */
+/**
+ * Throws `LoptError('INVALID_OPTION')` for option names a factory does not know (core's
+ * `checkKnownKeys`); estimator factories require an options object.
+ */
 export function checkKnownOptions(factory: string, options: object, known: readonly string[]): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new LoptError('INVALID_OPTION', `${factory} needs an options object.`, { option: 'options' });
-  }
-  for (const k of Object.keys(options)) {
-    if (!known.includes(k)) {
-      throw new LoptError('INVALID_OPTION', `Unknown option '${k}' for ${factory}; known options: ${known.join(', ')}.`, { option: k });
-    }
-  }
+  if (options === undefined) throw new LoptError('INVALID_OPTION', `${factory} needs an options object.`, { option: 'options' });
+  checkKnownKeys(factory, options, known);
 }
 
 /** Option names of {@link ESOptions}. */

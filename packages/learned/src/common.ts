@@ -12,6 +12,9 @@ import {
   type UpdateContext,
 } from '@lopt/core';
 
+// Option checks shared by every package live in core; re-exported for this package's modules.
+export { checkBoolean as checkBool, checkKnownKeys as checkKnownOptions } from '@lopt/core';
+
 /** The 11 timescales of the step embeddings of learned_optimization (`1, 3, 10, ... 1e5`). */
 export const TIMESCALES: readonly number[] = [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000];
 
@@ -264,25 +267,6 @@ export function checkDecays(option: string, value: unknown, allowEmpty = false):
     throw new LoptError('INVALID_OPTION', `Option '${option}' must be a non-empty array of numbers in [0, 1).`, { option });
   }
   return value.map((d, i) => checkNumber(`${option}[${i}]`, d, { min: 0, lessThan: 1 }));
-}
-
-/** Validates that `options` holds only the `allowed` keys. */
-export function checkKnownOptions(name: string, options: Readonly<Record<string, unknown>>, allowed: readonly string[]): void {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new LoptError('INVALID_OPTION', `${name} options must be an object.`);
-  }
-  for (const k of Object.keys(options)) {
-    if (!allowed.includes(k)) {
-      throw new LoptError('INVALID_OPTION', `${name} has no option '${k}' (options: ${allowed.join(', ')}).`, { option: k });
-    }
-  }
-}
-
-/** Checks a boolean option (`dflt` when absent). */
-export function checkBool(option: string, value: unknown, dflt: boolean): boolean {
-  if (value === undefined) return dflt;
-  if (typeof value !== 'boolean') throw new LoptError('INVALID_OPTION', `Option '${option}' must be a boolean, got ${JSON.stringify(value)}.`, { option });
-  return value;
 }
 
 /** Validates `opts.fused`. */

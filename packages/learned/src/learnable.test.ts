@@ -74,6 +74,6 @@ describe('learnable hand-designed optimizers', () => {
     expect(() => learnableSgd({ learningRate: -1 })).toThrow(/learningRate/);
     expect(() => learnableAdam({ beta1: 1 })).toThrow(/beta1/);
     expect(() => learnableSgdm({ momentum: 2 } as never)).toThrow(/momentum/);
-    expect(() => learnableSgd({ lr: 0.1 } as never)).toThrow(/no option 'lr'/);
+    expect(() => learnableSgd({ lr: 0.1 } as never)).toThrow(/learnableSgd: unknown option 'lr'\. Known options: /);
   });
 });

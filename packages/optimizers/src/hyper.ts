@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, isTensor, type NumberConstraints } from '@lopt/core';
 
+// Option checks shared by every package live in core; re-exported for this package's modules.
+export { checkBoolean, checkKnownKeys as checkKnownOptions } from '@lopt/core';
+
 /**
  * A schedule: a pure function from the step (0 for the first update) to a value, usually a
  * learning rate. See `constant`, `cosineDecay`, `warmupCosineDecay` and the other schedules.
@@ -42,15 +45,6 @@ export function checkHyper(option: string, value: unknown, constraints: NumberCo
 export function checkLearningRate(option: string, value: unknown): LearningRate {
   if (typeof value === 'function') return value as Schedule;
   return checkHyper(option, value, { min: 0 });
-}
-
-/** Validates a boolean option (undefined gives `fallback`). */
-export function checkBoolean(option: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') {
-    throw new LoptError('INVALID_OPTION', `Option '${option}' must be a boolean, got ${typeof value}.`, { option });
-  }
-  return value;
 }
 
 /**
@@ -116,21 +110,4 @@ export function isZero(h: Hyper): boolean {
 /** Reads a learning rate for `step`: evaluates schedules, passes numbers and tensors through. */
 export function learningRateAt(option: string, lr: LearningRate, step: number): Hyper {
   return typeof lr === 'function' ? evalSchedule(option, lr, step) : lr;
-}
-
-/** Rejects unknown option names, so a typo (`learningrate`) fails instead of being ignored. */
-export function checkKnownOptions(where: string, options: object | undefined, known: readonly string[]): void {
-  if (options === undefined || options === null) return;
-  if (typeof options !== 'object') {
-    throw new LoptError('INVALID_OPTION', `${where}: options must be an object, got ${typeof options}.`, { option: 'options' });
-  }
-  for (const k of Object.keys(options)) {
-    if (!known.includes(k)) {
-      throw new LoptError(
-        'INVALID_OPTION',
-        `${where}: unknown option '${k}'. Known options: ${known.join(', ')}.`,
-        { option: k },
-      );
-    }
-  }
 }

@@ -10,6 +10,7 @@ import {
   type OptimizerInitOptions,
   type TensorTree,
   type UpdateContext,
+  hasInitAndUpdate,
 } from '@lopt/core';
 
 /** The state of a stateless transformation: an empty tree (it serializes to nothing). */
@@ -67,12 +68,7 @@ export function optimizerFrom<S>(
   name: string,
   options: OptimizerFromOptions = {},
 ): TransformationOptimizer<S> {
-  if (
-    typeof transformation !== 'object' ||
-    transformation === null ||
-    typeof transformation.init !== 'function' ||
-    typeof transformation.update !== 'function'
-  ) {
+  if (!hasInitAndUpdate(transformation)) {
     throw new LoptError('INVALID_OPTION', "optimizerFrom needs a GradientTransformation with 'init' and 'update'.", {
       option: 'transformation',
     });
@@ -127,7 +123,7 @@ export function identity(): GradientTransformation<EmptyState> {
  */
 export function chain(...transformations: GradientTransformation<unknown>[]): GradientTransformation<TensorTree[]> {
   transformations.forEach((t, i) => {
-    if (typeof t !== 'object' || t === null || typeof t.init !== 'function' || typeof t.update !== 'function') {
+    if (!hasInitAndUpdate(t)) {
       throw new LoptError('INVALID_OPTION', `chain: argument ${i} is not a GradientTransformation.`, {
         option: `transformations.${i}`,
       });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   LoptError,
   checkKnownKeys,
+  lossAndGrads as coreLossAndGrads,
   checkNumber,
   checkOneOf,
   collectTensors,
@@ -15,17 +16,9 @@ import {
   type TensorTree,
   type UpdateContext,
 } from '@lopt/core';
+export { checkOptimizer } from '@lopt/core';
 import type { GuardCounts } from './stats.js';
 import type { AdvancePolicy, EvalInfo, LossFn } from './types.js';
-
-/** Throws unless `value` is an object with `init` and `update` functions. */
-export function checkOptimizer<S>(option: string, value: unknown): Optimizer<S> {
-  const v = value as Partial<Optimizer<S>> | null | undefined;
-  if (typeof v !== 'object' || v === null || typeof v.init !== 'function' || typeof v.update !== 'function') {
-    throw new LoptError('INVALID_OPTION', `Option '${option}' must be an Optimizer (an object with init and update functions).`, { option });
-  }
-  return v as Optimizer<S>;
-}
 
 /** Throws unless `value` is a function. */
 export function checkFunction<F>(option: string, value: unknown): F {
@@ -76,10 +69,7 @@ export function evalScalar(what: string, fn: (p: TensorTree, info: EvalInfo) => 
 
 /** Loss and gradients of `lossFn` at `params` (gradients have the structure of `params`). */
 export function lossAndGrads(lossFn: LossFn, params: TensorTree, info: EvalInfo): { value: tf.Scalar; grads: TensorTree } {
-  const { leaves, structure } = treeFlatten(params);
-  const f = (...xs: tf.Tensor[]): tf.Scalar => evalScalar('lossFn', lossFn, treeUnflatten(structure, xs), info);
-  const { value, grads } = tf.valueAndGrads(f)(leaves);
-  return { value, grads: treeUnflatten(structure, grads) };
+  return coreLossAndGrads((p) => evalScalar('lossFn', lossFn, p, info), params);
 }
 
 /**

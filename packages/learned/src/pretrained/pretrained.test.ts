@@ -84,7 +84,7 @@ describe('pretrained()', () => {
     expect(() => opt.update(s, grads(s.params))).toThrow(/ctx\.loss/);
     expect(() => celo({ stepMult: Number.NaN })).toThrow(/'stepMult'/);
     expect(() => celo2({ nsIters: 1.5 })).toThrow(/'iterations'|'nsIters'/);
-    expect(() => celo2({ colour: 1 } as never)).toThrow(/no option 'colour'/);
+    expect(() => celo2({ colour: 1 } as never)).toThrow(/celo2: unknown option 'colour'\. Known options: /);
   });
 });
 

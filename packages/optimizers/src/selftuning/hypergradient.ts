@@ -11,8 +11,9 @@ import {
   type OptimizerInitOptions,
   type TensorTree,
   type UpdateContext,
+  hasInitAndUpdate,
 } from '@lopt/core';
-import { counter, readCount } from '../hyper.js';
+import { checkKnownOptions, counter, readCount } from '../hyper.js';
 import type { InjectedOptimizer, InjectHyperparamsState } from '../inject.js';
 import { checkRebuilt, injectPlain, isInjected, linearInLearningRate, rebuildPlain } from './rebuild.js';
 import { checkSpace, toConstrained, toUnconstrained, type HyperSpace } from './spaces.js';
@@ -185,18 +186,9 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
   if (typeof options !== 'object' || options === null) {
     throw new LoptError('INVALID_OPTION', 'hypergradient needs options with a hyperOptimizer.', { option: 'options' });
   }
-  for (const k of Object.keys(options)) {
-    if (!['hyperOptimizer', 'tune', 'spaces', 'method', 'trajectoryLength'].includes(k)) {
-      throw new LoptError('INVALID_OPTION', `hypergradient: unknown option '${k}'.`, { option: k });
-    }
-  }
+  checkKnownOptions('hypergradient', options, ['hyperOptimizer', 'tune', 'spaces', 'method', 'trajectoryLength']);
   const hyperOptimizer = options.hyperOptimizer;
-  if (
-    typeof hyperOptimizer !== 'object' ||
-    hyperOptimizer === null ||
-    typeof hyperOptimizer.init !== 'function' ||
-    typeof hyperOptimizer.update !== 'function'
-  ) {
+  if (!hasInitAndUpdate(hyperOptimizer)) {
     throw new LoptError('INVALID_OPTION', "Option 'hyperOptimizer' must be an lopt Optimizer (e.g. sgd({ learningRate: 1e-2 })).", {
       option: 'hyperOptimizer',
     });

@@ -16,7 +16,7 @@ import {
   type TensorTree,
   type UpdateContext,
 } from '@lopt/core';
-import { counter, readCount } from '../hyper.js';
+import { checkKnownOptions, counter, readCount } from '../hyper.js';
 import type { TransformationOptimizer } from '../transformation.js';
 import { adam } from '../optimizers/adam.js';
 import { lion } from '../optimizers/lion.js';
@@ -155,11 +155,7 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
   if (typeof options !== 'object' || options === null) {
     throw new LoptError('INVALID_OPTION', 'metaOptimize: options must be an object.', { option: 'options' });
   }
-  for (const k of Object.keys(options)) {
-    if (!['metaOptimizer', 'metaStepSize', 'gamma', 'blocks', 'alpha0', 'trajectoryLength'].includes(k)) {
-      throw new LoptError('INVALID_OPTION', `metaOptimize: unknown option '${k}'.`, { option: k });
-    }
-  }
+  checkKnownOptions('metaOptimize', options, ['metaOptimizer', 'metaStepSize', 'gamma', 'blocks', 'alpha0', 'trajectoryLength']);
   if (!isTransformationOptimizer(base) || !(META_OPTIMIZE_BASES as readonly string[]).includes(base.name)) {
     throw new LoptError(
       'INVALID_OPTION',

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, assertSameStructure, checkNumber, treeMap, treeZerosLike, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, treeZerosLike, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { checkKnownOptions, counter, readCount } from '../hyper.js';
 
 /** Options of {@link gradientAccumulation}. */
@@ -21,7 +21,7 @@ export function gradientAccumulation<S>(
   inner: Optimizer<S>,
   options: GradientAccumulationOptions,
 ): Optimizer<GradientAccumulationState<S>> {
-  if (typeof inner?.init !== 'function' || typeof inner.update !== 'function') {
+  if (!hasInitAndUpdate(inner)) {
     throw new LoptError('INVALID_OPTION', 'gradientAccumulation needs an Optimizer to wrap.', { option: 'inner' });
   }
   checkKnownOptions('gradientAccumulation', options, ['every']);

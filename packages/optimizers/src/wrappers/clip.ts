@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, treeMap, type Optimizer } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, checkNumber, treeMap, type Optimizer } from '@lopt/core';
 import { checkKnownOptions } from '../hyper.js';
 
 /** Options of {@link gradientClip}. */
@@ -13,7 +13,7 @@ export interface GradientClipOptions {
  * (learned_optimization `GradientClipOptimizer`). The state is `inner`'s.
  */
 export function gradientClip<S>(inner: Optimizer<S>, options: GradientClipOptions = {}): Optimizer<S> {
-  if (typeof inner?.init !== 'function' || typeof inner.update !== 'function') {
+  if (!hasInitAndUpdate(inner)) {
     throw new LoptError('INVALID_OPTION', 'gradientClip needs an Optimizer to wrap.', { option: 'inner' });
   }
   checkKnownOptions('gradientClip', options, ['max']);

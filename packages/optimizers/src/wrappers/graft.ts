@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, assertSameStructure, globalNorm, treeMap, type OptState, type Optimizer } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, assertSameStructure, globalNorm, treeMap, type OptState, type Optimizer } from '@lopt/core';
 
 /** State of {@link graft}: the two inner optimizers' states. */
 export type GraftState<M, D> = { magnitude: M; direction: D };
@@ -18,7 +18,7 @@ export type GraftState<M, D> = { magnitude: M; direction: D };
  */
 export function graft<M, D>(magnitude: Optimizer<M>, direction: Optimizer<D>): Optimizer<GraftState<M, D>> {
   for (const [name, o] of [['magnitude', magnitude], ['direction', direction]] as const) {
-    if (typeof o?.init !== 'function' || typeof o.update !== 'function') {
+    if (!hasInitAndUpdate(o)) {
       throw new LoptError('INVALID_OPTION', `graft needs an Optimizer as '${name}'.`, { option: name });
     }
   }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, assertSameStructure, checkNumber, treeMap, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { checkBoolean, checkKnownOptions, counter, readCount } from '../hyper.js';
 
 /** Options of {@link lookahead}. */
@@ -29,7 +29,7 @@ export type LookaheadState<S> = { fast: S; slow: TensorTree; stepsSinceSync: tf.
  * ```
  */
 export function lookahead<S>(inner: Optimizer<S>, options: LookaheadOptions = {}): Optimizer<LookaheadState<S>> {
-  if (typeof inner?.init !== 'function' || typeof inner.update !== 'function') {
+  if (!hasInitAndUpdate(inner)) {
     throw new LoptError('INVALID_OPTION', 'lookahead needs an Optimizer to wrap.', { option: 'inner' });
   }
   checkKnownOptions('lookahead', options, ['syncPeriod', 'slowStepSize', 'resetState']);

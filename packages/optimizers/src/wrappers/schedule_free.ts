@@ -7,8 +7,9 @@ import {
   type GradientTransformation,
   type OptState,
   type TensorTree,
+  hasInitAndUpdate,
 } from '@lopt/core';
-import { checkLearningRate, counter, learningRateAt, readCount, type Hyper, type LearningRate } from '../hyper.js';
+import { checkKnownOptions, checkLearningRate, counter, learningRateAt, readCount, type Hyper, type LearningRate } from '../hyper.js';
 
 /**
  * State of {@link scheduleFree}. `z` is the base optimizer's iterate; the parameters the
@@ -50,13 +51,7 @@ function checkScheduleFree(options: ScheduleFreeOptions): ScheduleFreeSettings {
   if (typeof options !== 'object' || options === null) {
     throw new LoptError('INVALID_OPTION', 'scheduleFree: options must be an object with a learningRate.', { option: 'options' });
   }
-  for (const k of Object.keys(options)) {
-    if (!['learningRate', 'beta1', 'weightLrPower'].includes(k)) {
-      throw new LoptError('INVALID_OPTION', `scheduleFree: unknown option '${k}'. Known options: learningRate, beta1, weightLrPower.`, {
-        option: k,
-      });
-    }
-  }
+  checkKnownOptions('scheduleFree', options, ['learningRate', 'beta1', 'weightLrPower']);
   const b1 = checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, max: 1 });
   if (b1 <= 0) {
     throw new LoptError('INVALID_OPTION', "Option 'beta1' must be strictly positive (the average is recovered by dividing by it).", {
@@ -99,7 +94,7 @@ export function scheduleFree<S>(
   base: GradientTransformation<S>,
   options: ScheduleFreeOptions,
 ): GradientTransformation<ScheduleFreeState<S>> {
-  if (typeof base !== 'object' || base === null || typeof base.init !== 'function' || typeof base.update !== 'function') {
+  if (!hasInitAndUpdate(base)) {
     throw new LoptError('INVALID_OPTION', 'scheduleFree: base must be a GradientTransformation.', { option: 'base' });
   }
   const s = checkScheduleFree(options);
