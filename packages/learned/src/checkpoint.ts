@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, deserializeTree, disposeTree, key, serializeTree, treeLeaves, treePaths, type FactoryOptions, type TensorTree } from '@lopt/core';
+import { LoptError, deserializeTree, disposeTree, key, serializeTree, tidy, treeLeaves, treePaths, type FactoryOptions, type LearnedOptimizer, type TensorTree } from '@lopt/core';
 import { ARCHITECTURES, RUNTIME_CONFIG_KEYS } from './architectures.js';
 import { checkConfigFitsTensors } from './checkpoint-bounds.js';
 import type { LearnedArchitecture } from './types.js';
@@ -14,8 +14,8 @@ function architecturalConfig(config: Readonly<Record<string, unknown>>): Record<
 }
 
 /** Checks that `theta` has the structure and shapes that `lopt.init` produces. */
-export function checkThetaShape(lopt: LearnedArchitecture, theta: TensorTree, code: 'INVALID_OPTION' | 'CHECKPOINT_MISMATCH'): void {
-  const ref = tf.tidy(() => lopt.init(key(0)) as unknown as tf.TensorContainer) as unknown as TensorTree;
+export function checkThetaShape(lopt: LearnedOptimizer, theta: TensorTree, code: 'INVALID_OPTION' | 'CHECKPOINT_MISMATCH'): void {
+  const ref = tidy(() => lopt.init(key(0)));
   try {
     const rp = treePaths(ref);
     const tp = treePaths(theta);
@@ -54,7 +54,7 @@ function checkFinite(theta: TensorTree): void {
  * the metadata, so {@link loadLearnedOptimizer} can rebuild the optimizer from the bytes
  * alone. Throws `INVALID_OPTION` when theta does not fit the architecture.
  */
-export function saveLearnedOptimizer(lopt: LearnedArchitecture, theta: TensorTree, extra: Readonly<Record<string, unknown>> = {}): Uint8Array {
+export function saveLearnedOptimizer(lopt: LearnedOptimizer, theta: TensorTree, extra: Readonly<Record<string, unknown>> = {}): Uint8Array {
   checkThetaShape(lopt, theta, 'INVALID_OPTION');
   return serializeTree(theta, { kind: LEARNED_OPTIMIZER_KIND, name: lopt.name, config: architecturalConfig(lopt.config), extra });
 }
@@ -72,7 +72,7 @@ export interface LoadedLearnedOptimizer {
 /** Options of {@link loadLearnedOptimizer}. */
 export interface LoadLearnedOptimizerOptions {
   /** When given, the checkpoint must hold this architecture with this config, else `CHECKPOINT_MISMATCH`. */
-  readonly expect?: LearnedArchitecture;
+  readonly expect?: LearnedOptimizer;
   /** Runtime options to apply to the rebuilt architecture (for example `{ fused: false }`). */
   readonly runtime?: FactoryOptions;
 }

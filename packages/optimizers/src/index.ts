@@ -107,6 +107,8 @@ export type {
   WarmupConstantOptions,
   PiecewiseConstantOptions,
 } from './schedules.js';
+export { NAMED_SCHEDULES, scheduleByName, isScheduleName } from './named-schedules.js';
+export type { ScheduleName } from './named-schedules.js';
 
 // wrappers
 export { lookahead, lookaheadSlowParams } from './wrappers/lookahead.js';

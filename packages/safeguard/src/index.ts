@@ -16,4 +16,5 @@ export { gradientNormResidual } from './residual.js';
 export { guardStats, GUARD_STAT_NAMES, LEADER_LEARNED, LEADER_FALLBACK } from './stats.js';
 export type { GuardCounts, GuardReport, GuardStatName, GuardStatsTree } from './stats.js';
 export type { AdvancePolicy, EvalInfo, GuardState, LossFn, ResidualFn } from './types.js';
-export { registerAll } from './register.js';
+export { registerAll, GUARDS } from './register.js';
+export type { GuardName } from './register.js';

@@ -3,6 +3,21 @@ import { divergenceGuard, type DivergenceGuardOptions } from './divergenceGuard.
 import { lossGuarded, type LossGuardedOptions } from './lossGuarded.js';
 import { safeguarded, type SafeguardedOptions } from './safeguarded.js';
 
+/**
+ * The guards {@link registerAll} registers (as `optimizer` factories), in display order: the
+ * option that takes the guarded optimizer (the other one is `fallback`) and the function the
+ * guard evaluates (`lossFn`, or `residualFn` for `safeguarded`). Applications look guards up here
+ * and build them with `create('optimizer', name, { [guarded]: opt, fallback, [evaluates]: fn })`.
+ */
+export const GUARDS = {
+  lossGuarded: { guarded: 'learned', evaluates: 'lossFn' },
+  divergenceGuard: { guarded: 'opt', evaluates: 'lossFn' },
+  safeguarded: { guarded: 'learned', evaluates: 'residualFn' },
+} as const satisfies Record<string, { readonly guarded: 'learned' | 'opt'; readonly evaluates: 'lossFn' | 'residualFn' }>;
+
+/** The name of a guard in {@link GUARDS}. */
+export type GuardName = keyof typeof GUARDS;
+
 /** The guard's own options: `o` without the two optimizers it combines. */
 function guardOptions(o: FactoryOptions, first: 'learned' | 'opt'): Record<string, unknown> {
   const { [first]: _first, fallback: _fallback, ...rest } = o;
