@@ -7,14 +7,16 @@ import {
   has,
   key as makeKey,
   list,
+  lossAndGrads,
   LoptError,
   type LearnedOptimizer,
   type Optimizer,
   type TensorTree,
 } from '@lopt/core';
+import { loadLearnedOptimizer, pretrained, type PretrainedName, type PretrainedOptimizerOptions } from '@lopt/learned';
+import { GUARDS } from '@lopt/safeguard';
 import { CliError, withContext } from './errors.js';
 import { MAX_BYTES, readInputFile } from './input-files.js';
-import { libraryFunction } from './packages.js';
 import { resolveSchedules } from './schedules.js';
 import { specLabel, type OptimizerSpec } from './spec.js';
 import type { BatchHolder } from '@lopt/eval';
@@ -65,36 +67,27 @@ export function checkpointFile(path: string): string {
  */
 export async function loadLearnedCheckpoint(path: string): Promise<LoadedLearned> {
   const file = checkpointFile(path);
-  const load = await libraryFunction<(bytes: Uint8Array) => { lopt: LearnedOptimizer; theta: TensorTree }>(
-    '@lopt/learned',
-    'loadLearnedOptimizer',
-    'Loading a learned-optimizer checkpoint',
-  );
   const bytes = readInputFile(file, 'the checkpoint', MAX_BYTES.checkpoint);
   try {
-    const { lopt, theta } = load(bytes);
+    const { lopt, theta } = loadLearnedOptimizer(bytes);
     return { learnedOptimizer: lopt, theta };
   } catch (e) {
     throw withContext(e, `Checkpoint ${path}`);
   }
 }
 
-type PretrainedLoader = (name: string) => { theta: TensorTree; optimizer(options: Record<string, unknown>): Optimizer };
-
 /** A published learned optimizer shipped with @lopt/learned (`pretrained:celo2:learningRate=3e-3`). */
 async function buildPretrained(spec: Extract<OptimizerSpec, { kind: 'pretrained' }>, numSteps: number): Promise<BuiltOptimizer> {
-  const load = await libraryFunction<PretrainedLoader>('@lopt/learned', 'pretrained', `The optimizer spec '${spec.text}'`);
-  const loaded = wrapCreate(() => load(spec.name), spec.text);
+  // pretrained() checks the name and optimizer() the options (unknown ones are refused).
+  const loaded = wrapCreate(() => pretrained(spec.name as PretrainedName), spec.text);
   try {
-    const optimizer = wrapCreate(() => loaded.optimizer({ numSteps, ...spec.options }), spec.text);
+    const optimizer = wrapCreate(() => loaded.optimizer({ numSteps, ...spec.options } as PretrainedOptimizerOptions), spec.text);
     return { optimizer, label: specLabel(spec), dispose: () => tf.dispose(collectTensors(loaded.theta)) };
   } catch (e) {
     tf.dispose(collectTensors(loaded.theta));
     throw e;
   }
 }
-
-type Guard = (learned: Optimizer, fallback: Optimizer, options: Record<string, unknown>) => Optimizer;
 
 /** Options of {@link buildOptimizer}. */
 export interface BuildOptions {
@@ -148,7 +141,6 @@ export async function buildOptimizer(spec: OptimizerSpec, options: BuildOptions)
     case 'guard': {
       const inner = await buildOptimizer(spec.inner, options);
       const fallback = await buildOptimizer(spec.fallback, options);
-      const guard = await libraryFunction<Guard>('@lopt/safeguard', spec.guard, `The guard '${spec.text}'`);
       const lossFn = (params: TensorTree): tf.Scalar => {
         const { task, current } = options.holder;
         if (!task) throw new LoptError('INTERNAL', 'A guard evaluated a loss outside a training step.');
@@ -156,20 +148,15 @@ export async function buildOptimizer(spec: OptimizerSpec, options: BuildOptions)
       };
       const residualFn = (params: TensorTree): tf.Scalar =>
         tf.tidy(() => {
-          const leaves = collectTensors(params);
           const { task, current } = options.holder;
           if (!task) throw new LoptError('INTERNAL', 'A guard evaluated a residual outside a training step.');
-          const { grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => {
-            let i = 0;
-            const rebuilt = rebuild(params, () => xs[i++] as tf.Tensor);
-            return task.loss(rebuilt, current as never);
-          })(leaves);
-          return tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+          const { grads } = lossAndGrads((p) => task.loss(p, current as never), params);
+          return tf.sqrt(tf.addN(collectTensors(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
         });
-      const guardOptions: Record<string, unknown> = { ...spec.options };
-      if (spec.guard === 'safeguarded') guardOptions.residualFn ??= residualFn;
-      else guardOptions.lossFn ??= lossFn;
-      const optimizer = wrapCreate(() => guard(inner.optimizer, fallback.optimizer, guardOptions), spec.text);
+      const { guarded, evaluates } = GUARDS[spec.guard];
+      const guardOptions: Record<string, unknown> = { ...spec.options, [guarded]: inner.optimizer, fallback: fallback.optimizer };
+      guardOptions[evaluates] ??= evaluates === 'residualFn' ? residualFn : lossFn;
+      const optimizer = wrapCreate(() => create('optimizer', spec.guard, guardOptions), spec.text);
       return {
         optimizer,
         label: specLabel(spec),
@@ -180,21 +167,6 @@ export async function buildOptimizer(spec: OptimizerSpec, options: BuildOptions)
       };
     }
   }
-}
-
-/** Rebuilds a tree with the same structure and traversal order as collectTensors. */
-function rebuild(tree: unknown, next: () => tf.Tensor): TensorTree {
-  const walk = (v: unknown): unknown => {
-    if (v instanceof tf.Tensor) return next();
-    if (Array.isArray(v)) return v.map(walk);
-    if (typeof v === 'object' && v !== null) {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = walk(x);
-      return out;
-    }
-    return v;
-  };
-  return walk(tree) as TensorTree;
 }
 
 function wrapCreate<T>(build: () => T, text: string): T {

@@ -1,5 +1,5 @@
 import { initBackend, type BackendChoice, type BackendInfo } from '@lopt/backend';
-import { loadLibraries, type Libraries } from './packages.js';
+import { registerLibraries } from './libraries.js';
 import { loadPlugins, type PluginResult } from './plugins.js';
 
 /** Options every command accepts. */
@@ -16,10 +16,9 @@ export interface CommonOptions {
   readonly debug?: boolean;
 }
 
-/** What a command starts with: the backend, the registered libraries and plugins. */
+/** What a command starts with: the backend and the plugins (the libraries' built-ins are registered). */
 export interface CommandContext {
   readonly backend: BackendInfo;
-  readonly libraries: Libraries;
   readonly plugins: readonly PluginResult[];
   /** Writes a status line to stderr (stdout is kept for results). */
   readonly log: (line: string) => void;
@@ -44,12 +43,9 @@ export async function startCommand(command: string, options: CommonOptions, extr
   };
   const backend = await initBackend(options.backend === undefined ? {} : { backend: options.backend });
   log(backendLine(command, backend));
-  const libraries = await loadLibraries();
-  for (const [pkg, why] of libraries.problems) {
-    log(`warning: ${pkg} is unavailable: ${why}; its components are not registered.`);
-  }
+  registerLibraries();
   if (extraPlugins.length) log(`plugin files named by the config, which will run: ${extraPlugins.join(', ')}`);
   const plugins = await loadPlugins([...extraPlugins, ...(options.plugin ?? [])], process.cwd(), options.pluginTimeout);
   for (const p of plugins) if (p.registered.length) log(`plugin ${p.module}: registered ${p.registered.join(', ')}`);
-  return { backend, libraries, plugins, log };
+  return { backend, plugins, log };
 }

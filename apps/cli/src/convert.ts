@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
 import { basename, resolve } from 'node:path';
-import { create, disposeTree, treeLeaves, type LearnedOptimizer, type TensorTree } from '@lopt/core';
+import { create, disposeTree, treeLeaves, type LearnedOptimizer } from '@lopt/core';
 import { writeFileAtomic } from '@lopt/core/node';
+import { referenceCheckpointToTheta, saveLearnedOptimizer } from '@lopt/learned';
 import { startCommand, type CommonOptions } from './context.js';
 import { CliError, isLoptError, withContext } from './errors.js';
-import { libraryFunction } from './packages.js';
 import { readRegularFile } from './reference-file.js';
 
-type Convert = (bytes: Uint8Array) => { architecture: string; format: string; theta: TensorTree };
-type Save = (lopt: LearnedOptimizer, theta: TensorTree, extra?: Record<string, unknown>) => Uint8Array;
 
 const FIX = 'Pass a published file as released: Celo or Celo-Adam theta.state (flax msgpack) or Celo2 celo2_weights.pt (PyTorch zip); a lopt .safetensors checkpoint needs no conversion.';
 
@@ -29,11 +27,9 @@ export interface ConvertOptions {
 export async function runConvert(file: string, options: ConvertOptions, common: CommonOptions): Promise<string> {
   const bytes = readRegularFile(file);
   const ctx = await startCommand('convert', common);
-  const convert = await libraryFunction<Convert>('@lopt/learned', 'referenceCheckpointToTheta', 'Converting a reference checkpoint');
-  const save = await libraryFunction<Save>('@lopt/learned', 'saveLearnedOptimizer', 'Writing a learned-optimizer checkpoint');
-  let converted: ReturnType<Convert>;
+  let converted: ReturnType<typeof referenceCheckpointToTheta>;
   try {
-    converted = convert(bytes);
+    converted = referenceCheckpointToTheta(bytes);
   } catch (e) {
     if (!isLoptError(e)) throw e;
     throw new CliError(`${file}: ${e.message}`, FIX, { cause: e });
@@ -51,7 +47,7 @@ export async function runConvert(file: string, options: ConvertOptions, common: 
     const source = { file: basename(file), format, sha256: createHash('sha256').update(bytes).digest('hex') };
     let checkpoint: Uint8Array;
     try {
-      checkpoint = save(lopt, theta, { source });
+      checkpoint = saveLearnedOptimizer(lopt, theta, { source });
     } catch (e) {
       throw withContext(e, `${file}: the registered ${architecture} does not take this theta`);
     }

@@ -1,5 +1,5 @@
 import { REGISTRY_KINDS, list, type RegistryKind } from '@lopt/core';
-import { loadLibraries } from './packages.js';
+import { PRETRAINED_SOURCES } from '@lopt/learned';
 import { renderTable } from './stats.js';
 
 /** A pretrained learned optimizer shipped with @lopt/learned, as `lopt list` shows it. */
@@ -10,11 +10,9 @@ export interface PretrainedRow {
   readonly needs: string;
 }
 
-/** The pretrained optimizers @lopt/learned ships (its `PRETRAINED_SOURCES`), or none when it is not loaded. */
+/** The pretrained optimizers @lopt/learned ships (its `PRETRAINED_SOURCES`). */
 export async function pretrainedRows(): Promise<PretrainedRow[]> {
-  const mod = (await loadLibraries()).modules.get('@lopt/learned');
-  const sources = mod?.PRETRAINED_SOURCES as Record<string, { licence: string; source: string; needs: string }> | undefined;
-  return Object.entries(sources ?? {}).map(([name, s]) => ({ name: `pretrained:${name}`, licence: s.licence, source: s.source, needs: s.needs }));
+  return Object.entries(PRETRAINED_SOURCES).map(([name, s]) => ({ name: `pretrained:${name}`, licence: s.licence, source: s.source, needs: s.needs }));
 }
 
 const TITLES: Record<RegistryKind, string> = {

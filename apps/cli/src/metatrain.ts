@@ -16,12 +16,13 @@ import {
   type TensorTree,
 } from '@lopt/core';
 import { writeFileAtomic, writeJsonAtomic } from '@lopt/core/node';
+import { constantTruncation, logUniformTruncation, lOptTruncatedStep, metaTrain, neverEnding, type LOptTruncatedStepOptions, type MetaTrainMetrics, type MetaTrainResult } from '@lopt/estimators';
+import { loadLearnedOptimizer, saveLearnedOptimizer } from '@lopt/learned';
 import { configPlugins, loadConfig, validateConfig, type LoadedConfig, type MetaTrainConfig } from './config.js';
 import { startCommand, type CommandContext, type CommonOptions } from './context.js';
 import { CliError, EXIT_INTERRUPTED, StopSignal, withContext } from './errors.js';
 import { evaluate, parseTarget, summaryText, type EvalTarget } from './evaluate.js';
 import { createValidator } from './validation.js';
-import { libraryFunction } from './packages.js';
 import { createProgress } from './progress.js';
 import { writeReport } from './report.js';
 import { appendJsonLine, ensureWritableDir, readMetrics, readRunJson, removeStaleTempFiles, RUN_FILES, truncateMetrics } from './rundir.js';
@@ -75,35 +76,21 @@ export async function buildComponents(config: MetaTrainConfig): Promise<MetaTrai
   const learnedOptimizer = field('learnedOptimizer', () => create('learned-optimizer', config.learnedOptimizer.name, config.learnedOptimizer.options));
   const taskFamily = field('taskFamily', () => create('task-family', config.taskFamily.name, config.taskFamily.options));
   const t = config.truncatedStep.truncation;
-  const what = 'meta-train';
-  const constantTruncation = await libraryFunction<(n: number) => unknown>('@lopt/estimators', 'constantTruncation', what);
-  const logUniformTruncation = await libraryFunction<(a: number, b: number) => unknown>('@lopt/estimators', 'logUniformTruncation', what);
-  const neverEnding = await libraryFunction<() => unknown>('@lopt/estimators', 'neverEnding', what);
   const truncationSchedule = field('truncatedStep.truncation', () =>
     t.kind === 'constant' ? constantTruncation(t.length) : t.kind === 'logUniform' ? logUniformTruncation(t.min, t.max) : neverEnding(),
   );
-  const lOptTruncatedStep = await libraryFunction<(o: Record<string, unknown>) => unknown>('@lopt/estimators', 'lOptTruncatedStep', what);
   const { truncation: _t, ...stepOptions } = config.truncatedStep;
-  const truncatedStep = field('truncatedStep', () => lOptTruncatedStep({ ...stepOptions, truncation: truncationSchedule, taskFamily, learnedOptimizer }));
+  // The config's step options are validated by lOptTruncatedStep itself (unknown ones are refused).
+  const truncatedStep = field('truncatedStep', () => lOptTruncatedStep({ ...stepOptions, truncation: truncationSchedule, taskFamily, learnedOptimizer } as LOptTruncatedStepOptions));
   const estimators = config.estimators.map((e, i) => field(`estimators[${i}] (${e.name})`, () => create('estimator', e.name, { ...e.options, truncatedStep })));
   const outerOptions = await resolveSchedules(config.outerOptimizer.options, "config field 'outerOptimizer'");
   const outerOptimizer = field('outerOptimizer', () => create('optimizer', config.outerOptimizer.name, outerOptions));
   return { learnedOptimizer, taskFamily, estimators, outerOptimizer };
 }
 
-/** Theta as learned-optimizer checkpoint bytes (`saveLearnedOptimizer`), which `loadLearnedOptimizer` and `lopt eval` read. */
-async function thetaBytes(learnedOptimizer: LearnedOptimizer, theta: TensorTree, extra: Record<string, unknown>): Promise<Uint8Array> {
-  const save = await libraryFunction<(lopt: LearnedOptimizer, theta: TensorTree, extra?: Record<string, unknown>) => Uint8Array>(
-    '@lopt/learned',
-    'saveLearnedOptimizer',
-    'Writing theta.safetensors',
-  );
-  return save(learnedOptimizer, theta, extra);
-}
-
-/** Saves theta as a learned-optimizer checkpoint (atomically). */
+/** Saves theta as a learned-optimizer checkpoint (`saveLearnedOptimizer`, atomically), which `loadLearnedOptimizer` and `lopt eval` read. */
 export async function saveTheta(path: string, learnedOptimizer: LearnedOptimizer, theta: TensorTree, extra: Record<string, unknown>): Promise<void> {
-  await writeFileAtomic(path, await thetaBytes(learnedOptimizer, theta, extra));
+  await writeFileAtomic(path, saveLearnedOptimizer(learnedOptimizer, theta, extra));
 }
 
 /** Step and validation loss stored in a best.safetensors (undefined when there is none). */
@@ -234,8 +221,6 @@ async function evaluateRun(ctx: CommandContext, config: MetaTrainConfig, runDir:
   process.stdout.write(`\n${summaryText(result)}\n`);
 }
 
-type MetaTrainFn = (options: Record<string, unknown>) => Promise<{ theta: TensorTree; step: number; resumedFrom: number; stopped: boolean }>;
-type MetaTrainMetrics = { step: number; meanLoss: number; gradNorm: number; clipped: number; stepsPerSecond: number; nanGradientSteps: number; nanLossSteps: number; overflowSteps: number; estimators: Record<string, number> };
 
 /**
  * Warnings about numerical trouble during meta-training: a NaN/Inf meta-loss (counted as
@@ -297,7 +282,6 @@ async function trainLoop(
   resuming: boolean,
   initTheta: string | undefined,
 ): Promise<void> {
-  const metaTrain = await libraryFunction<MetaTrainFn>('@lopt/estimators', 'metaTrain', 'meta-train');
   const statePath = join(runDir, RUN_FILES.state);
   const thetaPath = join(runDir, RUN_FILES.theta);
   const metricsPath = join(runDir, RUN_FILES.metrics);
@@ -325,10 +309,9 @@ async function trainLoop(
   }
   let theta0: TensorTree | undefined;
   if (initTheta !== undefined) {
-    const loadFn = await libraryFunction<(bytes: Uint8Array, o: Record<string, unknown>) => { theta: TensorTree }>('@lopt/learned', 'loadLearnedOptimizer', '--init-theta');
     const { checkpointFile } = await import('./build-optimizer.js');
     try {
-      theta0 = loadFn(readInputFile(checkpointFile(initTheta), 'the checkpoint', MAX_BYTES.checkpoint), { expect: components.learnedOptimizer }).theta;
+      theta0 = loadLearnedOptimizer(readInputFile(checkpointFile(initTheta), 'the checkpoint', MAX_BYTES.checkpoint), { expect: components.learnedOptimizer }).theta;
     } catch (e) {
       throw withContext(e, `--init-theta ${initTheta}`);
     }
@@ -391,7 +374,7 @@ async function trainLoop(
   };
   const warnings = numericWarnings(ctx.log, config.metaTrain.nanLossValue ?? 20, resuming ? readMetrics(runDir).at(-1) : undefined);
   let lastStep = startStep;
-  let result: Awaited<ReturnType<MetaTrainFn>>;
+  let result: MetaTrainResult;
   try {
     result = await metaTrain({
       learnedOptimizer: components.learnedOptimizer,
@@ -400,7 +383,8 @@ async function trainLoop(
       steps: config.steps,
       key: makeKey(config.seed),
       ...(theta0 !== undefined ? { theta: theta0 } : {}),
-      ...config.metaTrain,
+      ...(config.metaTrain.clipGradNorm !== undefined ? { clipGradNorm: config.metaTrain.clipGradNorm } : {}),
+      ...(config.metaTrain.nanLossValue !== undefined ? { nanLossValue: config.metaTrain.nanLossValue } : {}),
       checkpoint: { store, every: 1 },
       signal: abort.signal,
       onStep: async (m: MetaTrainMetrics, theta: TensorTree) => {
@@ -425,7 +409,7 @@ async function trainLoop(
           // Held until the next checkpoint is written; a resumed run replays the same scores.
           if (score < bestValidation) {
             bestValidation = score;
-            pendingBest = await thetaBytes(components.learnedOptimizer, theta, { step: m.step, run: config.name, validationLoss: score });
+            pendingBest = saveLearnedOptimizer(components.learnedOptimizer, theta, { step: m.step, run: config.name, validationLoss: score });
           }
         }
         appendJsonLine(metricsPath, row);

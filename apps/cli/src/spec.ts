@@ -1,10 +1,9 @@
+import { GUARDS, type GuardName } from '@lopt/safeguard';
 import { CliError } from './errors.js';
 import { parseKeyValues, splitTopLevel, type OptionValue } from './options.js';
 
-/** The guards an optimizer spec can put around another one (from @lopt/safeguard). */
-export const GUARDS = ['lossGuarded', 'divergenceGuard', 'safeguarded'] as const;
-/** One of {@link GUARDS}. */
-export type GuardName = (typeof GUARDS)[number];
+/** The guards an optimizer spec can put around another one (@lopt/safeguard's `GUARDS`). */
+const GUARD_NAMES = Object.keys(GUARDS) as GuardName[];
 
 /** A parsed `--optimizer` spec. */
 export type OptimizerSpec =
@@ -65,10 +64,10 @@ function parsePretrained(t: string): OptimizerSpec {
 
 function parseGuard(t: string): OptimizerSpec {
   const m = /^guard:([A-Za-z]+)\((.*)\)$/s.exec(t);
-  if (!m) throw new CliError(`Cannot read the guard spec '${t}'.`, `Write it as guard:<guard>(<spec>, <fallback>), guards: ${GUARDS.join(', ')}. ${SPEC_HELP}`);
+  if (!m) throw new CliError(`Cannot read the guard spec '${t}'.`, `Write it as guard:<guard>(<spec>, <fallback>), guards: ${GUARD_NAMES.join(', ')}. ${SPEC_HELP}`);
   const guard = m[1] as string;
-  if (!(GUARDS as readonly string[]).includes(guard)) {
-    throw new CliError(`Unknown guard '${guard}' in '${t}'.`, `Use one of: ${GUARDS.join(', ')}.`);
+  if (!(GUARD_NAMES as readonly string[]).includes(guard)) {
+    throw new CliError(`Unknown guard '${guard}' in '${t}'.`, `Use one of: ${GUARD_NAMES.join(', ')}.`);
   }
   const parts = splitTopLevel(m[2] as string, /,/).map((p) => p.trim());
   const specs = parts.filter((p) => !isKeyValue(p));

@@ -2,11 +2,11 @@
 // the libraries and the parent's plugins, then trains the runs the parent sends.
 import { initBackend, type BackendChoice } from '@lopt/backend';
 import { serveRuns } from '@lopt/eval/node';
-import { loadLibraries } from './packages.js';
+import { registerLibraries } from './libraries.js';
 import { loadPlugins } from './plugins.js';
 import { cliResolver } from './suite-optimizers.js';
 
 await initBackend({ backend: (process.env.LOPT_BACKEND as BackendChoice | undefined) ?? 'auto' });
-await loadLibraries();
+registerLibraries();
 await loadPlugins(JSON.parse(process.env.LOPT_SUITE_PLUGINS ?? '[]') as string[], process.cwd());
 serveRuns(cliResolver());
