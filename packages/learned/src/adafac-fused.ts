@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError } from '@lopt/core';
+import { LoptError, compileEmbeddedWasm } from '@lopt/core';
 import { factoredDims, isTapeRecording, tanhEmbedding, type FactoredSlot } from './common.js';
 import { decayToParam } from './common.js';
 import type { AdafacDecayConfig, AdafacTheta } from './adafac-features.js';
@@ -22,22 +22,10 @@ interface WasmBackendLike {
 
 let kernelModule: WebAssembly.Module | null | undefined;
 
-/** Decodes base64 to bytes with `atob` (browser and Node >= 16; no Node built-ins). */
-export function decodeBase64(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /** The compiled kernel (once; 12 KB), or null when this runtime lacks WebAssembly SIMD. */
 function kernelModuleOrNull(): WebAssembly.Module | null {
   if (kernelModule === undefined) {
-    try {
-      kernelModule = new WebAssembly.Module(decodeBase64(ADAFAC_WASM_BASE64) as BufferSource);
-    } catch {
-      kernelModule = null;
-    }
+    kernelModule = compileEmbeddedWasm(ADAFAC_WASM_BASE64);
   }
   return kernelModule;
 }

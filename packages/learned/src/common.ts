@@ -13,7 +13,7 @@ import {
 } from '@lopt/core';
 
 // Option checks shared by every package live in core; re-exported for this package's modules.
-export { checkBoolean as checkBool, checkKnownKeys as checkKnownOptions } from '@lopt/core';
+export { checkBoolean as checkBool, checkKnownKeys as checkKnownOptions, isTapeRecording } from '@lopt/core';
 
 /** The 11 timescales of the step embeddings of learned_optimization (`1, 3, 10, ... 1e5`). */
 export const TIMESCALES: readonly number[] = [1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000];
@@ -279,8 +279,3 @@ export function checkFused(value: unknown): FusedMode {
   throw new LoptError('INVALID_OPTION', `Option 'fused' must be true, false or 'auto', got ${JSON.stringify(value)}.`, { option: 'fused' });
 }
 
-/** True inside `tf.grad` / `tf.variableGrads` (the engine is recording a tape). */
-export function isTapeRecording(): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
-  return state.gradientDepth > 0;
-}

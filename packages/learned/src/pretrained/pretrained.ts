@@ -1,5 +1,5 @@
 import { LoptError, type Optimizer, type TensorTree } from '@lopt/core';
-import { decodeBase64 } from '../adafac-fused.js';
+import { decodeBase64 } from '@lopt/core';
 import { ARCHITECTURES, type ArchitectureEntry } from '../architectures.js';
 import { checkThetaShape, loadLearnedOptimizer } from '../checkpoint.js';
 import type { LearnedArchitecture } from '../types.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_WASM_BASE64 } from './adam-wasm-binary.js';
+import { compileEmbeddedWasm, isTapeRecording, registerKernelsOnce } from '@lopt/core';
 
 /** Name of the fused Adam/AdamW kernel lopt registers on the `cpu` and `wasm` backends. */
 export const FUSED_ADAM_KERNEL = 'LoptFusedAdamUpdate';
@@ -85,13 +86,6 @@ interface AdamSimdExports {
 let simdModule: WebAssembly.Module | null | undefined;
 const simdInstances = new WeakMap<WebAssembly.Memory, AdamSimdExports>();
 
-function decodeBase64(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /**
  * The SIMD kernel instantiated on tfjs-backend-wasm's own memory (zero copy), or null when
  * this runtime lacks WebAssembly SIMD or the backend does not expose its memory (then the
@@ -101,11 +95,7 @@ function simdKernel(b: WasmBackendLike): AdamSimdExports | null {
   const memory = b.wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory) || b.dataIdMap === undefined) return null;
   if (simdModule === undefined) {
-    try {
-      simdModule = new WebAssembly.Module(decodeBase64(ADAM_WASM_BASE64) as BufferSource);
-    } catch {
-      simdModule = null;
-    }
+    simdModule = compileEmbeddedWasm(ADAM_WASM_BASE64);
   }
   if (simdModule === null) return null;
   let k = simdInstances.get(memory);
@@ -170,16 +160,10 @@ const wasmKernel: tf.KernelConfig = {
 
 /** Registers the fused kernel on `cpu` and `wasm` once (idempotent; no effect at import time). */
 export function ensureFusedAdamKernel(): void {
-  for (const k of [cpuKernel, wasmKernel]) {
-    if (!tf.getKernel(FUSED_ADAM_KERNEL, k.backendName)) tf.registerKernel(k);
-  }
+  registerKernelsOnce([cpuKernel, wasmKernel]);
 }
 
-/** True inside `tf.grad` / `tf.variableGrads`: the fused kernel has no gradient, so it must not run there. */
-export function isTapeRecording(): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
-  return state.gradientDepth > 0;
-}
+export { isTapeRecording };
 
 /** Whether the fused kernel can run now: active backend `cpu` or `wasm`, no gradient tape recording. */
 export function fusedAdamAvailable(): boolean {
