@@ -26,8 +26,22 @@ export function collectTensors(value: unknown, out: tf.Tensor[] = []): tf.Tensor
  */
 function cloneAliases<T>(value: T, ids: Set<number>): T {
   if (ids.size === 0) return value;
+  return mapTensors(value, (t) => (ids.has(t.id) ? tf.clone(t) : t));
+}
+
+/**
+ * A copy of `value` with every tensor replaced by `fn(tensor)`, walking arrays and plain
+ * objects (class instances and other values are kept as they are): the tree walk for states
+ * that hold numbers and strings next to tensors.
+ *
+ * @example
+ * ```ts
+ * const copy = mapTensors({ m: tf.zeros([2]), count: 3 }, (t) => tf.clone(t));
+ * ```
+ */
+export function mapTensors<T>(value: T, fn: (t: tf.Tensor) => tf.Tensor): T {
   const walk = (v: unknown): unknown => {
-    if (isTensor(v)) return ids.has(v.id) ? tf.clone(v) : v;
+    if (isTensor(v)) return fn(v);
     if (Array.isArray(v)) return v.map(walk);
     if (typeof v === 'object' && v !== null) {
       const proto = Object.getPrototypeOf(v) as unknown;

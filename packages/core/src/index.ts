@@ -67,7 +67,7 @@ export {
   threefry2x32,
 } from './random.js';
 export type { Key, NormalOptions, TruncatedNormalOptions, UniformOptions } from './random.js';
-export { advance, collectTensors, disposeReplaced } from './advance.js';
+export { advance, collectTensors, disposeReplaced, mapTensors } from './advance.js';
 export { requireBackend } from './backend-check.js';
 export type { DenseLayerRef, LayerTap, DenseLayerTapping, DenseLayerStatistics } from './layers.js';
 export { valueAndLayerGrads, disposeLayerGradients } from './layer-grads.js';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { checkBoolean, checkOptimizer, hasInitAndUpdate } from './validate.js';
 import { lossAndGrads, tidy } from './tidy.js';
 import { treeLeaves, type TensorTree } from './tree.js';
+import { mapTensors } from './advance.js';
 
 describe('checkBoolean', () => {
   it('passes booleans, gives the fallback for undefined, names the option otherwise', () => {
@@ -65,5 +66,22 @@ describe('lossAndGrads', () => {
     tf.dispose([value, ...treeLeaves(grads)]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(treeLeaves(params));
+  });
+});
+
+describe('mapTensors', () => {
+  it('maps every tensor of arrays and plain objects, keeps numbers, strings and class instances', () => {
+    class Box {
+      constructor(readonly t: tf.Tensor) {}
+    }
+    const a = tf.tensor1d([1, 2]);
+    const b = tf.scalar(3);
+    const box = new Box(b);
+    const out = mapTensors({ a, list: [b, 'x', 4], box }, (t) => tf.mul(t, 2));
+    expect(Array.from(out.a.dataSync())).toEqual([2, 4]);
+    expect((out.list[0] as tf.Tensor).dataSync()[0]).toBe(6);
+    expect(out.list.slice(1)).toEqual(['x', 4]);
+    expect(out.box).toBe(box);
+    tf.dispose([a, b, out.a, out.list[0] as tf.Tensor]);
   });
 });

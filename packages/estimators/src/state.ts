@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, disposeReplaced, isTensor } from '@lopt/core';
+import { LoptError, disposeReplaced, isTensor, mapTensors } from '@lopt/core';
 
 /** JSON that stands for a packed value: tensors become `{ "$t": index }`. */
 export type PackedJson = null | boolean | number | string | PackedJson[] | { [key: string]: PackedJson };
@@ -65,19 +65,7 @@ export function unpackState(skeleton: PackedJson, tensors: readonly tf.Tensor[])
 
 /** Clones every tensor of a state (cheap: clones share memory), so the copy can be consumed freely. */
 export function cloneState<T>(value: T): T {
-  const walk = (v: unknown): unknown => {
-    if (isTensor(v)) return tf.clone(v);
-    if (Array.isArray(v)) return v.map(walk);
-    if (typeof v === 'object' && v !== null) {
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return v;
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = walk(x);
-      return out;
-    }
-    return v;
-  };
-  return walk(value) as T;
+  return mapTensors(value, (t) => tf.clone(t));
 }
 
 /** Disposes every tensor of `value` that none of `keep` holds (compared by identity); core's `disposeReplaced`. */
