@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import { adafacDecayConfig, initAdafacState, type AdafacDecayConfig, type AdafacState } from './adafac-features.js';
 import { asAtLeast1d, celoFeatures, celoGroupWidths, celoNormalize, type CeloDecays } from './celo-features.js';
 import { celoStackLayers, initCeloStack, runCeloMlp, type CeloStackMlp } from './celo-mlp.js';
@@ -64,7 +64,7 @@ export function decayTensors(cfg: AdafacDecayConfig): CeloDecays {
 
 /** Zero accumulators for every leaf of `params` (rank-0 leaves as shape `[1]`). */
 export function initCeloAccumulators(params: TensorTree, cfg: AdafacDecayConfig): AdafacState {
-  return tf.tidy(() => initAdafacState(treeFlatten(params).leaves.map(asAtLeast1d), cfg) as unknown as tf.TensorContainer) as unknown as AdafacState;
+  return tidy((): AdafacState => initAdafacState(treeFlatten(params).leaves.map(asAtLeast1d), cfg));
 }
 
 /** One Celo step of one tensor (ALGORITHMS.md 2.5, item 5). */

@@ -12,6 +12,7 @@ import {
   type OptState,
   type Optimizer,
   type TensorTree,
+  tidy,
 } from '@lopt/core';
 import { buildFromRecipe, decodeRecipe, encodeRecipe, inferLearnedRecipe, inferOptimizerRecipe, type TfjsOptimizerRecipe } from './tfjs-recipe.js';
 import { THETA_PREFIX, misfit, pairSavedStates, parseSavedStates, restoredState, type SavedVariableState } from './tfjs-restore.js';
@@ -178,7 +179,7 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
   /** The optimizer's initial state for a variable (a template for restoring; the caller disposes it). */
   private template(name: string): TensorTree {
     const variable = tf.engine().registeredVariables[name] as tf.Variable;
-    return tf.tidy(() => this.optimizer.init({ [name]: variable }).state as unknown as tf.TensorContainer) as unknown as TensorTree;
+    return tidy(() => this.optimizer.init({ [name]: variable }).state as TensorTree);
   }
 
   /** Attaches states restored by `setWeights` to the variables now being optimized (see the class docs). */
@@ -256,7 +257,7 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
   /** Rebuilds a learned optimizer's theta from `lopt.theta/<path>` weights, checked against the architecture's own theta. */
   private restoreTheta(weights: readonly NamedTensor[]): void {
     const learned = this.learned as LearnedOptimizer;
-    const template = tf.tidy(() => learned.init(key(0)) as unknown as tf.TensorContainer) as unknown as TensorTree;
+    const template = tidy((): TensorTree => learned.init(key(0)));
     try {
       const byName = new Map(weights.map((w) => [w.name.slice(THETA_PREFIX.length), w.tensor]));
       const paths = treePaths(template);

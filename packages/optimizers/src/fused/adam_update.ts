@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, assertSameStructure, isTensor, treeMapWithPath, type OptState, type TensorTree, type UpdateContext } from '@lopt/core';
+import { LoptError, assertSameStructure, isTensor, treeMapWithPath, type OptState, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import { counter, evalSchedule, readCount, type LearningRate } from '../hyper.js';
 import type { TransformationOptimizer } from '../transformation.js';
 import { fusedAdamAvailable, fusedAdamLeaf } from './adam_kernel.js';
@@ -30,7 +30,7 @@ export function withFusedAdam(base: TransformationOptimizer<TensorTree[]>, cfg: 
     update(state: OptState<TensorTree[]>, grads: TensorTree, ctx?: UpdateContext): OptState<TensorTree[]> {
       if (!fusedAdamAvailable()) return base.update(state, grads, ctx);
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
-      return tf.tidy(() => fusedStep(state, grads, cfg) as unknown as tf.TensorContainer) as unknown as OptState<TensorTree[]>;
+      return tidy((): OptState<TensorTree[]> => fusedStep(state, grads, cfg));
     },
   };
 }

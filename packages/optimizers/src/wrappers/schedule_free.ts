@@ -8,6 +8,7 @@ import {
   type OptState,
   type TensorTree,
   hasInitAndUpdate,
+  tidy,
 } from '@lopt/core';
 import { checkKnownOptions, checkLearningRate, counter, learningRateAt, readCount, type Hyper, type LearningRate } from '../hyper.js';
 
@@ -150,5 +151,5 @@ export function scheduleFreeEvalParams(state: OptState<unknown>): TensorTree {
     );
   }
   const sf = state.state;
-  return tf.tidy(() => treeMap((y, z) => averageFrom(y, z as tf.Tensor, sf.b1), state.params, sf.z) as unknown as tf.TensorContainer) as unknown as TensorTree;
+  return tidy((): TensorTree => treeMap((y, z) => averageFrom(y, z as tf.Tensor, sf.b1), state.params, sf.z));
 }
