@@ -60,10 +60,10 @@ export function batchedFactored(slot: FactoredSlot, g: tf.Tensor, decays: tf.Ten
   }
   const [d1, d0] = dims;
   const dr = perCopyDecay(c, rank - 1);
-  const row = tf.add(tf.mul(dr, slot.row), tf.mul(tf.sub(1, dr), tf.mean(gs, d0 + 2)));
-  const col = tf.add(tf.mul(dr, slot.col), tf.mul(tf.sub(1, dr), tf.mean(gs, d1 + 2)));
+  const row = tf.add(tf.mul(dr, slot.row), tf.mul(tf.sub(1, dr), meanBySum(gs, d0 + 2)));
+  const col = tf.add(tf.mul(dr, slot.col), tf.mul(tf.sub(1, dr), meanBySum(gs, d1 + 2)));
   const reducedD1 = d1 > d0 ? d1 - 1 : d1;
-  const rowColMean = tf.mean(row, reducedD1 + 2, true);
+  const rowColMean = meanBySum(row, reducedD1 + 2, true);
   const rowFactor = tf.expandDims(safeRsqrt(tf.div(row, tf.add(rowColMean, 1e-9))), d0 + 2);
   const colFactor = tf.expandDims(safeRsqrt(col), d1 + 2);
   return {
@@ -76,15 +76,20 @@ export function batchedFactored(slot: FactoredSlot, g: tf.Tensor, decays: tf.Ten
   };
 }
 
-/** Broadcasts `x` to `[K, D, ...s]` and flattens it to `[K, D, N]`. */
+/** Broadcasts `x` to `[K, D, ...s]` and flattens it to `[K, D, N]` (adding zeros: the WASM backend's broadcastTo is a slow Tile). */
 export function batchedRows(x: tf.Tensor, k: number, d: number, shape: readonly number[]): tf.Tensor3D {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.reshape(tf.broadcastTo(x, [k, d, ...shape]), [k, d, n]);
+  return tf.reshape(tf.add(x, tf.zeros([k, d, ...shape])), [k, d, n]);
+}
+
+/** `mean(x, axis)` as a sum divided by the count (the WASM backend's Mean is several times slower than its Sum). */
+export function meanBySum(x: tf.Tensor, axis: number, keepDims = false): tf.Tensor {
+  return tf.div(tf.sum(x, axis, keepDims), x.shape[axis] as number);
 }
 
 /** Per-copy `secondMomentNormalize` of features `[K, F, N]`: each feature row over each copy's N. */
 export function batchedSecondMomentNormalize(x: tf.Tensor3D, eps = 1e-5): tf.Tensor3D {
-  return tf.mul(x, tf.rsqrt(tf.add(eps, tf.mean(tf.square(x), 2, true))));
+  return tf.mul(x, tf.rsqrt(tf.add(eps, meanBySum(tf.square(x), 2, true))));
 }
 
 /**

@@ -57,13 +57,15 @@ export function batchedMlpSoftmaxLoss(
  */
 export function vectorizedImageMlp(cfgs: readonly ImageMlpConfig[]): VectorizedTask | undefined {
   const list = checkConfigs(cfgs);
-  if (!sameFields(list, ['dataset', 'imageSize', 'hidden', 'activation', 'batchSize'])) return undefined;
+  // the activation matters only between layers: softmax regressions batch across activations
+  const hasHidden = Array.isArray(list[0]?.hidden) && (list[0]?.hidden as unknown[]).length > 0;
+  if (!sameFields(list, ['dataset', 'imageSize', 'hidden', 'batchSize', ...(hasHidden ? ['activation'] : [])])) return undefined;
   const c = cfgs[0] as ImageMlpConfig;
   const k = cfgs.length;
   const inputs = c.imageSize * c.imageSize;
   const numLayers = c.hidden.length + 1;
   return {
-    name: `image-mlp-${c.dataset}${c.imageSize}-${c.hidden.join('x') || 'linear'}-${c.activation}-bs${c.batchSize} x ${k}`,
+    name: `image-mlp-${c.dataset}${c.imageSize}-${c.hidden.join('x') || 'linear'}-${hasHidden ? c.activation : 'none'}-bs${c.batchSize} x ${k}`,
     size: k,
     loss: (params: TensorTree, batch: TensorTree) =>
       tf.tidy(() => {
