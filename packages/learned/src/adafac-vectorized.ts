@@ -31,9 +31,9 @@ export function batchedAdafacLeafFeatures(
   prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot },
   decays: AdafacDecays,
 ): { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot; x: tf.Tensor3D } {
-  const [k, km] = decays.mom.shape as [number, number];
-  const kr = decays.rms.shape[1] as number;
-  const kf = decays.fac.shape[1] as number;
+  const [k, km] = decays.mom.shape as number[] as [number, number];
+  const kr = (decays.rms.shape as number[])[1] as number;
+  const kf = (decays.fac.shape as number[])[1] as number;
   const shape = p.shape.slice(1);
   const n = shape.reduce((a, b) => a * b, 1);
   const m = batchedMomentum(prev.m, g, decays.mom);
