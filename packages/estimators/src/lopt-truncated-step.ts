@@ -147,45 +147,6 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
     return state;
   }
 
-  /** The per-task loop: every task, one at a time, through the step's parts (any mode). */
-  function perTaskUnroll(thetas: BatchedTheta, state: LOptTruncatedState, key: Key, numSteps: number, unrollOptions: TruncatedUnrollOptions): { state: LOptTruncatedState; out: TruncatedUnrollOut } {
-    const diff = unrollOptions.differentiable === true;
-    const stopInner = diff && unrollOptions.stopInnerGradients === true;
-    const thetaList = unbatchTheta(thetas, numTasks);
-    const optFor = optimizerCache(o.learnedOptimizer, (i) => thetaList[i] as TensorTree);
-    const lengthOf = (t: LOptTaskState): number | null => state.episodeLength ?? t.truncation.length;
-    // Clones share memory with the caller's state; the loop may consume them freely.
-    let tasks: LOptTaskState[] = diff ? [...state.tasks] : cloneState([...state.tasks]);
-    const raw: (tf.Scalar | null)[] = [];
-    const normalizers: (((l: number) => number) | undefined)[] = [];
-    const rows = { mask: [] as boolean[][], isDone: [] as boolean[][], iteration: [] as number[][] };
-    for (let t = 0; t < numSteps; t++) {
-      const maskRow = tasks.map((cur) => !cur.isDone);
-      tasks = tasks.map((cur, i) => {
-        const { kStep, kTrunc } = stepKeys(key, t, i);
-        let updated: LOptTaskState;
-        if (cur.isDone) {
-          updated = resetTask(ctx, cur, kStep, optFor(i, lengthOf(cur)), lengthOf(cur), diff);
-          raw.push(null);
-          normalizers.push(undefined);
-        } else {
-          const r = trainTask(ctx, cur, kStep, optFor(i, lengthOf(cur)), diff, stopInner);
-          raw.push(r.metaValue);
-          normalizers.push(r.task.normalizer?.bind(r.task));
-          updated = r.updated;
-        }
-        return finishStep(ctx, updated, kTrunc, state.episodeLength);
-      });
-      rows.mask.push(maskRow);
-      rows.isDone.push(tasks.map((x) => x.isDone));
-      rows.iteration.push(tasks.map((x) => x.innerStep));
-    }
-    const losses = collectLosses(raw, normalizers, numSteps, numTasks, diff);
-    const newState: LOptTruncatedState = { tasks, episodeLength: state.episodeLength };
-    if (!diff) disposeExcept(thetaList, newState, thetas);
-    return { state: newState, out: { losses, ...rows } };
-  }
-
   function unrollMany(
     items: readonly TruncatedUnrollItem<LOptTruncatedState>[],
     key: Key,
@@ -199,7 +160,7 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
     items.forEach((it, j) => checkState(it?.state, numTasks, `items[${j}].state`));
     const tUnroll = o.timings ? clock() : 0;
     const batched = unrollOptions.differentiable !== true && o.vectorize ? vectorizedItems(ctx, items, key, numSteps, numTasks) : undefined;
-    const out = batched ?? items.map((it) => perTaskUnroll(it.thetas, it.state, key, numSteps, unrollOptions));
+    const out = batched ?? items.map((it) => perTaskUnroll(ctx, numTasks, it.thetas, it.state, key, numSteps, unrollOptions));
     if (o.timings) o.timings.unroll += clock() - tUnroll;
     return out;
   }
@@ -231,6 +192,53 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
   }
 
   return { name: `lopt-truncated(${o.taskFamily.name}, ${o.learnedOptimizer.name})`, numTasks, init, unroll, unrollMany, evaluate };
+}
+
+/** The per-task loop: every task, one at a time, through the step's parts (any mode). */
+function perTaskUnroll(
+ctx: StepContext,
+numTasks: number,
+thetas: BatchedTheta,
+state: LOptTruncatedState,
+key: Key,
+numSteps: number,
+unrollOptions: TruncatedUnrollOptions,
+): { state: LOptTruncatedState; out: TruncatedUnrollOut } {
+  const diff = unrollOptions.differentiable === true;
+  const stopInner = diff && unrollOptions.stopInnerGradients === true;
+  const thetaList = unbatchTheta(thetas, numTasks);
+  const optFor = optimizerCache(ctx.learnedOptimizer, (i) => thetaList[i] as TensorTree);
+  const lengthOf = (t: LOptTaskState): number | null => state.episodeLength ?? t.truncation.length;
+  // Clones share memory with the caller's state; the loop may consume them freely.
+  let tasks: LOptTaskState[] = diff ? [...state.tasks] : cloneState([...state.tasks]);
+  const raw: (tf.Scalar | null)[] = [];
+  const normalizers: (((l: number) => number) | undefined)[] = [];
+  const rows = { mask: [] as boolean[][], isDone: [] as boolean[][], iteration: [] as number[][] };
+  for (let t = 0; t < numSteps; t++) {
+    const maskRow = tasks.map((cur) => !cur.isDone);
+    tasks = tasks.map((cur, i) => {
+      const { kStep, kTrunc } = stepKeys(key, t, i);
+      let updated: LOptTaskState;
+      if (cur.isDone) {
+        updated = resetTask(ctx, cur, kStep, optFor(i, lengthOf(cur)), lengthOf(cur), diff);
+        raw.push(null);
+        normalizers.push(undefined);
+      } else {
+        const r = trainTask(ctx, cur, kStep, optFor(i, lengthOf(cur)), diff, stopInner);
+        raw.push(r.metaValue);
+        normalizers.push(r.task.normalizer?.bind(r.task));
+        updated = r.updated;
+      }
+      return finishStep(ctx, updated, kTrunc, state.episodeLength);
+    });
+    rows.mask.push(maskRow);
+    rows.isDone.push(tasks.map((x) => x.isDone));
+    rows.iteration.push(tasks.map((x) => x.innerStep));
+  }
+  const losses = collectLosses(raw, normalizers, numSteps, numTasks, diff);
+  const newState: LOptTruncatedState = { tasks, episodeLength: state.episodeLength };
+  if (!diff) disposeExcept(thetaList, newState, thetas);
+  return { state: newState, out: { losses, ...rows } };
 }
 
 /** Validated {@link LOptTruncatedStepOptions}. */
