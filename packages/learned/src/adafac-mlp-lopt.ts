@@ -89,7 +89,8 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
     init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2, config.zeroInitOutput === true),
-    vectorized: (thetas: TensorTree) => vectorizedAdafac(thetas as unknown as AdafacTheta, config) as unknown as VectorizedOptimizer,
+    vectorized: (thetas: TensorTree) =>
+      vectorizedAdafac(thetas as unknown as AdafacTheta, config, config.fused === true || (config.fused === 'auto' && isDefaultShape && fusedAdafacAvailable())) as unknown as VectorizedOptimizer,
     optimizer(theta: AdafacTheta): Optimizer {
       const layers = adafacLayers(theta, nLayers);
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { treeFlatten, treeUnflatten, type TensorTree, type VectorizedOptimizer, type VectorizedOptState } from '@lopt/core';
-import { paramToDecay, tanhEmbedding, type FactoredSlot } from './common.js';
+import { isTapeRecording, paramToDecay, tanhEmbedding, type FactoredSlot } from './common.js';
+import { fusedBatchedAdafac } from './adafac-vectorized-fused.js';
 import { adafacFeatureCount, adafacLayers, type AdafacDecayConfig, type AdafacDecays, type AdafacState, type AdafacTheta } from './adafac-features.js';
 import {
   batchedFactored,
@@ -79,8 +80,9 @@ export function batchedAdafacLeafFeatures(
  * computation (core's {@link VectorizedOptimizer}); copy `i` equals
  * `adafacMlpLOpt(config).optimizer(theta_i).update` to float32 round-off.
  */
-export function vectorizedAdafac(thetas: AdafacTheta, config: AdafacStepConfig): VectorizedOptimizer<AdafacState> {
+export function vectorizedAdafac(thetas: AdafacTheta, config: AdafacStepConfig, useFused = false): VectorizedOptimizer<AdafacState> {
   const k = stackedCount(thetas as unknown as TensorTree, 'adafacMlpLOpt');
+  let fused: ReturnType<typeof fusedBatchedAdafac> | undefined;
   const layers = adafacLayers(thetas, config.hiddenLayers + 1);
   const nFeat = adafacFeatureCount(config);
   return {
@@ -88,6 +90,11 @@ export function vectorizedAdafac(thetas: AdafacTheta, config: AdafacStepConfig):
     size: k,
     update(state: VectorizedOptState<AdafacState>, grads: TensorTree): VectorizedOptState<AdafacState> {
       checkBatchedInputs(state, grads, k, 'adafacMlpLOpt');
+      if (useFused && !isTapeRecording() && treeFlatten(state.params).leaves.every((x) => x.rank <= 3)) {
+        fused ??= fusedBatchedAdafac(thetas, config, k);
+        const f = fused(state, grads);
+        return { params: f.params, state: f.state, iterations: state.iterations.map((t) => t + 1) };
+      }
       const prev = state.state;
       const { leaves, structure } = treeFlatten(state.params);
       const gl = treeFlatten(grads).leaves;
