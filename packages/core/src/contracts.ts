@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { Key } from './random.js';
 import type { TensorTree } from './tree.js';
 import type { DenseLayerStatistics, DenseLayerTapping } from './layers.js';
+import type { VectorizedOptimizer, VectorizedOptimizerOptions, VectorizedTask } from './vectorized.js';
 
 /**
  * Per-step information an optimizer may use besides the gradients.
@@ -100,6 +101,13 @@ export interface LearnedOptimizer<Theta extends TensorTree = TensorTree> {
   init(key: Key): Theta;
   /** The optimizer that `theta` defines. */
   optimizer(theta: Theta, opts?: LearnedOptimizerOptions): Optimizer;
+  /**
+   * Optional: K copies of the optimizer as one batched computation, copy `i` defined by
+   * index `i` of the stacked `thetas` (leaves `[K, ...theta shape]`). Returns undefined when
+   * this configuration cannot be batched; callers then fall back to one optimizer per copy.
+   * See {@link VectorizedOptimizer} for the consistency guarantee.
+   */
+  vectorized?(thetas: TensorTree, opts?: VectorizedOptimizerOptions): VectorizedOptimizer | undefined;
 }
 
 /** A source of batches: the same key always gives the same batch. */
@@ -144,6 +152,12 @@ export interface TaskFamily<Cfg = unknown> {
   sample(key: Key): Cfg;
   /** The task a configuration describes (the same configuration always builds the same task). */
   task(cfg: Cfg): Task;
+  /**
+   * Optional: the tasks of `cfgs` as one batched computation ({@link VectorizedTask}), or
+   * undefined when they cannot be batched (their parameter or batch shapes differ); callers
+   * then fall back to one task at a time.
+   */
+  vectorized?(cfgs: readonly Cfg[]): VectorizedTask | undefined;
 }
 
 /** What a gradient estimator returns for one estimate. */

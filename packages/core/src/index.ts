@@ -68,6 +68,8 @@ export {
 } from './random.js';
 export type { Key, NormalOptions, TruncatedNormalOptions, UniformOptions } from './random.js';
 export { advance, collectTensors, disposeReplaced, mapTensors } from './advance.js';
+export { stackTrees, unstackTree, advanceVectorized } from './vectorized.js';
+export type { VectorizedTask, VectorizedOptState, VectorizedUpdateContext, VectorizedOptimizer, VectorizedOptimizerOptions } from './vectorized.js';
 export { requireBackend } from './backend-check.js';
 export type { DenseLayerRef, LayerTap, DenseLayerTapping, DenseLayerStatistics } from './layers.js';
 export { valueAndLayerGrads, disposeLayerGradients } from './layer-grads.js';

@@ -6,13 +6,14 @@
  */
 export { constantTruncation, logUniformTruncation, neverEnding, checkTruncationSchedule } from './truncation.js';
 export type { TruncationSchedule, TruncationState } from './truncation.js';
-export { batchTheta, unbatchTheta, checkTruncatedStep, maskedMeanPerTask } from './truncated-step.js';
+export { batchTheta, unbatchTheta, checkTruncatedStep, maskedMeanPerTask, unrollAll } from './truncated-step.js';
 export type {
   BatchedTheta,
   TruncatedStep,
   TruncatedStepInitOptions,
   TruncatedUnrollOptions,
   TruncatedUnrollOut,
+  TruncatedUnrollItem,
 } from './truncated-step.js';
 export { lOptTruncatedStep, emptyUnrollTimings } from './lopt-truncated-step.js';
 export type { UnrollTimings, LOptTruncatedStepOptions, LOptTruncatedState, LOptTaskState, MetaLossKind } from './lopt-truncated-step.js';
@@ -24,8 +25,8 @@ export { tbptt } from './tbptt.js';
 export type { TbpttOptions, TbpttState } from './tbptt.js';
 export { truncatedES } from './truncated-es.js';
 export type { TruncatedESOptions, TruncatedESState } from './truncated-es.js';
-export { truncatedPES } from './truncated-pes.js';
-export type { TruncatedPESOptions, TruncatedPESState } from './truncated-pes.js';
+export { truncatedPES, pesCoefficients, pesTensorStep } from './truncated-pes.js';
+export type { TruncatedPESOptions, TruncatedPESState, PESCoefficients } from './truncated-pes.js';
 export { fullES } from './full-es.js';
 export type { FullESOptions, FullESState, FullESLossType } from './full-es.js';
 export { metaTrain, memoryCheckpointStore } from './meta-train.js';

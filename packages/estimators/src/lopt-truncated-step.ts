@@ -1,33 +1,33 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { LoptError, checkNumber, checkOneOf, foldIn, randintArray, split, treeFlatten, treeUnflatten, type Key, type LearnedOptimizer, type Task, type TaskFamily, type TensorTree } from '@lopt/core';
 import {
-  LoptError,
-  advance,
-  checkNumber,
-  checkOneOf,
-  disposeTree,
-  foldIn,
-  randintArray,
-  split,
-  treeFlatten,
-  treeUnflatten,
-  type Key,
-  type LearnedOptimizer,
-  type Optimizer,
-  type OptState,
-  type Task,
-  type TaskFamily,
-  type TensorTree,
-} from '@lopt/core';
+  clock,
+  collectLosses,
+  disposeBatch,
+  finishStep,
+  optimizerCache,
+  resetTask,
+  sampleBatch,
+  trainTask,
+  stepKeys,
+  type LOptTaskState,
+  type StepContext,
+  type UnrollTimings,
+} from './lopt-step-parts.js';
+import { vectorizedUnroll } from './lopt-vectorized.js';
 import { cloneState, disposeExcept } from './state.js';
-import { checkTruncationSchedule, type TruncationSchedule, type TruncationState } from './truncation.js';
+import { checkTruncationSchedule, type TruncationSchedule } from './truncation.js';
 import {
   unbatchTheta,
   type BatchedTheta,
   type TruncatedStep,
   type TruncatedStepInitOptions,
+  type TruncatedUnrollItem,
   type TruncatedUnrollOptions,
   type TruncatedUnrollOut,
 } from './truncated-step.js';
+
+export type { LOptTaskState, UnrollTimings } from './lopt-step-parts.js';
 
 /**
  * Which loss of a training step is the meta-loss (learned_optimization's `meta_loss_split`):
@@ -67,43 +67,18 @@ export interface LOptTruncatedStepOptions {
    * CPU backends ops run synchronously, so this is where the time goes). Default none.
    */
   readonly timings?: UnrollTimings;
-}
-
-/** Milliseconds an {@link lOptTruncatedStep} spent, accumulated over calls (mutable; start from {@link emptyUnrollTimings}). */
-export interface UnrollTimings {
-  /** Task loss and gradient at the current parameters (batch sampling included). */
-  taskGradient: number;
-  /** `optimizer.update` (through `advance`). */
-  optimizerUpdate: number;
-  /** Extra meta-loss evaluations (`metaLoss` other than `preUpdate`). */
-  metaLoss: number;
-  /** Resets (new task, parameters, optimizer state). */
-  reset: number;
-  /** Whole `unroll` calls. */
-  unroll: number;
-  /** Training steps taken (over all tasks). */
-  trainSteps: number;
+  /**
+   * Run the inner trainings as one batched computation when the task family and the
+   * learned optimizer offer it (`TaskFamily.vectorized`, `LearnedOptimizer.vectorized`) and
+   * the unroll is not differentiated; otherwise, or with `false`, one task at a time. Both
+   * paths give the same results to float32 round-off. Default true.
+   */
+  readonly vectorize?: boolean;
 }
 
 /** A zeroed {@link UnrollTimings}. */
 export function emptyUnrollTimings(): UnrollTimings {
-  return { taskGradient: 0, optimizerUpdate: 0, metaLoss: 0, reset: 0, unroll: 0, trainSteps: 0 };
-}
-
-const clock = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
-
-/** One inner training inside {@link LOptTruncatedState}. */
-export interface LOptTaskState {
-  /** The task configuration (JSON, from `taskFamily.sample`). */
-  readonly cfg: unknown;
-  /** The inner optimizer's state (parameters, optimizer state, iteration). */
-  readonly optState: OptState<unknown>;
-  /** Training steps taken in the current episode. */
-  readonly innerStep: number;
-  /** The truncation schedule's state (the current episode's length). */
-  readonly truncation: TruncationState;
-  /** True after the episode's last training step: the next step resets. */
-  readonly isDone: boolean;
+  return { taskGradient: 0, optimizerUpdate: 0, metaLoss: 0, reset: 0, unroll: 0, trainSteps: 0, batchedTrainSteps: 0 };
 }
 
 /** The state of an {@link lOptTruncatedStep}: one entry per task, plus the fixed episode length if any. */
@@ -112,18 +87,6 @@ export interface LOptTruncatedState {
   readonly tasks: readonly LOptTaskState[];
   /** The episode length fixed by `init({ episodeLength })`, or null. */
   readonly episodeLength: number | null;
-}
-
-const stopGradient = tf.customGrad(((x: tf.Tensor) => ({
-  value: tf.clone(x),
-  gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
-
-/** Value and gradients of a task's loss with respect to its parameter tree. */
-function lossAndGrads(task: Task, params: TensorTree, batch: unknown, key: Key): { loss: tf.Scalar; grads: TensorTree } {
-  const { leaves, structure } = treeFlatten(params);
-  const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as TensorTree, key))(leaves);
-  return { loss: value as tf.Scalar, grads: treeUnflatten(structure, grads) };
 }
 
 /**
@@ -150,81 +113,33 @@ function lossAndGrads(task: Task, params: TensorTree, batch: unknown, key: Key):
  * ```
  */
 export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedStep<LOptTruncatedState> {
-  const { taskFamily, learnedOptimizer } = options;
-  if (typeof taskFamily?.sample !== 'function' || typeof taskFamily.task !== 'function') {
-    throw new LoptError('INVALID_OPTION', "Option 'taskFamily' must be a TaskFamily (sample, task).", { option: 'taskFamily' });
-  }
-  if (typeof learnedOptimizer?.init !== 'function' || typeof learnedOptimizer.optimizer !== 'function') {
-    throw new LoptError('INVALID_OPTION', "Option 'learnedOptimizer' must be a LearnedOptimizer (init, optimizer).", { option: 'learnedOptimizer' });
-  }
-  const truncation = checkTruncationSchedule('truncation', options.truncation);
-  const numTasks = checkNumber('numTasks', options.numTasks, { integer: true, min: 1 });
-  const metaLoss = checkOneOf('metaLoss', options.metaLoss ?? 'preUpdate', META_LOSS_KINDS);
-  const offset = checkNumber('randomInitialIterationOffset', options.randomInitialIterationOffset ?? 0, { integer: true, min: 0 });
-  const outerSplit = checkOneOf('outerDataSplit', options.outerDataSplit ?? 'train', ['train', 'innerValid', 'outerValid', 'test'] as const);
-  const cacheSize = checkNumber('taskCacheSize', options.taskCacheSize ?? 64, { integer: true, min: 1 });
-  const timings = options.timings;
-
-  const cache = new Map<string, Task>();
-  const taskOf = (cfg: unknown): Task => {
-    const id = JSON.stringify(cfg) ?? 'undefined';
-    let task = cache.get(id);
-    if (task === undefined) {
-      task = taskFamily.task(cfg);
-      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value as string);
-      cache.set(id, task);
-    }
-    return task;
+  const o = parseStepOptions(options);
+  const { numTasks } = o;
+  const ctx: StepContext = {
+    taskFamily: o.taskFamily,
+    learnedOptimizer: o.learnedOptimizer,
+    truncation: o.truncation,
+    metaLoss: o.metaLoss,
+    timings: o.timings,
+    taskOf: taskCache(o.taskFamily, o.taskCacheSize),
   };
-
-  const sampleBatch = (task: Task, splitName: Split, key: Key): unknown => {
-    const ds = task.datasets;
-    if (ds === undefined) return undefined;
-    const d = ds[splitName];
-    if (d === undefined) {
-      throw new LoptError('INVALID_OPTION', `Task '${task.name}' has no '${splitName}' dataset, which option 'metaLoss' (or 'outerDataSplit') asks for.`, { option: 'metaLoss' });
-    }
-    return d.sample(key);
-  };
-  const disposeBatch = (batch: unknown): void => {
-    if (batch !== undefined) disposeExcept(batch);
-  };
-
-  /** Optimizers built from each task's theta, cached per episode length for one call. */
-  const optimizersFor = (thetaList: TensorTree[]) => {
-    const built = new Map<string, Optimizer<unknown>>();
-    return (i: number, numSteps: number | null): Optimizer<unknown> => {
-      const id = `${i}:${numSteps}`;
-      let opt = built.get(id);
-      if (opt === undefined) {
-        opt = learnedOptimizer.optimizer(thetaList[i] as TensorTree, numSteps === null ? {} : { numSteps }) as Optimizer<unknown>;
-        built.set(id, opt);
-      }
-      return opt;
-    };
-  };
-
-  const episodeSteps = (state: { episodeLength: number | null }, t: TruncationState): number | null =>
-    state.episodeLength ?? t.length;
 
   function init(thetas: BatchedTheta, key: Key, initOptions: TruncatedStepInitOptions = {}): LOptTruncatedState {
     const episodeLength =
       initOptions.episodeLength === undefined ? null : checkNumber('episodeLength', initOptions.episodeLength, { integer: true, min: 1 });
     const [k1, k2] = split(key, 2) as [Key, Key];
     const thetaList = unbatchTheta(thetas, numTasks);
-    const optFor = optimizersFor(thetaList);
+    const optFor = optimizerCache(o.learnedOptimizer, (i) => thetaList[i] as TensorTree);
     const taskKeys = split(k1, numTasks);
-    const starts = offset > 0 ? randintArray(k2, numTasks, 0, offset) : new Int32Array(numTasks);
+    const starts = o.offset > 0 ? randintArray(k2, numTasks, 0, o.offset) : new Int32Array(numTasks);
     const tasks: LOptTaskState[] = [];
     for (let i = 0; i < numTasks; i++) {
       const [kCfg, kInit, kTrunc, kOpt] = split(taskKeys[i] as Key, 4) as [Key, Key, Key, Key];
-      const cfg = taskFamily.sample(kCfg);
-      const task = taskOf(cfg);
-      const params = task.init(kInit);
-      const trunc = truncation.init(kTrunc);
+      const cfg = o.taskFamily.sample(kCfg);
+      const params = ctx.taskOf(cfg).init(kInit);
+      const trunc = o.truncation.init(kTrunc);
       const numSteps = episodeLength ?? trunc.length;
-      const opt = optFor(i, numSteps);
-      const optState = opt.init(params, numSteps === null ? { key: kOpt } : { numSteps, key: kOpt });
+      const optState = optFor(i, numSteps).init(params, numSteps === null ? { key: kOpt } : { numSteps, key: kOpt });
       tasks.push({ cfg, optState, innerStep: starts[i] as number, truncation: trunc, isDone: false });
     }
     const state: LOptTruncatedState = { tasks, episodeLength };
@@ -232,167 +147,38 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
     return state;
   }
 
-  function unroll(
-    thetas: BatchedTheta,
-    state: LOptTruncatedState,
+  function unrollMany(
+    items: readonly TruncatedUnrollItem<LOptTruncatedState>[],
     key: Key,
     numSteps: number,
     unrollOptions: TruncatedUnrollOptions = {},
-  ): { state: LOptTruncatedState; out: TruncatedUnrollOut } {
+  ): { state: LOptTruncatedState; out: TruncatedUnrollOut }[] {
     checkNumber('numSteps', numSteps, { integer: true, min: 1 });
-    const tUnroll = timings ? clock() : 0;
-    if (!Array.isArray(state?.tasks) || state.tasks.length !== numTasks) {
-      throw new LoptError('INVALID_OPTION', `Option 'state' must be an lOptTruncatedStep state with ${numTasks} tasks.`, { option: 'state' });
+    if (!Array.isArray(items) || items.length === 0) {
+      throw new LoptError('INVALID_OPTION', "Option 'items' must be a non-empty array of { thetas, state }.", { option: 'items' });
     }
-    const diff = unrollOptions.differentiable === true;
-    const stopInner = diff && unrollOptions.stopInnerGradients === true;
-    const thetaList = unbatchTheta(thetas, numTasks);
-    const optFor = optimizersFor(thetaList);
-    // Clones share memory with the caller's state; the loop may consume them freely.
-    let tasks: LOptTaskState[] = diff ? [...state.tasks] : cloneState([...state.tasks]);
-    const raw: (tf.Scalar | null)[] = [];
-    const normalizers: (((l: number) => number) | undefined)[] = [];
-    const mask: boolean[][] = [];
-    const isDone: boolean[][] = [];
-    const iteration: number[][] = [];
+    items.forEach((it, j) => checkState(it?.state, numTasks, `items[${j}].state`));
+    const tUnroll = o.timings ? clock() : 0;
+    const batched = unrollOptions.differentiable !== true && o.vectorize ? vectorizedItems(ctx, items, key, numSteps, numTasks) : undefined;
+    const out = batched ?? items.map((it) => perTaskUnroll(ctx, numTasks, it.thetas, it.state, key, numSteps, unrollOptions));
+    if (o.timings) o.timings.unroll += clock() - tUnroll;
+    return out;
+  }
 
-    for (let t = 0; t < numSteps; t++) {
-      const stepKey = foldIn(key, t);
-      const maskRow: boolean[] = [];
-      const doneRow: boolean[] = [];
-      const iterRow: number[] = [];
-      const next: LOptTaskState[] = [];
-      for (let i = 0; i < numTasks; i++) {
-        const cur = tasks[i] as LOptTaskState;
-        const [kStep, kTrunc] = split(foldIn(stepKey, i), 2) as [Key, Key];
-        let updated: LOptTaskState;
-        const t0 = timings ? clock() : 0;
-        if (cur.isDone) {
-          const [kCfg, kInit, kOpt] = split(kStep, 3) as [Key, Key, Key];
-          const cfg = taskFamily.sample(kCfg);
-          const task = taskOf(cfg);
-          const params = task.init(kInit);
-          const len = episodeSteps(state, cur.truncation);
-          const optState = optFor(i, len).init(params, len === null ? { key: kOpt } : { numSteps: len, key: kOpt });
-          if (!diff) disposeExcept(cur.optState, optState);
-          updated = { cfg, optState, innerStep: 0, truncation: cur.truncation, isDone: false };
-          raw.push(null);
-          normalizers.push(undefined);
-          maskRow.push(false);
-          if (timings) timings.reset += clock() - t0;
-        } else {
-          const [kData, kLoss, kOpt, kMeta] = split(kStep, 4) as [Key, Key, Key, Key];
-          const task = taskOf(cur.cfg);
-          const opt = optFor(i, episodeSteps(state, cur.truncation));
-          const batch = sampleBatch(task, 'train', kData);
-          let { loss, grads } = lossAndGrads(task, cur.optState.params, batch, kLoss);
-          if (stopInner) grads = mapTree(grads, stopGradient);
-          const t1 = timings ? clock() : 0;
-          if (timings) timings.taskGradient += t1 - t0;
-          let optState: OptState<unknown>;
-          if (diff) {
-            optState = opt.update(cur.optState, grads, { loss, key: kOpt });
-          } else {
-            optState = advance(opt, cur.optState, grads, { loss, key: kOpt });
-            disposeTree(grads);
-          }
-          const t2 = timings ? clock() : 0;
-          if (timings) {
-            timings.optimizerUpdate += t2 - t1;
-            timings.trainSteps++;
-          }
-          let metaValue: tf.Scalar = loss;
-          if (metaLoss !== 'preUpdate') {
-            const metaBatch = metaLoss === 'sameData' ? batch : sampleBatch(task, metaLoss, kMeta);
-            metaValue = diff
-              ? task.loss(optState.params, metaBatch as TensorTree, kLoss)
-              : tf.tidy(() => task.loss(optState.params, metaBatch as TensorTree, kLoss));
-            if (!diff) {
-              loss.dispose();
-              if (metaBatch !== batch) disposeBatch(metaBatch);
-            }
-          }
-          if (!diff) disposeBatch(batch);
-          if (timings && metaLoss !== 'preUpdate') timings.metaLoss += clock() - t2;
-          raw.push(metaValue);
-          normalizers.push(task.normalizer?.bind(task));
-          maskRow.push(true);
-          updated = { cfg: cur.cfg, optState, innerStep: cur.innerStep + 1, truncation: cur.truncation, isDone: false };
-        }
-        let done: boolean;
-        let trunc = updated.truncation;
-        if (state.episodeLength !== null) {
-          done = updated.innerStep >= state.episodeLength;
-        } else {
-          const r = truncation.next(updated.truncation, updated.innerStep, kTrunc);
-          done = r.isDone;
-          trunc = r.state;
-        }
-        updated = { ...updated, truncation: trunc, isDone: done };
-        doneRow.push(done);
-        iterRow.push(updated.innerStep);
-        next.push(updated);
-      }
-      tasks = next;
-      mask.push(maskRow);
-      isDone.push(doneRow);
-      iteration.push(iterRow);
-    }
-
-    // Read all losses at once (one sync), normalize on the host.
-    const present = raw.filter((x): x is tf.Scalar => x !== null);
-    let values: Float32Array = new Float32Array(0);
-    if (present.length > 0) {
-      const stacked = tf.tidy(() => tf.stack(present));
-      values = stacked.dataSync() as Float32Array;
-      stacked.dispose();
-    }
-    const host = new Float32Array(numSteps * numTasks);
-    const slopes = new Float32Array(numSteps * numTasks);
-    const offsets = new Float32Array(numSteps * numTasks);
-    let j = 0;
-    raw.forEach((x, idx) => {
-      if (x === null) return;
-      const l = values[j++] as number;
-      const norm = normalizers[idx];
-      if (norm === undefined) {
-        host[idx] = l;
-        slopes[idx] = 1;
-      } else {
-        const v = norm(l);
-        host[idx] = v;
-        const h = 1e-3 * Math.max(1, Math.abs(l));
-        const s = (norm(l + h) - norm(l - h)) / (2 * h);
-        slopes[idx] = s;
-        offsets[idx] = v - s * l;
-      }
-    });
-    let losses: tf.Tensor2D;
-    if (diff) {
-      const zero = tf.scalar(0);
-      const entries = raw.map((x, idx) =>
-        x === null ? zero : normalizers[idx] === undefined ? x : tf.add(tf.mul(x, slopes[idx] as number), offsets[idx] as number),
-      );
-      losses = tf.reshape(tf.stack(entries), [numSteps, numTasks]) as tf.Tensor2D;
-    } else {
-      losses = tf.tensor2d(host, [numSteps, numTasks]);
-      for (const x of present) x.dispose();
-    }
-    const newState: LOptTruncatedState = { tasks, episodeLength: state.episodeLength };
-    if (!diff) disposeExcept(thetaList, newState, thetas);
-    if (timings) timings.unroll += clock() - tUnroll;
-    return { state: newState, out: { losses, mask, isDone, iteration } };
+  function unroll(thetas: BatchedTheta, state: LOptTruncatedState, key: Key, numSteps: number, unrollOptions: TruncatedUnrollOptions = {}) {
+    checkState(state, numTasks, 'state');
+    return unrollMany([{ thetas, state }], key, numSteps, unrollOptions)[0] as { state: LOptTruncatedState; out: TruncatedUnrollOut };
   }
 
   function evaluate(thetas: BatchedTheta, state: LOptTruncatedState, key: Key, numSamples: number): tf.Tensor1D {
     checkNumber('numSamples', numSamples, { integer: true, min: 1 });
     const out = new Float32Array(numTasks);
     state.tasks.forEach((ts, i) => {
-      const task = taskOf(ts.cfg);
+      const task = ctx.taskOf(ts.cfg);
       let sum = 0;
       for (let s = 0; s < numSamples; s++) {
         const [kData, kLoss] = split(foldIn(foldIn(key, i), s), 2) as [Key, Key];
-        const batch = sampleBatch(task, outerSplit, kData);
+        const batch = sampleBatch(task, o.outerSplit, kData);
         const l = tf.tidy(() => task.loss(ts.optState.params, batch as TensorTree, kLoss));
         const v = l.dataSync()[0] as number;
         l.dispose();
@@ -405,16 +191,152 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
     return tf.tensor1d(out);
   }
 
+  return { name: `lopt-truncated(${o.taskFamily.name}, ${o.learnedOptimizer.name})`, numTasks, init, unroll, unrollMany, evaluate };
+}
+
+/** The per-task loop: every task, one at a time, through the step's parts (any mode). */
+function perTaskUnroll(
+ctx: StepContext,
+numTasks: number,
+thetas: BatchedTheta,
+state: LOptTruncatedState,
+key: Key,
+numSteps: number,
+unrollOptions: TruncatedUnrollOptions,
+): { state: LOptTruncatedState; out: TruncatedUnrollOut } {
+  const diff = unrollOptions.differentiable === true;
+  const stopInner = diff && unrollOptions.stopInnerGradients === true;
+  const thetaList = unbatchTheta(thetas, numTasks);
+  const optFor = optimizerCache(ctx.learnedOptimizer, (i) => thetaList[i] as TensorTree);
+  const lengthOf = (t: LOptTaskState): number | null => state.episodeLength ?? t.truncation.length;
+  // Clones share memory with the caller's state; the loop may consume them freely.
+  let tasks: LOptTaskState[] = diff ? [...state.tasks] : cloneState([...state.tasks]);
+  const raw: (tf.Scalar | null)[] = [];
+  const normalizers: (((l: number) => number) | undefined)[] = [];
+  const rows = { mask: [] as boolean[][], isDone: [] as boolean[][], iteration: [] as number[][] };
+  for (let t = 0; t < numSteps; t++) {
+    const maskRow = tasks.map((cur) => !cur.isDone);
+    tasks = tasks.map((cur, i) => {
+      const { kStep, kTrunc } = stepKeys(key, t, i);
+      let updated: LOptTaskState;
+      if (cur.isDone) {
+        updated = resetTask(ctx, cur, kStep, optFor(i, lengthOf(cur)), lengthOf(cur), diff);
+        raw.push(null);
+        normalizers.push(undefined);
+      } else {
+        const r = trainTask(ctx, cur, kStep, optFor(i, lengthOf(cur)), diff, stopInner);
+        raw.push(r.metaValue);
+        normalizers.push(r.task.normalizer?.bind(r.task));
+        updated = r.updated;
+      }
+      return finishStep(ctx, updated, kTrunc, state.episodeLength);
+    });
+    rows.mask.push(maskRow);
+    rows.isDone.push(tasks.map((x) => x.isDone));
+    rows.iteration.push(tasks.map((x) => x.innerStep));
+  }
+  const losses = collectLosses(raw, normalizers, numSteps, numTasks, diff);
+  const newState: LOptTruncatedState = { tasks, episodeLength: state.episodeLength };
+  if (!diff) disposeExcept(thetaList, newState, thetas);
+  return { state: newState, out: { losses, ...rows } };
+}
+
+/** Validated {@link LOptTruncatedStepOptions}. */
+function parseStepOptions(options: LOptTruncatedStepOptions) {
+  const { taskFamily, learnedOptimizer } = options;
+  if (typeof taskFamily?.sample !== 'function' || typeof taskFamily.task !== 'function') {
+    throw new LoptError('INVALID_OPTION', "Option 'taskFamily' must be a TaskFamily (sample, task).", { option: 'taskFamily' });
+  }
+  if (typeof learnedOptimizer?.init !== 'function' || typeof learnedOptimizer.optimizer !== 'function') {
+    throw new LoptError('INVALID_OPTION', "Option 'learnedOptimizer' must be a LearnedOptimizer (init, optimizer).", { option: 'learnedOptimizer' });
+  }
+  if (options.vectorize !== undefined && typeof options.vectorize !== 'boolean') {
+    throw new LoptError('INVALID_OPTION', `Option 'vectorize' must be a boolean, got ${JSON.stringify(options.vectorize)}.`, { option: 'vectorize' });
+  }
   return {
-    name: `lopt-truncated(${taskFamily.name}, ${learnedOptimizer.name})`,
-    numTasks,
-    init,
-    unroll,
-    evaluate,
+    taskFamily,
+    learnedOptimizer,
+    truncation: checkTruncationSchedule('truncation', options.truncation),
+    numTasks: checkNumber('numTasks', options.numTasks, { integer: true, min: 1 }),
+    metaLoss: checkOneOf('metaLoss', options.metaLoss ?? 'preUpdate', META_LOSS_KINDS),
+    offset: checkNumber('randomInitialIterationOffset', options.randomInitialIterationOffset ?? 0, { integer: true, min: 0 }),
+    outerSplit: checkOneOf('outerDataSplit', options.outerDataSplit ?? 'train', ['train', 'innerValid', 'outerValid', 'test'] as const),
+    taskCacheSize: checkNumber('taskCacheSize', options.taskCacheSize ?? 64, { integer: true, min: 1 }),
+    timings: options.timings,
+    vectorize: options.vectorize ?? true,
   };
 }
 
-function mapTree(tree: TensorTree, fn: (x: tf.Tensor) => tf.Tensor): TensorTree {
-  const { leaves, structure } = treeFlatten(tree);
-  return treeUnflatten(structure, leaves.map((x) => fn(x)));
+/** Builds tasks from configurations, caching the last `size` by their JSON. */
+function taskCache(taskFamily: TaskFamily, size: number): (cfg: unknown) => Task {
+  const cache = new Map<string, Task>();
+  return (cfg) => {
+    const id = JSON.stringify(cfg) ?? 'undefined';
+    let task = cache.get(id);
+    if (task === undefined) {
+      task = taskFamily.task(cfg);
+      if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+      cache.set(id, task);
+    }
+    return task;
+  };
+}
+
+/** Throws unless `state` is an lOptTruncatedStep state with `numTasks` tasks. */
+function checkState(state: LOptTruncatedState | undefined, numTasks: number, option: string): void {
+  if (!Array.isArray(state?.tasks) || state.tasks.length !== numTasks) {
+    throw new LoptError('INVALID_OPTION', `Option '${option}' must be an lOptTruncatedStep state with ${numTasks} tasks.`, { option });
+  }
+}
+
+/**
+ * The items' unrolls as one vectorized unroll over all `items.length x numTasks` copies
+ * (copy `j * numTasks + i` uses task `i`'s keys), split back per item; undefined when the
+ * copies cannot be batched (the caller runs the per-task loop).
+ */
+function vectorizedItems(
+  ctx: StepContext,
+  items: readonly TruncatedUnrollItem<LOptTruncatedState>[],
+  key: Key,
+  numSteps: number,
+  numTasks: number,
+): { state: LOptTruncatedState; out: TruncatedUnrollOut }[] | undefined {
+  if (typeof ctx.taskFamily.vectorized !== 'function' || typeof ctx.learnedOptimizer.vectorized !== 'function') return undefined;
+  const episodeLength = (items[0] as TruncatedUnrollItem<LOptTruncatedState>).state.episodeLength;
+  if (items.some((it) => it.state.episodeLength !== episodeLength)) return undefined;
+  const thetas = items.length === 1 ? (items[0] as TruncatedUnrollItem<LOptTruncatedState>).thetas : concatThetas(items.map((it) => it.thetas));
+  const tasks = items.flatMap((it) => it.state.tasks);
+  const taskIndex = tasks.map((_, c) => c % numTasks);
+  const r = vectorizedUnroll(ctx, thetas, tasks, taskIndex, key, numSteps, episodeLength);
+  if (items.length > 1) disposeExcept(thetas, r?.tasks);
+  if (r === undefined) return undefined;
+  const k = tasks.length;
+  return items.map((_, j) => {
+    const cols = (row: readonly (number | boolean | undefined)[]) => row.slice(j * numTasks, (j + 1) * numTasks);
+    const host = new Float32Array(numSteps * numTasks);
+    for (let t = 0; t < numSteps; t++) {
+      for (let i = 0; i < numTasks; i++) {
+        const c = j * numTasks + i;
+        const v = r.raw[t * k + c] as number;
+        const norm = r.normalizers[t]?.[c];
+        host[t * numTasks + i] = r.mask[t]?.[c] ? (norm === undefined ? v : norm(v)) : 0;
+      }
+    }
+    return {
+      state: { tasks: r.tasks.slice(j * numTasks, (j + 1) * numTasks), episodeLength },
+      out: {
+        losses: tf.tensor2d(host, [numSteps, numTasks]),
+        mask: r.mask.map(cols) as boolean[][],
+        isDone: r.isDone.map(cols) as boolean[][],
+        iteration: r.iteration.map(cols) as number[][],
+      },
+    };
+  });
+}
+
+/** Concatenates stacked thetas of the same structure along the leading axis. */
+function concatThetas(list: readonly BatchedTheta[]): BatchedTheta {
+  const first = list[0] as BatchedTheta;
+  const flat = list.map((t) => treeFlatten(t).leaves);
+  return treeUnflatten(treeFlatten(first).structure, (flat[0] as tf.Tensor[]).map((_, j) => tf.concat(flat.map((l) => l[j] as tf.Tensor), 0)));
 }

@@ -13,7 +13,7 @@ import {
 } from './common.js';
 import { disposeExcept } from './state.js';
 import { fractionMasked } from './tbptt.js';
-import { batchTheta, maskedMeanPerTask } from './truncated-step.js';
+import { batchTheta, maskedMeanPerTask, unrollAll, type TruncatedUnrollOut } from './truncated-step.js';
 
 /** Options of {@link truncatedES}. */
 export type TruncatedESOptions = ESOptions;
@@ -51,8 +51,11 @@ export function truncatedES(options: TruncatedESOptions): GradientEstimator<Trun
       const eps = samplePerturbations(theta, perturbationKey, o.std, n);
       const pTheta = perturb(theta, eps, 1);
       const nTheta = perturb(theta, eps, -1);
-      const pos = step.unroll(pTheta, state.unroll, unrollKey, o.unrollLength);
-      const neg = step.unroll(nTheta, state.unroll, unrollKey, o.unrollLength);
+      // both copies start from the same state with the same keys: one batched computation when the step offers it
+      const [pos, neg] = unrollAll(step, [{ thetas: pTheta, state: state.unroll }, { thetas: nTheta, state: state.unroll }], unrollKey, o.unrollLength) as [
+        { state: unknown; out: TruncatedUnrollOut },
+        { state: unknown; out: TruncatedUnrollOut },
+      ];
       const lp = maskedMeanPerTask(hostLosses(pos.out.losses), pos.out.mask, n);
       const ln = maskedMeanPerTask(hostLosses(neg.out.losses), neg.out.mask, n);
       const diffs = new Float64Array(n);

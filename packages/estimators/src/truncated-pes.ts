@@ -7,13 +7,15 @@ import {
   hostLosses,
   parseESOptions,
   perturb,
+  processLossDiffs,
   samplePerturbations,
   type ESOptions,
+  type ParsedESOptions,
 } from './common.js';
 import { disposeExcept } from './state.js';
 import { fractionMasked } from './tbptt.js';
 import { meanAbs } from './truncated-es.js';
-import { batchTheta } from './truncated-step.js';
+import { batchTheta, unrollAll, type TruncatedUnrollOut } from './truncated-step.js';
 
 /** Options of {@link truncatedPES}. */
 export type TruncatedPESOptions = ESOptions;
@@ -80,106 +82,124 @@ export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<Tr
       const eps = samplePerturbations(theta, perturbationKey, o.std, n);
       const pTheta = perturb(theta, eps, 1);
       const nTheta = perturb(theta, eps, -1);
-      const p = step.unroll(pTheta, state.pos, unrollKey, K);
-      const q = step.unroll(nTheta, state.neg, unrollKey, K);
-      const lp = hostLosses(p.out.losses);
-      const lq = hostLosses(q.out.losses);
-      const mask = p.out.mask;
-      const isDone = p.out.isDone;
-
-      // Per-step differences, with nan-to-num and clipping.
-      const delta = new Float64Array(K * n);
-      let nonFinite = 0;
-      for (let j = 0; j < K * n; j++) {
-        let d = (lp[j] as number) - (lq[j] as number);
-        if (!Number.isFinite(d)) {
-          nonFinite++;
-          if (o.nanToNum) d = 0;
-        }
-        if (o.clipLossDiff !== undefined) d = Math.min(o.clipLossDiff, Math.max(-o.clipLossDiff, d));
-        delta[j] = d;
-      }
-      const meanDiff = new Float64Array(n);
-      const oldCoef = new Float64Array(n);
-      const newCoef = new Float64Array(n);
-      const nextAcc = new Array<'sum' | 'eps' | 'zero'>(n);
-      let meanLoss = 0;
-      let episodesFinished = 0;
-      const scale = 1 / (2 * o.std * o.std);
-      for (let i = 0; i < n; i++) {
-        let count = 0;
-        let firstDone = -1;
-        let lastDone = -1;
-        let pSum = 0;
-        let qSum = 0;
-        let dSum = 0;
-        for (let t = 0; t < K; t++) {
-          if ((mask[t] as readonly boolean[])[i]) {
-            count++;
-            pSum += lp[t * n + i] as number;
-            qSum += lq[t * n + i] as number;
-            dSum += delta[t * n + i] as number;
-          }
-          if ((isDone[t] as readonly boolean[])[i]) {
-            if (firstDone < 0) firstDone = t;
-            lastDone = t;
-            episodesFinished++;
-          }
-        }
-        const M = Math.max(1, count);
-        meanLoss += (pSum / M + qSum / M) / 2 / n;
-        meanDiff[i] = dSum / M;
-        const sign = o.signDeltaLossScalar === undefined ? undefined : Math.sign(dSum / M) * o.signDeltaLossScalar;
-        let oldSum = 0;
-        let newSum = 0;
-        for (let t = 0; t < K; t++) {
-          if (!(mask[t] as readonly boolean[])[i]) continue;
-          const d = sign ?? (delta[t * n + i] as number);
-          if (firstDone >= 0 && t > firstDone) newSum += d;
-          else oldSum += d;
-        }
-        oldCoef[i] = (oldSum / M) * scale;
-        newCoef[i] = (newSum / M) * scale;
-        nextAcc[i] = lastDone < 0 ? 'sum' : lastDone === K - 1 ? 'zero' : 'eps';
-      }
-
-      const { leaves: accLeaves, structure } = treeFlatten(state.accumulator);
-      const epsLeaves = treeFlatten(eps).leaves;
-      const gradLeaves: tf.Tensor[] = [];
-      const newAccLeaves: tf.Tensor[] = [];
-      for (let j = 0; j < accLeaves.length; j++) {
-        const acc = accLeaves[j] as tf.Tensor;
-        const e = epsLeaves[j] as tf.Tensor;
-        const shape = [n, ...acc.shape.slice(1).map(() => 1)];
-        const [g, next] = tf.tidy(() => {
-          const summed = tf.add(acc, e);
-          const co = tf.reshape(tf.tensor1d(Float32Array.from(oldCoef)), shape);
-          const cn = tf.reshape(tf.tensor1d(Float32Array.from(newCoef)), shape);
-          const grad = tf.div(tf.sum(tf.add(tf.mul(summed, co), tf.mul(e, cn)), 0), n);
-          const keepSum = tf.reshape(tf.tensor1d(Float32Array.from(nextAcc.map((a) => (a === 'sum' ? 1 : 0)))), shape);
-          const keepEps = tf.reshape(tf.tensor1d(Float32Array.from(nextAcc.map((a) => (a === 'eps' ? 1 : 0)))), shape);
-          return [grad, tf.add(tf.mul(summed, keepSum), tf.mul(e, keepEps))];
-        }) as [tf.Tensor, tf.Tensor];
-        gradLeaves.push(g);
-        newAccLeaves.push(next);
-      }
-      const next: TruncatedPESState = { pos: p.state, neg: q.state, accumulator: treeUnflatten(structure, newAccLeaves) };
-      disposeTree(p.out.losses);
-      disposeTree(q.out.losses);
-      disposeTree(eps);
+      // the + and - copies share keys and data: one batched computation when the step offers it
+      const [p, q] = unrollAll(step, [{ thetas: pTheta, state: state.pos }, { thetas: nTheta, state: state.neg }], unrollKey, K) as [Unrolled, Unrolled];
+      const c = pesCoefficients(hostLosses(p.out.losses), hostLosses(q.out.losses), p.out.mask, p.out.isDone, o);
+      const { grad, accumulator } = pesTensorStep(state.accumulator, eps, c);
+      const next: TruncatedPESState = { pos: p.state, neg: q.state, accumulator };
+      disposeTree([p.out.losses, q.out.losses, eps]);
       disposeExcept([pTheta, nTheta], next, theta);
       return {
-        grad: treeUnflatten(structure, gradLeaves),
-        meanLoss,
+        grad,
+        meanLoss: c.meanLoss,
         state: next,
         metrics: {
           innerSteps: 2 * K * n,
-          maskedFraction: fractionMasked(mask),
-          episodesFinished,
-          nonFiniteLossDiffs: nonFinite,
-          meanAbsLossDiff: meanAbs(meanDiff),
+          maskedFraction: fractionMasked(p.out.mask),
+          episodesFinished: c.episodesFinished,
+          nonFiniteLossDiffs: c.nonFinite,
+          meanAbsLossDiff: meanAbs(c.meanDiff),
         },
       };
     },
   };
+}
+
+type Unrolled = { state: unknown; out: TruncatedUnrollOut };
+
+/** What {@link pesCoefficients} computes from one truncation's losses (all on the host). */
+export interface PESCoefficients {
+  /** Per task: the weight of `xi'_i = xi_i + eps_i` in the gradient (`old_i / (2 std^2)`). */
+  readonly oldCoef: Float64Array;
+  /** Per task: the weight of `eps_i` (`new_i / (2 std^2)`). */
+  readonly newCoef: Float64Array;
+  /** Per task: the next accumulator (`sum`: xi'_i, `eps`: eps_i, `zero`: 0). */
+  readonly nextAcc: readonly ('sum' | 'eps' | 'zero')[];
+  /** Per task: the time-mean loss difference. */
+  readonly meanDiff: Float64Array;
+  /** Mean of the + and - time-mean losses over tasks. */
+  readonly meanLoss: number;
+  /** Episodes that ended in the truncation (over tasks). */
+  readonly episodesFinished: number;
+  /** Non-finite loss differences seen. */
+  readonly nonFinite: number;
+}
+
+/**
+ * The pure part of a PES estimate: from the + and - losses `[K * n]` (step-major), the mask
+ * and the episode ends of one truncation, each task's gradient coefficients and next
+ * accumulator (the formulas of {@link truncatedPES}), with nan-to-num, clipping and sign-ES.
+ */
+export function pesCoefficients(
+  lp: Float64Array,
+  lq: Float64Array,
+  mask: readonly (readonly boolean[])[],
+  isDone: readonly (readonly boolean[])[],
+  o: Pick<ParsedESOptions, 'std' | 'nanToNum' | 'clipLossDiff' | 'signDeltaLossScalar'>,
+): PESCoefficients {
+  const K = mask.length;
+  const n = lp.length / Math.max(1, K);
+  const delta = Float64Array.from(lp, (v, j) => v - (lq[j] as number));
+  const nonFinite = processLossDiffs(delta, o as ParsedESOptions, false);
+  const c = { oldCoef: new Float64Array(n), newCoef: new Float64Array(n), meanDiff: new Float64Array(n), nextAcc: new Array<'sum' | 'eps' | 'zero'>(n) };
+  let meanLoss = 0;
+  let episodesFinished = 0;
+  const scale = 1 / (2 * o.std * o.std);
+  for (let i = 0; i < n; i++) {
+    let count = 0;
+    let firstDone = -1;
+    let lastDone = -1;
+    let [pSum, qSum, dSum] = [0, 0, 0];
+    for (let t = 0; t < K; t++) {
+      if ((mask[t] as readonly boolean[])[i]) {
+        count++;
+        pSum += lp[t * n + i] as number;
+        qSum += lq[t * n + i] as number;
+        dSum += delta[t * n + i] as number;
+      }
+      if ((isDone[t] as readonly boolean[])[i]) {
+        if (firstDone < 0) firstDone = t;
+        lastDone = t;
+        episodesFinished++;
+      }
+    }
+    const M = Math.max(1, count);
+    meanLoss += (pSum / M + qSum / M) / 2 / n;
+    c.meanDiff[i] = dSum / M;
+    const sign = o.signDeltaLossScalar === undefined ? undefined : Math.sign(dSum / M) * o.signDeltaLossScalar;
+    let [oldSum, newSum] = [0, 0];
+    for (let t = 0; t < K; t++) {
+      if (!(mask[t] as readonly boolean[])[i]) continue;
+      const d = sign ?? (delta[t * n + i] as number);
+      if (firstDone >= 0 && t > firstDone) newSum += d;
+      else oldSum += d;
+    }
+    c.oldCoef[i] = (oldSum / M) * scale;
+    c.newCoef[i] = (newSum / M) * scale;
+    c.nextAcc[i] = lastDone < 0 ? 'sum' : lastDone === K - 1 ? 'zero' : 'eps';
+  }
+  return { ...c, meanLoss, episodesFinished, nonFinite };
+}
+
+/**
+ * The tensor part of a PES estimate: `g = mean_i (oldCoef_i xi'_i + newCoef_i eps_i)` and the
+ * next accumulator per leaf (`xi' = xi + eps`; leaves with a leading task axis).
+ */
+export function pesTensorStep(accumulator: TensorTree, eps: TensorTree, c: PESCoefficients): { grad: TensorTree; accumulator: TensorTree } {
+  const n = c.oldCoef.length;
+  const { leaves: accLeaves, structure } = treeFlatten(accumulator);
+  const epsLeaves = treeFlatten(eps).leaves;
+  const column = (v: ArrayLike<number>, shape: number[]) => tf.reshape(tf.tensor1d(Float32Array.from(v)), shape);
+  const pairs = accLeaves.map((acc, j) =>
+    tf.tidy(() => {
+      const e = epsLeaves[j] as tf.Tensor;
+      const shape = [n, ...acc.shape.slice(1).map(() => 1)];
+      const summed = tf.add(acc, e);
+      const grad = tf.div(tf.sum(tf.add(tf.mul(summed, column(c.oldCoef, shape)), tf.mul(e, column(c.newCoef, shape))), 0), n);
+      const keepSum = column(c.nextAcc.map((a) => (a === 'sum' ? 1 : 0)), shape);
+      const keepEps = column(c.nextAcc.map((a) => (a === 'eps' ? 1 : 0)), shape);
+      return [grad, tf.add(tf.mul(summed, keepSum), tf.mul(e, keepEps))];
+    }) as [tf.Tensor, tf.Tensor],
+  );
+  return { grad: treeUnflatten(structure, pairs.map((p) => p[0])), accumulator: treeUnflatten(structure, pairs.map((p) => p[1])) };
 }

@@ -86,11 +86,46 @@ export interface TruncatedStep<S = unknown> {
     options?: TruncatedUnrollOptions,
   ): { state: S; out: TruncatedUnrollOut };
   /**
+   * Optional: several unrolls from the same `key` (the + and - copies of an antithetic
+   * pair), one per item, possibly as one batched computation. Must equal
+   * `items.map((it) => unroll(it.thetas, it.state, key, numSteps, options))` (to float32
+   * round-off); estimators call it through {@link unrollAll}.
+   */
+  unrollMany?(
+    items: readonly TruncatedUnrollItem<S>[],
+    key: Key,
+    numSteps: number,
+    options?: TruncatedUnrollOptions,
+  ): { state: S; out: TruncatedUnrollOut }[];
+  /**
    * Optional: the meta-loss of every task at its current parameters, averaged over
    * `numSamples` fresh batches (normalized), shape `[numTasks]`. `fullES` with loss type
    * `lastRecompute` needs it.
    */
   evaluate?(thetas: BatchedTheta, state: S, key: Key, numSamples: number): tf.Tensor1D;
+}
+
+/** One unroll of {@link TruncatedStep.unrollMany}: per-task thetas and the state to unroll from. */
+export interface TruncatedUnrollItem<S = unknown> {
+  /** Meta-parameters with a leading task axis. */
+  readonly thetas: BatchedTheta;
+  /** The state to unroll from (not consumed). */
+  readonly state: S;
+}
+
+/**
+ * Unrolls every item from the same key: through `step.unrollMany` when the step offers it
+ * (one batched computation), else one `unroll` per item.
+ */
+export function unrollAll<S>(
+  step: TruncatedStep<S>,
+  items: readonly TruncatedUnrollItem<S>[],
+  key: Key,
+  numSteps: number,
+  options?: TruncatedUnrollOptions,
+): { state: S; out: TruncatedUnrollOut }[] {
+  if (typeof step.unrollMany === 'function') return step.unrollMany(items, key, numSteps, options);
+  return items.map((it) => step.unroll(it.thetas, it.state, key, numSteps, options));
 }
 
 /** Validates that `value` looks like a {@link TruncatedStep}. */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, checkNumber, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer } from '@lopt/core';
 import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
   adafacDecayConfig,
@@ -15,6 +15,7 @@ import {
   type AdafacTheta,
 } from './adafac-features.js';
 import { fusedAdafacAvailable, fusedAdafacStep, prepareFusedTheta } from './adafac-fused.js';
+import { vectorizedAdafac } from './adafac-vectorized.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link adafacMlpLOpt}; defaults are learned_optimization's `AdafacMLPLOpt`. */
@@ -88,6 +89,8 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
     init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2, config.zeroInitOutput === true),
+    vectorized: (thetas: TensorTree) =>
+      vectorizedAdafac(thetas as unknown as AdafacTheta, config, config.fused === true || (config.fused === 'auto' && isDefaultShape && fusedAdafacAvailable())) as unknown as VectorizedOptimizer,
     optimizer(theta: AdafacTheta): Optimizer {
       const layers = adafacLayers(theta, nLayers);
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer } from '@lopt/core';
 import {
   applyMlpColumns,
   checkDecays,
@@ -12,6 +12,7 @@ import {
   updateMomentum,
   type DenseParams,
 } from './common.js';
+import { vectorizedMlpLOpt } from './mlp-lopt-vectorized.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link mlpLOpt}; defaults are learned_optimization's `MLPLOpt`. */
@@ -79,6 +80,8 @@ export function mlpLOpt(options: Partial<MlpLOptConfig> = {}): LearnedArchitectu
       });
       return theta;
     },
+    vectorized: (thetas: TensorTree) =>
+      vectorizedMlpLOpt(thetas, layersOf(thetas as MlpLOptTheta, sizes.length), config) as unknown as VectorizedOptimizer,
     optimizer(theta: MlpLOptTheta): Optimizer {
       const layers = layersOf(theta, sizes.length);
       return {

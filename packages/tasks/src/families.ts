@@ -2,6 +2,7 @@ import { LoptError, checkNumber, checkOneOf, create, split, uniformArray, type F
 import { checkInt, checkRecord, choose, logUniformInt } from './common.js';
 import { imageConvTask, imageMlpTask, type ImageConvTaskOptions, type ImageMlpTaskOptions } from './image-tasks.js';
 import { ACTIVATIONS, INITIALIZERS, type Activation, type Initializer } from './nn.js';
+import { vectorizedImageMlp } from './vectorized.js';
 
 /** A sampled image-MLP task: exactly the options of {@link imageMlpTask}. JSON. */
 export type ImageMlpConfig = {
@@ -98,6 +99,7 @@ export function imageMlpFamily(options: ImageMlpFamilyOptions = {}): TaskFamily<
       };
     },
     task: (cfg: ImageMlpConfig) => imageMlpTask(checkRecord('cfg', cfg) as ImageMlpTaskOptions),
+    vectorized: (cfgs: readonly ImageMlpConfig[]) => vectorizedImageMlp(cfgs),
   };
 }
 

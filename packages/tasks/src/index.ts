@@ -34,6 +34,7 @@ export { mnistData, mnistImages, mnistSplitIndices, mnistDatasets, mnistBatch, M
 export type { MnistData, ImageBatch, MnistDatasetOptions } from './mnist.js';
 export { imageMlpTask, imageConvTask, imageMlpAutoencoderTask, IMAGE_DATASETS } from './image-tasks.js';
 export type { ImageDataset, ImageTaskOptions, ImageMlpTaskOptions, ImageConvTaskOptions, ImageMlpAutoencoderTaskOptions } from './image-tasks.js';
+export { vectorizedImageMlp, vectorizedQuadratics, vectorizedNoisyQuadratics, batchedMlpSoftmaxLoss } from './vectorized.js';
 export { imageMlpFamily, convFamily, mixtureFamily, mixtureFamilyFromOptions } from './families.js';
 export type { ImageMlpConfig, ImageMlpFamilyOptions, ConvConfig, ConvFamilyOptions, MixtureConfig } from './families.js';
 export {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, normal, normalArray, split, uniformArray, type Key, type Task, type TaskFamily, type TensorTree } from '@lopt/core';
 import { checkInt, checkNumberList, checkRecord, generatedDatasets, logUniform, logUniformInt, stopGradient, scalarTidy, MAX_DIM } from './common.js';
+import { vectorizedNoisyQuadratics, vectorizedQuadratics } from './vectorized.js';
 
 /** Options of {@link quadraticTask}. */
 export interface QuadraticTaskOptions {
@@ -116,6 +117,7 @@ export function fixedDimQuadraticFamily(options: FixedDimQuadraticFamilyOptions 
     name: `fixed-dim-quadratic-family-${dim}`,
     sample: (k: Key) => sampleQuadratic(k, dim, maxCondition),
     task: (cfg: QuadraticConfig) => quadraticFromConfig(cfg),
+    vectorized: (cfgs: readonly QuadraticConfig[]) => vectorizedQuadratics(cfgs),
   };
 }
 
@@ -142,6 +144,7 @@ export function quadraticFamily(options: QuadraticFamilyOptions = {}): TaskFamil
       return sampleQuadratic(kq, dim, maxCondition);
     },
     task: (cfg: QuadraticConfig) => quadraticFromConfig(cfg),
+    vectorized: (cfgs: readonly QuadraticConfig[]) => vectorizedQuadratics(cfgs),
   };
 }
 
@@ -224,5 +227,6 @@ export function noisyQuadraticFamily(options: NoisyQuadraticFamilyOptions = {}):
       };
     },
     task: (cfg: NoisyQuadraticConfig) => noisyQuadraticFromConfig(cfg),
+    vectorized: (cfgs: readonly NoisyQuadraticConfig[]) => vectorizedNoisyQuadratics(cfgs),
   };
 }
