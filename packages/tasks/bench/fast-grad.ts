@@ -7,12 +7,8 @@
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lopt/backend';
-import type { Task, TensorTree } from '@lopt/core';
 import { adamStepper } from '../src/test-helpers.ts';
-import { machine, matMulRewriteToggle, median, writeReport } from './bench-io.ts';
-import { imageMlpTask } from '../src/index.ts';
-import { mlpSoftmaxLoss, type MlpLossPath } from '../src/mlp-fast-grad.ts';
-import type { DenseParams } from '../src/nn.ts';
+import { machine, matMulRewriteToggle, median, withPath, writeReport } from './bench-io.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const STEPS_PER_ROUND = 8;
@@ -21,22 +17,6 @@ const MODELS = [
   { name: 'MLP 64-32-10, batch 64', imageSize: 8, hidden: [32], batchSize: 64 },
   { name: 'softmax 64-10, batch 64', imageSize: 8, hidden: [], batchSize: 64 },
 ] as const;
-
-/** The image-MLP task with its loss on one forced gradient path. */
-function withPath(m: (typeof MODELS)[number], path: MlpLossPath | 'task'): Task {
-  const task = imageMlpTask(m);
-  if (path === 'task') return task;
-  const inputs = m.imageSize * m.imageSize;
-  return {
-    ...task,
-    loss: (params: TensorTree, batch: TensorTree) =>
-      tf.tidy(() => {
-        const { image, label } = batch as { image: tf.Tensor; label: tf.Tensor1D };
-        const x = tf.reshape(image, [image.shape[0]!, inputs]) as tf.Tensor2D;
-        return mlpSoftmaxLoss(params as Record<string, DenseParams>, x, label, m.hidden.length + 1, 'relu', 10, path);
-      }),
-  };
-}
 
 type Row = { ms: number; loss: number };
 const loadBefore = loadavg();
