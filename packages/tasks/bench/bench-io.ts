@@ -1,10 +1,16 @@
-// Shared by this package's interleaved benchmarks: medians, the machine description, the
-// @lopt/backend matmul-rewrite toggle, and writing bench-results/<name>.json.
+// Shared by this package's interleaved benchmarks (and @lopt/optimizers' inner-step bench):
+// medians, the machine description, the @lopt/backend matmul-rewrite toggle, image-MLP tasks
+// with a forced loss path, and writing bench-results/<name>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
 import { MATMUL_KERNELS, matMulRewrites, setMatMulRewrites, type MatMulSlowLayouts } from '@lopt/backend';
+import type { Task, TensorTree } from '@lopt/core';
+import { imageMlpTask } from '../src/index.ts';
+import { mlpSoftmaxLoss, type MlpLossPath } from '../src/mlp-fast-grad.ts';
+import type { DenseParams } from '../src/nn.ts';
 
 /** The median of `xs`. */
 export function median(xs: readonly number[]): number {
@@ -35,4 +41,27 @@ export function writeReport(name: string, report: Record<string, unknown>): stri
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   return out;
+}
+
+/** An image-MLP model of the issue-16 benchmarks. */
+export interface BenchModel {
+  readonly imageSize: number;
+  readonly hidden: readonly number[];
+  readonly batchSize: number;
+}
+
+/** The relu image-MLP task of `m` with its loss on one forced gradient path (`'task'`: as shipped). */
+export function withPath(m: BenchModel, path: MlpLossPath | 'task'): Task {
+  const task = imageMlpTask(m);
+  if (path === 'task') return task;
+  const inputs = m.imageSize * m.imageSize;
+  return {
+    ...task,
+    loss: (params: TensorTree, batch: TensorTree) =>
+      tf.tidy(() => {
+        const { image, label } = batch as { image: tf.Tensor; label: tf.Tensor1D };
+        const x = tf.reshape(image, [image.shape[0]!, inputs]) as tf.Tensor2D;
+        return mlpSoftmaxLoss(params as Record<string, DenseParams>, x, label, m.hidden.length + 1, 'relu', 10, path);
+      }),
+  };
 }

@@ -1,17 +1,14 @@
 // lopt's inner training step (sample, tf.valueAndGrads, Adam through advance, read the loss) on
-// image-MLP tasks, three ways interleaved in one process (the order rotates every round):
-// the loss's hand-derived backward pass with @lopt/backend's matmul rewrites (now), tfjs
-// autodiff with the rewrites, and autodiff without them (before issue 16).
+// image-MLP tasks, five ways interleaved in one process (the order rotates every round):
+// the task as it is (its loss picks the path: the fused kernel for small models), the fused
+// loss-and-gradient kernel, the loss's hand-derived backward pass as tfjs ops, tfjs autodiff
+// (all with @lopt/backend's matmul rewrites), and autodiff without them (before issue 16).
 // Run: pnpm bench:fastgrad (in this package). Writes bench-results/fast-grad.json, prints a table.
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lopt/backend';
-import type { Task, TensorTree } from '@lopt/core';
 import { adamStepper } from '../src/test-helpers.ts';
-import { machine, matMulRewriteToggle, median, writeReport } from './bench-io.ts';
-import { imageMlpTask } from '../src/index.ts';
-import { mlpSoftmaxLoss } from '../src/mlp-fast-grad.ts';
-import type { DenseParams } from '../src/nn.ts';
+import { machine, matMulRewriteToggle, median, withPath, writeReport } from './bench-io.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 const STEPS_PER_ROUND = 8;
@@ -21,28 +18,14 @@ const MODELS = [
   { name: 'softmax 64-10, batch 64', imageSize: 8, hidden: [], batchSize: 64 },
 ] as const;
 
-/** The image-MLP task with its loss on one forced gradient path. */
-function withPath(m: (typeof MODELS)[number], path: 'fast' | 'autodiff'): Task {
-  const task = imageMlpTask(m);
-  const inputs = m.imageSize * m.imageSize;
-  return {
-    ...task,
-    loss: (params: TensorTree, batch: TensorTree) =>
-      tf.tidy(() => {
-        const { image, label } = batch as { image: tf.Tensor; label: tf.Tensor1D };
-        const x = tf.reshape(image, [image.shape[0]!, inputs]) as tf.Tensor2D;
-        return mlpSoftmaxLoss(params as Record<string, DenseParams>, x, label, m.hidden.length + 1, 'relu', 10, path);
-      }),
-  };
-}
-
+type Row = { ms: number; loss: number };
 const loadBefore = loadavg();
 const info = await initBackend({ backend: 'wasm' });
 const rewrites = matMulRewriteToggle();
 const setRewrites = rewrites.set;
 const rows: Record<string, number | string>[] = [];
 for (const m of MODELS) {
-  const variants = ([['fast', true], ['autodiff', true], ['autodiff', false]] as const).map(([path, rewrites]) => ({
+  const variants = ([['task', true], ['fused', true], ['fast', true], ['autodiff', true], ['autodiff', false]] as const).map(([path, rewrites]) => ({
     path,
     rewrites,
     stepper: adamStepper(withPath(m, path), { learningRate: 1e-3 }),
@@ -54,7 +37,7 @@ for (const m of MODELS) {
     for (let i = 0; i < 3; i++) v.stepper.step(); // warm-up
   }
   for (let r = 0; r < ROUNDS; r++) {
-    for (const v of [...variants.slice(r % 3), ...variants.slice(0, r % 3)]) {
+    for (const v of [...variants.slice(r % variants.length), ...variants.slice(0, r % variants.length)]) {
       setRewrites(v.rewrites);
       for (let s = 0; s < STEPS_PER_ROUND; s++) {
         const t0 = performance.now();
@@ -65,18 +48,23 @@ for (const m of MODELS) {
   }
   setRewrites(true);
   for (const v of variants) v.stepper.dispose();
-  const [fast, auto, before] = variants as [(typeof variants)[number], (typeof variants)[number], (typeof variants)[number]];
+  const [task, fused, fast, auto, before] = variants.map((v) => ({ ms: median(v.times), loss: v.loss })) as [Row, Row, Row, Row, Row];
   rows.push({
     model: m.name,
-    beforeMs: median(before.times),
-    autodiffMs: median(auto.times),
-    fastMs: median(fast.times),
-    fastOverAutodiff: median(auto.times) / median(fast.times),
-    nowOverBefore: median(before.times) / median(fast.times),
+    beforeMs: before.ms,
+    autodiffMs: auto.ms,
+    fastMs: fast.ms,
+    fusedMs: fused.ms,
+    taskMs: task.ms,
+    fastOverAutodiff: auto.ms / fast.ms,
+    fusedOverAutodiff: auto.ms / fused.ms,
+    nowOverBefore: before.ms / task.ms,
     finalLossBefore: before.loss,
     finalLossAutodiff: auto.loss,
     finalLossFast: fast.loss,
-    stepsPerVariant: fast.times.length,
+    finalLossFused: fused.loss,
+    finalLossTask: task.loss,
+    stepsPerVariant: variants[0]!.times.length,
   });
 }
 
@@ -86,15 +74,15 @@ const report = {
   loadAverage: { before: loadBefore, after: loadavg() },
   machine: machine(),
   backend: { name: info.name, simd: info.simd, threads: info.threads },
-  note: 'Medians over interleaved rounds; all variants train from the same initial parameters on the same batches, so their final losses agree to float32 rounding. before = autodiff with the matmul rewrites off (as before issue 16); now = hand-derived backward pass with the rewrites on.',
+  note: 'Medians over interleaved rounds; all variants train from the same initial parameters on the same batches, so their final losses agree to float32 rounding. before = autodiff with the matmul rewrites off (as before issue 16); now = the task as shipped (its loss picks the fused kernel for small models, the hand-derived tfjs-op backward pass for large ones), rewrites on. The optimizer is the test-helper Adam (composed tfjs ops) in every variant.',
   results: rows,
 };
 const out = writeReport('fast-grad', report);
 const f = (v: number | string | undefined, d = 3): string => (v as number).toFixed(d);
-console.log('| model | before: autodiff, rewrites off (ms) | autodiff, rewrites on (ms) | now: hand-derived, rewrites on (ms) | hand-derived vs autodiff | now vs before | final losses |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('| model | before: autodiff, rewrites off (ms) | autodiff (ms) | hand-derived ops (ms) | fused kernel (ms) | now: task as shipped (ms) | now vs before | final losses (before / autodiff / ops / fused / task) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.model} | ${f(r.beforeMs)} | ${f(r.autodiffMs)} | ${f(r.fastMs)} | ${f(r.fastOverAutodiff, 2)}x | ${f(r.nowOverBefore, 2)}x | ${f(r.finalLossBefore, 5)} / ${f(r.finalLossAutodiff, 5)} / ${f(r.finalLossFast, 5)} |`);
+  console.log(`| ${r.model} | ${f(r.beforeMs)} | ${f(r.autodiffMs)} | ${f(r.fastMs)} | ${f(r.fusedMs)} | ${f(r.taskMs)} | ${f(r.nowOverBefore, 2)}x | ${[r.finalLossBefore, r.finalLossAutodiff, r.finalLossFast, r.finalLossFused, r.finalLossTask].map((v) => f(v, 5)).join(' / ')} |`);
 }
 console.log(`\nload average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(`written: ${out}`);

@@ -79,12 +79,12 @@ export function hostLeaves(tree: TensorTree): number[][] {
   return treeLeaves(tree).map((t) => Array.from(t.dataSync()));
 }
 
-/** One Adam training step at a time on `task`: returns the step function (it returns the step's train loss) and a disposer. */
-export function adamStepper(task: Task, options: { learningRate: number; seed?: number }): { step: () => number; dispose: () => void } {
+/** One Adam (or `options.optimizer`) training step at a time on `task`: returns the step function (it returns the step's train loss) and a disposer. */
+export function adamStepper(task: Task, options: { learningRate: number; seed?: number; optimizer?: Optimizer }): { step: () => number; dispose: () => void } {
   const seed = options.seed ?? 0;
   const params = task.init(makeKey(seed));
   const { structure } = treeFlatten(params);
-  const opt = adam({ learningRate: options.learningRate });
+  const opt = (options.optimizer ?? adam({ learningRate: options.learningRate })) as Optimizer<TensorTree>;
   let state = opt.init(params);
   let t = 0;
   const step = (): number => {
@@ -100,10 +100,6 @@ export function adamStepper(task: Task, options: { learningRate: number; seed?: 
     value.dispose();
     return loss;
   };
-  const dispose = (): void => {
-    disposeTree(state.params);
-    disposeTree(state.state.mu);
-    disposeTree(state.state.nu);
-  };
+  const dispose = (): void => disposeTree([state.params, state.state]);
   return { step, dispose };
 }

@@ -1,0 +1,131 @@
+// The fused MLP loss-and-gradient kernel on both backends it is registered on: WASM (SIMD
+// blocks) against CPU (JS blocks, float64 arithmetic) against tfjs autodiff, the loss-only
+// mode, tf.oneHot's treatment of out-of-range labels, input validation, and flat memory.
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LoptError } from '@lopt/core';
+import { FUSED_MLP_KERNEL, fusedMlpImplementation, fusedMlpLossGrad } from './mlp-kernel.js';
+import { softmaxCrossEntropy } from '../common.js';
+import { activate, type Activation } from '../nn.js';
+
+const initial = tf.getBackend();
+afterAll(async () => {
+  await tf.setBackend(initial);
+});
+
+/** Seeded weights `[w0, b0, ...]`, inputs and labels for layer sizes `sizes`. */
+function operands(sizes: number[], batch: number, seed: number): { ws: tf.Tensor[]; x: tf.Tensor2D; labels: tf.Tensor1D } {
+  const ws = sizes.slice(1).flatMap((o, i) => [
+    tf.randomNormal([sizes[i]!, o], 0, 1 / Math.sqrt(sizes[i]!), 'float32', seed + 2 * i),
+    tf.randomNormal([o], 0, 0.1, 'float32', seed + 2 * i + 1),
+  ]);
+  const x = tf.randomNormal([batch, sizes[0]!], 0, 1, 'float32', seed + 99) as tf.Tensor2D;
+  const labels = tf.tensor1d(Array.from({ length: batch }, (_, r) => (r * 7 + seed) % sizes[sizes.length - 1]!), 'int32');
+  return { ws, x, labels };
+}
+
+/** Loss and gradient by tfjs autodiff of the composed ops. */
+function autodiff(ws: tf.Tensor[], x: tf.Tensor2D, labels: tf.Tensor1D, act: Activation, classes: number): tf.Tensor[] {
+  const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => {
+    let h: tf.Tensor = x;
+    for (let i = 0; i < ls.length / 2; i++) {
+      h = tf.add(tf.matMul(h as tf.Tensor2D, ls[2 * i] as tf.Tensor2D), ls[2 * i + 1]!);
+      if (2 * i + 2 < ls.length) h = activate(act, h);
+    }
+    return softmaxCrossEntropy(h as tf.Tensor2D, labels, classes);
+  })(ws);
+  return [value, ...grads];
+}
+
+const host = (ts: tf.Tensor[]): Float32Array[] => ts.map((t) => t.dataSync() as Float32Array);
+
+function expectClose(got: Float32Array[], want: Float32Array[], rel: number): void {
+  expect(got.map((g) => g.length)).toEqual(want.map((w) => w.length));
+  got.forEach((g, i) => {
+    const scale = Math.max(...Array.from(want[i]!, Math.abs));
+    g.forEach((v, j) => expect(Math.abs(v - want[i]![j]!)).toBeLessThanOrEqual(rel * (1e-2 + scale)));
+  });
+}
+
+const CASES: { sizes: number[]; act: 'relu' | 'tanh' | 'sigmoid'; batch: number }[] = [
+  { sizes: [64, 10], act: 'relu', batch: 64 },
+  { sizes: [64, 32, 10], act: 'relu', batch: 64 },
+  { sizes: [23, 9, 13, 5], act: 'sigmoid', batch: 7 },
+  { sizes: [3, 40, 2], act: 'tanh', batch: 33 },
+];
+
+describe('fused MLP loss-and-gradient kernel', () => {
+  it.each(CASES)('wasm (SIMD), cpu (JS) and autodiff agree: $sizes $act batch $batch', async ({ sizes, act, batch }) => {
+    const results: Record<string, Float32Array[]> = {};
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      expect(fusedMlpImplementation()).toBe(backend === 'wasm' ? 'wasm-simd' : 'js');
+      const { ws, x, labels } = operands(sizes, batch, 3);
+      const fused = fusedMlpLossGrad(x, labels, ws, act, true);
+      results[backend] = host(fused);
+      results[`${backend}-autodiff`] = host(autodiff(ws, x, labels, act, sizes[sizes.length - 1]!));
+      const lossOnly = fusedMlpLossGrad(x, labels, ws, act, false);
+      expect(lossOnly).toHaveLength(1);
+      expect(lossOnly[0]!.shape).toEqual([]);
+      expect(lossOnly[0]!.dataSync()[0]).toBe(results[backend]![0]![0]);
+      tf.dispose([...ws, x, labels, ...fused, ...lossOnly]);
+    }
+    expect(results.wasm!.map((t) => t.length)).toEqual([1, ...sizes.slice(1).flatMap((o, i) => [sizes[i]! * o, o])]);
+    expectClose(results.wasm!, results['wasm-autodiff']!, 2e-6);
+    expectClose(results.cpu!, results['cpu-autodiff']!, 2e-6);
+    expectClose(results.wasm!, results.cpu!, 2e-6);
+  });
+
+  it('treats a label outside [0, classes) as an all-zero one-hot row (no loss, no gradient), as tf.oneHot does', async () => {
+    await tf.setBackend('wasm');
+    const { ws, x } = operands([6, 4], 5, 11);
+    const labels = tf.tensor1d([0, 3, -1, 4, 2], 'int32');
+    const fused = host(fusedMlpLossGrad(x, labels, ws, 'relu', true));
+    expectClose(fused, host(autodiff(ws, x, labels, 'relu', 4)), 2e-6);
+    // float labels are cast to int32 first, as the composed loss does
+    const asFloat = tf.cast(labels, 'float32') as tf.Tensor1D;
+    expectClose(host(fusedMlpLossGrad(x, asFloat, ws, 'relu', true)), fused, 0);
+    tf.dispose([...ws, x, labels, asFloat]);
+  });
+
+  it('validates its operands and names the offending one', async () => {
+    await tf.setBackend('wasm');
+    const { ws, x, labels } = operands([5, 4, 3], 6, 1);
+    const code = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        expect(e).toBeInstanceOf(LoptError);
+        return `${(e as LoptError).code} ${(e as LoptError).message}`;
+      }
+      return 'no error';
+    };
+    expect(code(() => fusedMlpLossGrad(x, labels, [ws[0]!, ws[1]!, ws[2]!], 'relu', true))).toMatch(/^SHAPE_MISMATCH .*ws/);
+    expect(code(() => fusedMlpLossGrad(x, labels, [ws[2]!, ws[3]!], 'relu', true))).toMatch(/^SHAPE_MISMATCH .*w0 must be a float32 \[5, fanOut\]/);
+    expect(code(() => fusedMlpLossGrad(x, labels, [ws[0]!, ws[3]!], 'relu', true))).toMatch(/^SHAPE_MISMATCH .*b0 must be a float32 \[4\]/);
+    expect(code(() => fusedMlpLossGrad(x, tf.zeros([5], 'int32') as tf.Tensor1D, ws, 'relu', true))).toMatch(/^SHAPE_MISMATCH .*labels must have shape \[6\]/);
+    expect(code(() => fusedMlpLossGrad(tf.reshape(x, [2, 3, 5]) as unknown as tf.Tensor2D, labels, ws, 'relu', true))).toMatch(/^SHAPE_MISMATCH .*x must be/);
+    expect(code(() => fusedMlpLossGrad(x, labels, ws, 'gelu' as 'relu', true))).toMatch(/^INVALID_OPTION .*activation/);
+    tf.dispose([...ws, x, labels]);
+  });
+
+  it('keeps tfjs memory flat over many calls on both backends', async () => {
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const { ws, x, labels } = operands([16, 8, 4], 12, 5);
+      tf.dispose(fusedMlpLossGrad(x, labels, ws, 'tanh', true));
+      const before = tf.memory().numTensors;
+      const bytes = tf.memory().numBytes;
+      for (let i = 0; i < 50; i++) tf.dispose(fusedMlpLossGrad(x, labels, ws, 'tanh', i % 2 === 0));
+      expect(tf.memory().numTensors).toBe(before);
+      expect(tf.memory().numBytes).toBe(bytes);
+      tf.dispose([...ws, x, labels]);
+    }
+  });
+
+  it('registers one kernel name on cpu and wasm only', () => {
+    expect(tf.getKernel(FUSED_MLP_KERNEL, 'wasm')).toBeDefined();
+    expect(tf.getKernel(FUSED_MLP_KERNEL, 'cpu')).toBeDefined();
+    expect(tf.getKernel(FUSED_MLP_KERNEL, 'webgl')).toBeUndefined();
+  });
+});
