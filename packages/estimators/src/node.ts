@@ -16,6 +16,11 @@ import { workerPool, type WorkerPoolOptions } from './worker-pool.js';
 export { workerPool } from './worker-pool.js';
 export type { WorkerPoolOptions, WorkerPoolStats } from './worker-pool.js';
 export { serveEstimates } from './pool-worker.js';
+export { redisEstimateSource } from './redis-learner.js';
+export type { RedisSourceOptions, RedisSourceStats } from './redis-learner.js';
+export { runRedisWorker } from './redis-worker.js';
+export type { RedisWorkerOptions, RedisWorkerHandle } from './redis-worker.js';
+export { redactUrl } from './redis-common.js';
 export type { PoolRequest, PoolReply } from './pool-worker.js';
 
 /** The file name {@link fileCheckpointStore} uses by default. */
