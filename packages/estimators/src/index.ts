@@ -37,6 +37,8 @@ export type {
   MetaTrainOptions,
   MetaTrainResult,
 } from './meta-train.js';
+export { checkEstimate, encodeEstimate, decodeEstimate, encodeTheta, decodeTheta } from './estimate-source.js';
+export type { EstimateSource, CollectedEstimates, WorkerEstimate, EstimateRejection } from './estimate-source.js';
 export { registerAll } from './registry.js';
 export { learnableSgdQuadratic, gaussHermite } from './problems/quadratic-sgd.js';
 export type { LearnableSgdQuadratic, LearnableSgdQuadraticOptions, QuadraticSgdState } from './problems/quadratic-sgd.js';

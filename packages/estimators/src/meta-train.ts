@@ -23,6 +23,7 @@ import {
 import { adam } from '@lopt/optimizers';
 import { checkCounter, checkSameLayout, firstNonFinite, FLOAT32_MAX, robustGlobalNorm } from './meta-train-checks.js';
 import { disposeExcept, packState, unpackState, type PackedJson } from './state.js';
+import type { CollectedEstimates, EstimateSource } from './estimate-source.js';
 
 /**
  * Where `metaTrain` keeps its checkpoint: one blob, replaced atomically by `save`.
@@ -110,6 +111,12 @@ export interface MetaTrainOptions {
   readonly onStep?: (metrics: MetaTrainMetrics, theta: TensorTree) => void | Promise<void>;
   /** Stops the run before the next step when aborted (a stopped run can resume from its checkpoint). */
   readonly signal?: AbortSignal;
+  /**
+   * Computes the estimates elsewhere (a worker pool, Redis workers) instead of in this
+   * process; `estimators` still name them (and check checkpoints). The caller starts nothing:
+   * `metaTrain` calls `start` and `collect`, and the caller closes the source afterwards.
+   */
+  readonly source?: EstimateSource;
 }
 
 /** What {@link metaTrain} returns. */
@@ -136,8 +143,8 @@ interface RunState {
   overflowSteps: number;
 }
 
-function checkpointBytes(run: RunState, step: number, o: MetaTrainOptions, outerName: string): Uint8Array {
-  const { tensors, skeleton } = packState({ outer: run.outer, workers: run.workers });
+function checkpointBytes(run: RunState, step: number, o: MetaTrainOptions, outerName: string, workers: unknown[] = run.workers): Uint8Array {
+  const { tensors, skeleton } = packState({ outer: run.outer, workers });
   return serializeTree(tensors, {
     kind: CHECKPOINT_KIND,
     name: o.learnedOptimizer.name,
@@ -187,12 +194,13 @@ function restore(bytes: Uint8Array, o: MetaTrainOptions, outerOpt: Optimizer<unk
  * outer state to be finite, naming the field that is not.
  */
 function checkRestoredState(value: { outer: OptState<unknown>; workers: unknown[] }, o: MetaTrainOptions, outerOpt: Optimizer<unknown>): void {
-  if (typeof value !== 'object' || value === null || typeof value.outer !== 'object' || value.outer === null || !Array.isArray(value.workers) || value.workers.length !== o.estimators.length) {
-    throw new LoptError('CHECKPOINT_INVALID', `The meta-train checkpoint's state must hold 'outer' and one worker state per estimator (${o.estimators.length}).`);
+  const held = o.source === undefined || o.source.ownsWorkerStates ? o.estimators.length : 0;
+  if (typeof value !== 'object' || value === null || typeof value.outer !== 'object' || value.outer === null || !Array.isArray(value.workers) || value.workers.length !== held) {
+    throw new LoptError('CHECKPOINT_INVALID', `The meta-train checkpoint's state must hold 'outer' and ${held} worker state(s) (one per estimator when the learner owns them).`);
   }
   const refTheta = o.learnedOptimizer.init(foldIn(o.key, 0));
   const refOuter = outerOpt.init(refTheta);
-  const refWorkers = o.estimators.map((e, i) => e.init(refTheta, foldIn(foldIn(o.key, 1), i)));
+  const refWorkers = held === 0 ? [] : o.estimators.map((e, i) => e.init(refTheta, foldIn(foldIn(o.key, 1), i)));
   try {
     checkSameLayout(value.outer.params, refOuter.params, 'outer.params');
     checkSameLayout(value.outer.state, refOuter.state, 'outer.state');
@@ -222,6 +230,20 @@ function checkOuterFinite(run: RunState, step: number, gradNorm: number, clip: n
     `Meta-training stopped at outer step ${step}: '${bad}' became NaN or Infinity (gradient norm ${gradNorm.toExponential(3)}; ${run.overflowSteps} step(s) had a gradient whose squares overflow float32). Theta would stop changing; ${hint}.`,
     { path: bad },
   );
+}
+
+/**
+ * The in-process estimates of one outer step: estimator `i` estimates from its worker state
+ * with key `foldIn(stepKey, i)`; the worker states advance in place.
+ */
+function estimateLocally(estimators: readonly GradientEstimator[], workers: unknown[], theta: TensorTree, stepKey: Key): CollectedEstimates {
+  const estimates = estimators.map((e, i) => {
+    const r = e.estimate(theta, workers[i], foldIn(stepKey, i));
+    disposeReplaced(workers[i], r.state);
+    workers[i] = r.state;
+    return { index: i, grad: r.grad, meanLoss: r.meanLoss, metrics: r.metrics, version: 0, worker: 'local' };
+  });
+  return { estimates, metrics: {} };
 }
 
 /**
@@ -275,9 +297,22 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
   } else {
     const theta = o.theta === undefined ? o.learnedOptimizer.init(kTheta) : treeUnflatten(treeFlatten(o.theta).structure, treeLeaves(o.theta).map((t) => tf.clone(t)));
     const outer = outerOpt.init(theta);
-    const workers = o.estimators.map((e, i) => e.init(theta, foldIn(kWorkers, i)));
+    const workers = o.source === undefined ? o.estimators.map((e, i) => e.init(theta, foldIn(kWorkers, i))) : [];
     run = { outer, workers, nanGradientSteps: 0, nanLossSteps: 0, overflowSteps: 0 };
   }
+  if (o.source !== undefined) {
+    // The source owns the restored worker states from here on.
+    await o.source.start({ theta: run.outer.params, step, workerKey: kWorkers, ...(run.workers.length > 0 ? { workerStates: run.workers } : {}) });
+    run.workers = [];
+  }
+  const save = async (): Promise<void> => {
+    const workers = o.source?.ownsWorkerStates && o.source.workerStates ? await o.source.workerStates() : run.workers;
+    try {
+      await o.checkpoint?.store.save(checkpointBytes(run, step, o, outerOpt.name, workers));
+    } finally {
+      if (workers !== run.workers) disposeExcept(workers);
+    }
+  };
   const resumedFrom = step;
   const history: MetaTrainMetrics[] = [];
   const t0 = typeof performance !== 'undefined' ? performance.now() : Date.now();
@@ -293,17 +328,16 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
       }
       const theta = run.outer.params;
       const sk = foldIn(kSteps, step);
+      const collected = o.source === undefined ? estimateLocally(o.estimators, run.workers, theta, sk) : await o.source.collect({ theta, step, stepKey: sk });
       const grads: TensorTree[] = [];
       let lossSum = 0;
       const estMetrics: Record<string, number> = {};
-      o.estimators.forEach((e, i) => {
-        const r = e.estimate(theta, run.workers[i], foldIn(sk, i));
-        disposeReplaced(run.workers[i], r.state);
-        run.workers[i] = r.state;
+      for (const r of collected.estimates) {
         grads.push(r.grad);
         lossSum += r.meanLoss;
-        for (const [name, v] of Object.entries(r.metrics)) estMetrics[`${i}:${e.name}/${name}`] = v as number;
-      });
+        for (const [name, v] of Object.entries(r.metrics)) estMetrics[`${r.index}:${o.estimators[r.index]?.name ?? 'estimator'}/${name}`] = v;
+      }
+      for (const [name, v] of Object.entries(collected.metrics)) estMetrics[`source/${name}`] = v;
       const { leaves: first, structure } = treeFlatten(grads[0] as TensorTree);
       const perEst = grads.map((g) => treeLeaves(g));
       let nonFinite = 0;
@@ -319,7 +353,7 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
       for (const g of grads) disposeTree(g);
       let grad = treeUnflatten(structure, averaged);
       if (nonFinite > 0) run.nanGradientSteps++;
-      let meanLoss = lossSum / o.estimators.length;
+      let meanLoss = lossSum / grads.length;
       if (!Number.isFinite(meanLoss)) {
         meanLoss = nanLossValue;
         run.nanLossSteps++;
@@ -353,14 +387,12 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
       };
       history.push(metrics);
       if (o.checkpoint !== undefined && step % every === 0) {
-        await o.checkpoint.store.save(checkpointBytes(run, step, o, outerOpt.name));
+        await save();
         lastSaved = step;
       }
       if (o.onStep) await o.onStep(metrics, run.outer.params);
     }
-    if (o.checkpoint !== undefined && !stopped && lastSaved !== step) {
-      await o.checkpoint.store.save(checkpointBytes(run, step, o, outerOpt.name));
-    }
+    if (o.checkpoint !== undefined && !stopped && lastSaved !== step) await save();
   } catch (e) {
     disposeExcept([run.outer, run.workers]);
     throw e;

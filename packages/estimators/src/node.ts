@@ -11,6 +11,17 @@ import {
   type MetaTrainOptions,
   type MetaTrainResult,
 } from './meta-train.js';
+import { workerPool, type WorkerPoolOptions } from './worker-pool.js';
+
+export { workerPool } from './worker-pool.js';
+export type { WorkerPoolOptions, WorkerPoolStats } from './worker-pool.js';
+export { serveEstimates } from './pool-worker.js';
+export { redisEstimateSource } from './redis-learner.js';
+export type { RedisSourceOptions, RedisSourceStats } from './redis-learner.js';
+export { runRedisWorker } from './redis-worker.js';
+export type { RedisWorkerOptions, RedisWorkerHandle } from './redis-worker.js';
+export { redactUrl } from './redis-common.js';
+export type { PoolRequest, PoolReply } from './pool-worker.js';
 
 /** The file name {@link fileCheckpointStore} uses by default. */
 export const META_TRAIN_CHECKPOINT_FILE = 'meta-train.safetensors';
@@ -43,17 +54,34 @@ export function fileCheckpointStore(dir: string, options: { fileName?: string } 
 /** Checkpointing to a folder: `{ dir, every }` (or a store, as in the main entry). */
 export type NodeMetaTrainCheckpointOptions = { readonly dir: string; readonly every: number } | { readonly store: CheckpointStore; readonly every: number };
 
-/** Options of the Node {@link metaTrain}: as the main entry's, with `checkpoint: { dir, every }` allowed. */
-export type NodeMetaTrainOptions = Omit<MetaTrainOptions, 'checkpoint'> & { readonly checkpoint?: NodeMetaTrainCheckpointOptions };
+/** The local worker pool of the Node {@link metaTrain}: {@link WorkerPoolOptions} without `estimators` (the run's). */
+export type NodeMetaTrainWorkers = Omit<WorkerPoolOptions, 'estimators'>;
+
+/**
+ * Options of the Node {@link metaTrain}: as the main entry's, with `checkpoint: { dir, every }`
+ * allowed and `workers` to compute the estimates on a local {@link workerPool}.
+ */
+export type NodeMetaTrainOptions = Omit<MetaTrainOptions, 'checkpoint'> & { readonly checkpoint?: NodeMetaTrainCheckpointOptions; readonly workers?: NodeMetaTrainWorkers };
 
 /**
  * `metaTrain` with file checkpoints: `checkpoint: { dir, every }` saves to
  * `<dir>/meta-train.safetensors` every `every` steps and resumes from it when it exists.
+ * With `workers`, the estimates run on a local {@link workerPool} (started here, stopped at
+ * the end); in its default synchronous mode the result equals the in-process run bit for bit.
  */
-export function metaTrain(options: NodeMetaTrainOptions): Promise<MetaTrainResult> {
-  const cp = options.checkpoint;
-  if (cp === undefined) return metaTrainWithStore(options as MetaTrainOptions);
-  const every = checkNumber('checkpoint.every', cp.every, { integer: true, min: 1 });
-  const store = 'dir' in cp ? fileCheckpointStore(cp.dir) : cp.store;
-  return metaTrainWithStore({ ...options, checkpoint: { store, every } });
+export async function metaTrain(options: NodeMetaTrainOptions): Promise<MetaTrainResult> {
+  const { workers, checkpoint: cp, ...rest } = options;
+  let checkpoint: MetaTrainOptions['checkpoint'];
+  if (cp !== undefined) {
+    const every = checkNumber('checkpoint.every', cp.every, { integer: true, min: 1 });
+    checkpoint = { store: 'dir' in cp ? fileCheckpointStore(cp.dir) : cp.store, every };
+  }
+  if (workers === undefined) return metaTrainWithStore({ ...rest, ...(checkpoint ? { checkpoint } : {}) });
+  if (rest.source !== undefined) throw new LoptError('INVALID_OPTION', "Options 'workers' and 'source' exclude each other.", { option: 'workers' });
+  const pool = workerPool({ ...workers, estimators: Array.isArray(rest.estimators) ? rest.estimators.length : 0 });
+  try {
+    return await metaTrainWithStore({ ...rest, ...(checkpoint ? { checkpoint } : {}), source: pool });
+  } finally {
+    await pool.close();
+  }
 }
