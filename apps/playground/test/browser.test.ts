@@ -140,4 +140,23 @@ describe('the playground in headless Chromium', () => {
     expect(await page.isVisible('#trajectory')).toBe(true);
     await page.close();
   });
+
+  it('trains the MNIST conv net and the char-LSTM (AdamW + schedule, Muon) with finite losses', async () => {
+    const page = await open();
+    for (const task of ['mnist-conv', 'char-lstm']) {
+      await page.selectOption('#task', task);
+      await page.fill('#steps', '8');
+      await page.uncheck('input[data-opt="adam"]');
+      await page.uncheck('input[data-opt="celo"]');
+      await page.check('input[data-opt="adamw-cosine"]');
+      await page.check('input[data-opt="muon"]');
+      await page.click('#start');
+      await page.waitForFunction(() => (window as unknown as Win).__playground.runs.every((r) => r.status === 'done' || r.status === 'error'), undefined, { timeout: 60_000 });
+      const s = await pageState(page);
+      expect(await page.isHidden('#run-error')).toBe(true);
+      expect(s.runs.map((r) => [r.status, r.losses.length])).toEqual([['done', 8], ['done', 8]]);
+      expect(s.runs.every((r) => r.losses.every(Number.isFinite))).toBe(true);
+    }
+    await page.close();
+  });
 });
