@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { key } from '@lopt/core';
+import { learnableAdam, saveLearnedOptimizer } from '@lopt/learned';
 import type { PlaygroundState } from '../src/state.js';
 import { serveStatic } from './static-server.js';
 
@@ -157,6 +159,28 @@ describe('the playground in headless Chromium', () => {
       expect(s.runs.map((r) => [r.status, r.losses.length])).toEqual([['done', 8], ['done', 8]]);
       expect(s.runs.every((r) => r.losses.every(Number.isFinite))).toBe(true);
     }
+    await page.close();
+  });
+
+  it('trains with an uploaded .safetensors theta (learnable Adam, lr 0.05) on the 2-D quadratic', async () => {
+    const lopt = learnableAdam({ learningRate: 0.05 });
+    const theta = lopt.init(key(0));
+    const bytes = saveLearnedOptimizer(lopt, theta);
+    const page = await open();
+    await page.setInputFiles('#theta-file', { name: 'adam.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(bytes) });
+    await page.waitForFunction(() => (window as unknown as Win).__playground.theta !== undefined, undefined, { timeout: 30_000 });
+    expect(await page.textContent('#upload-status')).toContain('learnableAdam');
+    await page.selectOption('#task', 'quadratic');
+    await page.fill('#steps', '60');
+    await page.uncheck('input[data-opt="adam"]');
+    await page.uncheck('input[data-opt="celo"]');
+    await page.check('input[data-opt="uploaded"]');
+    await page.click('#start');
+    await page.waitForFunction(() => (window as unknown as Win).__playground.runs.every((r) => r.status === 'done' || r.status === 'error'), undefined, { timeout: 60_000 });
+    const run = (await pageState(page)).runs[0] as PlaygroundState['runs'][number];
+    expect(run.status).toBe('done');
+    // sum(p^2) from N(0, I) in 2-D: Adam with lr 0.05 moves each coordinate ~0.05 a step toward 0
+    expect(run.losses[59] as number).toBeLessThan(0.1 * (run.losses[0] as number));
     await page.close();
   });
 });
