@@ -78,6 +78,6 @@ export function behaviourTable(fit: BehaviourFit): BehaviourRow[] {
     { behaviour: 'learning rate (heavy-ball)', value: fmt(fit.momentum.learningRate), fit: `R² ${fmt(fit.momentum.r2)}` },
     { behaviour: 'lr schedule vs momentum direction', value: `${s.closest.name} (first ${fmt(first)}, last ${fmt(last)})`, fit: `rel. residual ${fmt(s.closest.relativeResidual)}` },
     { behaviour: "lr schedule vs Adam's direction", value: `${a.closest.name} (amplitude ${fmt(a.closest.amplitude)})`, fit: `rel. residual ${fmt(a.closest.relativeResidual)}` },
-    { behaviour: `clipping threshold (of the ${fit.clippingInput})`, value: fit.clipping.clipped ? fmt(fit.clipping.threshold) : `none (max |m| ${fmt(fit.clipping.threshold)})`, fit: `R² ${fmt(fit.clipping.r2)} (linear ${fmt(fit.clipping.linearR2)})` },
+    { behaviour: `clipping threshold (of the ${fit.clippingInput})`, value: fit.clipping.clipped ? fmt(fit.clipping.threshold) : `none (max |input| ${fmt(fit.clipping.threshold)})`, fit: `R² ${fmt(fit.clipping.r2)} (linear ${fmt(fit.clipping.linearR2)})` },
   ];
 }
