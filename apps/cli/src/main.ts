@@ -6,6 +6,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { CommonOptions } from './context.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_INTERNAL, StopSignal, formatUserError, isUserError } from './errors.js';
 import { PRESETS } from './presets.js';
+import { registerInspectCommand } from './inspect-command.js';
 import { registerSuiteCommand } from './suite-command.js';
 
 /** Backend choices (the same list as @lopt/backend's BACKEND_CHOICES; a test checks they agree). */
@@ -236,6 +237,7 @@ export function buildProgram(): Command {
     });
 
   registerSuiteCommand(program, stamp);
+  registerInspectCommand(program, stamp);
   return program;
 }
 

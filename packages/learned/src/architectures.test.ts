@@ -48,6 +48,8 @@ const GOLDEN: Record<string, { count: number; arithmetic: number }> = {
   celoAdam: { count: 36865, arithmetic: 2 * 64 + 3 * (18 * 64 + 64) + (128 * 256 + 256) + (64 + 1) },
   // MLP 30 -> 8 -> 8 -> 3
   celo2: { count: 347, arithmetic: 30 * 8 + 8 + (8 * 8 + 8) + (8 * 3 + 3) },
+  // 2 + 3 momenta + 4 DMD + 11 time = 20 features -> 32 -> 32 -> 2
+  dmdLOpt: { count: 1794, arithmetic: 20 * 32 + 32 + (32 * 32 + 32) + (32 * 2 + 2) },
 };
 
 /** State scalars for smallParams (w [4,6], b [6], s []) per architecture, from each one's documented layout. */
@@ -70,6 +72,8 @@ const STATE_SIZE: Record<string, number> = {
   celoAdam: 2 * 31 + (3 * 10 + 1 + 2 * 64),
   // PyLO routing: the bias, the only matrix (first and last) and the scalar all take AdamW (2 slots)
   celo2: 2 * 31,
+  // 3 momenta + a window of 6 gradients per parameter
+  dmdLOpt: (3 + 6) * 31,
 };
 
 const NEEDS_LOSS = new Set(['rnnMlpLOpt', 'celo', 'celoAdam']);

@@ -3,6 +3,7 @@ import { adafacMlpLOpt } from './adafac-mlp-lopt.js';
 import { celo } from './celo.js';
 import { celoAdam } from './celo-adam.js';
 import { celo2 } from './celo2.js';
+import { dmdLOpt } from './dmd-lopt.js';
 import { learnableAdam, learnableSgd, learnableSgdm } from './learnable.js';
 import { lstmL2L } from './lstm-l2l.js';
 import { mlpLOpt } from './mlp-lopt.js';
@@ -39,6 +40,7 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureEntry>> = Object
   celo: { factory: (o) => celo(o) as unknown as LearnedArchitecture, description: 'Celo (Moudgil et al. 2025): per-element MLP 30-4-4-3 + learned LSTM scheduler; needs ctx.loss and numSteps.' },
   celoAdam: { factory: (o) => celoAdam(o) as unknown as LearnedArchitecture, description: "Celo-Adam: Adam driven by Celo's learned LSTM scheduler; needs ctx.loss and numSteps." },
   celo2: { factory: (o) => celo2(o) as unknown as LearnedArchitecture, description: 'Celo2: per-element MLP 30-8-8-3, Newton-Schulz orthogonalized, Adam for 1-D tensors; external learning rate.' },
+  dmdLOpt: { factory: (o) => dmdLOpt(o) as unknown as LearnedArchitecture, description: 'Per-parameter MLP 20-32-32-2 with DMD features of a 6-step gradient window, 1,794 meta-parameters.' },
 });
 
 /** Config keys that select an implementation, not an architecture (ignored when checkpoints are compared). */

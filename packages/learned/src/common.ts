@@ -4,6 +4,7 @@ import {
   assertSameStructure,
   checkNumber,
   isTensor,
+  split,
   treeLeaves,
   treePaths,
   truncatedNormal,
@@ -181,6 +182,21 @@ export function initDense(k: Key, fanIn: number, fanOut: number, opts: { zeroWei
     w: (opts.zeroWeights ? tf.zeros([fanIn, fanOut]) : truncatedNormal(k, [fanIn, fanOut], { std: 1 / Math.sqrt(fanIn) })) as tf.Tensor2D,
     b: tf.zeros([fanOut]) as tf.Tensor1D,
   };
+}
+
+/**
+ * Initializes the layers of a per-parameter MLP in haiku's `hk.nets.MLP` layout: keys
+ * `mlp/~/linear_i` for each output size in `sizes`, the first taking `inputs` features.
+ */
+export function initMlpLayers(k: Key, inputs: number, sizes: readonly number[]): Record<string, DenseParams> {
+  const keys = split(k, sizes.length);
+  const theta: Record<string, DenseParams> = {};
+  let fanIn = inputs;
+  sizes.forEach((out, i) => {
+    theta[`mlp/~/linear_${i}`] = initDense(keys[i] as Key, fanIn, out);
+    fanIn = out;
+  });
+  return theta;
 }
 
 /**

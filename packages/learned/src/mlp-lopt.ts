@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer } from '@lopt/core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer } from '@lopt/core';
 import {
   applyMlpColumns,
   checkDecays,
   checkGrads,
   checkKnownOptions,
   foldConstantFeatures,
-  initDense,
+  initMlpLayers,
   secondMomentNormalize,
   tanhEmbedding,
   updateMomentum,
@@ -71,14 +71,7 @@ export function mlpLOpt(options: Partial<MlpLOptConfig> = {}): LearnedArchitectu
     config,
     stateSlotsPerParameter: k,
     init(key: Key): MlpLOptTheta {
-      const keys = split(key, sizes.length);
-      const theta: MlpLOptTheta = {};
-      let fanIn = inputs;
-      sizes.forEach((out, i) => {
-        theta[`mlp/~/linear_${i}`] = initDense(keys[i] as Key, fanIn, out);
-        fanIn = out;
-      });
-      return theta;
+      return initMlpLayers(key, inputs, sizes) as MlpLOptTheta;
     },
     vectorized: (thetas: TensorTree) =>
       vectorizedMlpLOpt(thetas, layersOf(thetas as MlpLOptTheta, sizes.length), config) as unknown as VectorizedOptimizer,
