@@ -7,6 +7,7 @@ import type { CommonOptions } from './context.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_INTERNAL, StopSignal, formatUserError, isUserError } from './errors.js';
 import { PRESETS } from './presets.js';
 import { registerSuiteCommand } from './suite-command.js';
+import { registerExperimentCommand } from './experiment-command.js';
 
 /** Backend choices (the same list as @lopt/backend's BACKEND_CHOICES; a test checks they agree). */
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -236,6 +237,7 @@ export function buildProgram(): Command {
     });
 
   registerSuiteCommand(program, stamp);
+  registerExperimentCommand(program);
   return program;
 }
 
