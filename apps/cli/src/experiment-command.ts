@@ -8,6 +8,7 @@ import { EXPERIMENTS } from './experiments/index.js';
 /** Runs the named experiments at `scale`, writing each report to `write` as it finishes. */
 export async function runExperiments(names: readonly string[], scale: ExperimentScale, write: (text: string) => void): Promise<void> {
   const known = EXPERIMENTS.map((e) => e.name);
+  // Every name is checked before anything runs.
   const chosen = names.includes('all') ? EXPERIMENTS : names.map((n) => {
     const e = EXPERIMENTS.find((x) => x.name === n);
     if (!e) throw new CliError(`Unknown experiment '${n}'.`, `Experiments: ${known.join(', ')}, or all.`);

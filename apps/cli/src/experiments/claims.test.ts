@@ -53,3 +53,13 @@ describe('seed claims at the quick size, each with a planted negation', () => {
     expect(o['planted negation: log(meta update off / best fixed step) < log(1.1)']).toBe('refuted');
   }, 180_000);
 });
+
+describe('lopt experiment', () => {
+  it('refuses an unknown experiment name, listing the known ones', async () => {
+    const { runExperiments } = await import('../experiment-command.js');
+    const { CliError } = await import('../errors.js');
+    const written: string[] = [];
+    await expect(runExperiments(['lookahead-variance', 'nope'], 'quick', (t) => written.push(t))).rejects.toBeInstanceOf(CliError);
+    await expect(runExperiments(['nope'], 'quick', () => {})).rejects.toThrow(/Unknown experiment 'nope'/);
+  });
+});
