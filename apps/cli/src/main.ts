@@ -8,6 +8,7 @@ import { CliError, EXIT_BAD_INPUT, EXIT_INTERNAL, StopSignal, formatUserError, i
 import { PRESETS } from './presets.js';
 import { registerInspectCommand } from './inspect-command.js';
 import { registerSuiteCommand } from './suite-command.js';
+import { registerExperimentCommand } from './experiment-command.js';
 
 /** Backend choices (the same list as @lopt/backend's BACKEND_CHOICES; a test checks they agree). */
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -238,6 +239,7 @@ export function buildProgram(): Command {
 
   registerSuiteCommand(program, stamp);
   registerInspectCommand(program, stamp);
+  registerExperimentCommand(program);
   return program;
 }
 

@@ -22,6 +22,10 @@ export { ADAM_BASELINE, ADAMW_COSINE_BASELINE, SGDM_BASELINE, BASELINES, getBase
 export type { Baseline, Hyperparams, SearchDimension, SearchSpace } from './baselines.js';
 export { validateSpace, gridTrials, randomTrials, searchTrials, bestTrial } from './search.js';
 export type { SearchMethod, ScoredTrial } from './search.js';
+export { claimVerdict, pairedLogRatios } from './claim.js';
+export type { ClaimOutcome, ClaimOptions, ClaimVerdict } from './claim.js';
+export { successiveHalving, randomSearch, halvingRungs } from './halving.js';
+export type { HalvingOptions, HalvingTrial, HalvingResult, TrialEvaluator, RandomSearchOptions } from './halving.js';
 export { encodeRecord, decodeRecord } from './record.js';
 export type { RunRecord } from './record.js';
 export { baselineResolver, baselineRef, executeRun } from './run.js';

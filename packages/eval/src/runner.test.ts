@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { key } from '@lopt/core';
 import { adam, sgd } from '@lopt/optimizers';
 import { logisticRegressionTask, quadraticTask } from '@lopt/tasks';
+import type { HalvingTrial } from './halving.js';
 import { memoryCache, type RunCache } from './cache.js';
 import { serialExecutor } from './executor.js';
 import { baselineResolver } from './run.js';
@@ -83,6 +84,29 @@ describe('runSuite', () => {
     expect([second.computed, second.cached]).toEqual([2, first.computed - 2]);
     expect(untimed(second.rows)).toEqual(untimed(first.rows));
     expect(second.tuning).toEqual(first.tuning);
+  });
+
+  it('tunes by random search with successive halving: short runs first, cached, the best at full steps chosen', async () => {
+    const cache = memoryCache();
+    const suite: Suite = { ...SUITE, tasks: [{ id: 'quad', task: 'quadraticTask', options: { dim: 4 }, steps: 18, evalEvery: 3 }] };
+    const search = { method: 'halving' as const, trials: 6, key: key(7), eta: 3, minFraction: 1 / 9 };
+    const options = { candidates: [], baselines: ['adam'], spaces: { adam: { learningRate: { low: 1e-3, high: 0.3 } } }, cache, search };
+    const result = await runSuite(suite, options);
+    const tuning = result.tuning.adam?.quad as { trials: HalvingTrial[]; best: unknown } | undefined;
+    // rungs 2, 6, 18 steps: 6 trials, then 2, then 1 (ceil(6/3) = 2, ceil(2/3) = 1)
+    expect(tuning?.trials.map((t) => t.budget).sort((a, b) => a - b)).toEqual([2, 2, 2, 2, 6, 18]);
+    const finalist = tuning?.trials.find((t) => t.budget === 18);
+    expect(tuning?.best).toEqual(finalist?.hyperparams);
+    // The finalist's score is its independently trained full-length run on the tuning seed.
+    const lr = finalist?.hyperparams.learningRate as number;
+    expect(finalist?.score).toBe(trainOnTask(quadraticTask({ dim: 4 }), adam({ learningRate: lr }), { steps: 18, key: key(5), evalEvery: 3 }).finalTrainLoss);
+    // Among the six, the two promoted to 6 steps had the lowest 2-step scores.
+    const at2 = [...(tuning?.trials ?? [])].sort((a, b) => (a.rungScores[0] as number) - (b.rungScores[0] as number));
+    expect(at2.slice(0, 2).every((t) => t.budget >= 6)).toBe(true);
+    // 9 tuning runs + 2 evaluation runs; a rerun reads them all from the cache.
+    expect(result.computed).toBe(6 + 2 + 1 + 2);
+    const again = await runSuite(suite, options);
+    expect([again.computed, again.tuning]).toEqual([0, result.tuning]);
   });
 
   it('rejects a reference outside the baselines and unknown baselines', async () => {

@@ -5,6 +5,7 @@ import { serialExecutor, type RunExecutor } from './executor.js';
 import { mean } from './paired.js';
 import type { RunRecord } from './record.js';
 import { baselineRef, type OptimizerRef, type RunRequest } from './run.js';
+import { randomSearch } from './halving.js';
 import { bestTrial, searchTrials, validateSpace, type ScoredTrial, type SearchMethod } from './search.js';
 import { validateSuite, type Suite, type SuiteTask } from './suite.js';
 
@@ -30,7 +31,7 @@ export interface SuiteRunOptions {
   readonly baselines?: readonly string[];
   /** The baseline that normalizes losses and speedups (must be among `baselines`). Default `adam`. */
   readonly reference?: string;
-  /** Search over each baseline's space. Default the full grid. */
+  /** Search over each baseline's space. Default the full grid; `halving` stops bad trials early (random search with successive halving over the training steps). */
   readonly search?: SearchMethod;
   /** Replacement search spaces by baseline name (before the suite's `spaces`, then the baseline's own). */
   readonly spaces?: Readonly<Record<string, SearchSpace>>;
@@ -50,7 +51,7 @@ export interface SuiteRunOptions {
 
 /** Tuning of one baseline on one task. */
 export interface TaskTuning {
-  /** Every trial with its score (mean final train loss over the tuning seeds; Infinity if one diverged). */
+  /** Every trial with its score (mean final train loss over the tuning seeds; Infinity if one diverged); under `halving`, the score at the largest budget the trial reached. */
   readonly trials: readonly ScoredTrial[];
   /** The chosen hyperparameters. */
   readonly best: Hyperparams;
@@ -132,7 +133,41 @@ function request(suite: Suite, task: SuiteTask, optimizer: OptimizerRef, seed: n
   return { task, evalBatches: suite.evalBatches, optimizer, seed };
 }
 
+/** Tunes one baseline on one task by random search with successive halving over the training steps (each rung's runs are cached like any run). */
+async function tuneHalving(suite: Suite, name: string, task: SuiteTask, space: SearchSpace, search: Extract<SearchMethod, { method: 'halving' }>, options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<TaskTuning> {
+  const eta = search.eta ?? 3;
+  const minBudget = Math.max(1, Math.round(task.steps * (search.minFraction ?? 1 / eta ** 2)));
+  const evaluate = async (hps: readonly Hyperparams[], budget: number): Promise<number[]> => {
+    const short: SuiteTask = { ...task, steps: budget };
+    const batch: Batch = { requests: [], names: [] };
+    for (const hp of hps) {
+      for (const seed of suite.tuningSeeds) {
+        const ref = baselineRef(name, hp);
+        batch.requests.push(request(suite, short, ref, seed));
+        batch.names.push(`${task.id} / ${ref.id.replace('baseline:', '')} / ${budget} steps / tuning seed ${seed}`);
+      }
+    }
+    const records = await runBatch(batch, 'tuning', options, counts);
+    const per = suite.tuningSeeds.length;
+    return hps.map((_, i) => {
+      const finals = records.slice(i * per, (i + 1) * per).map((r) => r.finalTrainLoss);
+      return finals.some((f) => !Number.isFinite(f)) ? Infinity : mean(finals);
+    });
+  };
+  const r = await randomSearch(space, evaluate, { trials: search.trials, key: search.key, eta, minBudget: Math.min(minBudget, task.steps), maxBudget: task.steps });
+  return { trials: r.trials, best: r.best.hyperparams };
+}
+
 async function tune(suite: Suite, names: readonly string[], options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<Record<string, Record<string, TaskTuning>>> {
+  const search = options.search;
+  if (search?.method === 'halving') {
+    const out: Record<string, Record<string, TaskTuning>> = {};
+    for (const name of names) {
+      const space = validateSpace(options.spaces?.[name] ?? suite.spaces?.[name] ?? getBaseline(name).space);
+      for (const task of suite.tasks) (out[name] ??= {})[task.id] = await tuneHalving(suite, name, task, space, search, options, counts);
+    }
+    return out;
+  }
   const plan = names.flatMap((name) => {
     const space = validateSpace(options.spaces?.[name] ?? suite.spaces?.[name] ?? getBaseline(name).space);
     const trials = searchTrials(space, options.search ?? { method: 'grid' });

@@ -56,14 +56,22 @@ export function randomTrials(space: SearchSpace, trials: number, key: Key): Hype
   return Array.from({ length: trials }, (_, t) => Object.fromEntries(columns.map(([name, values]) => [name, values[t] as number])));
 }
 
-/** The trials of one tuning: the full grid, or `trials` random draws. */
-export type SearchMethod = { readonly method: 'grid' } | { readonly method: 'random'; readonly trials: number; readonly key: Key };
+/**
+ * The trials of one tuning: the full grid, `trials` random draws, or `trials` random draws
+ * stopped early by successive halving (`halving`: each rung keeps the best `1/eta` and
+ * multiplies the training steps by `eta`, from `minFraction` of the task's steps; defaults
+ * 3 and `1/eta^2`).
+ */
+export type SearchMethod =
+  | { readonly method: 'grid' }
+  | { readonly method: 'random'; readonly trials: number; readonly key: Key }
+  | { readonly method: 'halving'; readonly trials: number; readonly key: Key; readonly eta?: number; readonly minFraction?: number };
 
 /** The trials of `space` under `search`. */
 export function searchTrials(space: SearchSpace, search: SearchMethod): Hyperparams[] {
   if (search.method === 'grid') return gridTrials(space);
-  if (search.method === 'random') return randomTrials(space, search.trials, search.key);
-  throw new LoptError('INVALID_OPTION', `Option 'method' must be 'grid' or 'random'.`, { option: 'method' });
+  if (search.method === 'random' || search.method === 'halving') return randomTrials(space, search.trials, search.key);
+  throw new LoptError('INVALID_OPTION', `Option 'method' must be 'grid', 'random' or 'halving'.`, { option: 'method' });
 }
 
 /** A trial's hyperparameters with its score (lower is better). */
