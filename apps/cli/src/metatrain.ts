@@ -28,7 +28,7 @@ import { writeReport } from './report.js';
 import { appendJsonLine, ensureWritableDir, readMetrics, readRunJson, removeStaleTempFiles, RUN_FILES, truncateMetrics } from './rundir.js';
 import { gateConfigPlugins } from './plugins.js';
 import { parseOptimizerSpec } from './spec.js';
-import { resolveSchedules } from './schedules.js';
+import { buildOuterOptimizer } from './outer-optimizer.js';
 import { formatNumber } from './stats.js';
 
 /** Options of {@link runMetaTrain} (from the command line). */
@@ -83,8 +83,7 @@ export async function buildComponents(config: MetaTrainConfig): Promise<MetaTrai
   // The config's step options are validated by lOptTruncatedStep itself (unknown ones are refused).
   const truncatedStep = field('truncatedStep', () => lOptTruncatedStep({ ...stepOptions, truncation: truncationSchedule, taskFamily, learnedOptimizer } as LOptTruncatedStepOptions));
   const estimators = config.estimators.map((e, i) => field(`estimators[${i}] (${e.name})`, () => create('estimator', e.name, { ...e.options, truncatedStep })));
-  const outerOptions = await resolveSchedules(config.outerOptimizer.options, "config field 'outerOptimizer'");
-  const outerOptimizer = field('outerOptimizer', () => create('optimizer', config.outerOptimizer.name, outerOptions));
+  const outerOptimizer = await buildOuterOptimizer(config.outerOptimizer, config.steps);
   return { learnedOptimizer, taskFamily, estimators, outerOptimizer };
 }
 

@@ -10,6 +10,7 @@ import { mlpLOpt } from './mlp-lopt.js';
 import { mlpNomLOpt } from './mlp-nom-lopt.js';
 import { nnAdam } from './nn-adam.js';
 import { rnnMlpLOpt } from './rnn-mlp-lopt.js';
+import { scheduleAdam } from './schedule-adam.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** A factory of a learned-optimizer architecture from JSON options. */
@@ -39,6 +40,7 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureEntry>> = Object
   lstmL2L: { factory: (o) => lstmL2L(o) as unknown as LearnedArchitecture, description: 'Coordinatewise 2-layer LSTM of Andrychowicz et al. 2016.' },
   celo: { factory: (o) => celo(o) as unknown as LearnedArchitecture, description: 'Celo (Moudgil et al. 2025): per-element MLP 30-4-4-3 + learned LSTM scheduler; needs ctx.loss and numSteps.' },
   celoAdam: { factory: (o) => celoAdam(o) as unknown as LearnedArchitecture, description: "Celo-Adam: Adam driven by Celo's learned LSTM scheduler; needs ctx.loss and numSteps." },
+  scheduleAdam: { factory: (o) => scheduleAdam(o) as unknown as LearnedArchitecture, description: "lopt's own: Adam with a learned log-linear schedule over Celo's time and loss features (19 meta-parameters, Adam at theta = 0); needs ctx.loss and numSteps." },
   celo2: { factory: (o) => celo2(o) as unknown as LearnedArchitecture, description: 'Celo2: per-element MLP 30-8-8-3, Newton-Schulz orthogonalized, Adam for 1-D tensors; external learning rate.' },
   dmdLOpt: { factory: (o) => dmdLOpt(o) as unknown as LearnedArchitecture, description: 'Per-parameter MLP 20-32-32-2 with DMD features of a 6-step gradient window, 1,794 meta-parameters.' },
 });

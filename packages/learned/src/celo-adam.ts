@@ -40,6 +40,21 @@ export type CeloAdamState = {
 };
 
 /**
+ * One bias-corrected Adam step of one tensor at step `n` (1-based) with learning rate `lr`, as
+ * Celo-Adam's reference: the gradient clipped to ±1000, `p - mh * lr / (eps + sqrt(vh + 1e-10))`.
+ * Shared by {@link celoAdam} and the learned-schedule Adam of lopt's own optimizer.
+ */
+export function adamLeafStep(p: tf.Tensor, grad: tf.Tensor, m0: tf.Tensor, v0: tf.Tensor, lr: tf.Scalar, n: number, cfg: { readonly beta1: number; readonly beta2: number; readonly epsilon: number }): { p: tf.Tensor; m: tf.Tensor; v: tf.Tensor } {
+  const { beta1, beta2 } = cfg;
+  const g = tf.clipByValue(grad, -1000, 1000);
+  const m = tf.add(tf.mul(beta1, m0), tf.mul(1 - beta1, g));
+  const v = tf.add(tf.mul(beta2, v0), tf.mul(1 - beta2, tf.square(g)));
+  const mh = tf.div(m, 1 - beta1 ** n);
+  const vh = tf.div(v, 1 - beta2 ** n);
+  return { p: tf.sub(p, tf.mul(mh, tf.div(lr, tf.add(cfg.epsilon, tf.sqrt(tf.add(vh, 1e-10)))))), m, v };
+}
+
+/**
  * Celo-Adam (the Adam-based variant of Celo, Moudgil et al. 2025): bias-corrected Adam whose
  * learning rate `stepMult * lr_mult` a learned LSTM scheduler sets every step from the
  * fraction of training done and ten loss EMAs (ALGORITHMS.md section 3):
@@ -56,7 +71,6 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
     epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
     ...checkCeloCommon('celoAdam', options),
   };
-  const { beta1, beta2 } = config;
   return {
     name: 'celoAdam',
     config,
@@ -81,15 +95,8 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves;
             const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
-            const lr = tf.mul(lrMult, config.stepMult);
-            const out = leaves.map((p, i) => {
-              const g = tf.clipByValue(gl[i] as tf.Tensor, -1000, 1000);
-              const m = tf.add(tf.mul(beta1, prev.m[i] as tf.Tensor), tf.mul(1 - beta1, g));
-              const v = tf.add(tf.mul(beta2, prev.v[i] as tf.Tensor), tf.mul(1 - beta2, tf.square(g)));
-              const mh = tf.div(m, 1 - beta1 ** n);
-              const vh = tf.div(v, 1 - beta2 ** n);
-              return { p: tf.sub(p, tf.mul(mh, tf.div(lr, tf.add(config.epsilon, tf.sqrt(tf.add(vh, 1e-10)))))), m, v };
-            });
+            const lr = tf.mul(lrMult, config.stepMult) as tf.Scalar;
+            const out = leaves.map((p, i) => adamLeafStep(p, gl[i] as tf.Tensor, prev.m[i] as tf.Tensor, prev.v[i] as tf.Tensor, lr, n, config));
             return {
               params: treeUnflatten(structure, out.map((o) => o.p)),
               state: { m: out.map((o) => o.m), v: out.map((o) => o.v), sched: next },

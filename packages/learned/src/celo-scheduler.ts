@@ -72,8 +72,8 @@ export function initSchedulerState(numSteps: number, init: CeloLstmInit): CeloSc
   };
 }
 
-/** Updates the loss buffer with the loss of step `t` (0-based) and returns the nine loss features. */
-function lossFeatures(s: CeloSchedulerState, loss: tf.Scalar, t: number): { mean: tf.Tensor1D; min: tf.Tensor1D; lf: tf.Tensor } {
+/** Updates the loss buffer with the loss of step `t` (0-based) and returns the nine loss features (Celo's, ALGORITHMS.md 2.2). */
+export function lossFeatures(s: Pick<CeloSchedulerState, 'lossMean' | 'lossMin' | 'lossDecay'>, loss: tf.Scalar, t: number): { mean: tf.Tensor1D; min: tf.Tensor1D; lf: tf.Tensor } {
   const corr = tf.sub(1, tf.pow(s.lossDecay, t + 1));
   const approxMax = t === 0 ? loss : tf.max(tf.div(s.lossMean, corr));
   const clipped = tf.minimum(tf.mul(tf.abs(approxMax), 2), loss);

@@ -56,6 +56,8 @@ export { celo } from './celo.js';
 export type { CeloConfig, CeloTheta, CeloState } from './celo.js';
 export { celoAdam } from './celo-adam.js';
 export type { CeloAdamConfig, CeloAdamTheta, CeloAdamState } from './celo-adam.js';
+export { scheduleAdam, scheduleLogMult } from './schedule-adam.js';
+export type { ScheduleAdamConfig, ScheduleAdamTheta, ScheduleAdamState } from './schedule-adam.js';
 export { celo2 } from './celo2.js';
 export type { Celo2Config, Celo2Theta, Celo2Slot } from './celo2.js';
 export type { Celo2Routing, Celo2Route } from './celo2-routing.js';

@@ -1,0 +1,101 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { advance, disposeTree, key, LoptError, treeLeaves, type OptState, type TensorTree } from '@lopt/core';
+import { describe, expect, it } from 'vitest';
+import { CELO_TIME_OFFSETS, lossDecays } from './celo-scheduler.js';
+import { scheduleAdam, type ScheduleAdamTheta } from './schedule-adam.js';
+
+/** Plain-JS float64 Adam (Celo-Adam's form: eps outside the root, 1e-10 inside) on `0.5 * sum(c * x^2)`. */
+function adamReference(x0: number[], c: number[], lrs: number[]): number[] {
+  const x = [...x0];
+  const m = x.map(() => 0);
+  const v = x.map(() => 0);
+  lrs.forEach((lr, t) => {
+    const n = t + 1;
+    for (let i = 0; i < x.length; i++) {
+      const g = (c[i] as number) * (x[i] as number);
+      m[i] = 0.9 * (m[i] as number) + 0.1 * g;
+      v[i] = 0.999 * (v[i] as number) + 0.001 * g * g;
+      const mh = (m[i] as number) / (1 - 0.9 ** n);
+      const vh = (v[i] as number) / (1 - 0.999 ** n);
+      x[i] = (x[i] as number) - (mh * lr) / (1e-8 + Math.sqrt(vh + 1e-10));
+    }
+  });
+  return x;
+}
+
+const X0 = [1.5, -0.7, 0.3, 2.0];
+const C = [1, 4, 0.5, 2];
+
+function run(theta: ScheduleAdamTheta, steps: number, numSteps: number, stepMult: number): number[] {
+  const opt = scheduleAdam({ stepMult }).optimizer(theta, { numSteps });
+  let s: OptState = opt.init(tf.tensor1d(X0), { numSteps });
+  const c = tf.tensor1d(C);
+  for (let t = 0; t < steps; t++) {
+    const { g, loss } = tf.tidy(() => ({ g: tf.mul(c, s.params as tf.Tensor), loss: tf.mul(0.5, tf.sum(tf.mul(c, tf.square(s.params as tf.Tensor)))) as tf.Scalar }));
+    s = advance(opt, s, g, { loss });
+    g.dispose();
+    loss.dispose();
+  }
+  const out = Array.from((s.params as tf.Tensor).dataSync());
+  disposeTree([s.params, s.state as TensorTree]);
+  c.dispose();
+  return out;
+}
+
+describe('scheduleAdam', () => {
+  it('is exactly Adam with learning rate stepMult at theta = 0 (its initial theta)', () => {
+    const lopt = scheduleAdam({ stepMult: 0.05 });
+    const theta = lopt.init(key(0));
+    expect(Array.from(theta.w.dataSync())).toEqual(new Array(18).fill(0));
+    const got = run(theta, 6, 20, 0.05);
+    const want = adamReference(X0, C, new Array(6).fill(0.05));
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i] as number, 5));
+    disposeTree(theta as unknown as TensorTree);
+  });
+
+  it('scales the first step by exp(w . time features + b) (loss features are 0 for two steps)', () => {
+    const w = Array.from({ length: 18 }, (_, i) => (i < 9 ? 0.1 * (i - 4) : 0.3));
+    const theta: ScheduleAdamTheta = { w: tf.tensor1d(w), b: tf.scalar(-0.4) };
+    // Step 0 of 50: time features tanh(10 (0 - s)); the loss features are zero at t + 1 <= 2.
+    const lr = (t: number): number => 0.02 * Math.exp(-0.4 + CELO_TIME_OFFSETS.reduce((a, s, i) => a + (w[i] as number) * Math.tanh(10 * (t / 50 - s)), 0));
+    const got = run(theta, 2, 50, 0.02);
+    const want = adamReference(X0, C, [lr(0), lr(1)]);
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i] as number, 5));
+    disposeTree(theta as unknown as TensorTree);
+  });
+
+  it('reads the loss: a large loss-feature weight changes the trajectory once the features switch on', () => {
+    const base = { w: tf.zeros([18]) as tf.Tensor1D, b: tf.scalar(0) };
+    const lossW = { w: tf.tensor1d(Array.from({ length: 18 }, (_, i) => (i >= 9 ? 2 : 0))), b: tf.scalar(0) };
+    const a = run(base, 3, 40, 0.05);
+    const b = run(lossW, 3, 40, 0.05);
+    // Steps 1 and 2 see zero loss features, so the first two steps agree; the third may not.
+    expect(run(lossW, 2, 40, 0.05)).toEqual(run(base, 2, 40, 0.05));
+    expect(a.some((v, i) => Math.abs(v - (b[i] as number)) > 1e-4)).toBe(true);
+    disposeTree([base, lossW] as unknown as TensorTree);
+  });
+
+  it('keeps the tensor count flat over many steps', () => {
+    const lopt = scheduleAdam();
+    const theta = lopt.init(key(1));
+    run(theta, 3, 200, 3e-3);
+    const before = tf.memory().numTensors;
+    run(theta, 150, 200, 3e-3);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeTree(theta as unknown as TensorTree);
+  });
+
+  it('uses the loss-EMA decays of numSteps and validates its options', () => {
+    const lopt = scheduleAdam();
+    const theta = lopt.init(key(2));
+    const s = lopt.optimizer(theta).init(tf.zeros([3]), { numSteps: 300 });
+    const decay = Array.from((s.state as { lossDecay: tf.Tensor }).lossDecay.dataSync());
+    lossDecays(300).forEach((d, i) => expect(decay[i]).toBeCloseTo(d, 6));
+    disposeTree([s.params, s.state as TensorTree, theta as unknown as TensorTree]);
+    expect(() => scheduleAdam({ stepMult: 0 })).toThrow(/stepMult/);
+    expect(() => scheduleAdam({ beta1: 1 })).toThrow(/beta1/);
+    expect(() => scheduleAdam({ lr: 1 } as never)).toThrow(LoptError);
+    expect(() => lopt.optimizer(lopt.init(key(3))).init(tf.zeros([2]))).toThrow(/numSteps/);
+    expect(treeLeaves(lopt.init(key(4)) as unknown as TensorTree).length).toBe(2);
+  });
+});

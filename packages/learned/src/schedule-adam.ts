@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { adamLeafStep } from './celo-adam.js';
+import { CELO_TIME_OFFSETS, checkNumSteps, lossDecays, lossFeatures, LOSS_EMAS, SCHEDULER_INPUTS } from './celo-scheduler.js';
+import { checkGrads, checkKnownOptions, requireLoss } from './common.js';
+import type { LearnedArchitecture } from './types.js';
+
+/** Configuration of {@link scheduleAdam}. */
+export type ScheduleAdamConfig = {
+  /** Adam's base learning rate: the step size at theta = 0. Default 3e-3. */
+  readonly stepMult: number;
+  /** First-moment decay. Default 0.9. */
+  readonly beta1: number;
+  /** Second-moment decay. Default 0.999. */
+  readonly beta2: number;
+  /** Epsilon added to the root. Default 1e-8. */
+  readonly epsilon: number;
+  /** Expected training length, when fixed at construction (else given to `optimizer` or `init`). */
+  readonly numSteps?: number;
+};
+
+/** Meta-parameters of {@link scheduleAdam}: a linear map from the 18 schedule features to the log learning-rate multiplier. */
+export type ScheduleAdamTheta = {
+  /** Weights `[18]`: nine time features `tanh(10 (t/N - s))`, then nine loss features. */
+  w: tf.Tensor1D;
+  /** Bias `[]` (log multiplier at zero features). */
+  b: tf.Scalar;
+};
+
+/** State of the optimizer {@link scheduleAdam} builds. */
+export type ScheduleAdamState = {
+  /** First moments (params leaf order). */
+  m: tf.Tensor[];
+  /** Second moments. */
+  v: tf.Tensor[];
+  /** Loss EMAs `[10]`, their running minima `[10]` and decays `[10]` (Celo's loss buffer). */
+  lossMean: tf.Tensor1D;
+  lossMin: tf.Tensor1D;
+  lossDecay: tf.Tensor1D;
+  /** `1 / numSteps`. */
+  invNumSteps: tf.Scalar;
+};
+
+/**
+ * The log learning-rate multiplier at step `t` (0-based) of `numSteps`: `w . x + b` over Celo's
+ * scheduler inputs `x` (nine time features, nine loss features, ALGORITHMS.md 2.2), and the
+ * updated loss buffer.
+ */
+export function scheduleLogMult(theta: ScheduleAdamTheta, s: Pick<ScheduleAdamState, 'lossMean' | 'lossMin' | 'lossDecay' | 'invNumSteps'>, loss: tf.Scalar, t: number): { logMult: tf.Scalar; mean: tf.Tensor1D; min: tf.Tensor1D } {
+  const { mean, min, lf } = lossFeatures(s, loss, t);
+  const time = tf.tanh(tf.mul(10, tf.sub(tf.mul(s.invNumSteps, t), tf.tensor1d(CELO_TIME_OFFSETS as number[]))));
+  const x = tf.concat([time, tf.reshape(lf, [LOSS_EMAS - 1])]);
+  return { logMult: tf.add(tf.sum(tf.mul(theta.w, x)), theta.b) as tf.Scalar, mean, min };
+}
+
+/**
+ * lopt's own general-purpose learned optimizer architecture (the one `pretrained('lopt-small-v1')`
+ * ships): bias-corrected Adam whose learning rate is `stepMult * exp(w . x + b)`, where `x` holds
+ * Celo's 18 scheduler inputs, i.e. the fraction of training done (nine `tanh(10 (t/N - s))`) and
+ * nine features of ten loss EMAs. Theta has 19 meta-parameters and starts at zero, where the
+ * optimizer is exactly Adam with learning rate `stepMult`, so a short meta-training only has to
+ * find a schedule (warm-up, decay, slowing down when the loss stalls). Needs `ctx.loss` at every
+ * step and `numSteps`. State: 2 slots per parameter.
+ */
+export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): LearnedArchitecture<ScheduleAdamTheta, ScheduleAdamConfig> {
+  checkKnownOptions('scheduleAdam', options, ['stepMult', 'beta1', 'beta2', 'epsilon', 'numSteps']);
+  const config: ScheduleAdamConfig = {
+    stepMult: checkNumber('stepMult', options.stepMult ?? 3e-3, { greaterThan: 0 }),
+    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
+    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+    epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
+    ...(options.numSteps !== undefined ? { numSteps: checkNumSteps('scheduleAdam', options.numSteps) } : {}),
+  };
+  return {
+    name: 'scheduleAdam',
+    config,
+    stateSlotsPerParameter: 2,
+    init: (_k: Key): ScheduleAdamTheta => ({ w: tf.zeros([SCHEDULER_INPUTS]) as tf.Tensor1D, b: tf.scalar(0) }),
+    optimizer(theta: ScheduleAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
+      const defaultSteps = optOpts.numSteps ?? config.numSteps;
+      return {
+        name: 'scheduleAdam',
+        init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
+          const numSteps = checkNumSteps('scheduleAdam', initOpts.numSteps ?? defaultSteps);
+          const leaves = treeFlatten(params).leaves;
+          const state: ScheduleAdamState = {
+            m: leaves.map((p) => tf.zerosLike(p)),
+            v: leaves.map((p) => tf.zerosLike(p)),
+            lossMean: tf.zeros([LOSS_EMAS]),
+            lossMin: tf.fill([LOSS_EMAS], 999999999999.0),
+            lossDecay: tf.tensor1d(lossDecays(numSteps)),
+            invNumSteps: tf.scalar(1 / numSteps),
+          };
+          return { params, state, iteration: 0 };
+        },
+        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
+          checkGrads(state.params, grads, 'scheduleAdam');
+          const loss = requireLoss(ctx, 'scheduleAdam', 'its schedule reads loss EMAs');
+          const prev = state.state as ScheduleAdamState;
+          const n = state.iteration + 1;
+          return tf.tidy(() => {
+            const { leaves, structure } = treeFlatten(state.params);
+            const gl = treeFlatten(grads).leaves;
+            const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, state.iteration);
+            const lr = tf.mul(tf.exp(logMult), config.stepMult) as tf.Scalar;
+            const out = leaves.map((p, i) => adamLeafStep(p, gl[i] as tf.Tensor, prev.m[i] as tf.Tensor, prev.v[i] as tf.Tensor, lr, n, config));
+            return {
+              params: treeUnflatten(structure, out.map((o) => o.p)),
+              state: { m: out.map((o) => o.m), v: out.map((o) => o.v), lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps },
+              iteration: n,
+            } as unknown as tf.TensorContainer;
+          }) as unknown as OptState;
+        },
+      };
+    },
+  };
+}
