@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { LoptError } from './errors.js';
-import { advanceVectorized, stackTrees, unstackTree, type VectorizedOptimizer } from './vectorized.js';
+import { advanceVectorized, stackTrees, unstackTree, type VectorizedOptimizer, type VectorizedOptState } from './vectorized.js';
 import { disposeTree } from './tree.js';
 
 describe('stackTrees / unstackTree / advanceVectorized', () => {
@@ -36,7 +36,7 @@ describe('stackTrees / unstackTree / advanceVectorized', () => {
     };
     const g = tf.tensor2d([[1, 1], [2, 2]]);
     expect(() => advanceVectorized(opt, { params: g, state: [], iterations: [0] }, g)).toThrow(/'state'/);
-    let st = { params: tf.zeros([2, 2]), state: [] as tf.Tensor[], iterations: [0, 3] as readonly number[] };
+    let st: VectorizedOptState = { params: tf.zeros([2, 2]), state: [], iterations: [0, 3] };
     st = advanceVectorized(opt, st, g);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 10; i++) st = advanceVectorized(opt, st, g);
