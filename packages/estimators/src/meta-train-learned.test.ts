@@ -9,39 +9,44 @@ import { lOptTruncatedStep } from './lopt-truncated-step.js';
 import { metaTrain } from './meta-train.js';
 import { truncatedPES } from './truncated-pes.js';
 import { constantTruncation } from './truncation.js';
-import { heldOutLoss } from './test-utils.js';
+import { heldOutLosses, pairedImprovement } from './test-utils.js';
 
 describe('metaTrain with @lopt/learned and @lopt/tasks', () => {
-  it('adafacMlpLOpt meta-trained with PES on a quadratic family beats its initial value and adam (default lr) on held-out tasks', async () => {
+  it('adafacMlpLOpt meta-trained with PES on a quadratic family: 2 seeds each lower the paired held-out log-loss of the initial theta by more than log(1/0.9); an un-updated theta fails the check', async () => {
     const family = fixedDimQuadraticFamily({ dim: 8, maxCondition: 10 });
     const lopt = adafacMlpLOpt();
     const horizon = 30;
     const steps = 200;
+    const tasks = 8;
+    const margin = Math.log(1 / 0.9);
     const step = lOptTruncatedStep({ taskFamily: family, learnedOptimizer: lopt, truncation: constantTruncation(horizon), numTasks: 4, randomInitialIterationOffset: horizon });
     const kEval = makeKey(4242);
-    const evalTheta = (th: TensorTree) => heldOutLoss((n) => lopt.optimizer(th as never, { numSteps: n }) as Optimizer<unknown>, family, kEval, 8, horizon);
-    const theta0 = lopt.init(makeKey(1));
-    const initial = evalTheta(theta0);
-    const adamLoss = heldOutLoss(() => adam(), family, kEval, 8, horizon);
-    const r = await metaTrain({
-      learnedOptimizer: lopt,
-      estimators: [truncatedPES({ truncatedStep: step, unrollLength: 5, std: 0.01 })],
-      outerOptimizer: adam({ learningRate: 1e-2 }),
-      steps,
-      key: makeKey(1),
-      theta: theta0,
-    });
-    const trained = evalTheta(r.theta);
-    const h = r.history;
-    const first = h.slice(0, 20).reduce((a, m) => a + m.meanLoss, 0) / 20;
-    const last = h.slice(-20).reduce((a, m) => a + m.meanLoss, 0) / 20;
-    console.log(
-      `adafacMlpLOpt + PES, ${steps} outer steps: training meta-loss ${first.toFixed(3)} -> ${last.toFixed(3)}; ` +
-        `held-out mean loss initial ${initial.toFixed(4)} -> trained ${trained.toFixed(4)}, adam(1e-3) ${adamLoss.toFixed(4)}; ` +
-        `${((h[h.length - 1]?.stepsPerSecond ?? 0) * 60).toFixed(1)} outer steps/min`,
-    );
-    expect(trained).toBeLessThan(0.9 * initial);
-    expect(trained).toBeLessThan(adamLoss);
-    disposeTree([theta0, r.theta]);
+    // Per-task log of the mean loss over the horizon: paired differences are log-ratios.
+    const evalTheta = (th: TensorTree) => heldOutLosses((n) => lopt.optimizer(th as never, { numSteps: n }) as Optimizer<unknown>, family, kEval, tasks, horizon).map(Math.log);
+    // Against a TUNED Adam this is false at this scale (best of {1e-3..1} on separate tasks: lr 0.3, ~4x lower
+    // held-out loss, measured 2026-12-04); that comparison is experiment (a) in docs/experiments.md, not a test.
+    for (const seed of [1, 2]) {
+      const theta0 = lopt.init(makeKey(seed));
+      const initial = evalTheta(theta0);
+      const r = await metaTrain({
+        learnedOptimizer: lopt,
+        estimators: [truncatedPES({ truncatedStep: step, unrollLength: 5, std: 0.01 })],
+        outerOptimizer: adam({ learningRate: 1e-2 }),
+        steps,
+        key: makeKey(seed),
+        theta: theta0,
+      });
+      const trained = evalTheta(r.theta);
+      const check = pairedImprovement(trained, initial, margin);
+      console.log(
+        `adafacMlpLOpt + PES, ${steps} outer steps, seed ${seed}: held-out log(trained / initial) ${check.mean.toFixed(4)} ± ${check.se.toFixed(4)} (upper ${check.upper.toFixed(4)}); ` +
+          `${((r.history[r.history.length - 1]?.stepsPerSecond ?? 0) * 60).toFixed(1)} outer steps/min`,
+      );
+      expect(trained.every(Number.isFinite)).toBe(true);
+      expect(check.holds).toBe(true);
+      // Planted negation: theta never updated (evaluated again) fails the same check.
+      expect(pairedImprovement(evalTheta(theta0), initial, margin).holds).toBe(false);
+      disposeTree([theta0, r.theta]);
+    }
   });
 });

@@ -13,7 +13,7 @@ import { quadraticTaskFamily } from './problems/quadratic-family.js';
 import { truncatedES } from './truncated-es.js';
 import { truncatedPES } from './truncated-pes.js';
 import { constantTruncation } from './truncation.js';
-import { heldOutLoss } from './test-utils.js';
+import { heldOutLosses, pairedImprovement } from './test-utils.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -157,32 +157,39 @@ describe('metaTrain', () => {
     }
   });
 
-  it('with PES on a quadratic family lowers the held-out meta-loss below its initial value and below adam (default learning rate)', async () => {
+  it('with PES on a quadratic family, 3 meta-training seeds each lower the paired held-out log-loss of their initial theta by more than 0.3; an un-updated theta fails the check', async () => {
     const family = quadraticTaskFamily({ dim: 6, minCurvature: 0.1, maxCurvature: 3 });
     const lopt = perParameterMlpLOpt({ hidden: 4 });
     const horizon = 20;
+    const tasks = 8;
     const step = lOptTruncatedStep({ taskFamily: family, learnedOptimizer: lopt, truncation: constantTruncation(horizon), numTasks: 4, randomInitialIterationOffset: horizon });
     const kEval = makeKey(777);
-    const evalTheta = (th: TensorTree) => heldOutLoss((n) => lopt.optimizer(th as never, { numSteps: n }) as Optimizer<unknown>, family, kEval, 6, horizon);
-    const theta0 = lopt.init(makeKey(9));
-    const initial = evalTheta(theta0);
-    const adamLoss = heldOutLoss(() => adam(), family, kEval, 6, horizon);
-    const r = await metaTrain({
-      learnedOptimizer: lopt,
-      estimators: [truncatedPES({ truncatedStep: step, unrollLength: 5, std: 0.01 })],
-      outerOptimizer: adam({ learningRate: 3e-2 }),
-      steps: 80,
-      key: makeKey(9),
-      theta: theta0,
-    });
-    const trained = evalTheta(r.theta);
-    const sps = r.history[r.history.length - 1]?.stepsPerSecond ?? 0;
-    console.log(
-      `meta-train perParameterMlpLOpt, PES, 80 outer steps: held-out mean log-loss initial ${initial.toFixed(4)} -> trained ${trained.toFixed(4)}; adam(1e-3) ${adamLoss.toFixed(4)}; ${(sps * 60).toFixed(1)} outer steps/min`,
-    );
-    expect(trained).toBeLessThan(initial - 0.1);
-    expect(trained).toBeLessThan(adamLoss);
-    disposeTree([theta0, r.theta]);
+    // The family normalizer is log(loss): per-task differences are log-ratios of the losses.
+    const evalTheta = (th: TensorTree) => heldOutLosses((n) => lopt.optimizer(th as never, { numSteps: n }) as Optimizer<unknown>, family, kEval, tasks, horizon);
+    // Against a TUNED Adam this is false at this scale (best of {1e-3..1} on separate tasks: lr 0.3, ~4x lower
+    // held-out loss, measured 2026-12-04); that comparison is experiment (a) in docs/experiments.md, not a test.
+    for (const seed of [9, 10, 11]) {
+      const theta0 = lopt.init(makeKey(seed));
+      const initial = evalTheta(theta0);
+      const r = await metaTrain({
+        learnedOptimizer: lopt,
+        estimators: [truncatedPES({ truncatedStep: step, unrollLength: 5, std: 0.01 })],
+        outerOptimizer: adam({ learningRate: 3e-2 }),
+        steps: 80,
+        key: makeKey(seed),
+        theta: theta0,
+      });
+      const trained = evalTheta(r.theta);
+      const check = pairedImprovement(trained, initial, 0.3);
+      console.log(
+        `meta-train perParameterMlpLOpt, PES, 80 outer steps, seed ${seed}: held-out log-loss trained - initial ${check.mean.toFixed(4)} ± ${check.se.toFixed(4)} (upper ${check.upper.toFixed(4)})`,
+      );
+      expect(trained.every(Number.isFinite)).toBe(true);
+      expect(check.holds).toBe(true);
+      // Planted negation: theta never updated (evaluated again) fails the same check.
+      expect(pairedImprovement(evalTheta(theta0), initial, 0.3).holds).toBe(false);
+      disposeTree([theta0, r.theta]);
+    }
   });
 });
 

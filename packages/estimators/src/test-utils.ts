@@ -55,28 +55,47 @@ export function episodeAverage(est: GradientEstimator, theta: TensorTree, base: 
 /** A fixed test key. */
 export const TEST_KEY = makeKey(20260521);
 
-/** Mean normalized training loss of `steps` inner steps with `opt` on held-out tasks. */
-export function heldOutLoss(opt: (numSteps: number) => Optimizer<unknown>, family: TaskFamily, k: Key, tasks: number, steps: number): number {
-  let total = 0;
+/** Per-task mean normalized training loss of `steps` inner steps with `opt` on `tasks` held-out tasks (task `i` from `foldIn(k, i)`). */
+export function heldOutLosses(opt: (numSteps: number) => Optimizer<unknown>, family: TaskFamily, k: Key, tasks: number, steps: number): number[] {
+  const out: number[] = [];
   for (let i = 0; i < tasks; i++) {
     const [kc, ki, kd] = split(foldIn(k, i), 3) as [Key, Key, Key];
     const task = family.task(family.sample(kc));
     const o = opt(steps);
     let state = o.init(task.init(ki), { numSteps: steps, key: ki });
+    let total = 0;
     for (let t = 0; t < steps; t++) {
       const batch = task.datasets?.train.sample(foldIn(kd, t));
       const { leaves, structure } = treeFlatten(state.params);
       const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as TensorTree))(leaves);
       const l = value.dataSync()[0] as number;
-      total += (task.normalizer ? task.normalizer(l) : l) / (tasks * steps);
+      total += (task.normalizer ? task.normalizer(l) : l) / steps;
       state = advance(o, state, treeUnflatten(structure, grads), { loss: value, key: foldIn(kd, 100000 + t) });
       value.dispose();
       disposeTree(grads);
       if (batch !== undefined) disposeTree(batch as TensorTree);
     }
+    out.push(total);
     disposeTree(state.params);
     for (const t of treeLeaves((state.state ?? []) as TensorTree)) t.dispose();
   }
-  return total;
+  return out;
 }
 
+/** Mean normalized training loss of `steps` inner steps with `opt` on held-out tasks. */
+export function heldOutLoss(opt: (numSteps: number) => Optimizer<unknown>, family: TaskFamily, k: Key, tasks: number, steps: number): number {
+  const per = heldOutLosses(opt, family, k, tasks, steps);
+  return per.reduce((a, b) => a + b, 0) / per.length;
+}
+
+/**
+ * The paired check "candidate is lower than baseline by more than `margin`": per-task
+ * differences `d_i = candidate_i - baseline_i`, true when `mean(d) + 2 se(d) < -margin`
+ * (the upper end of a ~95% interval clears the margin).
+ */
+export function pairedImprovement(candidate: readonly number[], baseline: readonly number[], margin: number): { mean: number; se: number; upper: number; holds: boolean } {
+  const d = candidate.map((c, i) => c - (baseline[i] as number));
+  const { mean, se } = meanAndSE(d);
+  const upper = mean + 2 * se;
+  return { mean, se, upper, holds: upper < -margin };
+}
