@@ -90,6 +90,20 @@ describe.concurrent('lopt meta-train on the tiny preset, end to end', () => {
     expect(summary.tuning.trials).toHaveLength(3);
     expect(summary.tuning.best).toBeGreaterThanOrEqual(1e-3);
     expect(summary.tuning.best).toBeLessThanOrEqual(1e-1);
+    // The tuned Adam is the trial with the lowest mean final loss on the tuning tasks, and the
+    // evaluated reference runs at that learning rate (label rounded to 4 significant digits).
+    const trials = summary.tuning.trials as { learningRate: number; meanFinalTrainLoss: number }[];
+    for (const t of trials) {
+      expect(t.learningRate).toBeGreaterThanOrEqual(1e-3);
+      expect(t.learningRate).toBeLessThanOrEqual(1e-1);
+      expect(Number.isFinite(t.meanFinalTrainLoss)).toBe(true);
+    }
+    const bestTrial = trials.reduce((a, t) => (t.meanFinalTrainLoss < a.meanFinalTrainLoss ? t : a));
+    expect(summary.tuning.best).toBe(bestTrial.learningRate);
+    expect(new Set(trials.map((t) => t.learningRate)).size).toBe(3);
+    const tunedRate = Number(/^adam\(learningRate=([^)]+)\) \[tuned\]$/.exec(summary.rows[0]?.label as string)?.[1]);
+    expect(Math.abs(tunedRate - bestTrial.learningRate) / bestTrial.learningRate).toBeLessThan(1e-3);
+    expect(run.stderr).toContain(`tuned adam: learningRate=${bestTrial.learningRate.toExponential(3)} (best of 3 log-uniform trials in [0.001, 0.1]`);
     expect(run.stdout).toMatch(/optimizer\s+final train loss\s+final valid loss\s+steps to [\d.e-]+\s+train - ref \(paired\)\s+valid - ref \(paired\)\s+ms\/step/);
     for (const r of summary.rows) expect(run.stdout).toContain(r.cells[1]);
 
@@ -106,6 +120,12 @@ describe.concurrent('lopt meta-train on the tiny preset, end to end', () => {
     const curves = JSON.parse(readFileSync(join(out, 'eval', 'curves.json'), 'utf8')) as { optimizers: { label: string; runs: { curve: { step: number; trainLoss: number }[] }[] }[] };
     // Paired columns: recomputed here from the per-task final losses in curves.json.
     const finals = curves.optimizers.map((o) => o.runs.map((r) => r.curve[r.curve.length - 1]?.trainLoss as number));
+    expect(curves.optimizers.map((o) => o.label)).toEqual(summary.rows.map((r) => r.label));
+    for (const [i, f] of finals.entries()) {
+      expect(f.length).toBeGreaterThanOrEqual(2);
+      expect(f.every((x) => Number.isFinite(x) && x > 0)).toBe(true); // per-task losses finite
+      expect(summary.rows[i]?.finalTrainMean).toBeCloseTo(f.reduce((a, b) => a + b, 0) / f.length, 12);
+    }
     const pairedRows = summary.rows as unknown as { trainVsReference: { meanDiff: number; stdErr: number; lower: number; pairs: number } | null; validVsReference: unknown; cells: string[] }[];
     expect(pairedRows[0]?.trainVsReference).toBeNull();
     expect(pairedRows[0]?.cells[4]).toBe('-');
