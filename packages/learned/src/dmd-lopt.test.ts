@@ -136,7 +136,7 @@ describe('dmdLOpt', () => {
     expect(() => dmdLOpt({ decays: [] })).toThrow(/decays/);
     expect(() => dmdLOpt({ hiddenSize: 0 })).toThrow(/hiddenSize/);
     expect(() => dmdLOpt({ stepMult: Number.NaN })).toThrow(/stepMult/);
-    expect(() => dmdLOpt({ windows: 6 } as never)).toThrow(/no option 'windows'/);
+    expect(() => dmdLOpt({ windows: 6 } as never)).toThrow(/unknown option 'windows'/);
   });
 
   it('keeps the last W gradients in its state, oldest first', () => {
