@@ -66,6 +66,16 @@ describe('lopt meta-train --workers', () => {
     expect(hasStack).toBe(false);
   });
 
+  it.each([
+    ['meta-train', ['--workers', '--async', '--staleness', '--meta-batch', '--redis', '--run']],
+    ['worker', ['--redis', '--config', '--preset', '--run', '--id', 'lopt worker --preset tiny --redis']],
+  ])('lopt %s --help documents the scale-out flags without starting a backend', async (command, words) => {
+    const run = await runCli([command, '--help']);
+    expect(run.code).toBe(0);
+    for (const w of words) expect(run.stdout).toContain(w);
+    expect(run.stderr).toBe('');
+  });
+
   it('lopt worker refuses a bad --redis and a missing config with exit 2', async () => {
     const bad = await runCli(['worker', '--redis', 'notaurl', '--preset', 'tiny']);
     expect(bad.code).toBe(2);
