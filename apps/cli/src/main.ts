@@ -9,6 +9,8 @@ import { PRESETS } from './presets.js';
 import { registerInspectCommand } from './inspect-command.js';
 import { registerSuiteCommand } from './suite-command.js';
 import { registerExperimentCommand } from './experiment-command.js';
+import { addScaleOptions, type RawScaleFlags } from './scale-flags.js';
+import { registerWorkerCommand } from './worker-command.js';
 
 /** Backend choices (the same list as @lopt/backend's BACKEND_CHOICES; a test checks they agree). */
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -70,8 +72,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false });
 
-  program
-    .command('meta-train')
+  addScaleOptions(program.command('meta-train'))
     .description('Meta-train a learned optimizer from a JSON config or a preset; writes a run directory (config.json, metrics.jsonl, theta.safetensors, best.safetensors with checkpoint selection, eval/, report/).')
     .option('-c, --config <file|preset>', `config file (JSON) or preset name (${Object.keys(PRESETS).join(', ')})`)
     .option('-p, --preset <name>', 'same as --config <preset>')
@@ -85,7 +86,7 @@ export function buildProgram(): Command {
       'after',
       `\nPresets:\n${Object.entries(PRESETS).map(([n, p]) => `  ${n.padEnd(12)} ${p.description}`).join('\n')}\n\nCtrl-C writes a checkpoint and exits; continue with --resume <run-dir>.\nThe config schema is documented in the README of @lopt/cli.`,
     )
-    .action(async (opts: { config?: string; preset?: string; resume?: string; out?: string; steps?: number; initTheta?: string; eval: boolean; report: boolean }, cmd: Command) => {
+    .action(async (opts: RawScaleFlags & { config?: string; preset?: string; resume?: string; out?: string; steps?: number; initTheta?: string; eval: boolean; report: boolean }, cmd: Command) => {
       const common = cmd.optsWithGlobals() as CommonOptions;
       if (opts.config && opts.preset) throw new CliError('Both --config and --preset were given.', 'Pass only one of them.');
       const configSpec = opts.config ?? opts.preset;
@@ -94,9 +95,12 @@ export function buildProgram(): Command {
       }
       if (configSpec && opts.resume) throw new CliError('--resume takes the config from the run directory; do not pass --config or --preset with it.', 'Drop --config/--preset.');
       if (opts.preset && !PRESETS[opts.preset]) throw new CliError(`Unknown preset '${opts.preset}'.`, `Presets: ${Object.keys(PRESETS).join(', ')}.`);
+      const { parseScaleFlags } = await import('./scale-options.js');
+      const scale = parseScaleFlags(opts);
       const { runMetaTrain } = await import('./metatrain.js');
       await runMetaTrain({
         common,
+        scale,
         ...(configSpec !== undefined ? { configSpec } : {}),
         ...(opts.resume !== undefined ? { resume: opts.resume } : {}),
         ...(opts.out !== undefined ? { out: opts.out } : {}),
@@ -240,6 +244,7 @@ export function buildProgram(): Command {
   registerSuiteCommand(program, stamp);
   registerInspectCommand(program, stamp);
   registerExperimentCommand(program);
+  registerWorkerCommand(program);
   return program;
 }
 

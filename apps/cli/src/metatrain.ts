@@ -16,7 +16,7 @@ import {
   type TensorTree,
 } from '@lopt/core';
 import { writeFileAtomic, writeJsonAtomic } from '@lopt/core/node';
-import { constantTruncation, logUniformTruncation, lOptTruncatedStep, metaTrain, neverEnding, type LOptTruncatedStepOptions, type MetaTrainMetrics, type MetaTrainResult } from '@lopt/estimators';
+import { constantTruncation, logUniformTruncation, lOptTruncatedStep, metaTrain, neverEnding, type EstimateSource, type LOptTruncatedStepOptions, type MetaTrainMetrics, type MetaTrainResult } from '@lopt/estimators';
 import { loadLearnedOptimizer, saveLearnedOptimizer } from '@lopt/learned';
 import { configPlugins, loadConfig, validateConfig, type LoadedConfig, type MetaTrainConfig } from './config.js';
 import { startCommand, type CommandContext, type CommonOptions } from './context.js';
@@ -30,6 +30,7 @@ import { gateConfigPlugins } from './plugins.js';
 import { parseOptimizerSpec } from './spec.js';
 import { buildOuterOptimizer } from './outer-optimizer.js';
 import { formatNumber } from './stats.js';
+import { scaleSource, type ScaleOptions } from './scale-options.js';
 
 /** Options of {@link runMetaTrain} (from the command line). */
 export interface MetaTrainCommand {
@@ -41,6 +42,8 @@ export interface MetaTrainCommand {
   readonly initTheta?: string;
   readonly evaluate: boolean;
   readonly report: boolean;
+  /** Where the estimates are computed (`--workers`, `--redis`); default in-process. */
+  readonly scale?: ScaleOptions;
 }
 
 /** The components a config describes. */
@@ -167,6 +170,7 @@ export async function runMetaTrain(cmd: MetaTrainCommand): Promise<void> {
   ensureWritableDir(runDir, resuming ? '--resume' : '--out');
   for (const file of removeStaleTempFiles(runDir)) ctx.log(`removed a temporary file a killed run left behind: ${file}`);
   const components = await buildComponents(config);
+  const source = scaleSource(cmd.scale ?? { kind: 'local' }, components.estimators, { config, backend: ctx.backend.name, plugins: [...plugins, ...(cmd.common.plugin ?? [])] }, config.name);
   const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   if (!resuming) {
     const file: RunConfigFile = { config, source: loaded.source, lopt: { cliVersion: version }, backend: ctx.backend.name, created: new Date().toISOString() };
@@ -177,7 +181,13 @@ export async function runMetaTrain(cmd: MetaTrainCommand): Promise<void> {
     await writeJsonAtomic(join(runDir, RUN_FILES.config), { ...file, config: { ...file.config, steps: config.steps } });
   }
   ctx.log(`run directory: ${runDir}`);
-  await trainLoop(ctx, config, components, runDir, resuming, cmd.initTheta);
+  if (cmd.scale?.kind === 'pool') ctx.log(`estimates on a local pool of ${cmd.scale.workers} worker processes (${cmd.scale.mode})`);
+  if (cmd.scale?.kind === 'redis') ctx.log(`learner over Redis (run '${cmd.scale.run ?? config.name}'): start workers with \`lopt worker --redis <url> --config <the same config>\``);
+  try {
+    await trainLoop(ctx, config, components, runDir, resuming, cmd.initTheta, source);
+  } finally {
+    await source?.close();
+  }
   if (cmd.evaluate && config.eval) await evaluateRun(ctx, config, runDir);
   if (cmd.report) {
     const files = await writeReport(runDir);
@@ -280,6 +290,7 @@ async function trainLoop(
   runDir: string,
   resuming: boolean,
   initTheta: string | undefined,
+  source?: EstimateSource,
 ): Promise<void> {
   const statePath = join(runDir, RUN_FILES.state);
   const thetaPath = join(runDir, RUN_FILES.theta);
@@ -385,6 +396,7 @@ async function trainLoop(
       ...(config.metaTrain.clipGradNorm !== undefined ? { clipGradNorm: config.metaTrain.clipGradNorm } : {}),
       ...(config.metaTrain.nanLossValue !== undefined ? { nanLossValue: config.metaTrain.nanLossValue } : {}),
       checkpoint: { store, every: 1 },
+      ...(source !== undefined ? { source } : {}),
       signal: abort.signal,
       onStep: async (m: MetaTrainMetrics, theta: TensorTree) => {
         lastStep = m.step;
