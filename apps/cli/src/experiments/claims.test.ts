@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClaimOutcome } from '@lopt/eval';
 import type { Experiment, ExperimentReport } from './common.js';
+import { adafacCost } from './adafac-cost.js';
 import { guardComparison } from './guard-lgl2o-vs-gl2o.js';
 import { hypergradientTowers } from './hypergradient-towers.js';
 import { lookaheadVariance } from './lookahead-variance.js';
@@ -47,6 +48,13 @@ describe('seed claims at the quick size, each with a planted negation', () => {
     expect(o['mean log loss, 2 levels - 1 levels < log(0.98)']).toBe('holds');
     expect(o['planted negation: mean log loss, 2 levels top frozen - 1 level < log(0.98)']).not.toBe('holds');
   }, 180_000);
+
+  it('(f) adafac costs under 2/3 of mlpLOpt\'s multiply-adds per parameter at a meta-objective within 25% (equal meta-training budget); mlpLOpt against itself is not cheaper', async () => {
+    const o = outcomes(await run(adafacCost));
+    expect(o['log(MLP multiply-adds per parameter adafac / mlpLOpt) < log(2/3)']).toBe('holds');
+    expect(o['log(meta-objective adafac / mlpLOpt) < log(1.25)']).toBe('holds');
+    expect(o['planted negation: log(MLP multiply-adds per parameter mlpLOpt / mlpLOpt) < log(2/3)']).toBe('refuted');
+  }, 240_000);
 
   it('(d) MetaOptimize with the meta update off is flagged against the best fixed step (the defaults claim itself: docs/experiments.md)', async () => {
     const o = outcomes(await run(metaOptimizeDefaults));
