@@ -9,6 +9,7 @@ import {
   foldIn,
   isKey,
   key as makeKey,
+  lossAndGrads,
   permutation,
   split,
   treeFlatten,
@@ -86,13 +87,6 @@ function checkOptions(optimizer: Optimizer, task: Task, options: TraceOptions): 
   return { steps, count, k: options.key ?? makeKey(0), numSteps };
 }
 
-/** Loss and gradients of the task at `params` on `batch`. */
-function lossAndGrads(task: Task, params: TensorTree, batch: unknown): { loss: tf.Scalar; grads: TensorTree } {
-  const { leaves, structure } = treeFlatten(params);
-  const { value, grads } = tf.valueAndGrads((...xs: tf.Tensor[]) => task.loss(treeUnflatten(structure, xs), batch as never))(leaves);
-  return { loss: value as tf.Scalar, grads: treeUnflatten(structure, grads) };
-}
-
 /**
  * Trains `task` with `optimizer` for `steps` steps and records, for a key-chosen sample of
  * parameter coordinates, the gradient and the update of every step (the input of the
@@ -110,7 +104,7 @@ export function traceUpdates(optimizer: Optimizer, task: Task, options: TraceOpt
   try {
     for (let t = 0; t < steps; t++) {
       const batch = task.datasets?.train.sample(foldIn(kData, t));
-      const { loss, grads } = lossAndGrads(task, state.params, batch);
+      const { value: loss, grads } = lossAndGrads((p) => task.loss(p, batch as never), state.params);
       const owned = [loss, ...collectTensors(grads), ...collectTensors(batch)];
       try {
         const value = loss.dataSync()[0] as number;

@@ -7,6 +7,7 @@ import {
   disposeTree,
   foldIn,
   key as makeKey,
+  lossAndGrads,
   treeFlatten,
   treeLeaves,
   treePaths,
@@ -187,13 +188,6 @@ function probeEntries(params: TensorTree, probes: number): { leaf: number; indic
   return { leaf, indices: Array.from({ length: count }, (_, p) => Math.floor(((p + 0.5) * n) / count)) };
 }
 
-/** The task's loss and its gradient tree at `params`. */
-function lossAndGrads(task: Task, params: TensorTree, batch: TensorTree | undefined, k: Key): { value: tf.Scalar; grads: TensorTree } {
-  const { leaves, structure } = treeFlatten(params);
-  const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as TensorTree, k))(leaves);
-  return { value, grads: treeUnflatten(structure, grads) };
-}
-
 /** Probes one real state: for each grid value, the change of the probed entries with that gradient. */
 function snapshotAt<S>(opt: Optimizer<S>, state: OptState<S>, grads: TensorTree, loss: tf.Scalar, k: Key, where: { leaf: number; indices: number[] }, gradients: number[], step: number): ResponseSnapshot {
   const { leaves, structure } = treeFlatten(grads);
@@ -246,7 +240,7 @@ export function updateResponseDuringTraining<Theta extends TensorTree>(lopt: Lea
     for (let step = 0; step <= last; step++) {
       const sk = foldIn(foldIn(k, 3), step);
       const batch = options.task.datasets?.train.sample(sk) as TensorTree | undefined;
-      const { value, grads } = lossAndGrads(options.task, state.params, batch, sk);
+      const { value, grads } = lossAndGrads((p) => options.task.loss(p, batch as TensorTree, sk), state.params);
       try {
         if (steps.includes(step)) snapshots.push(snapshotAt(opt, state, grads, value, sk, where, gradients, step));
         state = advance(opt, state, grads, { loss: value, key: sk });
