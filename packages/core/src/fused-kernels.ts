@@ -46,3 +46,31 @@ export function registerKernelsOnce(kernels: readonly tf.KernelConfig[]): void {
     if (!tf.getKernel(k.kernelName, k.backendName)) tf.registerKernel(k);
   }
 }
+
+/** A tensor as a backend kernel sees it (tfjs's `TensorInfo`, structurally). */
+export type FusedTensorInfo = { dataId: object; shape: number[]; dtype: tf.DataType };
+
+/** The parts of tfjs-backend-cpu a fused kernel uses: its data store and output allocation. */
+export interface CpuKernelBackend {
+  /** Reads a tensor's values by data id. */
+  data: { get(dataId: object): { values: unknown } };
+  /** Wraps freshly computed values as an output tensor. */
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): FusedTensorInfo;
+}
+
+/**
+ * The parts of tfjs-backend-wasm a fused kernel uses: output allocation on the WASM heap, the
+ * heap itself and each tensor's offset in it (members a kernel does not need are optional).
+ */
+export interface WasmKernelBackend {
+  /** Allocates an output tensor on the WASM heap. */
+  makeOutput(shape: number[], dtype: tf.DataType): FusedTensorInfo;
+  /** A view of a tensor's values on the heap. */
+  typedArrayFromHeap?(info: FusedTensorInfo): Float32Array;
+  /** Frees a tensor's heap memory. */
+  disposeData?(dataId: object): boolean;
+  /** The compiled backend module; its memory is the heap. */
+  wasm?: { asm?: { memory?: unknown } };
+  /** Heap offsets by data id. */
+  dataIdMap?: { get(dataId: object): { memoryOffset: number } | undefined };
+}

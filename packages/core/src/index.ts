@@ -9,6 +9,7 @@ export type { LoptErrorCode, LoptErrorDetails } from './errors.js';
 export { checkKnownKeys, checkNumber, checkOneOf, checkBoolean, checkOptimizer, hasInitAndUpdate, FORBIDDEN_OPTION_KEYS, formatValue } from './validate.js';
 export { tidy, lossAndGrads } from './tidy.js';
 export { decodeBase64, compileEmbeddedWasm, isTapeRecording, registerKernelsOnce } from './fused-kernels.js';
+export type { FusedTensorInfo, CpuKernelBackend, WasmKernelBackend } from './fused-kernels.js';
 export type { NumberConstraints } from './validate.js';
 export type {
   UpdateContext,

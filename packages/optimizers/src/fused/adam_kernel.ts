@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAM_WASM_BASE64 } from './adam-wasm-binary.js';
-import { compileEmbeddedWasm, isTapeRecording, registerKernelsOnce } from '@lopt/core';
+import { compileEmbeddedWasm, isTapeRecording, registerKernelsOnce, type CpuKernelBackend, type FusedTensorInfo, type WasmKernelBackend } from '@lopt/core';
 
 /** Name of the fused Adam/AdamW kernel lopt registers on the `cpu` and `wasm` backends. */
 export const FUSED_ADAM_KERNEL = 'LoptFusedAdamUpdate';
@@ -61,19 +61,9 @@ export function fusedAdamLoop(
   }
 }
 
-type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  typedArrayFromHeap(info: Info): Float32Array;
-  wasm?: { asm?: { memory?: unknown } };
-  dataIdMap?: { get(dataId: object): { memoryOffset: number } | undefined };
-}
+type Info = FusedTensorInfo;
+type CpuBackendLike = CpuKernelBackend;
+type WasmBackendLike = WasmKernelBackend & Required<Pick<WasmKernelBackend, 'typedArrayFromHeap'>>;
 
 /** Exports of assembly/adam.ts (see scripts/build-wasm.mjs). */
 interface AdamSimdExports {

@@ -2,10 +2,10 @@
 // `cpu` and `wasm` backends (so inputs and outputs stay tfjs tensors): forward, loss and the
 // whole backward pass in one kernel call instead of ~30 recorded ops. On WASM the SIMD blocks
 // of assembly/mlp.ts run on tfjs-backend-wasm's own heap (zero copy); on CPU (and WASM without
-// SIMD) the JS blocks of mlp-blocks.ts. Self-contained on purpose (registration, base64
-// decoding, instance cache): the shared fused-kernel helper can replace those parts at merge.
+// SIMD) the JS blocks of mlp-blocks.ts. Compilation, registration and the backend shapes come
+// from core's fused-kernel helper, as for the Adam and adafac kernels.
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError } from '@lopt/core';
+import { LoptError, compileEmbeddedWasm, registerKernelsOnce, type CpuKernelBackend, type FusedTensorInfo, type WasmKernelBackend } from '@lopt/core';
 import { jsBlocks, mlpLossGrad, scratchFloats, type MlpBlocks, type MlpPointers } from './mlp-blocks.js';
 import { MLP_WASM_BASE64 } from './mlp-wasm-binary.js';
 
@@ -24,21 +24,9 @@ interface FusedMlpAttrs {
   grads: boolean;
 }
 
-// The backend shapes below mirror @lopt/optimizers' fused Adam kernel (tasks cannot import it);
-// the shared fused-kernel helper replaces them at merge.
-type Info = { dataId: object; shape: number[]; dtype: tf.DataType };
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): Info;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): Info;
-  disposeData(dataId: object): boolean;
-  wasm?: { asm?: { memory?: unknown } };
-  dataIdMap?: { get(dataId: object): { memoryOffset: number } | undefined };
-}
+type Info = FusedTensorInfo;
+type CpuBackendLike = CpuKernelBackend;
+type WasmBackendLike = WasmKernelBackend & Required<Pick<WasmKernelBackend, 'disposeData'>>;
 
 let simdModule: WebAssembly.Module | null | undefined;
 const simdBlocksByMemory = new WeakMap<WebAssembly.Memory, MlpBlocks>();
@@ -46,11 +34,7 @@ const simdBlocksByMemory = new WeakMap<WebAssembly.Memory, MlpBlocks>();
 /** The SIMD blocks on `memory` (one instance per memory), or null when this runtime lacks WebAssembly SIMD. */
 function simdBlocks(memory: WebAssembly.Memory): MlpBlocks | null {
   if (simdModule === undefined) {
-    try {
-      simdModule = new WebAssembly.Module(Uint8Array.from(atob(MLP_WASM_BASE64), (ch) => ch.charCodeAt(0)) as BufferSource);
-    } catch {
-      simdModule = null; // no WebAssembly SIMD here: the JS blocks run instead
-    }
+    simdModule = compileEmbeddedWasm(MLP_WASM_BASE64); // null without WebAssembly SIMD: the JS blocks run instead
   }
   if (simdModule === null) return null;
   const cached = simdBlocksByMemory.get(memory);
@@ -151,9 +135,7 @@ const KERNELS: tf.KernelConfig[] = (
 
 /** Registers the fused kernel on `cpu` and `wasm` once (idempotent; no effect at import time). */
 export function ensureFusedMlpKernel(): void {
-  for (const k of KERNELS) {
-    if (!tf.getKernel(FUSED_MLP_KERNEL, k.backendName)) tf.registerKernel(k);
-  }
+  registerKernelsOnce(KERNELS);
 }
 
 /** Which implementation the fused kernel uses on the active backend: `wasm-simd`, `js` (JS loops) or `none` (other backends). */
