@@ -36,11 +36,11 @@ export function sumQuadraticLoss(a: tf.Tensor, b: tf.Tensor, path: GradPath = 'a
 
 /** `log(sum(p^2))`; gradient `2 p / sum(p^2)`. */
 export function logQuadraticLoss(p: tf.Tensor, path: GradPath = 'auto'): tf.Scalar {
-  if (!takesHandDerived(path)) return tf.log(tf.sum(tf.square(p)));
+  if (!takesHandDerived(path)) return tf.log(tf.sum(tf.square(p))) as tf.Scalar;
   return handDerivedLoss([p], ([q]) => {
     const total = tf.sum(tf.square(q as tf.Tensor));
     return {
-      value: tf.log(total),
+      value: tf.log(total) as tf.Scalar,
       saved: [q as tf.Tensor, total],
       backward: (dy, [x, t]) => [tf.mul(tf.div(dy, t as tf.Tensor), tf.mul(x as tf.Tensor, 2))],
     };
