@@ -3,6 +3,8 @@
 // element-wise comparison, the second-order gradient through it, and central differences.
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
+import { disposeTree, key, treeFlatten, treeLeaves, treeUnflatten, type Task, type TensorTree } from '@lopt/core';
+import { leakCheck } from '@lopt/testkit';
 import type { GradPath } from './fast-grad.js';
 
 /** A loss of some leaves on one gradient path. */
@@ -60,4 +62,23 @@ export function centralDifference(f: () => number, host: Float64Array, j: number
 /** float64 copy of `values` rounded through float32 (what a float32 tensor of them holds). */
 export function f32(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(Float32Array.from(Array.from(values)));
+}
+
+/**
+ * The gradients of `task.loss` on one train batch under one tape (the task's fast path) against
+ * `reference` (the same loss forced onto the autodiff path), then `steps` gradient steps without
+ * a tensor leak.
+ */
+export function checkTaskFastGrad(task: Task, reference: (params: TensorTree, batch: TensorTree) => tf.Scalar, steps = 100): void {
+  const params = task.init(key(11));
+  const { structure } = treeFlatten(params);
+  const leaves = treeLeaves(params);
+  const batch = task.datasets!.train.sample(key(12)) as TensorTree;
+  const viaTask = (): tf.Tensor[] => tf.grads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch))(leaves);
+  const ref = tf.grads((...ls: tf.Tensor[]) => tf.tidy(() => reference(treeUnflatten(structure, ls), batch)))(leaves);
+  const got = viaTask();
+  expectGradsClose(got.map((g) => g.dataSync()), ref.map((g) => g.dataSync()), 1e-5, 1e-7);
+  tf.dispose([...got, ...ref]);
+  expect(leakCheck(() => tf.dispose(viaTask()), steps)).toBe(0);
+  disposeTree([params, batch]);
 }

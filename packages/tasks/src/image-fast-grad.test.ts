@@ -3,13 +3,12 @@
 // second-order gradients (nested tapes take autodiff), and memory over many task steps.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { key, normalArray, randintArray, split, treeLeaves, treeUnflatten, treeFlatten, disposeTree, type Key } from '@lopt/core';
-import { leakCheck } from '@lopt/testkit';
+import { key, normalArray, randintArray, split, type Key } from '@lopt/core';
 import { mlpAutoencoderLoss } from './autoencoder-fast-grad.js';
 import { convName, convSoftmaxLoss, type ConvNetSpec } from './conv-fast-grad.js';
 import { imageConvTask, imageMlpAutoencoderTask } from './image-tasks.js';
 import { mlpLayerName, type Activation, type DenseParams } from './nn.js';
-import { centralDifference, expectGradsClose, f32, secondOrderOn, valueAndGradsOn, type PathLoss } from './fast-grad-test-helpers.js';
+import { centralDifference, checkTaskFastGrad, expectGradsClose, f32, secondOrderOn, valueAndGradsOn, type PathLoss } from './fast-grad-test-helpers.js';
 
 const ACT64: Partial<Record<Activation, (z: number) => number>> = {
   relu: (z) => Math.max(0, z),
@@ -48,6 +47,19 @@ function expectFiniteDifferences(grads: Float32Array[], hosts: Float64Array[], l
   hosts.forEach((h, i) => {
     for (const j of new Set([0, Math.floor(h.length / 2), h.length - 1])) expect(Math.abs(grads[i]![j]! - centralDifference(loss64, h, j))).toBeLessThan(tol);
   });
+}
+
+/**
+ * The fast path's value equals autodiff's exactly and the float64 loss within `valueTol`; its
+ * gradients equal autodiff's (relative 1e-5) and central differences of the float64 loss within `fdTol`.
+ */
+function expectFastEqualsReferences(p: { hosts: Float64Array[]; loss: PathLoss; loss64: () => number }, leaves: tf.Tensor[], valueTol: number, fdTol: number): void {
+  const fast = valueAndGradsOn(p.loss, leaves, 'fast');
+  const auto = valueAndGradsOn(p.loss, leaves, 'autodiff');
+  expect(fast.value).toBe(auto.value);
+  expect(Math.abs(fast.value - p.loss64())).toBeLessThan(valueTol);
+  expectGradsClose(fast.grads, auto.grads, 1e-5, 1e-7);
+  expectFiniteDifferences(fast.grads, p.hosts, p.loss64, fdTol);
 }
 
 interface AeNet { sizes: number[]; act: Activation; batch: number }
@@ -90,12 +102,7 @@ describe('mlpAutoencoderLoss: the hand-derived backward pass', () => {
     it(`equals autodiff and float64 finite differences; second-order gradients unchanged: ${net.sizes.join('-')} ${net.act}`, () => {
       const p = aeProblem(net, 70 + n);
       const leaves = leavesOf(p.hosts, shapes);
-      const fast = valueAndGradsOn(p.loss, leaves, 'fast');
-      const auto = valueAndGradsOn(p.loss, leaves, 'autodiff');
-      expect(fast.value).toBe(auto.value);
-      expect(Math.abs(fast.value - p.loss64())).toBeLessThan(1e-6);
-      expectGradsClose(fast.grads, auto.grads, 1e-5, 1e-7);
-      expectFiniteDifferences(fast.grads, p.hosts, p.loss64, 1e-5);
+      expectFastEqualsReferences(p, leaves, 1e-6, 1e-5);
       const second = secondOrderOn(p.loss, leaves, 'auto');
       expect(second).not.toMatch(/^error/);
       expect(second).toBe(secondOrderOn(p.loss, leaves, 'autodiff'));
@@ -104,19 +111,9 @@ describe('mlpAutoencoderLoss: the hand-derived backward pass', () => {
   });
 
   it('imageMlpAutoencoderTask trains through it: task gradients equal autodiff, memory flat over 100 steps', () => {
-    const task = imageMlpAutoencoderTask({ imageSize: 8, hidden: [16, 8, 16], batchSize: 8 });
-    const params = task.init(key(5));
-    const { structure } = treeFlatten(params);
-    const leaves = treeLeaves(params);
-    const batch = task.datasets!.train.sample(key(6)) as { image: tf.Tensor };
-    const viaTask = (): tf.Tensor[] => tf.grads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch))(leaves);
-    const x = tf.reshape(batch.image, [8, 64]) as tf.Tensor2D;
-    const ref = tf.grads((...ls: tf.Tensor[]) => mlpAutoencoderLoss(treeUnflatten(structure, ls) as Record<string, DenseParams>, x, 4, 'relu', 'autodiff'))(leaves);
-    const got = viaTask();
-    expectGradsClose(got.map((g) => g.dataSync()), ref.map((g) => g.dataSync()), 1e-5, 1e-7);
-    tf.dispose([...got, ...ref, x]);
-    expect(leakCheck(() => tf.dispose(viaTask()), 100)).toBe(0);
-    disposeTree([params, batch]);
+    checkTaskFastGrad(imageMlpAutoencoderTask({ imageSize: 8, hidden: [16, 8, 16], batchSize: 8 }), (p, b) =>
+      mlpAutoencoderLoss(p as Record<string, DenseParams>, tf.reshape((b as { image: tf.Tensor }).image, [8, 64]) as tf.Tensor2D, 4, 'relu', 'autodiff'),
+    );
   });
 });
 
@@ -192,12 +189,7 @@ describe('convSoftmaxLoss: the hand-derived backward pass', () => {
     it(`equals autodiff and float64 finite differences; second-order unchanged: ${net.size}x${net.size} ${net.channels.join('x')} ${net.act} ${net.pool}`, () => {
       const p = convProblem(net, 80 + n);
       const leaves = leavesOf(p.hosts, p.shapes);
-      const fast = valueAndGradsOn(p.loss, leaves, 'fast');
-      const auto = valueAndGradsOn(p.loss, leaves, 'autodiff');
-      expect(fast.value).toBe(auto.value);
-      expect(Math.abs(fast.value - p.loss64())).toBeLessThan(1e-5);
-      expectGradsClose(fast.grads, auto.grads, 1e-5, 1e-7);
-      expectFiniteDifferences(fast.grads, p.hosts, p.loss64, 2e-5);
+      expectFastEqualsReferences(p, leaves, 1e-5, 2e-5);
       // tfjs 4.22 cannot differentiate twice through tf.logSoftmax: both paths must fail (or agree) the same way
       expect(secondOrderOn(p.loss, leaves, 'auto')).toBe(secondOrderOn(p.loss, leaves, 'autodiff'));
       tf.dispose(leaves);
@@ -206,18 +198,10 @@ describe('convSoftmaxLoss: the hand-derived backward pass', () => {
   });
 
   it('imageConvTask trains through it: task gradients equal autodiff, memory flat over 50 steps', () => {
-    const task = imageConvTask({ imageSize: 8, channels: [4, 8], batchSize: 8, pool: 'max' });
-    const params = task.init(key(5));
-    const { structure } = treeFlatten(params);
-    const leaves = treeLeaves(params);
-    const batch = task.datasets!.train.sample(key(6)) as { image: tf.Tensor4D; label: tf.Tensor1D };
-    const viaTask = (): tf.Tensor[] => tf.grads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch))(leaves);
     const spec: ConvNetSpec = { numConvs: 2, activation: 'relu', pool: 'max', numClasses: 10 };
-    const ref = tf.grads((...ls: tf.Tensor[]) => convSoftmaxLoss(treeUnflatten(structure, ls) as never, batch.image, batch.label, spec, 'autodiff'))(leaves);
-    const got = viaTask();
-    expectGradsClose(got.map((g) => g.dataSync()), ref.map((g) => g.dataSync()), 1e-5, 1e-7);
-    tf.dispose([...got, ...ref]);
-    expect(leakCheck(() => tf.dispose(viaTask()), 50)).toBe(0);
-    disposeTree([params, batch]);
+    checkTaskFastGrad(imageConvTask({ imageSize: 8, channels: [4, 8], batchSize: 8, pool: 'max' }), (p, b) => {
+      const { image, label } = b as { image: tf.Tensor4D; label: tf.Tensor1D };
+      return convSoftmaxLoss(p as never, image, label, spec, 'autodiff');
+    }, 50);
   });
 });

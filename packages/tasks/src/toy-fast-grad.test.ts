@@ -3,12 +3,11 @@
 // MLP loss's fast paths against autodiff; memory over many task steps.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { key, normalArray, split, treeLeaves, treeUnflatten, treeFlatten, disposeTree, randintArray, type Task, type TensorTree } from '@lopt/core';
-import { leakCheck } from '@lopt/testkit';
+import { key, normalArray, split, randintArray } from '@lopt/core';
 import { logisticLoss, logisticRegressionTask, mlpClassificationTask, softmaxRegressionTask, type FeatureBatch } from './toy-classification.js';
 import { mlpSoftmaxLoss } from './mlp-fast-grad.js';
 import { mlpLayerName, type DenseParams } from './nn.js';
-import { centralDifference, expectGradsClose, f32, secondOrderOn, valueAndGradsOn, type PathLoss } from './fast-grad-test-helpers.js';
+import { centralDifference, checkTaskFastGrad, expectGradsClose, f32, secondOrderOn, valueAndGradsOn, type PathLoss } from './fast-grad-test-helpers.js';
 
 describe('logisticLoss: the hand-derived gradient', () => {
   it.each([
@@ -46,34 +45,20 @@ describe('logisticLoss: the hand-derived gradient', () => {
   });
 });
 
-/** The gradients of `task.loss` on one batch (one tape: the fast path) against `reference` on the autodiff path, then 100 steps without a leak. */
-function checkTask(task: Task, reference: (params: TensorTree, batch: FeatureBatch) => tf.Scalar): void {
-  const params = task.init(key(11));
-  const { structure } = treeFlatten(params);
-  const leaves = treeLeaves(params);
-  const batch = task.datasets!.train.sample(key(12)) as FeatureBatch;
-  const viaTask = (): tf.Tensor[] => tf.grads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch as unknown as TensorTree))(leaves);
-  const ref = tf.grads((...ls: tf.Tensor[]) => reference(treeUnflatten(structure, ls), batch))(leaves);
-  const got = viaTask();
-  expectGradsClose(got.map((g) => g.dataSync()), ref.map((g) => g.dataSync()), 1e-5, 1e-7);
-  tf.dispose([...got, ...ref]);
-  expect(leakCheck(() => tf.dispose(viaTask()), 100)).toBe(0);
-  disposeTree([params, batch as unknown as TensorTree]);
-}
-
 describe('toy classification tasks on the fast paths', () => {
   it('logisticRegressionTask', () => {
-    checkTask(logisticRegressionTask({ dim: 8, batchSize: 16 }), (p, b) => {
+    checkTaskFastGrad(logisticRegressionTask({ dim: 8, batchSize: 16 }), (p, b) => {
       const { w, b: bias } = p as { w: tf.Tensor; b: tf.Tensor };
-      return logisticLoss(w, bias, b.x, b.label, 'autodiff');
+      const { x, label } = b as FeatureBatch;
+      return logisticLoss(w, bias, x, label, 'autodiff');
     });
   });
   it('softmaxRegressionTask', () => {
-    checkTask(softmaxRegressionTask({ dim: 8, numClasses: 4, batchSize: 16 }), (p, b) => mlpSoftmaxLoss({ [mlpLayerName(0)]: p as DenseParams }, b.x, b.label, 1, 'relu', 4, 'autodiff'));
+    checkTaskFastGrad(softmaxRegressionTask({ dim: 8, numClasses: 4, batchSize: 16 }), (p, b) => mlpSoftmaxLoss({ [mlpLayerName(0)]: p as DenseParams }, (b as FeatureBatch).x, (b as FeatureBatch).label, 1, 'relu', 4, 'autodiff'));
   });
   it('mlpClassificationTask', () => {
-    checkTask(mlpClassificationTask({ dataset: 'spirals', hidden: [8, 8], activation: 'tanh', batchSize: 16 }), (p, b) =>
-      mlpSoftmaxLoss(p as Record<string, DenseParams>, b.x, b.label, 3, 'tanh', 3, 'autodiff'),
+    checkTaskFastGrad(mlpClassificationTask({ dataset: 'spirals', hidden: [8, 8], activation: 'tanh', batchSize: 16 }), (p, b) =>
+      mlpSoftmaxLoss(p as Record<string, DenseParams>, (b as FeatureBatch).x, (b as FeatureBatch).label, 3, 'tanh', 3, 'autodiff'),
     );
   });
 });
