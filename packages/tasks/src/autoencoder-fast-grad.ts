@@ -1,19 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { handDerivedLoss, takesHandDerived, type GradPath } from './fast-grad.js';
-import { DERIVATIVES, fastGradCovers, mlpBackward, mlpForward, mlpLeaves } from './mlp-fast-grad.js';
+import { handDerivedLoss, takesHandDerived, tapeDepth, type GradPath } from './fast-grad.js';
+import { DERIVATIVES, fastGradCovers, fusedCovers, fusedLoss, mlpBackward, mlpForward, mlpLeaves } from './mlp-fast-grad.js';
 import { mlp, type Activation, type DenseParams } from './nn.js';
 
 // The MLP autoencoder's reconstruction loss `mean((x - sigmoid(mlp(x)))^2)` with a hand-derived
 // backward pass under one gradient tape (fast-grad.ts): the output layer's error is
 // `-2 (x - out) / n * out (1 - out)`, then the MLP's per-layer `hᵀ·dz`, column sum, `dz·Wᵀ`
 // and activation derivative (mlp-fast-grad.ts). Same forward ops as autodiff: equal values.
+// On the cpu and wasm backends, small models go further: loss and gradient are ONE call of the
+// fused MLP kernel with its sigmoid-MSE head (fused/mlp-kernel.ts), as for the MLP classifier.
+
+/** Gradient path of {@link mlpAutoencoderLoss}: a {@link GradPath}, or `'fused'` (force the fused kernel). */
+export type AutoencoderLossPath = GradPath | 'fused';
 
 /**
  * The mean squared error between `x` `[N, D]` and `sigmoid(mlp(params, x))`. `path`: `'auto'`
- * takes the hand-derived backward pass when exactly one tape records and the activation is
- * relu, tanh or sigmoid (or the MLP has one layer), autodiff otherwise.
+ * takes the fused kernel for small relu/tanh/sigmoid models on cpu/wasm when at most one tape
+ * records (none: the loss alone), else the hand-derived backward pass when exactly one tape
+ * records and the activation is relu, tanh or sigmoid, autodiff otherwise.
  */
-export function mlpAutoencoderLoss(params: Record<string, DenseParams>, x: tf.Tensor2D, numLayers: number, act: Activation, path: GradPath = 'auto'): tf.Scalar {
+export function mlpAutoencoderLoss(params: Record<string, DenseParams>, x: tf.Tensor2D, numLayers: number, act: Activation, path: AutoencoderLossPath = 'auto'): tf.Scalar {
+  const depth = tapeDepth();
+  if (path === 'fused' || (path === 'auto' && depth <= 1 && fusedCovers(params, x, numLayers, act))) {
+    return fusedLoss(params, x, x, numLayers, act, depth === 0, 'sigmoid-mse');
+  }
   if (!takesHandDerived(path, fastGradCovers(numLayers, act))) {
     return tf.mean(tf.square(tf.sub(x, tf.sigmoid(mlp(params, x, numLayers, act)))));
   }

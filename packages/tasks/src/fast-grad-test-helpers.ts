@@ -7,11 +7,11 @@ import { disposeTree, key, treeFlatten, treeLeaves, treeUnflatten, type Task, ty
 import { leakCheck } from '@lopt/testkit';
 import type { GradPath } from './fast-grad.js';
 
-/** A loss of some leaves on one gradient path. */
-export type PathLoss = (leaves: tf.Tensor[], path: GradPath) => tf.Scalar;
+/** A loss of some leaves on one gradient path (`P`: the paths the loss knows). */
+export type PathLoss<P extends string = GradPath> = (leaves: tf.Tensor[], path: P) => tf.Scalar;
 
 /** Value and gradients (one per leaf) of `loss` on `path`, as host arrays. */
-export function valueAndGradsOn(loss: PathLoss, leaves: tf.Tensor[], path: GradPath): { value: number; grads: Float32Array[] } {
+export function valueAndGradsOn<P extends string>(loss: PathLoss<P>, leaves: tf.Tensor[], path: P): { value: number; grads: Float32Array[] } {
   const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => loss(ls, path))(leaves);
   const out = { value: value.dataSync()[0] as number, grads: grads.map((g) => Float32Array.from(g.dataSync())) };
   tf.dispose([value, ...grads]);

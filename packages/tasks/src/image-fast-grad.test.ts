@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { key, normalArray, randintArray, split, type Key } from '@lopt/core';
-import { mlpAutoencoderLoss } from './autoencoder-fast-grad.js';
+import { mlpAutoencoderLoss, type AutoencoderLossPath } from './autoencoder-fast-grad.js';
 import { convName, convSoftmaxLoss, type ConvNetSpec } from './conv-fast-grad.js';
 import { imageConvTask, imageMlpAutoencoderTask } from './image-tasks.js';
 import { mlpLayerName, type Activation, type DenseParams } from './nn.js';
@@ -50,13 +50,16 @@ function expectFiniteDifferences(grads: Float32Array[], hosts: Float64Array[], l
 }
 
 /**
- * The fast path's value equals autodiff's exactly and the float64 loss within `valueTol`; its
- * gradients equal autodiff's (relative 1e-5) and central differences of the float64 loss within `fdTol`.
+ * The value on `path` (default the hand-derived `'fast'`) equals autodiff's (exactly for `'fast'`,
+ * same forward ops; within relative 1e-6 for the fused kernel) and the float64 loss within
+ * `valueTol`; its gradients equal autodiff's (relative 1e-5) and central differences of the
+ * float64 loss within `fdTol`.
  */
-function expectFastEqualsReferences(p: { hosts: Float64Array[]; loss: PathLoss; loss64: () => number }, leaves: tf.Tensor[], valueTol: number, fdTol: number): void {
-  const fast = valueAndGradsOn(p.loss, leaves, 'fast');
-  const auto = valueAndGradsOn(p.loss, leaves, 'autodiff');
-  expect(fast.value).toBe(auto.value);
+function expectFastEqualsReferences<P extends string>(p: { hosts: Float64Array[]; loss: PathLoss<P>; loss64: () => number }, leaves: tf.Tensor[], valueTol: number, fdTol: number, path = 'fast' as P): void {
+  const fast = valueAndGradsOn(p.loss, leaves, path);
+  const auto = valueAndGradsOn(p.loss, leaves, 'autodiff' as P);
+  if (path === 'fast') expect(fast.value).toBe(auto.value);
+  else expect(Math.abs(fast.value - auto.value)).toBeLessThan(1e-6 * Math.max(1, auto.value));
   expect(Math.abs(fast.value - p.loss64())).toBeLessThan(valueTol);
   expectGradsClose(fast.grads, auto.grads, 1e-5, 1e-7);
   expectFiniteDifferences(fast.grads, p.hosts, p.loss64, fdTol);
@@ -64,7 +67,7 @@ function expectFastEqualsReferences(p: { hosts: Float64Array[]; loss: PathLoss; 
 
 interface AeNet { sizes: number[]; act: Activation; batch: number }
 
-function aeProblem(net: AeNet, seed: number): { hosts: Float64Array[]; x: Float64Array; loss: PathLoss; loss64: () => number } {
+function aeProblem(net: AeNet, seed: number): { hosts: Float64Array[]; x: Float64Array; loss: PathLoss<AutoencoderLossPath>; loss64: () => number } {
   const L = net.sizes.length - 1;
   const keys = split(key(seed), 2 * L + 1);
   const hosts: Float64Array[] = [];
@@ -72,7 +75,7 @@ function aeProblem(net: AeNet, seed: number): { hosts: Float64Array[]; x: Float6
   const D = net.sizes[0]!;
   const x = f32(Array.from(normalArray(keys[2 * L]!, net.batch * D), (v) => sigmoid64(v))); // pixels in (0, 1)
   const xt = tf.tensor2d(Float32Array.from(x), [net.batch, D]);
-  const loss: PathLoss = (ls, path) => {
+  const loss: PathLoss<AutoencoderLossPath> = (ls, path) => {
     const params: Record<string, DenseParams> = {};
     for (let i = 0; i < L; i++) params[mlpLayerName(i)] = { w: ls[2 * i]!, b: ls[2 * i + 1]! };
     return mlpAutoencoderLoss(params, xt, L, net.act, path);
@@ -99,10 +102,11 @@ describe('mlpAutoencoderLoss: the hand-derived backward pass', () => {
   ];
   NETS.forEach((net, n) => {
     const shapes = net.sizes.slice(1).flatMap((fo, i) => [[net.sizes[i]!, fo], [fo]]);
-    it(`equals autodiff and float64 finite differences; second-order gradients unchanged: ${net.sizes.join('-')} ${net.act}`, () => {
+    it(`hand-derived and fused paths equal autodiff and float64 finite differences; second-order gradients unchanged: ${net.sizes.join('-')} ${net.act}`, () => {
       const p = aeProblem(net, 70 + n);
       const leaves = leavesOf(p.hosts, shapes);
       expectFastEqualsReferences(p, leaves, 1e-6, 1e-5);
+      expectFastEqualsReferences(p, leaves, 1e-6, 1e-5, 'fused');
       const second = secondOrderOn(p.loss, leaves, 'auto');
       expect(second).not.toMatch(/^error/);
       expect(second).toBe(secondOrderOn(p.loss, leaves, 'autodiff'));

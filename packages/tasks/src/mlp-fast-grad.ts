@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { softmaxCrossEntropy } from './common.js';
 import { activate, mlp, mlpLayerName, type Activation, type DenseParams } from './nn.js';
-import { FUSED_MLP_ACTIVATIONS, fusedMlpImplementation, fusedMlpLossGrad } from './fused/mlp-kernel.js';
+import { FUSED_MLP_ACTIVATIONS, fusedMlpImplementation, fusedMlpLossGrad, type FusedMlpHead } from './fused/mlp-kernel.js';
 import { handDerivedLoss, tapeDepth } from './fast-grad.js';
 
 // The softmax-cross-entropy loss of an MLP with a hand-derived backward pass. Under one
@@ -55,8 +55,8 @@ function flopsPerExample(params: Record<string, DenseParams>, numLayers: number)
   return total;
 }
 
-/** Whether the fused kernel covers this model on the active backend now. */
-function fusedCovers(params: Record<string, DenseParams>, x: tf.Tensor, numLayers: number, act: Activation): boolean {
+/** Whether the fused kernel covers this MLP (`params` on `x`, `numLayers` layers, activation `act`) on the active backend now. */
+export function fusedCovers(params: Record<string, DenseParams>, x: tf.Tensor, numLayers: number, act: Activation): boolean {
   return (
     x.dtype === 'float32' &&
     (numLayers === 1 || (FUSED_MLP_ACTIVATIONS as readonly string[]).includes(act)) &&
@@ -102,13 +102,25 @@ export function mlpLeaves(params: Record<string, DenseParams>, numLayers: number
   return leaves;
 }
 
-/** The loss through the fused kernel: one custom-gradient node whose gradient the kernel computed in the forward call. */
-function fusedLoss(params: Record<string, DenseParams>, x: tf.Tensor2D, labels: tf.Tensor1D, numLayers: number, act: Activation, lossOnly: boolean): tf.Scalar {
+/**
+ * The loss through the fused kernel (`head`: softmax cross-entropy against `labels`, or the MSE
+ * of sigmoid(output) against `labels` as targets): with `lossOnly` the loss alone, else one
+ * custom-gradient node whose gradient the kernel computed in the forward call.
+ */
+export function fusedLoss(
+  params: Record<string, DenseParams>,
+  x: tf.Tensor2D,
+  labels: tf.Tensor1D | tf.Tensor2D,
+  numLayers: number,
+  act: Activation,
+  lossOnly: boolean,
+  head: FusedMlpHead = 'softmax-xent',
+): tf.Scalar {
   const kernelAct = numLayers === 1 ? 'relu' : (act as (typeof FUSED_MLP_ACTIVATIONS)[number]);
   const leaves = mlpLeaves(params, numLayers);
-  if (lossOnly) return fusedMlpLossGrad(x, labels, leaves, kernelAct, false)[0] as tf.Scalar;
+  if (lossOnly) return fusedMlpLossGrad(x, labels, leaves, kernelAct, false, head)[0] as tf.Scalar;
   return handDerivedLoss(leaves, (ls) => {
-    const [value, ...grads] = fusedMlpLossGrad(x, labels, ls, kernelAct, true);
+    const [value, ...grads] = fusedMlpLossGrad(x, labels, ls, kernelAct, true, head);
     return { value: value as tf.Scalar, saved: grads as tf.Tensor[], backward: (dy, saved) => saved.map((g) => tf.mul(g, dy)) };
   });
 }
