@@ -10,6 +10,7 @@
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lopt/backend';
+import { disposeTree, key, treeFlatten, treeLeaves, treeUnflatten, type Task, type TensorTree } from '@lopt/core';
 import { adamStepper } from '../src/test-helpers.ts';
 import { machine, matMulRewriteToggle, median, withPath, writeReport } from './bench-io.ts';
 import { FAMILY_MODELS } from './family-paths.ts';
@@ -78,6 +79,21 @@ for (const m of ONLY === 'families' ? [] : MODELS) {
   });
 }
 
+/** One gradient of `task` per step on fixed initial parameters and one fixed batch (no optimizer, no sampling). */
+function gradStepper(task: Task): { step: () => number; dispose: () => void } {
+  const params = task.init(key(0));
+  const { structure } = treeFlatten(params);
+  const leaves = treeLeaves(params);
+  const batch = (task.datasets ? task.datasets.train.sample(key(1)) : undefined) as TensorTree;
+  const step = (): number => {
+    const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch))(leaves);
+    const loss = value.dataSync()[0] as number;
+    tf.dispose([value, ...grads]);
+    return loss;
+  };
+  return { step, dispose: () => disposeTree(batch === undefined ? params : [params, batch]) };
+}
+
 const familyRows: Record<string, number | string>[] = [];
 for (const m of ONLY === 'mlp' ? [] : FAMILY_MODELS) {
   const paths = m.paths ?? (['task', 'autodiff'] as const);
@@ -87,6 +103,10 @@ for (const m of ONLY === 'mlp' ? [] : FAMILY_MODELS) {
   const row: Record<string, number | string> = { model: m.name, family: m.family, autodiffMs: auto.ms, taskMs: task.ms, taskOverAutodiff: auto.ms / task.ms };
   for (const [path, r] of byPath) if (path !== 'task' && path !== 'autodiff') row[`${path}Ms`] = r.ms;
   for (const [path, r] of byPath) row[`finalLoss_${path}`] = r.loss;
+  // the gradient alone (fixed parameters and batch: tf.valueAndGrads and the loss read-back), interleaved the same way
+  const grads = interleave(paths.map((path) => ({ stepper: gradStepper(m.make(path)), times: [] as number[], loss: 0 })));
+  paths.forEach((path, i) => (row[`gradOnly_${path}Ms`] = grads[i]!.ms));
+  row.gradOnlyTaskOverAutodiff = (row.gradOnly_autodiffMs as number) / (row.gradOnly_taskMs as number);
   familyRows.push({ ...row, stepsPerVariant: variants[0]!.times.length });
 }
 
@@ -98,7 +118,7 @@ const report = {
   backend: { name: info.name, simd: info.simd, threads: info.threads },
   note: 'Medians over interleaved rounds; all variants train from the same initial parameters on the same batches, so their final losses agree to float32 rounding. before = autodiff with the matmul rewrites off (as before issue 16); now = the task as shipped (its loss picks the fused kernel for small models, the hand-derived tfjs-op backward pass for large ones), rewrites on. The optimizer is the test-helper Adam (composed tfjs ops) in every variant.',
   results: rows,
-  familiesNote: 'families: the other task families with hand-derived gradients; autodiff = the loss forced onto the autodiff path, task = the task as shipped (under one tape: the hand-derived backward pass; for the autoencoder up to 1 MFLOP/example the fused kernel), fast / fused = forced onto the hand-derived tfjs ops / the fused kernel. Interleaved, same initial parameters and batches; matmul rewrites on.',
+  familiesNote: 'families: the other task families with hand-derived gradients; autodiff = the loss forced onto the autodiff path, task = the task as shipped (under one tape: the hand-derived backward pass; for the autoencoder up to 1 MFLOP/example the fused kernel), fast / fused = forced onto the hand-derived tfjs ops / the fused kernel; gradOnly_* = the gradient alone (tf.valueAndGrads and the loss read-back on fixed parameters and one fixed batch, no optimizer, no sampling). Interleaved, same initial parameters and batches; matmul rewrites on.',
   families: familyRows,
 };
 const out = writeReport('fast-grad', report);
@@ -108,11 +128,12 @@ if (rows.length > 0) console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   console.log(`| ${r.model} | ${f(r.beforeMs)} | ${f(r.autodiffMs)} | ${f(r.fastMs)} | ${f(r.fusedMs)} | ${f(r.taskMs)} | ${f(r.nowOverBefore, 2)}x | ${[r.finalLossBefore, r.finalLossAutodiff, r.finalLossFast, r.finalLossFused, r.finalLossTask].map((v) => f(v, 5)).join(' / ')} |`);
 }
-console.log('\n| model | autodiff (ms) | hand-derived ops (ms) | fused kernel (ms) | task as shipped (ms) | task vs autodiff | final losses (autodiff / task) |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('\n| model | autodiff (ms) | hand-derived ops (ms) | fused kernel (ms) | task as shipped (ms) | task vs autodiff | gradient alone: autodiff / task (ms) | gradient alone: task vs autodiff | final losses (autodiff / task) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 const opt = (v: number | string | undefined): string => (v === undefined ? '' : f(v));
 for (const r of familyRows) {
-  console.log(`| ${r.model} | ${f(r.autodiffMs)} | ${opt(r.fastMs)} | ${opt(r.fusedMs)} | ${f(r.taskMs)} | ${f(r.taskOverAutodiff, 2)}x | ${f(r.finalLoss_autodiff, 5)} / ${f(r.finalLoss_task, 5)} |`);
+  const gradOnly = `${f(r.gradOnly_autodiffMs)} / ${f(r.gradOnly_taskMs)} | ${f(r.gradOnlyTaskOverAutodiff, 2)}x`;
+  console.log(`| ${r.model} | ${f(r.autodiffMs)} | ${opt(r.fastMs)} | ${opt(r.fusedMs)} | ${f(r.taskMs)} | ${f(r.taskOverAutodiff, 2)}x | ${gradOnly} | ${f(r.finalLoss_autodiff, 5)} / ${f(r.finalLoss_task, 5)} |`);
 }
 console.log(`\nload average before ${loadBefore.map((v) => v.toFixed(2)).join(' ')}, after ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
 console.log(`written: ${out}`);
