@@ -24,7 +24,7 @@ export function expectGradsClose(got: ArrayLike<number>[], want: ArrayLike<numbe
   want.forEach((w, i) => {
     const g = got[i] as ArrayLike<number>;
     expect(g.length).toBe(w.length);
-    const scale = Math.max(...Array.from(w, Math.abs));
+    const scale = Array.from(w).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     expect(scale).toBeGreaterThan(1e-4);
     for (let j = 0; j < w.length; j++) expect(Math.abs((g[j] as number) - (w[j] as number))).toBeLessThan(abs + rel * scale);
   });
@@ -81,4 +81,22 @@ export function checkTaskFastGrad(task: Task, reference: (params: TensorTree, ba
   tf.dispose([...got, ...ref]);
   expect(leakCheck(() => tf.dispose(viaTask()), steps)).toBe(0);
   disposeTree([params, batch]);
+}
+
+/**
+ * The gradients of `task.loss` on `batch` as autodiff computes them: taken inside an outer
+ * gradient tape, where every task's `'auto'` path is the autodiff one.
+ */
+export function autodiffGradsViaNestedTape(task: Task, params: TensorTree, batch: TensorTree): Float32Array[] {
+  const { structure } = treeFlatten(params);
+  const leaves = treeLeaves(params);
+  let out: Float32Array[] = [];
+  const outer = (y: tf.Tensor): tf.Scalar => {
+    const gs = tf.grads((...ls: tf.Tensor[]) => task.loss(treeUnflatten(structure, ls), batch))(leaves);
+    out = gs.map((g) => Float32Array.from(g.dataSync()));
+    tf.dispose(gs);
+    return tf.sum(tf.square(y));
+  };
+  tf.dispose(tf.grad(outer)(tf.scalar(1)));
+  return out;
 }
