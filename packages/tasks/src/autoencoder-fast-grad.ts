@@ -17,7 +17,8 @@ export type AutoencoderLossPath = GradPath | 'fused';
  * The mean squared error between `x` `[N, D]` and `sigmoid(mlp(params, x))`. `path`: `'auto'`
  * takes the fused kernel for small relu/tanh/sigmoid models on cpu/wasm when at most one tape
  * records (none: the loss alone), else the hand-derived backward pass when exactly one tape
- * records and the activation is relu, tanh or sigmoid, autodiff otherwise.
+ * records and the activation has a hand-derived derivative (all but selu, gelu, leakyRelu),
+ * autodiff otherwise.
  */
 export function mlpAutoencoderLoss(params: Record<string, DenseParams>, x: tf.Tensor2D, numLayers: number, act: Activation, path: AutoencoderLossPath = 'auto'): tf.Scalar {
   const depth = tapeDepth();

@@ -35,8 +35,8 @@ export type ConvParams = { w: tf.Tensor4D; b: tf.Tensor1D };
 
 /**
  * The conv classifier's mean softmax cross-entropy on `image` `[N, H, W, 1]`. `path`: `'auto'`
- * takes the hand-derived backward pass when exactly one tape records and the activation is
- * relu, tanh or sigmoid, autodiff otherwise.
+ * takes the hand-derived backward pass when exactly one tape records and the activation has a
+ * hand-derived derivative (all but selu, gelu, leakyRelu), autodiff otherwise.
  */
 export function convSoftmaxLoss(params: Record<string, ConvParams | DenseParams>, image: tf.Tensor4D, labels: tf.Tensor1D, spec: ConvNetSpec, path: GradPath = 'auto'): tf.Scalar {
   const derivative = DERIVATIVES[spec.activation];

@@ -64,7 +64,8 @@ export interface ImageMlpTaskOptions extends ImageTaskOptions {
  * `ImageMLP_FashionMnist8_Relu32` is `imageMlpTask({ imageSize: 8, hidden: [32] })` on
  * MNIST here). Params `{ layer00: { w, b }, ... }`; loss the mean softmax cross-entropy;
  * classification normalizer. Under a single gradient tape the loss's gradient comes from a
- * hand-derived backward pass for relu, tanh and sigmoid MLPs and softmax regression (same
+ * hand-derived backward pass for softmax regression and MLPs with any activation but selu, gelu
+ * and leakyRelu (the fused kernel for small relu, tanh and sigmoid ones; same
  * values as autodiff to float32 rounding); nested tapes and other activations use autodiff.
  */
 export function imageMlpTask(options: ImageMlpTaskOptions = {}): Task {
@@ -108,7 +109,7 @@ export interface ImageConvTaskOptions extends ImageTaskOptions {
  * average (or max) pooling over space; a linear classifier. Params
  * `{ conv00: { w, b }, ..., head: { w, b } }`. Under a single gradient tape the loss's gradient
  * comes from a hand-derived backward pass (the same conv backprop kernels, no tape replay) for
- * relu, tanh and sigmoid; nested tapes and other activations use autodiff.
+ * every activation but selu, gelu and leakyRelu; nested tapes and those use autodiff.
  */
 export function imageConvTask(options: ImageConvTaskOptions = {}): Task {
   const o = resolveImageOptions(options);
@@ -149,8 +150,9 @@ export interface ImageMlpAutoencoderTaskOptions extends ImageTaskOptions {
  * A fully connected autoencoder (learned_optimization's `ImageMLPAE_*`): an MLP maps the
  * flattened image through `hidden` back to the pixels; loss the mean squared error between
  * the image and `sigmoid(output)`; normalizer clips to [0, 1]. Under a single gradient tape the
- * loss's gradient comes from a hand-derived backward pass for relu, tanh and sigmoid (same values
- * as autodiff to float32 rounding); nested tapes and other activations use autodiff.
+ * loss's gradient comes from a hand-derived backward pass (the fused kernel for small relu, tanh
+ * and sigmoid models; tfjs ops for every activation but selu, gelu and leakyRelu; same values as
+ * autodiff to float32 rounding); nested tapes and those three use autodiff.
  */
 export function imageMlpAutoencoderTask(options: ImageMlpAutoencoderTaskOptions = {}): Task {
   const o = resolveImageOptions(options);

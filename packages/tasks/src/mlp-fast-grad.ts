@@ -16,11 +16,21 @@ import { handDerivedLoss, tapeDepth } from './fast-grad.js';
 /** d act(z) / dz from the pre-activation `z` and the activation `h`. */
 export type ActivationDerivative = (z: tf.Tensor, h: tf.Tensor) => tf.Tensor;
 
-/** {@link ActivationDerivative}s of the activations the hand-derived backward passes cover (MLP, autoencoder, conv). */
+/** {@link ActivationDerivative}s of the activations the hand-derived backward passes cover (MLP, autoencoder, conv): all but selu, gelu and leakyRelu. */
 export const DERIVATIVES: Partial<Record<Activation, ActivationDerivative>> = {
   relu: (z) => tf.step(z), // tfjs' Relu gradient: dy * step(x), 0 at x = 0
   tanh: (_z, h) => tf.sub(1, tf.square(h)),
   sigmoid: (_z, h) => tf.mul(h, tf.sub(1, h)),
+  // the hand-derived (tfjs-op) paths only; the fused kernel implements relu, tanh and sigmoid
+  relu6: (z) => tf.mul(tf.step(z), tf.cast(tf.lessEqual(z, 6), 'float32')), // tfjs' Relu6 gradient: 1 on [0, 6] except 0 at 0
+  elu: (_z, h) => tf.add(tf.minimum(h, 0), 1), // tfjs' EluGrad: h + 1 where h < 0, else 1
+  softplus: (z) => tf.sigmoid(z),
+  sin: (z) => tf.cos(z),
+  cos: (z) => tf.neg(tf.sin(z)),
+  silu: (z) => {
+    const s = tf.sigmoid(z);
+    return tf.mul(s, tf.add(1, tf.mul(z, tf.sub(1, s)))); // d/dz z sigmoid(z) = s (1 + z (1 - s))
+  },
 };
 
 /** Whether the hand-derived backward pass covers an MLP with `numLayers` layers and activation `act`. */

@@ -237,8 +237,9 @@ export interface MlpClassificationTaskOptions extends Toy2dOptions {
 
 /**
  * An MLP classifier on a generated 2-D dataset (moons, spirals or gaussian blobs). Its loss takes
- * the image MLP's fast gradient paths (fused kernel / hand-derived backward pass for relu, tanh
- * and sigmoid under one tape; autodiff under nested tapes and for the other activations).
+ * the image MLP's fast gradient paths (under one tape the fused kernel for relu, tanh and
+ * sigmoid, a hand-derived backward pass for the others but selu, gelu and leakyRelu; autodiff
+ * under nested tapes and for those three).
  */
 export function mlpClassificationTask(options: MlpClassificationTaskOptions = {}): Task {
   const spec = toySpec(options);
