@@ -159,6 +159,23 @@ export function softmaxXent(z: usize, labels: usize, dz: usize, B: i32, C: i32):
   return total * invB;
 }
 
+/**
+ * Mean over n of (x - sigmoid(z))^2 (the autoencoder's reconstruction loss) for z, x [n]; with
+ * dz != 0 also writes d loss / dz = -2 (x - s) / n * s (1 - s), s = sigmoid(z) (dz may alias z).
+ */
+export function sigmoidMse(z: usize, x: usize, dz: usize, n: i32): f64 {
+  let total: f64 = 0;
+  const scale: f64 = -2 / <f64>n;
+  for (let i: i32 = 0; i < n; i++) {
+    const at = <usize>i << 2;
+    const s: f64 = 1 / (1 + Math.exp(-<f64>load<f32>(z + at)));
+    const d: f64 = <f64>load<f32>(x + at) - s;
+    total += d * d;
+    if (dz != 0) store<f32>(dz + at, <f32>(scale * d * s * (1 - s)));
+  }
+  return total / <f64>n;
+}
+
 /** out[N] = column sums of x [B, N]. */
 export function colSum(x: usize, out: usize, B: i32, N: i32): void {
   let n: i32 = 0;

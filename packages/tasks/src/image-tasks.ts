@@ -3,6 +3,8 @@ import { LoptError, checkNumber, checkOneOf, split, type Key, type LayerTap, typ
 import { checkInt, checkIntList, classificationNormalizer, scalarTidy, softmaxCrossEntropy } from './common.js';
 import { MNIST_CLASSES, MNIST_SIZE, mnistDatasets, type ImageBatch } from './mnist.js';
 import { mlpSoftmaxLoss } from './mlp-fast-grad.js';
+import { mlpAutoencoderLoss } from './autoencoder-fast-grad.js';
+import { convName, convSoftmaxLoss, type ConvNetSpec, type ConvParams } from './conv-fast-grad.js';
 import { checkActivation, INITIALIZERS, activate, initDense, initMlp, initWeight, mlp, mlpLayerRefs, dense, type Activation, type DenseParams, type Initializer } from './nn.js';
 
 /** Image datasets the package bundles. */
@@ -62,7 +64,8 @@ export interface ImageMlpTaskOptions extends ImageTaskOptions {
  * `ImageMLP_FashionMnist8_Relu32` is `imageMlpTask({ imageSize: 8, hidden: [32] })` on
  * MNIST here). Params `{ layer00: { w, b }, ... }`; loss the mean softmax cross-entropy;
  * classification normalizer. Under a single gradient tape the loss's gradient comes from a
- * hand-derived backward pass for relu, tanh and sigmoid MLPs and softmax regression (same
+ * hand-derived backward pass for softmax regression and MLPs with any activation but selu, gelu
+ * and leakyRelu (the fused kernel for small relu, tanh and sigmoid ones; same
  * values as autodiff to float32 rounding); nested tapes and other activations use autodiff.
  */
 export function imageMlpTask(options: ImageMlpTaskOptions = {}): Task {
@@ -100,20 +103,20 @@ export interface ImageConvTaskOptions extends ImageTaskOptions {
   readonly pool?: 'avg' | 'max';
 }
 
-type ConvParams = { w: tf.Tensor4D; b: tf.Tensor1D };
-
 /**
  * A convolutional classifier (learned_optimization's `Conv_*` tasks): 3x3 'same'
  * convolutions with bias, the first with stride 2, each followed by the activation;
  * average (or max) pooling over space; a linear classifier. Params
- * `{ conv00: { w, b }, ..., head: { w, b } }`.
+ * `{ conv00: { w, b }, ..., head: { w, b } }`. Under a single gradient tape the loss's gradient
+ * comes from a hand-derived backward pass (the same conv backprop kernels, no tape replay) for
+ * every activation but selu, gelu and leakyRelu; nested tapes and those use autodiff.
  */
 export function imageConvTask(options: ImageConvTaskOptions = {}): Task {
   const o = resolveImageOptions(options);
   const channels = checkIntList('channels', options.channels ?? [8, 16], 1, 1024);
   if (channels.length === 0) throw new LoptError('INVALID_OPTION', "Option 'channels' needs at least one convolution.", { option: 'channels' });
   const pool = checkOneOf('pool', options.pool ?? 'avg', ['avg', 'max'] as const);
-  const convName = (i: number): string => `conv${String(i).padStart(2, '0')}`;
+  const spec: ConvNetSpec = { numConvs: channels.length, activation: o.activation, pool, numClasses: MNIST_CLASSES };
   return {
     name: `image-conv-${o.dataset}${o.imageSize}-${channels.join('x')}-${pool}-${suffix(o)}`,
     init: (k: Key) => {
@@ -129,16 +132,8 @@ export function imageConvTask(options: ImageConvTaskOptions = {}): Task {
     },
     loss: (params: TensorTree, batch: TensorTree) =>
       scalarTidy(() => {
-        const p = params as Record<string, ConvParams>;
         const { image, label } = batch as ImageBatch;
-        let h: tf.Tensor4D = image;
-        channels.forEach((_, i) => {
-          const layer = p[convName(i)] as ConvParams;
-          h = tf.add(tf.conv2d(h, layer.w, i === 0 ? 2 : 1, 'same'), layer.b) as tf.Tensor4D;
-          h = activate(o.activation, h) as tf.Tensor4D;
-        });
-        const pooled = (pool === 'avg' ? tf.mean(h, [1, 2]) : tf.max(h, [1, 2])) as tf.Tensor2D;
-        return softmaxCrossEntropy(dense(p.head as unknown as DenseParams, pooled), label, MNIST_CLASSES);
+        return convSoftmaxLoss(params as Record<string, ConvParams | DenseParams>, image, label, spec);
       }),
     datasets: mnistDatasets({ imageSize: o.imageSize, batchSize: o.batchSize }),
     normalizer: classificationNormalizer(MNIST_CLASSES),
@@ -154,7 +149,10 @@ export interface ImageMlpAutoencoderTaskOptions extends ImageTaskOptions {
 /**
  * A fully connected autoencoder (learned_optimization's `ImageMLPAE_*`): an MLP maps the
  * flattened image through `hidden` back to the pixels; loss the mean squared error between
- * the image and `sigmoid(output)`; normalizer clips to [0, 1].
+ * the image and `sigmoid(output)`; normalizer clips to [0, 1]. Under a single gradient tape the
+ * loss's gradient comes from a hand-derived backward pass (the fused kernel for small relu, tanh
+ * and sigmoid models; tfjs ops for every activation but selu, gelu and leakyRelu; same values as
+ * autodiff to float32 rounding); nested tapes and those three use autodiff.
  */
 export function imageMlpAutoencoderTask(options: ImageMlpAutoencoderTaskOptions = {}): Task {
   const o = resolveImageOptions(options);
@@ -171,7 +169,13 @@ export function imageMlpAutoencoderTask(options: ImageMlpAutoencoderTaskOptions 
   return {
     name: `image-mlp-ae-${o.dataset}${o.imageSize}-${hidden.join('x') || 'linear'}-${suffix(o)}`,
     init: (k: Key) => initMlp(k, sizes, o.initializer, o.initScale),
-    loss: (params: TensorTree, batch: TensorTree) => forward(params, batch),
+    loss: (params: TensorTree, batch: TensorTree) =>
+      scalarTidy(() => {
+        const { image } = batch as ImageBatch;
+        const x = tf.reshape(image, [image.shape[0], inputs]) as tf.Tensor2D;
+        return mlpAutoencoderLoss(params as Record<string, DenseParams>, x, sizes.length - 1, o.activation);
+      }),
+    // the tapped loss takes the autodiff path (its custom-gradient taps need the tape)
     layers: { dense: mlpLayerRefs(sizes.length - 1), loss: (params: TensorTree, batch: TensorTree, tap: LayerTap) => forward(params, batch, tap) },
     datasets: mnistDatasets({ imageSize: o.imageSize, batchSize: o.batchSize }),
     normalizer: (loss: number) => (Number.isFinite(loss) ? Math.min(Math.max(loss, 0), 1) : 1),

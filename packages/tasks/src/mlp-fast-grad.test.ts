@@ -7,6 +7,7 @@ import { key, normalArray, randintArray, split, treeLeaves, treeUnflatten, treeF
 import { fastGradCovers, mlpSoftmaxLoss, takesFastGrad, type MlpLossPath } from './mlp-fast-grad.js';
 import { imageMlpTask } from './image-tasks.js';
 import { mlpLayerName, type Activation, type DenseParams } from './nn.js';
+import { secondOrderOn } from './fast-grad-test-helpers.js';
 
 interface Net {
   sizes: number[];
@@ -160,21 +161,9 @@ describe('mlpSoftmaxLoss: the hand-derived backward pass', () => {
     const layers = net.sizes.length - 1;
     const { structure } = treeFlatten(p.params as unknown as TensorTree);
     const leaves = treeLeaves(p.params as unknown as TensorTree);
-    // d/dθ of |inner gradient|²: differentiates through the inner backward pass
-    const secondOrder = (path: 'auto' | 'autodiff'): string => {
-      const inner = (...ls: tf.Tensor[]): tf.Scalar =>
-        mlpSoftmaxLoss(treeUnflatten(structure, ls) as unknown as Record<string, DenseParams>, p.x, p.labels, layers, net.act, net.sizes[layers]!, path);
-      const outer = (...ls: tf.Tensor[]): tf.Scalar => tf.addN(tf.grads(inner)(ls).map((g) => tf.sum(tf.square(g)))) as tf.Scalar;
-      try {
-        const gs = tf.grads(outer)(leaves);
-        const out = gs.map((g) => Array.from(g.dataSync()).join(',')).join(';');
-        tf.dispose(gs);
-        return out;
-      } catch (e) {
-        // tfjs 4.22 cannot differentiate twice through tf.logSoftmax (a custom-gradient op)
-        return `error: ${(e as Error).message}`;
-      }
-    };
+    // d/dθ of |inner gradient|² (tfjs 4.22 cannot differentiate twice through tf.logSoftmax: then the error)
+    const secondOrder = (path: 'auto' | 'autodiff'): string =>
+      secondOrderOn((ls, gp) => mlpSoftmaxLoss(treeUnflatten(structure, ls) as unknown as Record<string, DenseParams>, p.x, p.labels, layers, net.act, net.sizes[layers]!, gp as MlpLossPath), leaves, path);
     const taken: boolean[] = [];
     const probe = (...ls: tf.Tensor[]): tf.Scalar => {
       taken.push(takesFastGrad(layers, net.act));

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { softmaxCrossEntropy } from './common.js';
 import { activate, mlp, mlpLayerName, type Activation, type DenseParams } from './nn.js';
-import { FUSED_MLP_ACTIVATIONS, fusedMlpImplementation, fusedMlpLossGrad } from './fused/mlp-kernel.js';
+import { FUSED_MLP_ACTIVATIONS, fusedMlpImplementation, fusedMlpLossGrad, type FusedMlpHead } from './fused/mlp-kernel.js';
+import { handDerivedLoss, tapeDepth } from './fast-grad.js';
 
 // The softmax-cross-entropy loss of an MLP with a hand-derived backward pass. Under one
 // gradient tape (plain training, evaluation, ES/PES inner steps) the loss is one custom-gradient
@@ -12,17 +13,25 @@ import { FUSED_MLP_ACTIVATIONS, fusedMlpImplementation, fusedMlpLossGrad } from 
 // On the cpu and wasm backends, small models go further: loss and gradient are ONE fused
 // kernel call (fused/mlp-kernel.ts), and without a tape the fused kernel computes the loss alone.
 
-/** d act(z) / dz from the pre-activation `z` and the activation `h`, for the activations the fast path covers. */
-const DERIVATIVES: Partial<Record<Activation, (z: tf.Tensor, h: tf.Tensor) => tf.Tensor>> = {
+/** d act(z) / dz from the pre-activation `z` and the activation `h`. */
+export type ActivationDerivative = (z: tf.Tensor, h: tf.Tensor) => tf.Tensor;
+
+/** {@link ActivationDerivative}s of the activations the hand-derived backward passes cover (MLP, autoencoder, conv): all but selu, gelu and leakyRelu. */
+export const DERIVATIVES: Partial<Record<Activation, ActivationDerivative>> = {
   relu: (z) => tf.step(z), // tfjs' Relu gradient: dy * step(x), 0 at x = 0
   tanh: (_z, h) => tf.sub(1, tf.square(h)),
   sigmoid: (_z, h) => tf.mul(h, tf.sub(1, h)),
+  // the hand-derived (tfjs-op) paths only; the fused kernel implements relu, tanh and sigmoid
+  relu6: (z) => tf.mul(tf.step(z), tf.cast(tf.lessEqual(z, 6), 'float32')), // tfjs' Relu6 gradient: 1 on [0, 6] except 0 at 0
+  elu: (_z, h) => tf.add(tf.minimum(h, 0), 1), // tfjs' EluGrad: h + 1 where h < 0, else 1
+  softplus: (z) => tf.sigmoid(z),
+  sin: (z) => tf.cos(z),
+  cos: (z) => tf.neg(tf.sin(z)),
+  silu: (z) => {
+    const s = tf.sigmoid(z);
+    return tf.mul(s, tf.add(1, tf.mul(z, tf.sub(1, s)))); // d/dz z sigmoid(z) = s (1 + z (1 - s))
+  },
 };
-
-/** Gradient tapes recording now (tfjs-core's engine state; 0 outside tf.grad, 2+ when nested). */
-function tapeDepth(): number {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth;
-}
 
 /** Whether the hand-derived backward pass covers an MLP with `numLayers` layers and activation `act`. */
 export function fastGradCovers(numLayers: number, act: Activation): boolean {
@@ -56,8 +65,8 @@ function flopsPerExample(params: Record<string, DenseParams>, numLayers: number)
   return total;
 }
 
-/** Whether the fused kernel covers this model on the active backend now. */
-function fusedCovers(params: Record<string, DenseParams>, x: tf.Tensor, numLayers: number, act: Activation): boolean {
+/** Whether the fused kernel covers this MLP (`params` on `x`, `numLayers` layers, activation `act`) on the active backend now. */
+export function fusedCovers(params: Record<string, DenseParams>, x: tf.Tensor, numLayers: number, act: Activation): boolean {
   return (
     x.dtype === 'float32' &&
     (numLayers === 1 || (FUSED_MLP_ACTIVATIONS as readonly string[]).includes(act)) &&
@@ -90,10 +99,11 @@ export function mlpSoftmaxLoss(
   if (path === 'fused' || auto) return fusedLoss(params, x, labels, numLayers, act, depth === 0);
   const fast = path === 'fast' || (path === 'auto' && takesFastGrad(numLayers, act));
   if (!fast) return softmaxCrossEntropy(mlp(params, x, numLayers, act), labels, numClasses);
-  return handDerivedLoss(params, x, labels, numLayers, act, numClasses);
+  return handDerivedSoftmaxLoss(params, x, labels, numLayers, act, numClasses);
 }
 
-function leavesOf(params: Record<string, DenseParams>, numLayers: number): tf.Tensor[] {
+/** The leaves `[w0, b0, w1, b1, ...]` of an MLP's params in layer order. */
+export function mlpLeaves(params: Record<string, DenseParams>, numLayers: number): tf.Tensor[] {
   const leaves: tf.Tensor[] = [];
   for (let i = 0; i < numLayers; i++) {
     const p = params[mlpLayerName(i)] as DenseParams;
@@ -102,55 +112,75 @@ function leavesOf(params: Record<string, DenseParams>, numLayers: number): tf.Te
   return leaves;
 }
 
-/** The loss through the fused kernel: one custom-gradient node whose gradient the kernel computed in the forward call. */
-function fusedLoss(params: Record<string, DenseParams>, x: tf.Tensor2D, labels: tf.Tensor1D, numLayers: number, act: Activation, lossOnly: boolean): tf.Scalar {
+/**
+ * The loss through the fused kernel (`head`: softmax cross-entropy against `labels`, or the MSE
+ * of sigmoid(output) against `labels` as targets): with `lossOnly` the loss alone, else one
+ * custom-gradient node whose gradient the kernel computed in the forward call.
+ */
+export function fusedLoss(
+  params: Record<string, DenseParams>,
+  x: tf.Tensor2D,
+  labels: tf.Tensor1D | tf.Tensor2D,
+  numLayers: number,
+  act: Activation,
+  lossOnly: boolean,
+  head: FusedMlpHead = 'softmax-xent',
+): tf.Scalar {
   const kernelAct = numLayers === 1 ? 'relu' : (act as (typeof FUSED_MLP_ACTIVATIONS)[number]);
-  const leaves = leavesOf(params, numLayers);
-  if (lossOnly) return fusedMlpLossGrad(x, labels, leaves, kernelAct, false)[0] as tf.Scalar;
-  const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args.pop() as tf.GradSaveFunc;
-    const [value, ...grads] = fusedMlpLossGrad(x, labels, args as tf.Tensor[], kernelAct, true);
-    save(grads as tf.Tensor[]);
-    return { value: value as tf.Scalar, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => saved.map((g) => tf.mul(g, dy)) };
+  const leaves = mlpLeaves(params, numLayers);
+  if (lossOnly) return fusedMlpLossGrad(x, labels, leaves, kernelAct, false, head)[0] as tf.Scalar;
+  return handDerivedLoss(leaves, (ls) => {
+    const [value, ...grads] = fusedMlpLossGrad(x, labels, ls, kernelAct, true, head);
+    return { value: value as tf.Scalar, saved: grads as tf.Tensor[], backward: (dy, saved) => saved.map((g) => tf.mul(g, dy)) };
   });
-  return loss(...leaves) as tf.Scalar;
 }
 
 /** The loss with the hand-derived backward pass as a few large tfjs ops. */
-function handDerivedLoss(params: Record<string, DenseParams>, x: tf.Tensor2D, labels: tf.Tensor1D, numLayers: number, act: Activation, numClasses: number): tf.Scalar {
-  const leaves = leavesOf(params, numLayers);
+function handDerivedSoftmaxLoss(params: Record<string, DenseParams>, x: tf.Tensor2D, labels: tf.Tensor1D, numLayers: number, act: Activation, numClasses: number): tf.Scalar {
   const derivative = DERIVATIVES[act];
-  const loss = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args.pop() as tf.GradSaveFunc;
-    const ws = args as tf.Tensor[];
+  return handDerivedLoss(mlpLeaves(params, numLayers), (ws) => {
     const onehot = tf.oneHot(tf.cast(labels, 'int32'), numClasses);
-    const hs: tf.Tensor[] = [x];
-    const zs: tf.Tensor[] = [];
-    for (let i = 0; i < numLayers; i++) {
-      const z = tf.add(tf.matMul(hs[i] as tf.Tensor2D, ws[2 * i] as tf.Tensor2D), ws[2 * i + 1] as tf.Tensor);
-      zs.push(z);
-      if (i + 1 < numLayers) hs.push(activate(act, z));
-    }
+    const { hs, zs } = mlpForward(x, ws, numLayers, act);
     const logp = tf.logSoftmax(zs[numLayers - 1] as tf.Tensor2D);
-    // everything the backward pass reads is saved: inputs may be temporaries of a caller's tidy
-    save([onehot, logp, ...hs, ...zs, ...ws]);
     return {
       value: tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), -1))) as tf.Scalar,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved, numLayers, derivative),
+      saved: [onehot, logp, ...hs, ...zs, ...ws],
+      backward: (dy, saved) => {
+        const [savedOnehot, savedLogp] = saved as [tf.Tensor, tf.Tensor];
+        const batch = savedOnehot.shape[0] as number;
+        // d/dlogits of -mean(sum(onehot * logsoftmax)) = (softmax - onehot) / batch
+        const dz = tf.mul(tf.sub(tf.exp(savedLogp), savedOnehot), tf.div(dy, batch));
+        return mlpBackward(dz, saved.slice(2), numLayers, derivative);
+      },
     };
   });
-  return loss(...leaves) as tf.Scalar;
 }
 
-/** d loss / d (w0, b0, w1, b1, ...) from the saved `[onehot, logp, h0..h(L-1), z0..z(L-1), w0, b0, ...]`. */
-function backward(dy: tf.Tensor, saved: tf.Tensor[], numLayers: number, derivative: ((z: tf.Tensor, h: tf.Tensor) => tf.Tensor) | undefined): tf.Tensor[] {
-  const [onehot, logp] = saved as [tf.Tensor, tf.Tensor];
-  const hs = saved.slice(2, 2 + numLayers);
-  const zs = saved.slice(2 + numLayers, 2 + 2 * numLayers);
-  const ws = saved.slice(2 + 2 * numLayers);
-  const batch = onehot.shape[0] as number;
-  // d/dlogits of -mean(sum(onehot * logsoftmax)) = (softmax - onehot) / batch
-  let dz = tf.mul(tf.sub(tf.exp(logp), onehot), tf.div(dy, batch));
+/**
+ * The forward pass of an MLP on its leaves `ws = [w0, b0, w1, b1, ...]`: the layer inputs
+ * `hs` (`x` first) and the pre-activations `zs` (the last one is the output, not activated).
+ */
+export function mlpForward(x: tf.Tensor, ws: readonly tf.Tensor[], numLayers: number, act: Activation): { hs: tf.Tensor[]; zs: tf.Tensor[] } {
+  const hs: tf.Tensor[] = [x];
+  const zs: tf.Tensor[] = [];
+  for (let i = 0; i < numLayers; i++) {
+    const z = tf.add(tf.matMul(hs[i] as tf.Tensor2D, ws[2 * i] as tf.Tensor2D), ws[2 * i + 1] as tf.Tensor);
+    zs.push(z);
+    if (i + 1 < numLayers) hs.push(activate(act, z));
+  }
+  return { hs, zs };
+}
+
+/**
+ * d loss / d (w0, b0, w1, b1, ...) of an MLP from `dz` = d loss / d (last pre-activation) and
+ * `[h0..h(L-1), z0..z(L-1), w0, b0, ...]` as {@link mlpForward} made them: per layer `hᵀ·dz`,
+ * a column sum, `dz·Wᵀ` and the activation's derivative.
+ */
+export function mlpBackward(dzLast: tf.Tensor, saved: readonly tf.Tensor[], numLayers: number, derivative: ActivationDerivative | undefined): tf.Tensor[] {
+  const hs = saved.slice(0, numLayers);
+  const zs = saved.slice(numLayers, 2 * numLayers);
+  const ws = saved.slice(2 * numLayers);
+  let dz = dzLast;
   const grads: tf.Tensor[] = new Array<tf.Tensor>(2 * numLayers);
   for (let i = numLayers - 1; i >= 0; i--) {
     grads[2 * i] = tf.matMul(hs[i] as tf.Tensor2D, dz as tf.Tensor2D, true, false);

@@ -2,6 +2,87 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, normal, normalArray, split, uniformArray, type Key, type Task, type TaskFamily, type TensorTree } from '@lopt/core';
 import { checkInt, checkNumberList, checkRecord, generatedDatasets, logUniform, logUniformInt, stopGradient, scalarTidy, MAX_DIM } from './common.js';
 import { vectorizedNoisyQuadratics, vectorizedQuadratics } from './vectorized.js';
+import { handDerivedLoss, takesHandDerived, type GradPath } from './fast-grad.js';
+
+// Each quadratic's loss has an analytic gradient: under one gradient tape the loss is one
+// custom-gradient node with that gradient (fast-grad.ts), computed with the same ops in the same
+// order as tfjs' autodiff, so both paths give the same numbers; under nested tapes autodiff runs.
+
+/** `sum(p^2)`; gradient `2 p`. */
+export function quadraticLoss(p: tf.Tensor, path: GradPath = 'auto'): tf.Scalar {
+  if (!takesHandDerived(path)) return tf.sum(tf.square(p));
+  return handDerivedLoss([p], ([q]) => ({
+    value: tf.sum(tf.square(q as tf.Tensor)),
+    saved: [q as tf.Tensor],
+    backward: (dy, [s]) => [tf.mul(dy, tf.mul(s as tf.Tensor, 2))],
+  }));
+}
+
+/** `sum((a + b)^2)`; gradient `2 (a + b)` for both. */
+export function sumQuadraticLoss(a: tf.Tensor, b: tf.Tensor, path: GradPath = 'auto'): tf.Scalar {
+  if (!takesHandDerived(path)) return tf.sum(tf.square(tf.add(a, b)));
+  return handDerivedLoss([a, b], ([x, y]) => {
+    const s = tf.add(x as tf.Tensor, y as tf.Tensor);
+    return {
+      value: tf.sum(tf.square(s)),
+      saved: [s],
+      backward: (dy, [sum]) => {
+        const g = tf.mul(dy, tf.mul(sum as tf.Tensor, 2));
+        return [g, tf.clone(g)];
+      },
+    };
+  });
+}
+
+/** `log(sum(p^2))`; gradient `2 p / sum(p^2)`. */
+export function logQuadraticLoss(p: tf.Tensor, path: GradPath = 'auto'): tf.Scalar {
+  if (!takesHandDerived(path)) return tf.log(tf.sum(tf.square(p))) as tf.Scalar;
+  return handDerivedLoss([p], ([q]) => {
+    const total = tf.sum(tf.square(q as tf.Tensor));
+    return {
+      value: tf.log(total) as tf.Scalar,
+      saved: [q as tf.Tensor, total],
+      backward: (dy, [x, t]) => [tf.mul(tf.div(dy, t as tf.Tensor), tf.mul(x as tf.Tensor, 2))],
+    };
+  });
+}
+
+/** `sum(scale (p - target)^2)`; gradient `2 scale (p - target)`. */
+export function scaledQuadraticLoss(p: tf.Tensor, scale: readonly number[], target: readonly number[], path: GradPath = 'auto'): tf.Scalar {
+  if (!takesHandDerived(path)) return tf.sum(tf.mul(tf.tensor1d(scale as number[]), tf.square(tf.sub(p, tf.tensor1d(target as number[])))));
+  return handDerivedLoss([p], ([q]) => {
+    const s = tf.tensor1d(scale as number[]);
+    const d = tf.sub(q as tf.Tensor, tf.tensor1d(target as number[]));
+    return {
+      value: tf.sum(tf.mul(s, tf.square(d))),
+      saved: [s, d],
+      backward: (dy, [sc, diff]) => [tf.mul(tf.mul(dy, sc as tf.Tensor), tf.mul(diff as tf.Tensor, 2))],
+    };
+  });
+}
+
+/**
+ * The noisy quadratic `sum((scale (center - p))^2)` whose gradient carries `noiseStd * noise`
+ * (through a zero-valued stop-gradient term on the autodiff path; the hand-derived gradient
+ * adds it directly, and its value is the clean sum, equal for finite params).
+ */
+export function noisyQuadraticLoss(p: tf.Tensor, noise: tf.Tensor, scale: readonly number[], center: readonly number[], noiseStd: number, path: GradPath = 'auto'): tf.Scalar {
+  if (!takesHandDerived(path)) {
+    const clean = tf.sum(tf.square(tf.mul(tf.tensor1d(scale as number[]), tf.sub(tf.tensor1d(center as number[]), p))));
+    const noisyTerm = tf.mul(tf.mul(noise, noiseStd), p);
+    return tf.add(clean, tf.sum(tf.sub(noisyTerm, stopGradient(noisyTerm))));
+  }
+  return handDerivedLoss([p], ([q]) => {
+    const s = tf.tensor1d(scale as number[]);
+    const m = tf.mul(s, tf.sub(tf.tensor1d(center as number[]), q as tf.Tensor));
+    return {
+      value: tf.sum(tf.square(m)),
+      saved: [s, m, tf.mul(noise, noiseStd)],
+      // d/dp: -(dy 2 m) scale from the clean sum, plus dy noiseStd noise
+      backward: (dy, [sc, mm, n]) => [tf.add(tf.neg(tf.mul(tf.mul(dy, tf.mul(mm as tf.Tensor, 2)), sc as tf.Tensor)), tf.mul(dy, n as tf.Tensor))],
+    };
+  });
+}
 
 /** Options of {@link quadraticTask}. */
 export interface QuadraticTaskOptions {
@@ -24,7 +105,7 @@ export function quadraticTask(options: QuadraticTaskOptions = {}): Task {
   return {
     name: `quadratic-${dim}`,
     init: (k: Key) => normal(k, [dim]),
-    loss: (params: TensorTree) => scalarTidy(() => tf.sum(tf.square(params as tf.Tensor))),
+    loss: (params: TensorTree) => scalarTidy(() => quadraticLoss(params as tf.Tensor)),
   };
 }
 
@@ -40,7 +121,7 @@ export function sumQuadraticTask(options: QuadraticTaskOptions = {}): Task {
     loss: (params: TensorTree) =>
       scalarTidy(() => {
         const p = params as { a: tf.Tensor; b: tf.Tensor };
-        return tf.sum(tf.square(tf.add(p.a, p.b)));
+        return sumQuadraticLoss(p.a, p.b);
       }),
   };
 }
@@ -51,7 +132,7 @@ export function logQuadraticTask(options: QuadraticTaskOptions = {}): Task {
   return {
     name: `log-quadratic-${dim}`,
     init: (k: Key) => normal(k, [dim]),
-    loss: (params: TensorTree) => scalarTidy(() => tf.log(tf.sum(tf.square(params as tf.Tensor)))),
+    loss: (params: TensorTree) => scalarTidy(() => logQuadraticLoss(params as tf.Tensor)),
   };
 }
 
@@ -80,8 +161,7 @@ export function quadraticFromConfig(cfg: QuadraticConfig): Task {
   return {
     name: `scaled-quadratic-${dim}`,
     init: (k: Key) => normal(k, [dim]),
-    loss: (params: TensorTree) =>
-      scalarTidy(() => tf.sum(tf.mul(tf.tensor1d(scale), tf.square(tf.sub(params as tf.Tensor, tf.tensor1d(target)))))),
+    loss: (params: TensorTree) => scalarTidy(() => scaledQuadraticLoss(params as tf.Tensor, scale, target)),
     normalizer: (loss: number) => (Number.isFinite(loss) ? Math.min(Math.max(loss, 0), 1000) : 1000),
   };
 }
@@ -195,12 +275,9 @@ export function noisyQuadraticFromConfig(cfg: NoisyQuadraticConfig): Task {
     init: (k: Key) => normal(k, [dim]),
     loss: (params: TensorTree, batch: TensorTree) =>
       scalarTidy(() => {
-        const p = params as tf.Tensor;
         const noise = (batch as { noise?: tf.Tensor } | undefined)?.noise;
         if (!noise) throw new LoptError('MISSING_CONTEXT', 'The noisy quadratic loss needs a batch { noise } from task.datasets.train.sample(key).', { option: 'batch' });
-        const clean = tf.sum(tf.square(tf.mul(tf.tensor1d(scale), tf.sub(tf.tensor1d(center), p))));
-        const noisyTerm = tf.mul(tf.mul(noise, noiseStd), p);
-        return tf.add(clean, tf.sum(tf.sub(noisyTerm, stopGradient(noisyTerm))));
+        return noisyQuadraticLoss(params as tf.Tensor, noise, scale, center, noiseStd);
       }),
     datasets: generatedDatasets((k: Key) => ({ noise: normal(k, [dim]) })),
     normalizer: (loss: number) => (Number.isFinite(loss) ? Math.min(Math.max(loss, 0), 1000) : 1000),

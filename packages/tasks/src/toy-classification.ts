@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, checkOneOf, foldIn, key as makeKey, normalArray, split, uniformArray, type Key, type LayerTap, type Task, type TensorTree } from '@lopt/core';
 import { checkInt, checkIntList, classificationNormalizer, generatedDatasets, sigmoidCrossEntropy, softmaxCrossEntropy, scalarTidy } from './common.js';
-import { checkActivation, initDense, initWeight, initMlp, dense, mlp, mlpLayerRefs, type Activation, type DenseParams } from './nn.js';
+import { checkActivation, initDense, initWeight, initMlp, mlp, mlpLayerName, mlpLayerRefs, type Activation, type DenseParams } from './nn.js';
+import { handDerivedLoss, takesHandDerived, type GradPath } from './fast-grad.js';
+import { mlpSoftmaxLoss } from './mlp-fast-grad.js';
 
 /** A batch of features and integer labels. */
 export type FeatureBatch = { x: tf.Tensor2D; label: tf.Tensor1D };
@@ -16,6 +18,30 @@ export interface RegressionTaskOptions {
   readonly dataSeed?: number;
 }
 
+/**
+ * Mean sigmoid cross-entropy of `x·w + b` against 0/1 `label`s (the logistic-regression loss).
+ * Under one gradient tape (`'auto'`) its gradient is hand-derived: `dz = (sigmoid(z) - y) / N`,
+ * `xᵀ·dz` and `sum(dz)`; under nested tapes autodiff runs. Same forward ops: equal values.
+ */
+export function logisticLoss(w: tf.Tensor, b: tf.Tensor, x: tf.Tensor2D, label: tf.Tensor1D, path: GradPath = 'auto'): tf.Scalar {
+  const dim = x.shape[1];
+  const logits = (wv: tf.Tensor, bv: tf.Tensor): tf.Tensor => tf.add(tf.squeeze(tf.matMul(x, tf.reshape(wv, [dim, 1])), [1]), bv);
+  if (!takesHandDerived(path)) return sigmoidCrossEntropy(logits(w, b), tf.cast(label, 'float32'));
+  return handDerivedLoss([w, b], ([wv, bv]) => {
+    const z = logits(wv as tf.Tensor, bv as tf.Tensor);
+    const y = tf.cast(label, 'float32');
+    return {
+      value: sigmoidCrossEntropy(z, y),
+      saved: [z, y, x],
+      backward: (dy, [zs, ys, xs]) => {
+        // d/dz mean(max(z, 0) - z y + log(1 + exp(-|z|))) = (sigmoid(z) - y) / N
+        const dz = tf.mul(tf.sub(tf.sigmoid(zs as tf.Tensor), ys as tf.Tensor), tf.div(dy, (zs as tf.Tensor).size));
+        return [tf.reshape(tf.matMul(tf.reshape(dz, [1, -1]), xs as tf.Tensor2D), [dim]), tf.sum(dz)];
+      },
+    };
+  });
+}
+
 function teacher(dataSeed: number, n: number): Float64Array {
   return normalArray(foldIn(makeKey(dataSeed), 0x7eac), n);
 }
@@ -23,7 +49,8 @@ function teacher(dataSeed: number, n: number): Float64Array {
 /**
  * Logistic regression on generated data: `x ~ N(0, I_d)`, `y ~ Bernoulli(sigmoid(x . w*))`
  * with a hidden teacher `w* ~ N(0, I)` fixed by `dataSeed`. Params `{ w: [d], b: [] }`,
- * loss the mean sigmoid cross-entropy; classification normalizer with C = 2.
+ * loss the mean sigmoid cross-entropy; classification normalizer with C = 2. Under a single
+ * gradient tape the gradient is hand-derived (one matmul and a sum); nested tapes use autodiff.
  */
 export function logisticRegressionTask(options: RegressionTaskOptions = {}): Task {
   const dim = checkInt('dim', options.dim ?? 10, 1, 100_000);
@@ -37,8 +64,7 @@ export function logisticRegressionTask(options: RegressionTaskOptions = {}): Tas
       scalarTidy(() => {
         const p = params as { w: tf.Tensor; b: tf.Tensor };
         const { x, label } = batch as FeatureBatch;
-        const z = tf.add(tf.squeeze(tf.matMul(x, tf.reshape(p.w, [dim, 1])), [1]), p.b);
-        return sigmoidCrossEntropy(z, tf.cast(label, 'float32'));
+        return logisticLoss(p.w, p.b, x, label);
       }),
     datasets: generatedDatasets((k: Key) => {
       const [kx, ky] = split(k, 2) as [Key, Key];
@@ -64,7 +90,9 @@ export interface SoftmaxRegressionTaskOptions extends RegressionTaskOptions {
 
 /**
  * Softmax (multinomial logistic) regression on generated data: `x ~ N(0, I_d)`, labels
- * drawn from `softmax(x W*)` with a hidden teacher `W* ~ N(0, I)` fixed by `dataSeed`.
+ * drawn from `softmax(x W*)` with a hidden teacher `W* ~ N(0, I)` fixed by `dataSeed`. Its loss
+ * takes the image MLP's fast gradient paths (the fused kernel or the hand-derived backward pass
+ * under one tape, autodiff under nested tapes).
  */
 export function softmaxRegressionTask(options: SoftmaxRegressionTaskOptions = {}): Task {
   const dim = checkInt('dim', options.dim ?? 10, 1, 100_000);
@@ -78,7 +106,8 @@ export function softmaxRegressionTask(options: SoftmaxRegressionTaskOptions = {}
     loss: (params: TensorTree, batch: TensorTree) =>
       scalarTidy(() => {
         const { x, label } = batch as FeatureBatch;
-        return softmaxCrossEntropy(dense(params as DenseParams, x), label, numClasses);
+        // one dense layer: the MLP loss's fused kernel / hand-derived backward pass covers it
+        return mlpSoftmaxLoss({ [mlpLayerName(0)]: params as DenseParams }, x, label, 1, 'relu', numClasses);
       }),
     datasets: generatedDatasets((k: Key) => {
       const [kx, ky] = split(k, 2) as [Key, Key];
@@ -206,7 +235,12 @@ export interface MlpClassificationTaskOptions extends Toy2dOptions {
   readonly batchSize?: number;
 }
 
-/** An MLP classifier on a generated 2-D dataset (moons, spirals or gaussian blobs). */
+/**
+ * An MLP classifier on a generated 2-D dataset (moons, spirals or gaussian blobs). Its loss takes
+ * the image MLP's fast gradient paths (under one tape the fused kernel for relu, tanh and
+ * sigmoid, a hand-derived backward pass for the others but selu, gelu and leakyRelu; autodiff
+ * under nested tapes and for those three).
+ */
 export function mlpClassificationTask(options: MlpClassificationTaskOptions = {}): Task {
   const spec = toySpec(options);
   const hidden = checkIntList('hidden', options.hidden ?? [32, 32], 1, 4096);
@@ -219,10 +253,16 @@ export function mlpClassificationTask(options: MlpClassificationTaskOptions = {}
       const logits = mlp(params as Record<string, DenseParams>, x, sizes.length - 1, activation, tap);
       return softmaxCrossEntropy(logits, label, spec.numClasses);
     });
+  const fastLoss = (params: TensorTree, batch: TensorTree) =>
+    scalarTidy(() => {
+      const { x, label } = batch as FeatureBatch;
+      return mlpSoftmaxLoss(params as Record<string, DenseParams>, x, label, sizes.length - 1, activation, spec.numClasses);
+    });
   return {
     name: `mlp-${spec.dataset}-${hidden.join('x') || 'linear'}-${activation}`,
     init: (k: Key) => initMlp(k, sizes),
-    loss: (params: TensorTree, batch: TensorTree) => forward(params, batch),
+    loss: fastLoss,
+    // the tapped loss takes the autodiff path (its custom-gradient taps need the tape)
     layers: { dense: mlpLayerRefs(sizes.length - 1), loss: (params: TensorTree, batch: TensorTree, tap: LayerTap) => forward(params, batch, tap) },
     datasets: generatedDatasets((k: Key) => {
       const { x, label } = sampleToy(spec, k, batchSize);

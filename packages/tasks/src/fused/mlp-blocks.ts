@@ -9,6 +9,7 @@ export interface MlpBlocks {
   activate(x: number, n: number, act: number): void;
   activateBackward(d: number, h: number, n: number, act: number): void;
   softmaxXent(z: number, labels: number, dz: number, B: number, C: number): number;
+  sigmoidMse(z: number, x: number, dz: number, n: number): number;
   colSum(x: number, out: number, B: number, N: number): void;
   transpose(src: number, dst: number, R: number, C: number): void;
 }
@@ -60,6 +61,17 @@ export function jsBlocks(buffer: ArrayBufferLike): MlpBlocks {
       }
       return total / B;
     },
+    sigmoidMse(z, x, dz, n) {
+      const [Zo, Xo, Do] = [z >> 2, x >> 2, dz >> 2];
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const s = 1 / (1 + Math.exp(-(f[Zo + i] as number)));
+        const d = (f[Xo + i] as number) - s;
+        total += d * d;
+        if (dz !== 0) f[Do + i] = ((-2 / n) * d) * s * (1 - s);
+      }
+      return total / n;
+    },
     colSum(x, out, B, N) {
       const [X, O] = [x >> 2, out >> 2];
       for (let n = 0; n < N; n++) {
@@ -75,9 +87,13 @@ export function jsBlocks(buffer: ArrayBufferLike): MlpBlocks {
   };
 }
 
+/** The loss heads the fused kernel implements, by kernel code: softmax cross-entropy against int32 labels, MSE of sigmoid(output) against float32 targets. */
+export const FUSED_MLP_HEADS = ['softmax-xent', 'sigmoid-mse'] as const;
+
 /** Byte offsets of one fused call's operands. `gw`/`gb` empty: loss only. */
 export interface MlpPointers {
   x: number;
+  /** int32 labels [B] (softmax-xent) or float32 targets [B, D_L] (sigmoid-mse). */
   labels: number;
   w: number[];
   b: number[];
@@ -96,10 +112,12 @@ export function scratchFloats(sizes: readonly number[], batch: number): number {
 }
 
 /**
- * The mean softmax cross-entropy of the MLP with layer sizes `sizes` (input first) on `batch`
- * examples, and (when `p.gw` is not empty) its gradient, through `k`'s blocks. Returns the loss.
+ * The loss of the MLP with layer sizes `sizes` (input first) on `batch` examples — head 0: mean
+ * softmax cross-entropy, 1: mean squared error of sigmoid(output) against targets (see
+ * {@link FUSED_MLP_HEADS}) — and (when `p.gw` is not empty) its gradient, through `k`'s blocks.
+ * Returns the loss.
  */
-export function mlpLossGrad(k: MlpBlocks, p: MlpPointers, sizes: readonly number[], batch: number, act: number): number {
+export function mlpLossGrad(k: MlpBlocks, p: MlpPointers, sizes: readonly number[], batch: number, act: number, head = 0): number {
   const L = sizes.length - 1;
   const D = (i: number): number => sizes[i] as number;
   const hs: number[] = [p.x];
@@ -119,7 +137,8 @@ export function mlpLossGrad(k: MlpBlocks, p: MlpPointers, sizes: readonly number
     if (i + 1 < L) k.activate(out, batch * D(i + 1), act);
   }
   const withGrads = p.gw.length > 0;
-  const loss = k.softmaxXent(logits, p.labels, withGrads ? logits : 0, batch, D(L));
+  const dlogits = withGrads ? logits : 0;
+  const loss = head === 0 ? k.softmaxXent(logits, p.labels, dlogits, batch, D(L)) : k.sigmoidMse(logits, p.labels, dlogits, batch * D(L));
   if (!withGrads) return loss;
   let dz = logits;
   for (let i = L - 1; i >= 0; i--) {

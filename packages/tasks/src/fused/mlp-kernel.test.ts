@@ -76,6 +76,36 @@ describe('fused MLP loss-and-gradient kernel', () => {
     expectClose(results.wasm!, results.cpu!, 2e-6);
   });
 
+  it.each([
+    { sizes: [64, 32, 16, 32, 64], act: 'relu', batch: 16 },
+    { sizes: [19, 7, 19], act: 'tanh', batch: 5 },
+    { sizes: [9, 9], act: 'relu', batch: 3 },
+  ] as const)('sigmoid-mse head (the autoencoder loss): wasm, cpu and autodiff agree: $sizes $act batch $batch', async ({ sizes, act, batch }) => {
+    const results: Record<string, Float32Array[]> = {};
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const { ws } = operands([...sizes], batch, 5);
+      const x = tf.sigmoid(tf.randomNormal([batch, sizes[0]], 0, 1, 'float32', 17)) as tf.Tensor2D; // targets = inputs in (0, 1)
+      const fused = fusedMlpLossGrad(x, x, ws, act, true, 'sigmoid-mse');
+      results[backend] = host(fused);
+      const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => {
+        let h: tf.Tensor = x;
+        for (let i = 0; i < ls.length / 2; i++) {
+          h = tf.add(tf.matMul(h as tf.Tensor2D, ls[2 * i] as tf.Tensor2D), ls[2 * i + 1]!);
+          if (2 * i + 2 < ls.length) h = activate(act, h);
+        }
+        return tf.mean(tf.square(tf.sub(x, tf.sigmoid(h)))) as tf.Scalar;
+      })(ws);
+      results[`${backend}-autodiff`] = host([value, ...grads]);
+      const lossOnly = fusedMlpLossGrad(x, x, ws, act, false, 'sigmoid-mse');
+      expect(lossOnly[0]!.dataSync()[0]).toBe(results[backend]![0]![0]);
+      tf.dispose([...ws, x, ...fused, ...lossOnly, value, ...grads]);
+    }
+    expectClose(results.wasm!, results['wasm-autodiff']!, 2e-6);
+    expectClose(results.cpu!, results['cpu-autodiff']!, 2e-6);
+    expectClose(results.wasm!, results.cpu!, 2e-6);
+  });
+
   it('treats a label outside [0, classes) as an all-zero one-hot row (no loss, no gradient), as tf.oneHot does', async () => {
     await tf.setBackend('wasm');
     const { ws, x } = operands([6, 4], 5, 11);
@@ -106,6 +136,8 @@ describe('fused MLP loss-and-gradient kernel', () => {
     expect(code(() => fusedMlpLossGrad(x, tf.zeros([5], 'int32') as tf.Tensor1D, ws, 'relu', true))).toMatch(/^SHAPE_MISMATCH .*labels must have shape \[6\]/);
     expect(code(() => fusedMlpLossGrad(tf.reshape(x, [2, 3, 5]) as unknown as tf.Tensor2D, labels, ws, 'relu', true))).toMatch(/^SHAPE_MISMATCH .*x must be/);
     expect(code(() => fusedMlpLossGrad(x, labels, ws, 'gelu' as 'relu', true))).toMatch(/^INVALID_OPTION .*activation/);
+    expect(code(() => fusedMlpLossGrad(x, labels, ws, 'relu', true, 'hinge' as 'sigmoid-mse'))).toMatch(/^INVALID_OPTION .*head/);
+    expect(code(() => fusedMlpLossGrad(x, x, ws, 'relu', true, 'sigmoid-mse'))).toMatch(/^SHAPE_MISMATCH .*labels \(the targets\) must be a float32 \[6, 3\]/);
     tf.dispose([...ws, x, labels]);
   });
 

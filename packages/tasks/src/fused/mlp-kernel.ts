@@ -6,7 +6,7 @@
 // from core's fused-kernel helper, as for the Adam and adafac kernels.
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, compileEmbeddedWasm, registerKernelsOnce, type CpuKernelBackend, type FusedTensorInfo, type WasmKernelBackend } from '@lopt/core';
-import { jsBlocks, mlpLossGrad, scratchFloats, type MlpBlocks, type MlpPointers } from './mlp-blocks.js';
+import { FUSED_MLP_HEADS, jsBlocks, mlpLossGrad, scratchFloats, type MlpBlocks, type MlpPointers } from './mlp-blocks.js';
 import { MLP_WASM_BASE64 } from './mlp-wasm-binary.js';
 
 /** Name of the fused kernel registered on `cpu` and `wasm`. */
@@ -22,7 +22,13 @@ interface FusedMlpAttrs {
   act: number;
   /** false: the loss only. */
   grads: boolean;
+  /** Index into {@link FUSED_MLP_HEADS}. */
+  head: number;
 }
+
+export { FUSED_MLP_HEADS };
+/** One of {@link FUSED_MLP_HEADS}. */
+export type FusedMlpHead = (typeof FUSED_MLP_HEADS)[number];
 
 type Info = FusedTensorInfo;
 type CpuBackendLike = CpuKernelBackend;
@@ -57,7 +63,7 @@ function callOf(inputs: unknown, attrs: unknown): Call {
   const x = named.x as Info;
   const sizes = [x.shape[1] as number];
   for (let i = 0; i < a.numLayers; i++) sizes.push((named[`w${i}`] as Info).shape[1] as number);
-  return { numLayers: a.numLayers, act: a.act, grads: a.grads, named, sizes, batch: x.shape[0] as number };
+  return { numLayers: a.numLayers, act: a.act, grads: a.grads, head: a.head, named, sizes, batch: x.shape[0] as number };
 }
 
 function outputShapes(sizes: number[], grads: boolean): number[][] {
@@ -90,7 +96,7 @@ function runWasm(backend: unknown, c: Call): Info[] {
   const memory = b.wasm?.asm?.memory as WebAssembly.Memory;
   const blocks = simdBlocks(memory) ?? jsBlocks(memory.buffer);
   const p = pointers((name) => off(c.named[name] as Info), outs.map(off), c.numLayers, c.grads, off(scratch));
-  const loss = mlpLossGrad(blocks, p, c.sizes, c.batch, c.act);
+  const loss = mlpLossGrad(blocks, p, c.sizes, c.batch, c.act, c.head);
   new Float32Array(memory.buffer, off(outs[0] as Info), 1)[0] = loss;
   b.disposeData(scratch.dataId);
   return outs;
@@ -115,7 +121,7 @@ function runCpu(backend: unknown, c: Call): Info[] {
   const outStarts = starts.slice(values.length, values.length + shapes.length);
   const p = pointers((name) => starts[names.indexOf(name)] as number, outStarts, c.numLayers, c.grads, starts[starts.length - 1] as number);
   const f = new Float32Array(buffer);
-  f[(outStarts[0] as number) >> 2] = mlpLossGrad(jsBlocks(buffer), p, c.sizes, c.batch, c.act);
+  f[(outStarts[0] as number) >> 2] = mlpLossGrad(jsBlocks(buffer), p, c.sizes, c.batch, c.act, c.head);
   return shapes.map((s, i) => {
     const o = (outStarts[i] as number) >> 2;
     return b.makeTensorInfo(s, 'float32', f.slice(o, o + tf.util.sizeFromShape(s)));
@@ -150,43 +156,57 @@ export function fusedMlpImplementation(): 'wasm-simd' | 'js' | 'none' {
 
 /**
  * Runs the fused kernel: the mean softmax cross-entropy of the MLP `ws = [w0, b0, w1, b1, ...]`
- * (relu/tanh/sigmoid between layers) on `x` [B, D0] against `labels` [B], and with
+ * (relu/tanh/sigmoid between layers) on `x` [B, D0] against `labels` [B] (`head`
+ * `'softmax-xent'`, the default), or the mean squared error between float32 `labels` [B, D_L]
+ * (the targets) and sigmoid of its output (`'sigmoid-mse'`: the autoencoder loss), and with
  * `grads` its gradient. Returns `[loss, gw0, gb0, ...]` (or `[loss]`); inputs are untouched.
  * Runs on the `cpu` and `wasm` backends ({@link fusedMlpImplementation} not `none`); records
  * nothing on a gradient tape (callers wrap it in `tf.customGrad`).
  */
-export function fusedMlpLossGrad(x: tf.Tensor2D, labels: tf.Tensor1D, ws: readonly tf.Tensor[], act: (typeof FUSED_MLP_ACTIVATIONS)[number], grads: boolean): tf.Tensor[] {
+export function fusedMlpLossGrad(
+  x: tf.Tensor2D,
+  labels: tf.Tensor1D | tf.Tensor2D,
+  ws: readonly tf.Tensor[],
+  act: (typeof FUSED_MLP_ACTIVATIONS)[number],
+  grads: boolean,
+  head: FusedMlpHead = 'softmax-xent',
+): tf.Tensor[] {
   const numLayers = ws.length / 2;
   const code = FUSED_MLP_ACTIVATIONS.indexOf(act);
   if (code < 0) throw new LoptError('INVALID_OPTION', `Option 'activation' of the fused MLP kernel must be one of ${FUSED_MLP_ACTIVATIONS.join(', ')}; got '${String(act)}'.`, { option: 'activation' });
+  const headCode = FUSED_MLP_HEADS.indexOf(head);
+  if (headCode < 0) throw new LoptError('INVALID_OPTION', `Option 'head' of the fused MLP kernel must be one of ${FUSED_MLP_HEADS.join(', ')}; got '${String(head)}'.`, { option: 'head' });
   if (fusedMlpImplementation() === 'none') throw new LoptError('BACKEND_UNAVAILABLE', `The fused MLP kernel runs on the cpu and wasm backends; the active backend is '${tf.getBackend()}'.`);
-  checkShapes(x, labels, ws);
+  checkShapes(x, labels, ws, headCode);
   ensureFusedMlpKernel();
-  const inputs: Record<string, tf.Tensor> = { x, labels: labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32') };
+  const inputs: Record<string, tf.Tensor> = { x, labels: labels.dtype === 'int32' || headCode === 1 ? labels : tf.cast(labels, 'int32') };
   for (let i = 0; i < numLayers; i++) {
     inputs[`w${i}`] = ws[2 * i] as tf.Tensor;
     inputs[`b${i}`] = ws[2 * i + 1] as tf.Tensor;
   }
-  const attrs: FusedMlpAttrs = { numLayers, act: code, grads };
+  const attrs: FusedMlpAttrs = { numLayers, act: code, grads, head: headCode };
   const out = tf.engine().runKernel(FUSED_MLP_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
   if (inputs.labels !== labels) (inputs.labels as tf.Tensor).dispose();
   return out;
 }
 
 /** Validates ranks, dtypes and the layer chain; names the offending operand. */
-function checkShapes(x: tf.Tensor, labels: tf.Tensor, ws: readonly tf.Tensor[]): void {
+function checkShapes(x: tf.Tensor, labels: tf.Tensor, ws: readonly tf.Tensor[], head: number): void {
   const bad = (what: string, msg: string): never => {
     throw new LoptError('SHAPE_MISMATCH', `Fused MLP kernel: ${what} ${msg}.`, { path: what });
   };
   if (ws.length === 0 || ws.length % 2 !== 0) bad('ws', `must be [w0, b0, w1, b1, ...] (got ${ws.length} tensors)`);
   if (x.rank !== 2 || x.dtype !== 'float32') bad('x', `must be a float32 [batch, features] tensor (got ${x.dtype} [${x.shape.join(', ')}])`);
   const batch = x.shape[0] as number;
-  if (labels.rank !== 1 || labels.shape[0] !== batch) bad('labels', `must have shape [${batch}] (got [${labels.shape.join(', ')}])`);
+  if (head === 0 && (labels.rank !== 1 || labels.shape[0] !== batch)) bad('labels', `must have shape [${batch}] (got [${labels.shape.join(', ')}])`);
   let fanIn = x.shape[1] as number;
   for (let i = 0; i < ws.length / 2; i++) {
     const [w, b] = [ws[2 * i] as tf.Tensor, ws[2 * i + 1] as tf.Tensor];
     if (w.rank !== 2 || w.shape[0] !== fanIn || w.dtype !== 'float32') bad(`w${i}`, `must be a float32 [${fanIn}, fanOut] tensor (got ${w.dtype} [${w.shape.join(', ')}])`);
     fanIn = w.shape[1] as number;
     if (b.rank !== 1 || b.shape[0] !== fanIn || b.dtype !== 'float32') bad(`b${i}`, `must be a float32 [${fanIn}] tensor (got ${b.dtype} [${b.shape.join(', ')}])`);
+  }
+  if (head === 1 && (labels.rank !== 2 || labels.shape[0] !== batch || labels.shape[1] !== fanIn || labels.dtype !== 'float32')) {
+    bad('labels', `(the targets) must be a float32 [${batch}, ${fanIn}] tensor (got ${labels.dtype} [${labels.shape.join(', ')}])`);
   }
 }
