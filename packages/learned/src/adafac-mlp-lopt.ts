@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer } from '@lopt/core';
+import { LoptError, checkNumber, treeFlatten, collectTensors, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer, tidy } from '@lopt/core';
 import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
   adafacDecayConfig,
@@ -95,7 +95,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
       const layers = adafacLayers(theta, nLayers);
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;
       // theta's values are read once for the kernel, unless a leaf is a tf.Variable (which can change in place).
-      const thetaIsMutable = treeLeaves(theta as unknown as TensorTree).some((t) => t instanceof tf.Variable);
+      const thetaIsMutable = collectTensors(theta).some((t) => t instanceof tf.Variable);
       const composedLeaf = (p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: AdafacState['fac'][number] }, decays: ReturnType<typeof adafacDecays>, bias0: tf.Tensor) => {
         const f = adafacLeafFeatures(p, g, prev, decays);
         const out = applyMlpColumns(layers, secondMomentNormalize(f.x), bias0);
@@ -118,7 +118,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
           const prev = state.state as AdafacState;
           const { leaves, structure } = treeFlatten(state.params);
           const gl = treeFlatten(grads).leaves;
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             let shared: { decays: ReturnType<typeof adafacDecays>; bias0: tf.Tensor } | undefined;
             const out = leaves.map((p, i) => {
               const slot = { m: prev.mom[i] as tf.Tensor, rms: prev.rms[i] as tf.Tensor, fac: prev.fac[i] as AdafacState['fac'][number] };
@@ -134,8 +134,8 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
               params: treeUnflatten(structure, out.map((o) => o.p)),
               state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
               iteration: state.iteration + 1,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            };
+          });
         },
       };
     },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import { checkCeloCommon } from './celo.js';
 import { checkNumSteps, initScheduler, initSchedulerState, schedulerStep, type CeloLstmInit, type CeloRnnParams, type CeloSchedulerState } from './celo-scheduler.js';
 import { checkGrads, checkKnownOptions, requireLoss } from './common.js';
@@ -91,7 +91,7 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
           const loss = requireLoss(ctx, 'celoAdam', 'its scheduler reads loss EMAs');
           const prev = state.state as CeloAdamState;
           const n = state.iteration + 1;
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves;
             const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
@@ -101,8 +101,8 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
               params: treeUnflatten(structure, out.map((o) => o.p)),
               state: { m: out.map((o) => o.m), v: out.map((o) => o.v), sched: next },
               iteration: n,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            };
+          });
         },
       };
     },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeMap, treeZerosLike, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { checkNumber, treeMap, treeZerosLike, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkGrads, checkKnownOptions } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
@@ -30,11 +30,11 @@ export function learnableSgd(options: Partial<LearnableSgdConfig> = {}): Learned
         init: (params) => ({ params, state: {}, iteration: 0 }),
         update(state, grads) {
           checkGrads(state.params, grads, 'learnableSgd');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const lr = tf.exp(theta.log_lr);
             const params = treeMap((p, g) => tf.sub(p, tf.mul(lr, g as tf.Tensor)), state.params, grads);
-            return { params, state: {}, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params, state: {}, iteration: state.iteration + 1 };
+          });
         },
       };
     },
@@ -74,14 +74,14 @@ export function learnableSgdm(options: Partial<LearnableSgdmConfig> = {}): Learn
         init: (params) => ({ params, state: { trace: treeZerosLike(params) }, iteration: 0 }),
         update(state, grads) {
           checkGrads(state.params, grads, 'learnableSgdm');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const lr = tf.exp(theta.log_lr);
             const mu = tf.sub(1, tf.exp(theta.one_minus_momentum));
             const prev = (state.state as { trace: TensorTree }).trace;
             const trace = treeMap((t, g) => tf.add(g as tf.Tensor, tf.mul(mu, t)), prev, grads);
             const params = treeMap((p, t) => tf.sub(p, tf.mul(lr, t as tf.Tensor)), state.params, trace);
-            return { params, state: { trace }, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params, state: { trace }, iteration: state.iteration + 1 };
+          });
         },
       };
     },
@@ -141,7 +141,7 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
         init: (params) => ({ params, state: { mu: treeZerosLike(params), nu: treeZerosLike(params) }, iteration: 0 }),
         update(state, grads) {
           checkGrads(state.params, grads, 'learnableAdam');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const lr = tf.exp(theta.log_lr);
             const b1 = tf.sub(1, tf.exp(theta.one_minus_beta1));
             const b2 = tf.sub(1, tf.exp(theta.one_minus_beta2));
@@ -162,8 +162,8 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
               mu,
               nu,
             );
-            return { params, state: { mu, nu }, iteration: t } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params, state: { mu, nu }, iteration: t };
+          });
         },
       };
     },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkGrads, checkKnownOptions, initDense, isTapeRecording, lstmStep, type DenseParams } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
@@ -98,7 +98,7 @@ export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitectu
         },
         update(state: OptState, grads: TensorTree): OptState {
           checkGrads(state.params, grads, 'lstmL2L');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const s = state.state as LstmL2LState;
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves;
@@ -116,7 +116,7 @@ export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitectu
                 const rows = Math.min(config.chunkRows, p.size - start);
                 const part = (t: tf.Tensor): tf.Tensor2D => (rows === p.size ? t : tf.slice(t, [start, 0], [rows, t.shape[1] as number])) as tf.Tensor2D;
                 chunks.push(
-                  tf.tidy(() => {
+                  tidy<{ h: tf.Tensor[]; c: tf.Tensor[]; delta: tf.Tensor }>(() => {
                     let x = preprocess(part(g));
                     const h: tf.Tensor[] = [];
                     const c: tf.Tensor[] = [];
@@ -127,8 +127,8 @@ export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitectu
                       x = out.h;
                     });
                     const delta = tf.mul(tf.add(tf.matMul(x, linear.w), linear.b), config.scale);
-                    return { h, c, delta } as unknown as tf.TensorContainer;
-                  }) as unknown as { h: tf.Tensor[]; c: tf.Tensor[]; delta: tf.Tensor },
+                    return { h, c, delta };
+                  }),
                 );
               }
               const join = (parts: tf.Tensor[]): tf.Tensor => {
@@ -142,8 +142,8 @@ export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitectu
               const delta = join(chunks.map((ch) => ch.delta));
               return tf.add(p, tf.reshape(delta, p.shape));
             });
-            return { params: treeUnflatten(structure, next), state: { h: hs, c: cs }, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params: treeUnflatten(structure, next), state: { h: hs, c: cs }, iteration: state.iteration + 1 };
+          });
         },
       };
     },

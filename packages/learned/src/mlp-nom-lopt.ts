@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, checkOneOf, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, checkNumber, checkOneOf, treeFlatten, collectTensors, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import { fusedAdafacAvailable, fusedAdafacStep, prepareFusedTheta } from './adafac-fused.js';
 import {
@@ -130,7 +130,7 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
       const layers = adafacLayers(theta, nLayers);
       const [e0, e1, e2] = config.expMult;
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;
-      const thetaIsMutable = treeLeaves(theta as unknown as TensorTree).some((t) => t instanceof tf.Variable);
+      const thetaIsMutable = collectTensors(theta).some((t) => t instanceof tf.Variable);
       /** The nominal direction from the updated accumulators (`[Km, ...shape]`, `[Kr, ...shape]`). */
       const nominalDirection = (g: tf.Tensor, m: tf.Tensor, rms: tf.Tensor): tf.Tensor => {
         const slowest = (t: tf.Tensor): tf.Tensor => tf.squeeze(tf.slice(t, [km - 1], [1]), [0]);
@@ -158,7 +158,7 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
           if (useFused && leaves.every((p) => p.rank <= 2)) {
             if (fusedTheta === undefined || thetaIsMutable) fusedTheta = prepareFusedTheta(theta, { ...config, expMult: e0 });
             const ft = fusedTheta;
-            return tf.tidy(() => {
+            return tidy<OptState>(() => {
               const out = leaves.map((p, i) => {
                 const g = gl[i] as tf.Tensor;
                 const f = fusedAdafacStep(ft, state.iteration, p, g, { m: prev.mom[i] as tf.Tensor, rms: prev.rms[i] as tf.Tensor, fac: prev.fac[i] as AdafacState['fac'][number] });
@@ -172,10 +172,10 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
                 params: treeUnflatten(structure, out.map((o) => o.p)),
                 state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
                 iteration: state.iteration + 1,
-              } as unknown as tf.TensorContainer;
-            }) as unknown as OptState;
+              };
+            });
           }
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const decays = adafacDecays(theta, config);
             const bias0 = foldConstantFeatures(layers[0] as DenseParams, nFeat, tanhEmbedding(state.iteration));
             const out = leaves.map((p, i) => {
@@ -210,8 +210,8 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
               params: treeUnflatten(structure, out.map((o) => o.p)),
               state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
               iteration: state.iteration + 1,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            };
+          });
         },
       };
     },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkGrads, checkKnownOptions, initDense, initLstm, lstmStep, type DenseParams, type LstmParams } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
@@ -116,7 +116,7 @@ export function nnAdam(options: Partial<NnAdamConfig> = {}): LearnedArchitecture
         },
         update(state: OptState, grads: TensorTree): OptState {
           checkGrads(state.params, grads, 'nnAdam');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const s = state.state as NnAdamState;
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves.map((g) => tf.clipByValue(g, -1000, 1000));
@@ -188,8 +188,8 @@ export function nnAdam(options: Partial<NnAdamConfig> = {}): LearnedArchitecture
               hidden: h,
               cell: c,
             };
-            return { params: treeUnflatten(structure, next), state: nextState, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params: treeUnflatten(structure, next), state: nextState, iteration: state.iteration + 1 };
+          });
         },
       };
     },

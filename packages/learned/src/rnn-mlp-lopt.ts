@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, truncatedNormal, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, truncatedNormal, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import {
   applyMlpColumns,
   checkDecays,
@@ -187,9 +187,9 @@ export function rnnMlpLOpt(options: Partial<RnnMlpLOptConfig> = {}): LearnedArch
           const loss = requireLoss(ctx, 'rnnMlpLOpt', 'its per-tensor LSTM reads normalized train and validation loss features');
           const s = state.state as RnnMlpLOptState;
           if (ctx?.isValid === true) {
-            return tf.tidy(() => ({ params: state.params, state: { ...s, validLoss: lossNext(s.validLoss, loss, 0.95) }, iteration: state.iteration + 1 }) as unknown as tf.TensorContainer) as unknown as OptState;
+            return tidy<OptState>(() => ({ params: state.params, state: { ...s, validLoss: lossNext(s.validLoss, loss, 0.95) }, iteration: state.iteration + 1 }));
           }
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const L = leaves.length;
             const trainLoss = lossNext(s.trainLoss, loss, 0.9);
@@ -283,8 +283,8 @@ export function rnnMlpLOpt(options: Partial<RnnMlpLOptConfig> = {}): LearnedArch
               clipIteration: tf.add(s.clipIteration, 1) as tf.Scalar,
               clipValue,
             };
-            return { params: treeUnflatten(structure, next), state: nextState, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params: treeUnflatten(structure, next), state: nextState, iteration: state.iteration + 1 };
+          });
         },
       };
     },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import { adamLeafStep } from './celo-adam.js';
 import { CELO_TIME_OFFSETS, checkNumSteps, lossDecays, lossFeatures, LOSS_EMAS, SCHEDULER_INPUTS } from './celo-scheduler.js';
 import { checkGrads, checkKnownOptions, requireLoss } from './common.js';
@@ -98,7 +98,7 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
           const loss = requireLoss(ctx, 'scheduleAdam', 'its schedule reads loss EMAs');
           const prev = state.state as ScheduleAdamState;
           const n = state.iteration + 1;
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves;
             const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, state.iteration);
@@ -108,8 +108,8 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
               params: treeUnflatten(structure, out.map((o) => o.p)),
               state: { m: out.map((o) => o.m), v: out.map((o) => o.v), lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps },
               iteration: n,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            };
+          });
         },
       };
     },

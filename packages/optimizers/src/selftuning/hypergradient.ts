@@ -12,6 +12,7 @@ import {
   type TensorTree,
   type UpdateContext,
   hasInitAndUpdate,
+  tidy,
 } from '@lopt/core';
 import { checkKnownOptions, counter, readCount } from '../hyper.js';
 import type { InjectedOptimizer, InjectHyperparamsState } from '../inject.js';
@@ -305,7 +306,7 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
         checkRebuilt(plain as Parameters<typeof checkRebuilt>[0], injected, params, 'opt');
         checked = true;
       }
-      return tf.tidy(() => {
+      return tidy<OptState<HypergradientState>>(() => {
         const innerState = injected.init(params, opts);
         const hyperparams = { ...innerState.state.hyperparams };
         if (fixRoot && hyperValue(hyperparams.epsilonRoot as tf.Scalar) === 0) {
@@ -334,14 +335,14 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
           hypergrad,
         };
         if (capacity > 0) state.trajectory = emptyTrajectory(capacity, names.length);
-        return { params: innerState.params, state, iteration: 0 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<HypergradientState>;
+        return { params: innerState.params, state, iteration: 0 };
+      });
     },
     update(state: OptState<HypergradientState>, grads: TensorTree, ctx?: UpdateContext): OptState<HypergradientState> {
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
       const s = state.state;
       const count = readCount(s.count, 'count');
-      return tf.tidy(() => {
+      return tidy<OptState<HypergradientState>>(() => {
         let x = s.hyper.params;
         let hyperState = s.hyper.state;
         let hypergrad = s.hypergrad;
@@ -408,8 +409,8 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
         if (s.trajectory !== undefined) {
           next.trajectory = recordTrajectory(s.trajectory, count, tf.stack(names.map((n) => used[n] as tf.Scalar)) as tf.Tensor1D);
         }
-        return { params, state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<HypergradientState>;
+        return { params, state: next, iteration: state.iteration + 1 };
+      });
     },
     trajectory(state: OptState<HypergradientState>, topts: TrajectoryOptions = {}): HyperparamTrajectory {
       const level = topts.level ?? 0;

@@ -15,6 +15,7 @@ import {
   type OptimizerInitOptions,
   type TensorTree,
   type UpdateContext,
+  tidy,
 } from '@lopt/core';
 import { checkKnownOptions, counter, readCount } from '../hyper.js';
 import type { TransformationOptimizer } from '../transformation.js';
@@ -208,7 +209,7 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
         checked = true;
       }
       const { names } = blockLayout(params, blocks);
-      return tf.tidy(() => {
+      return tidy<OptState<MetaOptimizeState>>(() => {
         const beta = tf.fill([names.length], Math.log(alpha0), 'float32') as tf.Tensor1D;
         const metaState = meta === undefined ? {} : (meta.init(beta, opts).state as TensorTree);
         const state: MetaOptimizeState = {
@@ -220,15 +221,15 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
           z: tf.zeros([names.length], 'float32') as tf.Tensor1D,
         };
         if (capacity > 0) state.trajectory = emptyTrajectory(capacity, names.length);
-        return { params, state, iteration: 0 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<MetaOptimizeState>;
+        return { params, state, iteration: 0 };
+      });
     },
     update(state: OptState<MetaOptimizeState>, grads: TensorTree, ctx?: UpdateContext): OptState<MetaOptimizeState> {
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
       const s = state.state;
       const count = readCount(s.count, 'count');
       const { names, index } = blockLayout(state.params, blocks);
-      return tf.tidy(() => {
+      return tidy<OptState<MetaOptimizeState>>(() => {
         const g = treeLeaves(grads);
         const h = treeLeaves(s.trace);
         // 1. z = <H, g> per block.
@@ -263,7 +264,7 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
           }, out.params, state.params, s.trace);
           const next: MetaOptimizeState = { count: counter(count + 1), base: out.state as TensorTree, beta, meta: metaState, trace, z };
           if (s.trajectory !== undefined) next.trajectory = recordTrajectory(s.trajectory, count, alpha as tf.Tensor1D);
-          return { params: out.params, state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
+          return { params: out.params, state: next, iteration: state.iteration + 1 };
         }
         const alphaLeaf = names.map((_, b) => tf.reshape(tf.slice(alpha, [b], [1]), []));
         const out = unit.transformation.update(grads, s.base, state.params, ctx);
@@ -288,8 +289,8 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
           z,
         };
         if (s.trajectory !== undefined) next.trajectory = recordTrajectory(s.trajectory, count, alpha as tf.Tensor1D);
-        return { params: treeUnflatten(structure, newP), state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<MetaOptimizeState>;
+        return { params: treeUnflatten(structure, newP), state: next, iteration: state.iteration + 1 };
+      });
     },
     trajectory(state: OptState<MetaOptimizeState>, topts: TrajectoryOptions = {}): HyperparamTrajectory {
       if ((topts.level ?? 0) !== 0) {
