@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, treeFlatten, collectTensors, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer, tidy } from '@lopt/core';
+import { LoptError, checkNumber, treeFlatten, collectTensors, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer, tidy } from '@lopt/core';
 import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
   adafacDecayConfig,
@@ -7,10 +7,13 @@ import {
   adafacFeatureCount,
   adafacLayers,
   adafacLeafFeatures,
+  adafacSlot,
+  adafacStepResult,
   checkMlpShape,
   initAdafacState,
   initAdafacTheta,
   type AdafacDecayConfig,
+  type AdafacSlot,
   type AdafacState,
   type AdafacTheta,
 } from './adafac-features.js';
@@ -96,7 +99,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;
       // theta's values are read once for the kernel, unless a leaf is a tf.Variable (which can change in place).
       const thetaIsMutable = collectTensors(theta).some((t) => t instanceof tf.Variable);
-      const composedLeaf = (p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: AdafacState['fac'][number] }, decays: ReturnType<typeof adafacDecays>, bias0: tf.Tensor) => {
+      const composedLeaf = (p: tf.Tensor, g: tf.Tensor, prev: AdafacSlot, decays: ReturnType<typeof adafacDecays>, bias0: tf.Tensor) => {
         const f = adafacLeafFeatures(p, g, prev, decays);
         const out = applyMlpColumns(layers, secondMomentNormalize(f.x), bias0);
         const [dir, mag] = tf.split(out, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
@@ -118,10 +121,10 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
           const prev = state.state as AdafacState;
           const { leaves, structure } = treeFlatten(state.params);
           const gl = treeFlatten(grads).leaves;
-          return tidy<OptState>(() => {
+          return tidy(() => {
             let shared: { decays: ReturnType<typeof adafacDecays>; bias0: tf.Tensor } | undefined;
             const out = leaves.map((p, i) => {
-              const slot = { m: prev.mom[i] as tf.Tensor, rms: prev.rms[i] as tf.Tensor, fac: prev.fac[i] as AdafacState['fac'][number] };
+              const slot = adafacSlot(prev, i);
               const g = gl[i] as tf.Tensor;
               if (useFused && fusedTheta !== undefined && p.rank <= 2) return fusedAdafacStep(fusedTheta, state.iteration, p, g, slot);
               shared ??= {
@@ -130,11 +133,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
               };
               return composedLeaf(p, g, slot, shared.decays, shared.bias0);
             });
-            return {
-              params: treeUnflatten(structure, out.map((o) => o.p)),
-              state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
-              iteration: state.iteration + 1,
-            };
+            return adafacStepResult(structure, out, state.iteration);
           });
         },
       };

@@ -7,12 +7,9 @@ import {
   checkOneOf,
   collectTensors,
   foldIn,
-  treeFlatten,
   treeLeaves,
-  treeUnflatten,
   type OptState,
   type OptimizerInitOptions,
-  type Optimizer,
   type TensorTree,
   type UpdateContext,
 } from '@lopt/core';
