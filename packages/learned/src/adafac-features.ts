@@ -45,6 +45,9 @@ export type AdafacState = {
   fac: FactoredSlot[];
 };
 
+/** The hyperparameter leaves of the Adafac family's theta: the accumulator-decay offsets. */
+export const ADAFAC_HYPERPARAMETER_PATHS: readonly string[] = Object.freeze(['adafactor_decays', 'momentum_decays', 'rms_decays']);
+
 /** Number of step-embedding features. */
 export const TIME_FEATURES = 11;
 

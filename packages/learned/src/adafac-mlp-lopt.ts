@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, treeFlatten, collectTensors, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer, tidy } from '@lopt/core';
 import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
+  ADAFAC_HYPERPARAMETER_PATHS,
   adafacDecayConfig,
   adafacDecays,
   adafacFeatureCount,
@@ -91,6 +92,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     name: 'adafacMlpLOpt',
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
+    hyperparameterPaths: () => ADAFAC_HYPERPARAMETER_PATHS,
     init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2, config.zeroInitOutput === true),
     vectorized: (thetas: TensorTree) =>
       vectorizedAdafac(thetas as unknown as AdafacTheta, config, config.fused === true || (config.fused === 'auto' && isDefaultShape && fusedAdafacAvailable())) as unknown as VectorizedOptimizer,

@@ -75,6 +75,7 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
     name: 'celoAdam',
     config,
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => [],
     init: (k: Key): CeloAdamTheta => initScheduler(k, config.lstmHiddenSize, false),
     optimizer(theta: CeloAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
       const defaultSteps = optOpts.numSteps ?? config.numSteps;

@@ -101,6 +101,7 @@ export function celo(options: Partial<CeloConfig> = {}): LearnedArchitecture<Cel
     name: 'celo',
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
+    hyperparameterPaths: () => [],
     init(k: Key): CeloTheta {
       const [k0, k1] = split(k, 2) as [Key, Key];
       return { ff_mod_stack: { '~': initCeloStack(k0, widths, config.hiddenSize) }, ...initScheduler(k1, config.lstmHiddenSize, true) };

@@ -204,6 +204,7 @@ export function celo2(options: Partial<Celo2Config> = {}): LearnedArchitecture<C
     config,
     // Adam-routed tensors keep 2 slots; learned ones Km + Kr (4) plus factored accumulators.
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => [],
     init: (k: Key): Celo2Theta => initCelo2Theta(k, widths, config.hiddenSize),
     optimizer(theta: Celo2Theta): Optimizer {
       return {

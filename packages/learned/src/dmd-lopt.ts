@@ -105,6 +105,7 @@ export function dmdLOpt(options: Partial<DmdLOptConfig> = {}): LearnedArchitectu
     name: 'dmdLOpt',
     config,
     stateSlotsPerParameter: k + config.window,
+    hyperparameterPaths: () => [],
     init(key: Key): DmdLOptTheta {
       return initMlpLayers(key, inputs, sizes) as DmdLOptTheta;
     },

@@ -23,6 +23,7 @@ export function learnableSgd(options: Partial<LearnableSgdConfig> = {}): Learned
     name: 'learnableSgd',
     config,
     stateSlotsPerParameter: 0,
+    hyperparameterPaths: () => ['log_lr'],
     init: (_key: Key) => ({ log_lr: tf.scalar(Math.log(config.learningRate)) }),
     optimizer(theta): Optimizer {
       return {
@@ -67,6 +68,7 @@ export function learnableSgdm(options: Partial<LearnableSgdmConfig> = {}): Learn
     name: 'learnableSgdm',
     config,
     stateSlotsPerParameter: 1,
+    hyperparameterPaths: () => ['log_lr', 'one_minus_momentum'],
     init: () => ({ log_lr: tf.scalar(Math.log(config.learningRate)), one_minus_momentum: tf.scalar(Math.log(1 - config.momentum)) }),
     optimizer(theta): Optimizer {
       return {
@@ -129,6 +131,7 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
     name: 'learnableAdam',
     config,
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => ['log_epsilon', 'log_lr', 'one_minus_beta1', 'one_minus_beta2'],
     init: () => ({
       log_lr: tf.scalar(Math.log(config.learningRate)),
       one_minus_beta1: tf.scalar(Math.log(1 - config.beta1)),

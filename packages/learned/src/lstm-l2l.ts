@@ -51,6 +51,7 @@ export function lstmL2L(options: Partial<LstmL2LConfig> = {}): LearnedArchitectu
     name: 'lstmL2L',
     config,
     stateSlotsPerParameter: 2 * widths.reduce((a, b) => a + b, 0),
+    hyperparameterPaths: () => [],
     init: (key: Key): LstmL2LTheta => initLstmL2LTheta(key, config),
     optimizer(theta: LstmL2LTheta): Optimizer {
       const net: L2LNet = {

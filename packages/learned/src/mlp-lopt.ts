@@ -70,6 +70,7 @@ export function mlpLOpt(options: Partial<MlpLOptConfig> = {}): LearnedArchitectu
     name: 'mlpLOpt',
     config,
     stateSlotsPerParameter: k,
+    hyperparameterPaths: () => [],
     init(key: Key): MlpLOptTheta {
       return initMlpLayers(key, inputs, sizes) as MlpLOptTheta;
     },

@@ -3,6 +3,7 @@ import { LoptError, checkNumber, checkOneOf, treeFlatten, collectTensors, type K
 import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import { fusedAdafacAvailable, fusedAdafacStep, prepareFusedTheta } from './adafac-fused.js';
 import {
+  ADAFAC_HYPERPARAMETER_PATHS,
   adafacDecayConfig,
   adafacDecays,
   adafacFeatureCount,
@@ -96,6 +97,7 @@ export function mlpNomLOpt(options: Partial<MlpNomLOptConfig> = {}): LearnedArch
     name: 'mlpNomLOpt',
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
+    hyperparameterPaths: () => ADAFAC_HYPERPARAMETER_PATHS,
     init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 4),
     optimizer(theta: AdafacTheta): Optimizer {
       const layers = adafacLayers(theta, nLayers);

@@ -74,6 +74,7 @@ export function nnAdam(options: Partial<NnAdamConfig> = {}): LearnedArchitecture
     name: 'nnAdam',
     config,
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => ['per_layer_beta1', 'per_layer_beta2', 'per_layer_epsilon', 'per_layer_lr'],
     init: (key: Key): NnAdamTheta => initNnAdamTheta(key, config),
     optimizer(theta: NnAdamTheta): Optimizer {
       return {

@@ -118,6 +118,7 @@ export function rnnMlpLOpt(options: Partial<RnnMlpLOptConfig> = {}): LearnedArch
     name: 'rnnMlpLOpt',
     config,
     stateSlotsPerParameter: 2 * dims.K,
+    hyperparameterPaths: () => [],
     init: (key: Key): RnnMlpLOptTheta => initRnnMlpTheta(key, config, dims),
     optimizer(theta: RnnMlpLOptTheta): Optimizer {
       const layers = dims.sizes.map((_, i) => theta.ffmod_params[`mlp/~/linear_${i}`] as DenseParams);

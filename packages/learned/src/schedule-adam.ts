@@ -75,6 +75,7 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
     name: 'scheduleAdam',
     config,
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => [],
     init: (_k: Key): ScheduleAdamTheta => ({ w: tf.zeros([SCHEDULER_INPUTS]) as tf.Tensor1D, b: tf.scalar(0) }),
     optimizer(theta: ScheduleAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
       const defaultSteps = optOpts.numSteps ?? config.numSteps;
