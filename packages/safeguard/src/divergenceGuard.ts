@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, checkOneOf, type OptState, type Optimizer, type OptimizerInitOptions, type TensorTree, type UpdateContext } from '@lopt/core';
-import { beginStep, checkGuardOptions, finishStep, initGuard, probeFinite, type GuardStep, type StepDecision } from './guard-step.js';
+import { LoptError, checkNumber, checkOneOf, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { checkGuardOptions, finishStep, guardOptimizer, probeFinite, type GuardStep, type StepDecision } from './guard-step.js';
 import { asFloatScalar, checkFunction, disposeUnused, evalScalar, finiteProbe, isFiniteNumber, readScalars } from './internal.js';
 import type { AdvancePolicy, GuardState, LossFn } from './types.js';
 
@@ -60,27 +60,19 @@ export function divergenceGuard<SL, SF>(
   const maxInc = checkNumber('maxLossIncrease', o['maxLossIncrease'] ?? 0, { min: 0, allowInfinity: true });
   const onNonFinite = checkOneOf<OnNonFinite>('onNonFinite', o['onNonFinite'] ?? 'fallback', ['fallback', 'throw']);
 
-  return {
-    name,
-    init(params: TensorTree, opts?: OptimizerInitOptions): OptState<GuardState<SL, SF>> {
-      return { params, state: initGuard(opt, fallback, params, opts), iteration: 0 };
-    },
-
-    update(state: OptState<GuardState<SL, SF>>, grads: TensorTree, ctx?: UpdateContext): OptState<GuardState<SL, SF>> {
-      const step = beginStep(opt, fallback, state, grads, ctx);
-      const lossTest = lossFn !== undefined && maxInc !== Infinity && step.iteration % every === 0 ? lossFn : undefined;
-      const candL = step.runL();
-      const candF = policy === 'both' ? step.runF() : undefined;
-      const probes: tf.Tensor[] = [];
-      const test = testCandidate(step, state.params, { candL, candF, ctx, lossFn: lossTest, maxInc }, probes);
-      if (test.nonFiniteL && onNonFinite === 'throw') {
-        disposeUnused([candL, candF, probes], [state, grads, ctx]);
-        throw new LoptError('NON_FINITE', `divergenceGuard(${opt.name}): ${test.what} became non-finite at iteration ${step.iteration}.`);
-      }
-      const decision = rollBackIfNeeded(step, test, { candL, candF }, probes);
-      return finishStep(step, state, policy, decision, { grads, ctx, unused: [probes], extra: {} });
-    },
-  };
+  return guardOptimizer(name, opt, fallback, (step, state, grads, ctx) => {
+    const lossTest = lossFn !== undefined && maxInc !== Infinity && step.iteration % every === 0 ? lossFn : undefined;
+    const candL = step.runL();
+    const candF = policy === 'both' ? step.runF() : undefined;
+    const probes: tf.Tensor[] = [];
+    const test = testCandidate(step, state.params, { candL, candF, ctx, lossFn: lossTest, maxInc }, probes);
+    if (test.nonFiniteL && onNonFinite === 'throw') {
+      disposeUnused([candL, candF, probes], [state, grads, ctx]);
+      throw new LoptError('NON_FINITE', `divergenceGuard(${opt.name}): ${test.what} became non-finite at iteration ${step.iteration}.`);
+    }
+    const decision = rollBackIfNeeded(step, test, { candL, candF }, probes);
+    return finishStep(step, state, policy, decision, { grads, ctx, unused: [probes], extra: {} });
+  });
 }
 
 /** The outcome of {@link testCandidate}. */

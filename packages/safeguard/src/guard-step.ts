@@ -13,7 +13,6 @@ import {
   innerState,
   isFiniteNumber,
   readScalars,
-  resolveBranches,
 } from './internal.js';
 import { LEADER_LEARNED, readCounts, statsTree, updateStats, zeroCounts, type GuardCounts } from './stats.js';
 import type { AdvancePolicy, GuardState } from './types.js';
@@ -130,9 +129,10 @@ export interface StepDecision<SL, SF> {
 }
 
 /**
- * Ends a guarded step: applies the decision under `policy`, writes the counters, adds the
- * guard's own state fields `extra`, and disposes the candidates and `unused` tensors that
- * the new state does not hold.
+ * Ends a guarded step: takes the params of the chosen candidate (or keeps the current ones
+ * when none is finite), advances the branch states that `policy` says advance, writes the
+ * counters, adds the guard's own state fields `extra`, and disposes the candidates and
+ * `unused` tensors that the new state does not hold.
  */
 export function finishStep<SL, SF, X extends object>(
   step: GuardStep<SL, SF>,
@@ -142,22 +142,51 @@ export function finishStep<SL, SF, X extends object>(
   io: { readonly grads: TensorTree; readonly ctx: UpdateContext | undefined; readonly unused: readonly unknown[]; readonly extra: X },
 ): OptState<GuardState<SL, SF> & X> {
   const { chosen, candL, candF } = decision;
-  const taken = resolveBranches(
-    {
-      chosen,
-      advanceLearned: policy === 'both' ? decision.healthyL : chosen === 'learned',
-      advanceFallback: policy === 'both' ? decision.healthyF : chosen === 'fallback',
-      candL,
-      candF,
-    },
-    { params: state.params, learned: step.gs.learned, fallback: step.gs.fallback },
-    step.c,
-  );
+  const counts = step.c;
+  const advanceL = policy === 'both' ? decision.healthyL : chosen === 'learned';
+  const advanceF = policy === 'both' ? decision.healthyF : chosen === 'fallback';
+  const nextL = advanceL && candL ? candL : undefined;
+  const nextF = advanceF && candF ? candF : undefined;
+  if (nextL) counts.learnedIteration = nextL.iteration;
+  if (nextF) counts.fallbackIteration = nextF.iteration;
+  let params = state.params;
+  if (chosen === 'learned' && candL) {
+    params = candL.params;
+    counts.learnedSteps += 1;
+  } else if (chosen === 'fallback' && candF) {
+    params = candF.params;
+    counts.fallbackSteps += 1;
+  } else {
+    counts.skippedSteps += 1;
+  }
   const next: OptState<GuardState<SL, SF> & X> = {
-    params: taken.params,
-    state: { learned: taken.learned, fallback: taken.fallback, stats: updateStats(step.gs.stats, step.before, step.c), ...io.extra },
+    params,
+    state: {
+      learned: nextL ? nextL.state : step.gs.learned,
+      fallback: nextF ? nextF.state : step.gs.fallback,
+      stats: updateStats(step.gs.stats, step.before, counts),
+      ...io.extra,
+    },
     iteration: step.iteration + 1,
   };
   disposeUnused([candL, candF, ...io.unused], [next, state, io.grads, io.ctx]);
   return next;
+}
+
+/**
+ * A guard as an `Optimizer`: `init` builds both inner states ({@link initGuard}); `update`
+ * prepares the step ({@link beginStep}) and hands it to the guard's own `step`.
+ */
+export function guardOptimizer<SL, SF>(
+  name: string,
+  learned: Optimizer<SL>,
+  fallback: Optimizer<SF>,
+  step: (s: GuardStep<SL, SF>, state: OptState<GuardState<SL, SF>>, grads: TensorTree, ctx: UpdateContext | undefined) => OptState<GuardState<SL, SF>>,
+): Optimizer<GuardState<SL, SF>> {
+  return {
+    name,
+    init: (params: TensorTree, opts?: OptimizerInitOptions): OptState<GuardState<SL, SF>> => ({ params, state: initGuard(learned, fallback, params, opts), iteration: 0 }),
+    update: (state: OptState<GuardState<SL, SF>>, grads: TensorTree, ctx?: UpdateContext): OptState<GuardState<SL, SF>> =>
+      step(beginStep(learned, fallback, state, grads, ctx), state, grads, ctx),
+  };
 }

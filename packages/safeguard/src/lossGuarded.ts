@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, type OptState, type Optimizer, type OptimizerInitOptions, type TensorTree, type UpdateContext } from '@lopt/core';
-import { beginStep, checkGuardOptions, finishStep, initGuard, probeFinite, type GuardStep, type StepDecision } from './guard-step.js';
+import { checkNumber, type OptState, type Optimizer, type UpdateContext } from '@lopt/core';
+import { checkGuardOptions, finishStep, guardOptimizer, probeFinite, type GuardStep, type StepDecision } from './guard-step.js';
 import { asFloatScalar, checkFunction, evalScalar, finiteProbe, isFiniteNumber, lossAndGrads, readScalars } from './internal.js';
 import { LEADER_FALLBACK, LEADER_LEARNED } from './stats.js';
 import type { AdvancePolicy, EvalInfo, GuardState, LossFn } from './types.js';
@@ -74,31 +74,23 @@ export function lossGuarded<SL, SF>(
   const lookahead = checkNumber('lookahead', o['lookahead'] ?? 1, { min: 1, max: 1000, integer: true });
   const cfg: LossGuardConfig = { lossFn, lookahead };
 
-  return {
-    name,
-    init(params: TensorTree, opts?: OptimizerInitOptions): OptState<GuardState<SL, SF>> {
-      return { params, state: initGuard(learned, fallback, params, opts), iteration: 0 };
-    },
-
-    update(state: OptState<GuardState<SL, SF>>, grads: TensorTree, ctx?: UpdateContext): OptState<GuardState<SL, SF>> {
-      const step = beginStep(learned, fallback, state, grads, ctx);
-      const check = step.iteration % every === 0;
-      const leader = step.before.leader;
-      const both = policy === 'both';
-      const candL: Cand<SL> = check || both || leader === LEADER_LEARNED ? step.runL() : undefined;
-      const candF: Cand<SF> = check || both || leader === LEADER_FALLBACK ? step.runF() : undefined;
-      // One device read: finiteness probes (and, at a check, the two loss estimates).
-      const probes: tf.Scalar[] = [candL ? finiteProbe(candL.params) : tf.scalar(0), candF ? finiteProbe(candF.params) : tf.scalar(0)];
-      if (check) {
-        probes.push(lookaheadLoss(cfg, learned, candL as OptState<SL>, 'learned', step.iteration, step.ctxL));
-        probes.push(lookaheadLoss(cfg, fallback, candF as OptState<SF>, 'fallback', step.iteration, step.ctxF));
-        step.c.lossEvals += 2;
-        step.c.gradEvals += 2 * (lookahead - 1);
-      }
-      const decision = decideLossGuard(step, check, { candL, candF }, probes);
-      return finishStep(step, state, policy, decision, { grads, ctx, unused: [probes], extra: {} });
-    },
-  };
+  return guardOptimizer(name, learned, fallback, (step, state, grads, ctx) => {
+    const check = step.iteration % every === 0;
+    const leader = step.before.leader;
+    const both = policy === 'both';
+    const candL: Cand<SL> = check || both || leader === LEADER_LEARNED ? step.runL() : undefined;
+    const candF: Cand<SF> = check || both || leader === LEADER_FALLBACK ? step.runF() : undefined;
+    // One device read: finiteness probes (and, at a check, the two loss estimates).
+    const probes: tf.Scalar[] = [candL ? finiteProbe(candL.params) : tf.scalar(0), candF ? finiteProbe(candF.params) : tf.scalar(0)];
+    if (check) {
+      probes.push(lookaheadLoss(cfg, learned, candL as OptState<SL>, 'learned', step.iteration, step.ctxL));
+      probes.push(lookaheadLoss(cfg, fallback, candF as OptState<SF>, 'fallback', step.iteration, step.ctxF));
+      step.c.lossEvals += 2;
+      step.c.gradEvals += 2 * (lookahead - 1);
+    }
+    const decision = decideLossGuard(step, check, { candL, candF }, probes);
+    return finishStep(step, state, policy, decision, { grads, ctx, unused: [probes], extra: {} });
+  });
 }
 
 /** The validated options {@link lossGuarded}'s steps use. */

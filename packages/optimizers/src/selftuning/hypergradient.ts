@@ -416,12 +416,13 @@ function hypergradientStep(
   const used: { [name: string]: tf.Scalar } = {};
   for (const n of plan.names) used[n] = toConstrained(plan.spaces[n] as HyperSpace, hyper.x[n] as tf.Scalar);
   const hyperparams = { ...s.inner.hyperparams, ...used };
+  const io: InnerStepInput = { state, grads, ctx, hyperparams };
   const inner =
     plan.kind === 'direction'
-      ? directionStep(plan, state, grads, ctx, hyperparams)
+      ? directionStep(plan, io)
       : plan.numericStep !== undefined
-        ? numericStep(plan.numericStep, state, grads, ctx, { hyperparams, count })
-        : injectedStep(plan, state, grads, ctx, hyperparams);
+        ? numericStep(plan.numericStep, io, count)
+        : injectedStep(plan, io);
   const next: HypergradientState = {
     count: counter(count + 1),
     inner: inner.inner,
@@ -460,14 +461,16 @@ interface InnerStep {
   readonly prev: HypergradientPrevious;
 }
 
+/** What every inner step reads: the current step's state, gradients and context, and the hyperparameter values to use. */
+interface InnerStepInput {
+  readonly state: OptState<HypergradientState>;
+  readonly grads: TensorTree;
+  readonly ctx: UpdateContext | undefined;
+  readonly hyperparams: { [name: string]: tf.Scalar };
+}
+
 /** Inner step of the closed-form learning rate: the unit-learning-rate update `d`, scaled by lr; keeps `d`. */
-function directionStep(
-  plan: HyperPlan,
-  state: OptState<HypergradientState>,
-  grads: TensorTree,
-  ctx: UpdateContext | undefined,
-  hyperparams: { [name: string]: tf.Scalar },
-): InnerStep {
+function directionStep(plan: HyperPlan, { state, grads, ctx, hyperparams }: InnerStepInput): InnerStep {
   const s = state.state;
   const lr = hyperparams.learningRate as tf.Scalar;
   const out = plan.injected.transformation.update(grads, { ...s.inner, hyperparams: { ...hyperparams, learningRate: tf.scalar(1, 'float32') } }, state.params, ctx);
@@ -479,14 +482,7 @@ function directionStep(
 }
 
 /** Inner step of closed-form Adam: the plain optimizer rebuilt with the current values as numbers (fused kernel). */
-function numericStep(
-  rebuild: (values: Record<string, number>) => Optimizer<unknown>,
-  state: OptState<HypergradientState>,
-  grads: TensorTree,
-  ctx: UpdateContext | undefined,
-  at: { readonly hyperparams: { [name: string]: tf.Scalar }; readonly count: number },
-): InnerStep {
-  const { hyperparams, count } = at;
+function numericStep(rebuild: (values: Record<string, number>) => Optimizer<unknown>, { state, grads, ctx, hyperparams }: InnerStepInput, count: number): InnerStep {
   const hnames = Object.keys(hyperparams).sort();
   const vals = tf.stack(hnames.map((n) => hyperparams[n] as tf.Scalar)).dataSync();
   const values: Record<string, number> = {};
@@ -512,13 +508,7 @@ function numericStep(
 }
 
 /** Inner step of the injected optimizer with tensor hyperparameters; keeps the previous params and gradients (and state, for autodiff). */
-function injectedStep(
-  plan: HyperPlan,
-  state: OptState<HypergradientState>,
-  grads: TensorTree,
-  ctx: UpdateContext | undefined,
-  hyperparams: { [name: string]: tf.Scalar },
-): InnerStep {
+function injectedStep(plan: HyperPlan, { state, grads, ctx, hyperparams }: InnerStepInput): InnerStep {
   const s = state.state;
   const out = plan.injected.transformation.update(grads, { ...s.inner, hyperparams }, state.params, ctx);
   const kept = { params: state.params, grads: treeMap((g) => tf.clone(g), grads) };
