@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, treeMap, treeZerosLike, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
-import { checkGrads, checkKnownOptions } from './common.js';
+import { checkAdamDecays, checkGrads, checkKnownOptions } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link learnableSgd}. */
@@ -122,8 +122,7 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
   checkKnownOptions('learnableAdam', options, ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot']);
   const config: LearnableAdamConfig = {
     learningRate: checkNumber('learningRate', options.learningRate ?? 1e-3, { greaterThan: 0 }),
-    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
-    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+    ...checkAdamDecays(options),
     epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { greaterThan: 0 }),
     epsilonRoot: checkNumber('epsilonRoot', options.epsilonRoot ?? 0, { min: 0 }),
   };

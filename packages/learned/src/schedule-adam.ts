@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
-import { adamLeafStep } from './celo-adam.js';
+import { checkNumber, treeFlatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
+import { adamTreeStep } from './celo-adam.js';
 import { CELO_TIME_OFFSETS, checkNumSteps, lossDecays, lossFeatures, LOSS_EMAS, SCHEDULER_INPUTS } from './celo-scheduler.js';
-import { checkGrads, checkKnownOptions, requireLoss } from './common.js';
+import { checkAdamDecays, checkGrads, checkKnownOptions, requireLoss } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link scheduleAdam}. */
@@ -66,8 +66,7 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
   checkKnownOptions('scheduleAdam', options, ['stepMult', 'beta1', 'beta2', 'epsilon', 'numSteps']);
   const config: ScheduleAdamConfig = {
     stepMult: checkNumber('stepMult', options.stepMult ?? 3e-3, { greaterThan: 0 }),
-    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
-    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+    ...checkAdamDecays(options),
     epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
     ...(options.numSteps !== undefined ? { numSteps: checkNumSteps('scheduleAdam', options.numSteps) } : {}),
   };
@@ -100,16 +99,10 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
           const prev = state.state as ScheduleAdamState;
           const n = state.iteration + 1;
           return tidy<OptState>(() => {
-            const { leaves, structure } = treeFlatten(state.params);
-            const gl = treeFlatten(grads).leaves;
             const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, state.iteration);
-            const lr = tf.mul(tf.exp(logMult), config.stepMult) as tf.Scalar;
-            const out = leaves.map((p, i) => adamLeafStep(p, gl[i] as tf.Tensor, prev.m[i] as tf.Tensor, prev.v[i] as tf.Tensor, lr, n, config));
-            return {
-              params: treeUnflatten(structure, out.map((o) => o.p)),
-              state: { m: out.map((o) => o.m), v: out.map((o) => o.v), lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps },
-              iteration: n,
-            };
+            const out = adamTreeStep(state.params, grads, prev, { lr: tf.mul(tf.exp(logMult), config.stepMult) as tf.Scalar, n }, config);
+            const next: ScheduleAdamState = { m: out.m, v: out.v, lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps };
+            return { params: out.params, state: next, iteration: n };
           });
         },
       };
