@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { LoptError, advance, disposeTree, foldIn, key, normal, type TensorTree } from '@lopt/core';
+import { advance, disposeTree, foldIn, key, normal, type TensorTree } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
 import { adafactor, adam, adamw, lion, rmsprop, sgd } from '../index.js';
 import { hypergradient } from './hypergradient.js';
 import { metaOptimize } from './meta-optimize.js';
-import { START, adamStep, fromTree, quadGrad, runQuadratic } from './test-helpers.js';
+import { START, adamStep, fromTree, quadGrad, runQuadratic, errorCode } from './test-helpers.js';
 
 describe('metaOptimize', () => {
   it('gamma = 0 with an SGD base and the sgd meta-algorithm equals hypergradient SGD on log alpha, step for step', () => {
@@ -169,14 +169,7 @@ describe('metaOptimize', () => {
   });
 
   it('validates its options with LoptError naming the option', () => {
-    const code = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e instanceof LoptError ? `${e.code}:${e.option ?? e.path ?? ''}` : String(e);
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => metaOptimize(adafactor()))).toBe('INVALID_OPTION:base');
     expect(code(() => metaOptimize(rmsprop({ momentum: 0.9 })))).toBe('INVALID_OPTION:base');
     expect(code(() => metaOptimize(sgd(), { gamma: 1.5 }))).toBe('INVALID_OPTION:gamma');
