@@ -36,3 +36,15 @@ export function setRatioToAdam(row: { wallMsPerStep: number; cpuMsPerStep: numbe
   row.wallRatioToAdam = row.wallMsPerStep / adamRow.wallMsPerStep;
   row.cpuRatioToAdam = row.cpuMsPerStep / adamRow.cpuMsPerStep;
 }
+
+/** The timing fields every benchmark row has. */
+export interface TimedRow {
+  name: string;
+  size: string;
+  params: number;
+  steps: number;
+  wallMsPerStep: number;
+  cpuMsPerStep: number;
+  wallRatioToAdam?: number;
+  cpuRatioToAdam?: number;
+}

@@ -11,7 +11,7 @@ import { initBackend } from '@lopt/backend';
 import { advance, disposeTree, key, normal, treeSize, type Optimizer, type OptState, type TensorTree } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
 import { ARCHITECTURES, adafacMlpLOpt, fusedAdafacAvailable } from '../src/index.ts';
-import { benchArgs, setRatioToAdam, timeIt } from './common.ts';
+import { benchArgs, setRatioToAdam, timeIt, type TimedRow } from './common.ts';
 
 const { arg, sizes, budgetMs } = benchArgs();
 const only = arg('only')?.split(',');
@@ -24,17 +24,9 @@ function model(size: string, seed: number): TensorTree {
   return { w: normal(key(seed), [r, c], { std: 0.1 }), b: normal(key(seed + 1), [r], { std: 0.1 }), s: tf.scalar(0.5) };
 }
 
-interface Row {
-  name: string;
-  size: string;
-  params: number;
-  steps: number;
-  wallMsPerStep: number;
-  cpuMsPerStep: number;
+interface Row extends TimedRow {
   wallNsPerParam: number;
   cpuNsPerParam: number;
-  wallRatioToAdam?: number;
-  cpuRatioToAdam?: number;
   stateBytesPerParam: number;
   error?: string;
 }

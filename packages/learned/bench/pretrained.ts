@@ -14,7 +14,7 @@ import { initBackend } from '@lopt/backend';
 import { advance, disposeTree, key, normal, treeSize, type Optimizer, type OptState, type TensorTree } from '@lopt/core';
 import { adam, newtonSchulz } from '@lopt/optimizers';
 import { pretrainedOptimizer } from '../src/index.ts';
-import { benchArgs, setRatioToAdam, timeIt } from './common.ts';
+import { benchArgs, setRatioToAdam, timeIt, type TimedRow } from './common.ts';
 
 const { sizes, budgetMs } = benchArgs();
 const backend = await initBackend({ backend: 'wasm' });
@@ -25,16 +25,7 @@ function model(size: string, seed: number): TensorTree {
   return { w: normal(key(seed), [n, n], { std: 0.05 }), b: normal(key(seed + 1), [n], { std: 0.05 }) };
 }
 
-interface Row {
-  name: string;
-  size: string;
-  params: number;
-  steps: number;
-  wallMsPerStep: number;
-  cpuMsPerStep: number;
-  wallRatioToAdam?: number;
-  cpuRatioToAdam?: number;
-}
+type Row = TimedRow;
 
 function timeOptimizer(name: string, opt: Optimizer, size: string): Row {
   const grads = model(size, 7);

@@ -91,27 +91,58 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
     hyperparameterPaths: () => [],
     init: (k: Key): CeloAdamTheta => initScheduler(k, config.lstmHiddenSize, false),
     optimizer(theta: CeloAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
-      const defaultSteps = optOpts.numSteps ?? config.numSteps;
-      return {
-        name: 'celoAdam',
-        init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
-          const n = checkNumSteps('celoAdam', initOpts.numSteps ?? defaultSteps);
-          const leaves = treeFlatten(params).leaves;
-          const state: CeloAdamState = { m: leaves.map((p) => tf.zerosLike(p)), v: leaves.map((p) => tf.zerosLike(p)), sched: initSchedulerState(n, theta.lstm_init_state) };
-          return { params, state, iteration: 0 };
+      return scheduledAdamOptimizer<{ sched: CeloSchedulerState }>('celoAdam', config, {
+        defaultSteps: optOpts.numSteps ?? config.numSteps,
+        lossUse: 'its scheduler reads loss EMAs',
+        initSchedule: (numSteps) => ({ sched: initSchedulerState(numSteps, theta.lstm_init_state) }),
+        schedule: (prev, loss, iteration) => {
+          const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, iteration);
+          return { lrMult, next: { sched: next } };
         },
-        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
-          checkGrads(state.params, grads, 'celoAdam');
-          const loss = requireLoss(ctx, 'celoAdam', 'its scheduler reads loss EMAs');
-          const prev = state.state as CeloAdamState;
-          const n = state.iteration + 1;
-          return tidy<OptState>(() => {
-            const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
-            const out = adamTreeStep(state.params, grads, prev, { lr: tf.mul(lrMult, config.stepMult) as tf.Scalar, n }, config);
-            return { params: out.params, state: { m: out.m, v: out.v, sched: next }, iteration: n };
-          });
-        },
-      };
+      });
+    },
+  };
+}
+
+/** How {@link scheduledAdamOptimizer}'s learning-rate multiplier is scheduled. */
+export interface AdamSchedule<Sched extends object> {
+  /** `numSteps` when neither `init` nor the caller gives one. */
+  readonly defaultSteps: number | undefined;
+  /** Why the schedule needs `ctx.loss` (for the error message). */
+  readonly lossUse: string;
+  /** The schedule's state fields at the start of a run of `numSteps` steps. */
+  readonly initSchedule: (numSteps: number) => Sched;
+  /** The multiplier of the base learning rate at `iteration` (0-based) and the next schedule state. */
+  readonly schedule: (prev: Sched, loss: tf.Scalar, iteration: number) => { lrMult: tf.Tensor; next: Sched };
+}
+
+/**
+ * The optimizer of an Adam whose learning rate `stepMult * lrMult` a learned schedule sets
+ * every step from the loss ({@link celoAdam}, `scheduleAdam`): state `{ m, v, ...schedule }`,
+ * steps by {@link adamTreeStep}.
+ */
+export function scheduledAdamOptimizer<Sched extends object>(
+  name: string,
+  config: AdamDecays & { readonly epsilon: number; readonly stepMult: number },
+  spec: AdamSchedule<Sched>,
+): Optimizer {
+  return {
+    name,
+    init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
+      const numSteps = checkNumSteps(name, initOpts.numSteps ?? spec.defaultSteps);
+      const leaves = treeFlatten(params).leaves;
+      return { params, state: { m: leaves.map((p) => tf.zerosLike(p)), v: leaves.map((p) => tf.zerosLike(p)), ...spec.initSchedule(numSteps) }, iteration: 0 };
+    },
+    update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
+      checkGrads(state.params, grads, name);
+      const loss = requireLoss(ctx, name, spec.lossUse);
+      const prev = state.state as { m: tf.Tensor[]; v: tf.Tensor[] } & Sched;
+      const n = state.iteration + 1;
+      return tidy<OptState>(() => {
+        const { lrMult, next } = spec.schedule(prev, loss, state.iteration);
+        const out = adamTreeStep(state.params, grads, prev, { lr: tf.mul(lrMult, config.stepMult) as tf.Scalar, n }, config);
+        return { params: out.params, state: { m: out.m, v: out.v, ...next }, iteration: n };
+      });
     },
   };
 }

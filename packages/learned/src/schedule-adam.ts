@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
-import { adamTreeStep } from './celo-adam.js';
+import { checkNumber, type Key, type Optimizer } from '@lopt/core';
+import { scheduledAdamOptimizer } from './celo-adam.js';
 import { CELO_TIME_OFFSETS, checkNumSteps, lossDecays, lossFeatures, LOSS_EMAS, SCHEDULER_INPUTS } from './celo-scheduler.js';
-import { checkAdamDecays, checkGrads, checkKnownOptions, requireLoss } from './common.js';
+import { checkAdamDecays, checkKnownOptions } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link scheduleAdam}. */
@@ -77,35 +77,21 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
     hyperparameterPaths: () => [],
     init: (_k: Key): ScheduleAdamTheta => ({ w: tf.zeros([SCHEDULER_INPUTS]) as tf.Tensor1D, b: tf.scalar(0) }),
     optimizer(theta: ScheduleAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
-      const defaultSteps = optOpts.numSteps ?? config.numSteps;
-      return {
-        name: 'scheduleAdam',
-        init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
-          const numSteps = checkNumSteps('scheduleAdam', initOpts.numSteps ?? defaultSteps);
-          const leaves = treeFlatten(params).leaves;
-          const state: ScheduleAdamState = {
-            m: leaves.map((p) => tf.zerosLike(p)),
-            v: leaves.map((p) => tf.zerosLike(p)),
-            lossMean: tf.zeros([LOSS_EMAS]),
-            lossMin: tf.fill([LOSS_EMAS], 999999999999.0),
-            lossDecay: tf.tensor1d(lossDecays(numSteps)),
-            invNumSteps: tf.scalar(1 / numSteps),
-          };
-          return { params, state, iteration: 0 };
+      type Sched = Omit<ScheduleAdamState, 'm' | 'v'>;
+      return scheduledAdamOptimizer<Sched>('scheduleAdam', config, {
+        defaultSteps: optOpts.numSteps ?? config.numSteps,
+        lossUse: 'its schedule reads loss EMAs',
+        initSchedule: (numSteps): Sched => ({
+          lossMean: tf.zeros([LOSS_EMAS]),
+          lossMin: tf.fill([LOSS_EMAS], 999999999999.0),
+          lossDecay: tf.tensor1d(lossDecays(numSteps)),
+          invNumSteps: tf.scalar(1 / numSteps),
+        }),
+        schedule: (prev, loss, iteration) => {
+          const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, iteration);
+          return { lrMult: tf.exp(logMult), next: { lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps } };
         },
-        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
-          checkGrads(state.params, grads, 'scheduleAdam');
-          const loss = requireLoss(ctx, 'scheduleAdam', 'its schedule reads loss EMAs');
-          const prev = state.state as ScheduleAdamState;
-          const n = state.iteration + 1;
-          return tidy<OptState>(() => {
-            const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, state.iteration);
-            const out = adamTreeStep(state.params, grads, prev, { lr: tf.mul(tf.exp(logMult), config.stepMult) as tf.Scalar, n }, config);
-            const next: ScheduleAdamState = { m: out.m, v: out.v, lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps };
-            return { params: out.params, state: next, iteration: n };
-          });
-        },
-      };
+      });
     },
   };
 }
