@@ -8,6 +8,7 @@ import {
   scaleByBelief,
   scaleByRAdam,
   scaleByYogi,
+  type ScaleByYogiOptions,
 } from '../transforms/adam_variants.js';
 import { addDecayedWeights } from '../transforms/momentum.js';
 import { checkMask, type Mask } from '../transforms/masked.js';
@@ -49,16 +50,10 @@ export function amsgrad(options: AmsgradOptions = {}): Opt {
   return learningRateScaled('amsgrad', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot'], defaultLearningRate: 1e-3, scale: scaleByAmsgrad });
 }
 
-/** Options of {@link adamax}. */
-export interface AdamaxOptions {
+/** Options of {@link adamax}: Adam's `beta1`, `beta2` and `epsilon` (defaults 0.9, 0.999, 1e-8). */
+export interface AdamaxOptions extends Omit<ScaleByAdamOptions, 'nesterov' | 'epsilonRoot'> {
   /** Step size or schedule. Default 2e-3 (the paper and tf.train.adamax). */
   readonly learningRate?: LearningRate;
-  /** Default 0.9. */
-  readonly beta1?: Hyper;
-  /** Default 0.999. */
-  readonly beta2?: Hyper;
-  /** Default 1e-8. */
-  readonly epsilon?: Hyper;
 }
 
 /** AdaMax (Kingma & Ba 2015; optax `adamax`): `p -= lr m^ / max(b2 u, |g| + eps)`. */
@@ -79,16 +74,10 @@ export function radam(options: RAdamOptions = {}): Opt {
   return learningRateScaled('radam', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot', 'threshold', 'nesterov'], defaultLearningRate: 1e-3, scale: scaleByRAdam });
 }
 
-/** Options of {@link yogi}. */
-export interface YogiOptions {
+/** Options of {@link yogi}: `beta1`, `beta2` and `epsilon` of {@link scaleByYogi} (defaults 0.9, 0.999, 1e-3). */
+export interface YogiOptions extends Pick<ScaleByYogiOptions, 'beta1' | 'beta2' | 'epsilon'> {
   /** Step size or schedule. Default 1e-2 (the paper's recommendation). */
   readonly learningRate?: LearningRate;
-  /** Default 0.9. */
-  readonly beta1?: Hyper;
-  /** Default 0.999. */
-  readonly beta2?: Hyper;
-  /** Default 1e-3 (optax and the paper). */
-  readonly epsilon?: Hyper;
 }
 
 /** Yogi (Zaheer et al. 2018; optax `yogi`): see `scaleByYogi`. */
