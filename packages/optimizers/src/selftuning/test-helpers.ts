@@ -84,3 +84,22 @@ export function errorCode(f: () => unknown): string {
   }
   return 'no error';
 }
+
+/**
+ * Takes one step of `opt` from `{ w: [1] }` with gradient 1, then expects the second update,
+ * with the single gradient value `bad`, to throw an error matching `message`; disposes everything.
+ */
+export function expectSecondStepThrows<S>(opt: Optimizer<S>, bad: number, message: RegExp): void {
+  let state = opt.init({ w: tf.tensor1d([1]) });
+  const g1 = { w: tf.tensor1d([1]) };
+  state = advance(opt, state, g1);
+  const g2 = { w: tf.tensor1d([bad]) };
+  let thrown: unknown;
+  try {
+    opt.update(state, g2);
+  } catch (e) {
+    thrown = e;
+  }
+  disposeTree([g1, g2, state.params, state.state as TensorTree]);
+  if (!(thrown instanceof Error) || !message.test(thrown.message)) throw new Error(`expected an error matching ${message}, got ${String(thrown)}`);
+}
