@@ -107,27 +107,20 @@ function bestOnDisk(path: string): { step: number; validationLoss: number } | un
   }
 }
 
-/** Whether a theta path belongs to a network's weights or biases rather than a named hyperparameter. */
-function isNetworkWeight(path: string): boolean {
-  const parts = path.split('.');
-  const last = parts[parts.length - 1] ?? '';
-  return parts.some((p) => /^(nn|mlp|lstm|layers?|net)$/i.test(p)) || /^(w|b|kernel|bias|weights?)\d*$/i.test(last);
-}
-
 /**
- * Meta-parameters with a hyperparameter meaning (small leaves outside the networks, such as
- * log learning rates or accumulator-decay offsets), logged per outer step so the report can
- * plot their trajectories.
+ * The meta-parameters the learned optimizer declares as hyperparameters
+ * (`hyperparameterPaths`: log learning rates, accumulator-decay offsets, ...), logged per
+ * outer step so the report can plot their trajectories. None when it declares none.
  */
-export function thetaScalars(theta: TensorTree): Record<string, number> {
+export function thetaScalars(learned: Pick<LearnedOptimizer, 'hyperparameterPaths'>, theta: TensorTree): Record<string, number> {
   const out: Record<string, number> = {};
+  const wanted = new Set(learned.hyperparameterPaths?.() ?? []);
+  if (wanted.size === 0) return out;
   const { leaves } = treeFlatten(theta);
-  const paths = treePaths(theta);
-  leaves.forEach((leaf, i) => {
-    const path = paths[i] ?? String(i);
-    if (leaf.size > 4 || isNetworkWeight(path)) return;
-    const values = leaf.dataSync();
-    values.forEach((v, j) => {
+  treePaths(theta).forEach((path, i) => {
+    const leaf = leaves[i];
+    if (leaf === undefined || !wanted.has(path)) return;
+    leaf.dataSync().forEach((v, j) => {
       out[`theta/${path}${leaf.size > 1 ? `[${j}]` : ''}`] = v;
     });
   });
@@ -412,7 +405,7 @@ async function trainLoop(
           overflowSteps: m.overflowSteps,
           time: Date.now() / 1000,
           ...m.estimators,
-          ...thetaScalars(theta),
+          ...thetaScalars(components.learnedOptimizer, theta),
         };
         if (validator && validation && m.step % validation.every === 0) {
           const score = validator.score(theta);

@@ -108,6 +108,18 @@ export interface LearnedOptimizer<Theta extends TensorTree = TensorTree> {
    * See {@link VectorizedOptimizer} for the consistency guarantee.
    */
   vectorized?(thetas: TensorTree, opts?: VectorizedOptimizerOptions): VectorizedOptimizer | undefined;
+  /**
+   * Optional: the paths (as `treePaths` writes them, e.g. `log_lr` or `momentum_decays`) of
+   * the theta leaves that are hyperparameters: small leaves (a few values) with a meaning
+   * of their own, such as a log learning rate or accumulator-decay offsets, as opposed to
+   * network weights. Tools log their values while meta-training. Absent or empty: none.
+   *
+   * @example
+   * ```ts
+   * const paths = learned.hyperparameterPaths?.() ?? []; // ['log_lr'] for learnableSgd
+   * ```
+   */
+  hyperparameterPaths?(): readonly string[];
 }
 
 /** A source of batches: the same key always gives the same batch. */

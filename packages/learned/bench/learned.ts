@@ -11,15 +11,10 @@ import { initBackend } from '@lopt/backend';
 import { advance, disposeTree, key, normal, treeSize, type Optimizer, type OptState, type TensorTree } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
 import { ARCHITECTURES, adafacMlpLOpt, fusedAdafacAvailable } from '../src/index.ts';
+import { benchArgs, setRatioToAdam, timeIt, type TimedRow } from './common.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const sizes = (arg('sizes') ?? '64k,1m').split(',');
+const { arg, sizes, budgetMs } = benchArgs();
 const only = arg('only')?.split(',');
-const budgetMs = Number(arg('budget-ms') ?? 4000);
 
 const backend = await initBackend({ backend: 'wasm' });
 
@@ -29,17 +24,9 @@ function model(size: string, seed: number): TensorTree {
   return { w: normal(key(seed), [r, c], { std: 0.1 }), b: normal(key(seed + 1), [r], { std: 0.1 }), s: tf.scalar(0.5) };
 }
 
-interface Row {
-  name: string;
-  size: string;
-  params: number;
-  steps: number;
-  wallMsPerStep: number;
-  cpuMsPerStep: number;
+interface Row extends TimedRow {
   wallNsPerParam: number;
   cpuNsPerParam: number;
-  wallRatioToAdam?: number;
-  cpuRatioToAdam?: number;
   stateBytesPerParam: number;
   error?: string;
 }
@@ -52,20 +39,13 @@ function timeOptimizer(name: string, opt: Optimizer, size: string): Row {
   let state: OptState = opt.init(params, { numSteps: 1000 });
   const stateBytesPerParam = (treeSize(state.state as TensorTree) * 4) / n;
   try {
-    state = advance(opt, state, grads, { loss }); // warm-up (compiles kernels)
-    let steps = 0;
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    // At least one timed step, then as many as fit in the budget (slow optimizers take minutes).
-    while (steps < 1 || (performance.now() - t0 < budgetMs && steps < 50)) {
+    // The warm-up call compiles kernels; slow optimizers get at least one timed step.
+    const t = timeIt(() => {
       state = advance(opt, state, grads, { loss });
-      steps++;
-    }
-    (state.params as { s: tf.Tensor }).s.dataSync(); // wait for the backend
-    const wall = (performance.now() - t0) / steps;
-    const cu = process.cpuUsage(c0);
-    const cpu = (cu.user + cu.system) / 1000 / steps;
-    return { name, size, params: n, steps, wallMsPerStep: wall, cpuMsPerStep: cpu, wallNsPerParam: (wall * 1e6) / n, cpuNsPerParam: (cpu * 1e6) / n, stateBytesPerParam };
+      return (state.params as { s: tf.Tensor }).s;
+    }, budgetMs);
+    const { wall, cpu } = t;
+    return { name, size, params: n, steps: t.steps, wallMsPerStep: wall, cpuMsPerStep: cpu, wallNsPerParam: (wall * 1e6) / n, cpuNsPerParam: (cpu * 1e6) / n, stateBytesPerParam };
   } catch (e) {
     return { name, size, params: n, steps: 0, wallMsPerStep: NaN, cpuMsPerStep: NaN, wallNsPerParam: NaN, cpuNsPerParam: NaN, stateBytesPerParam, error: (e as Error).message.slice(0, 200) };
   } finally {
@@ -92,10 +72,7 @@ for (const size of sizes) {
     if (only && c.name !== 'adam' && !only.some((o) => c.name.startsWith(o))) continue;
     const row = timeOptimizer(c.name, c.make(), size);
     if (c.name === 'adam') adamRow = row;
-    if (adamRow && !row.error) {
-      row.wallRatioToAdam = row.wallMsPerStep / adamRow.wallMsPerStep;
-      row.cpuRatioToAdam = row.cpuMsPerStep / adamRow.cpuMsPerStep;
-    }
+    if (adamRow && !row.error) setRatioToAdam(row, adamRow);
     rows.push(row);
     console.log(
       `${size.padEnd(4)} ${c.name.padEnd(26)} ${row.error ? `ERROR ${row.error}` : `${row.wallMsPerStep.toFixed(2).padStart(9)} ms wall ${row.cpuMsPerStep.toFixed(2).padStart(9)} ms cpu  ${row.cpuNsPerParam.toFixed(1).padStart(7)} ns/param cpu  x${(row.cpuRatioToAdam ?? 1).toFixed(1)} adam (cpu)  state ${row.stateBytesPerParam.toFixed(1)} B/param`}`,

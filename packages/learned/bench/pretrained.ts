@@ -14,14 +14,9 @@ import { initBackend } from '@lopt/backend';
 import { advance, disposeTree, key, normal, treeSize, type Optimizer, type OptState, type TensorTree } from '@lopt/core';
 import { adam, newtonSchulz } from '@lopt/optimizers';
 import { pretrainedOptimizer } from '../src/index.ts';
+import { benchArgs, setRatioToAdam, timeIt, type TimedRow } from './common.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const sizes = (arg('sizes') ?? '64k,1m').split(',');
-const budgetMs = Number(arg('budget-ms') ?? 4000);
+const { sizes, budgetMs } = benchArgs();
 const backend = await initBackend({ backend: 'wasm' });
 
 const side = (size: string): number => (size === '1m' ? 1024 : 256);
@@ -30,33 +25,7 @@ function model(size: string, seed: number): TensorTree {
   return { w: normal(key(seed), [n, n], { std: 0.05 }), b: normal(key(seed + 1), [n], { std: 0.05 }) };
 }
 
-interface Row {
-  name: string;
-  size: string;
-  params: number;
-  steps: number;
-  wallMsPerStep: number;
-  cpuMsPerStep: number;
-  wallRatioToAdam?: number;
-  cpuRatioToAdam?: number;
-}
-
-/** Times `fn` (one step, returning a tensor to wait on) for at least one call, up to the budget. */
-function timeIt(fn: () => tf.Tensor | void): { steps: number; wall: number; cpu: number } {
-  const warm = fn();
-  if (warm) warm.dataSync();
-  let steps = 0;
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let last: tf.Tensor | void = undefined;
-  while (steps < 1 || (performance.now() - t0 < budgetMs && steps < 50)) {
-    last = fn();
-    steps++;
-  }
-  if (last) last.dataSync();
-  const cu = process.cpuUsage(c0);
-  return { steps, wall: (performance.now() - t0) / steps, cpu: (cu.user + cu.system) / 1000 / steps };
-}
+type Row = TimedRow;
 
 function timeOptimizer(name: string, opt: Optimizer, size: string): Row {
   const grads = model(size, 7);
@@ -67,7 +36,7 @@ function timeOptimizer(name: string, opt: Optimizer, size: string): Row {
     const t = timeIt(() => {
       state = advance(opt, state, grads, { loss });
       return (state.params as { b: tf.Tensor }).b;
-    });
+    }, budgetMs);
     return { name, size, params: n, steps: t.steps, wallMsPerStep: t.wall, cpuMsPerStep: t.cpu };
   } finally {
     disposeTree([state.params, state.state as TensorTree, grads]);
@@ -82,7 +51,7 @@ function timeNewtonSchulz(size: string): Row {
     out?.dispose();
     out = newtonSchulz(x);
     return out;
-  });
+  }, budgetMs);
   tf.dispose([x, out as tf.Tensor]);
   return { name: 'newtonSchulz alone', size, params: side(size) ** 2, steps: t.steps, wallMsPerStep: t.wall, cpuMsPerStep: t.cpu };
 }
@@ -104,10 +73,7 @@ for (const size of sizes) {
   for (const c of candidates) {
     const row = timeOptimizer(c.name, c.make(), size);
     if (c.name === 'adam') adamRow = row;
-    if (adamRow) {
-      row.wallRatioToAdam = row.wallMsPerStep / adamRow.wallMsPerStep;
-      row.cpuRatioToAdam = row.cpuMsPerStep / adamRow.cpuMsPerStep;
-    }
+    if (adamRow) setRatioToAdam(row, adamRow);
     rows.push(row);
     console.log(`${size.padEnd(4)} ${c.name.padEnd(26)} ${row.wallMsPerStep.toFixed(2).padStart(9)} ms wall ${row.cpuMsPerStep.toFixed(2).padStart(9)} ms cpu  x${(row.cpuRatioToAdam ?? 1).toFixed(2)} adam (cpu)`);
   }

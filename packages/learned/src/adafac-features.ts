@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, split, type Key } from '@lopt/core';
+import { LoptError, checkNumber, split, treeUnflatten, type Key, type OptState, type TreeDef } from '@lopt/core';
 import {
   asRows,
   checkDecays,
@@ -45,8 +45,28 @@ export type AdafacState = {
   fac: FactoredSlot[];
 };
 
+/** The hyperparameter leaves of the Adafac family's theta: the accumulator-decay offsets. */
+export const ADAFAC_HYPERPARAMETER_PATHS: readonly string[] = Object.freeze(['adafactor_decays', 'momentum_decays', 'rms_decays']);
+
 /** Number of step-embedding features. */
 export const TIME_FEATURES = 11;
+
+/** One tensor's accumulators in an {@link AdafacState}. */
+export type AdafacSlot = { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot };
+
+/** Tensor `i`'s accumulators. */
+export function adafacSlot(state: AdafacState, i: number): AdafacSlot {
+  return { m: state.mom[i] as tf.Tensor, rms: state.rms[i] as tf.Tensor, fac: state.fac[i] as FactoredSlot };
+}
+
+/** The next optimizer state from per-tensor results (new tensor and accumulators), in params leaf order. */
+export function adafacStepResult(structure: TreeDef, out: readonly (AdafacSlot & { p: tf.Tensor })[], iteration: number): OptState {
+  return {
+    params: treeUnflatten(structure, out.map((o) => o.p)),
+    state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
+    iteration: iteration + 1,
+  };
+}
 
 /** Validates the decay options and returns them with defaults. */
 export function adafacDecayConfig(options: Partial<AdafacDecayConfig>): AdafacDecayConfig {

@@ -1,16 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, treeFlatten, treeLeaves, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer } from '@lopt/core';
+import { LoptError, checkNumber, treeFlatten, collectTensors, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer, tidy } from '@lopt/core';
 import { applyMlpColumns, checkBool, checkFused, checkGrads, checkKnownOptions, foldConstantFeatures, isTapeRecording, secondMomentNormalize, tanhEmbedding, type DenseParams, type FusedMode } from './common.js';
 import {
+  ADAFAC_HYPERPARAMETER_PATHS,
   adafacDecayConfig,
   adafacDecays,
   adafacFeatureCount,
   adafacLayers,
   adafacLeafFeatures,
+  adafacSlot,
+  adafacStepResult,
   checkMlpShape,
   initAdafacState,
   initAdafacTheta,
   type AdafacDecayConfig,
+  type AdafacSlot,
   type AdafacState,
   type AdafacTheta,
 } from './adafac-features.js';
@@ -88,6 +92,7 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
     name: 'adafacMlpLOpt',
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
+    hyperparameterPaths: () => ADAFAC_HYPERPARAMETER_PATHS,
     init: (key: Key) => initAdafacTheta(key, config, config.hiddenSize, config.hiddenLayers, 2, config.zeroInitOutput === true),
     vectorized: (thetas: TensorTree) =>
       vectorizedAdafac(thetas as unknown as AdafacTheta, config, config.fused === true || (config.fused === 'auto' && isDefaultShape && fusedAdafacAvailable())) as unknown as VectorizedOptimizer,
@@ -95,8 +100,8 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
       const layers = adafacLayers(theta, nLayers);
       let fusedTheta: ReturnType<typeof prepareFusedTheta> | undefined;
       // theta's values are read once for the kernel, unless a leaf is a tf.Variable (which can change in place).
-      const thetaIsMutable = treeLeaves(theta as unknown as TensorTree).some((t) => t instanceof tf.Variable);
-      const composedLeaf = (p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: AdafacState['fac'][number] }, decays: ReturnType<typeof adafacDecays>, bias0: tf.Tensor) => {
+      const thetaIsMutable = collectTensors(theta).some((t) => t instanceof tf.Variable);
+      const composedLeaf = (p: tf.Tensor, g: tf.Tensor, prev: AdafacSlot, decays: ReturnType<typeof adafacDecays>, bias0: tf.Tensor) => {
         const f = adafacLeafFeatures(p, g, prev, decays);
         const out = applyMlpColumns(layers, secondMomentNormalize(f.x), bias0);
         const [dir, mag] = tf.split(out, 2, 0) as [tf.Tensor2D, tf.Tensor2D];
@@ -118,10 +123,10 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
           const prev = state.state as AdafacState;
           const { leaves, structure } = treeFlatten(state.params);
           const gl = treeFlatten(grads).leaves;
-          return tf.tidy(() => {
+          return tidy(() => {
             let shared: { decays: ReturnType<typeof adafacDecays>; bias0: tf.Tensor } | undefined;
             const out = leaves.map((p, i) => {
-              const slot = { m: prev.mom[i] as tf.Tensor, rms: prev.rms[i] as tf.Tensor, fac: prev.fac[i] as AdafacState['fac'][number] };
+              const slot = adafacSlot(prev, i);
               const g = gl[i] as tf.Tensor;
               if (useFused && fusedTheta !== undefined && p.rank <= 2) return fusedAdafacStep(fusedTheta, state.iteration, p, g, slot);
               shared ??= {
@@ -130,12 +135,8 @@ export function adafacMlpLOpt(options: Partial<AdafacMlpLOptConfig> = {}): Learn
               };
               return composedLeaf(p, g, slot, shared.decays, shared.bias0);
             });
-            return {
-              params: treeUnflatten(structure, out.map((o) => o.p)),
-              state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac) },
-              iteration: state.iteration + 1,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return adafacStepResult(structure, out, state.iteration);
+          });
         },
       };
     },

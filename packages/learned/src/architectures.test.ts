@@ -10,6 +10,7 @@ import {
   treeUnflatten,
   type OptState,
   type TensorTree,
+  tidy,
 } from '@lopt/core';
 import { describeOptimizerConformance } from '@lopt/testkit';
 import { ARCHITECTURES } from './architectures.js';
@@ -115,7 +116,7 @@ describe.each(Object.keys(ARCHITECTURES))('%s', (name) => {
     const state: OptState = opt.init(smallParams(key(3)), { numSteps: 100 });
     const g0 = quadGrads(state.params);
     const loss0 = quadraticLoss(state.params);
-    const out = tf.tidy(() => opt.update(state, g0, { loss: loss0 }) as unknown as tf.TensorContainer) as unknown as OptState;
+    const out = tidy<OptState>(() => opt.update(state, g0, { loss: loss0 }));
     const pl = treeLeaves(state.params);
     treeLeaves(out.params).forEach((x, i) => {
       const p = pl[i] as tf.Tensor;

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import { checkCeloCommon } from './celo.js';
 import { checkNumSteps, initScheduler, initSchedulerState, schedulerStep, type CeloLstmInit, type CeloRnnParams, type CeloSchedulerState } from './celo-scheduler.js';
-import { checkGrads, checkKnownOptions, requireLoss } from './common.js';
+import { checkAdamDecays, checkGrads, checkKnownOptions, requireLoss, type AdamDecays } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link celoAdam}; defaults are the reference's `get_optimizer('celo_adam')`. */
@@ -54,6 +54,20 @@ export function adamLeafStep(p: tf.Tensor, grad: tf.Tensor, m0: tf.Tensor, v0: t
   return { p: tf.sub(p, tf.mul(mh, tf.div(lr, tf.add(cfg.epsilon, tf.sqrt(tf.add(vh, 1e-10)))))), m, v };
 }
 
+/** {@link adamLeafStep} on every leaf of `params` with the moments in leaf order; the new params (same structure) and moments. */
+export function adamTreeStep(
+  params: TensorTree,
+  grads: TensorTree,
+  moments: { readonly m: readonly tf.Tensor[]; readonly v: readonly tf.Tensor[] },
+  at: { readonly lr: tf.Scalar; readonly n: number },
+  cfg: AdamDecays & { readonly epsilon: number },
+): { params: TensorTree; m: tf.Tensor[]; v: tf.Tensor[] } {
+  const { leaves, structure } = treeFlatten(params);
+  const gl = treeFlatten(grads).leaves;
+  const out = leaves.map((p, i) => adamLeafStep(p, gl[i] as tf.Tensor, moments.m[i] as tf.Tensor, moments.v[i] as tf.Tensor, at.lr, at.n, cfg));
+  return { params: treeUnflatten(structure, out.map((o) => o.p)), m: out.map((o) => o.m), v: out.map((o) => o.v) };
+}
+
 /**
  * Celo-Adam (the Adam-based variant of Celo, Moudgil et al. 2025): bias-corrected Adam whose
  * learning rate `stepMult * lr_mult` a learned LSTM scheduler sets every step from the
@@ -66,8 +80,7 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
   checkKnownOptions('celoAdam', options, ['stepMult', 'beta1', 'beta2', 'epsilon', 'lstmHiddenSize', 'numSteps']);
   const config: CeloAdamConfig = {
     stepMult: checkNumber('stepMult', options.stepMult ?? 1e-3),
-    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
-    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+    ...checkAdamDecays(options),
     epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
     ...checkCeloCommon('celoAdam', options),
   };
@@ -75,36 +88,61 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
     name: 'celoAdam',
     config,
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => [],
     init: (k: Key): CeloAdamTheta => initScheduler(k, config.lstmHiddenSize, false),
     optimizer(theta: CeloAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
-      const defaultSteps = optOpts.numSteps ?? config.numSteps;
-      return {
-        name: 'celoAdam',
-        init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
-          const n = checkNumSteps('celoAdam', initOpts.numSteps ?? defaultSteps);
-          const leaves = treeFlatten(params).leaves;
-          const state: CeloAdamState = { m: leaves.map((p) => tf.zerosLike(p)), v: leaves.map((p) => tf.zerosLike(p)), sched: initSchedulerState(n, theta.lstm_init_state) };
-          return { params, state, iteration: 0 };
+      return scheduledAdamOptimizer<{ sched: CeloSchedulerState }>('celoAdam', config, {
+        defaultSteps: optOpts.numSteps ?? config.numSteps,
+        lossUse: 'its scheduler reads loss EMAs',
+        initSchedule: (numSteps) => ({ sched: initSchedulerState(numSteps, theta.lstm_init_state) }),
+        schedule: (prev, loss, iteration) => {
+          const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, iteration);
+          return { lrMult, next: { sched: next } };
         },
-        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
-          checkGrads(state.params, grads, 'celoAdam');
-          const loss = requireLoss(ctx, 'celoAdam', 'its scheduler reads loss EMAs');
-          const prev = state.state as CeloAdamState;
-          const n = state.iteration + 1;
-          return tf.tidy(() => {
-            const { leaves, structure } = treeFlatten(state.params);
-            const gl = treeFlatten(grads).leaves;
-            const { lrMult, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
-            const lr = tf.mul(lrMult, config.stepMult) as tf.Scalar;
-            const out = leaves.map((p, i) => adamLeafStep(p, gl[i] as tf.Tensor, prev.m[i] as tf.Tensor, prev.v[i] as tf.Tensor, lr, n, config));
-            return {
-              params: treeUnflatten(structure, out.map((o) => o.p)),
-              state: { m: out.map((o) => o.m), v: out.map((o) => o.v), sched: next },
-              iteration: n,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
-        },
-      };
+      });
+    },
+  };
+}
+
+/** How {@link scheduledAdamOptimizer}'s learning-rate multiplier is scheduled. */
+export interface AdamSchedule<Sched extends object> {
+  /** `numSteps` when neither `init` nor the caller gives one. */
+  readonly defaultSteps: number | undefined;
+  /** Why the schedule needs `ctx.loss` (for the error message). */
+  readonly lossUse: string;
+  /** The schedule's state fields at the start of a run of `numSteps` steps. */
+  readonly initSchedule: (numSteps: number) => Sched;
+  /** The multiplier of the base learning rate at `iteration` (0-based) and the next schedule state. */
+  readonly schedule: (prev: Sched, loss: tf.Scalar, iteration: number) => { lrMult: tf.Tensor; next: Sched };
+}
+
+/**
+ * The optimizer of an Adam whose learning rate `stepMult * lrMult` a learned schedule sets
+ * every step from the loss ({@link celoAdam}, `scheduleAdam`): state `{ m, v, ...schedule }`,
+ * steps by {@link adamTreeStep}.
+ */
+export function scheduledAdamOptimizer<Sched extends object>(
+  name: string,
+  config: AdamDecays & { readonly epsilon: number; readonly stepMult: number },
+  spec: AdamSchedule<Sched>,
+): Optimizer {
+  return {
+    name,
+    init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
+      const numSteps = checkNumSteps(name, initOpts.numSteps ?? spec.defaultSteps);
+      const leaves = treeFlatten(params).leaves;
+      return { params, state: { m: leaves.map((p) => tf.zerosLike(p)), v: leaves.map((p) => tf.zerosLike(p)), ...spec.initSchedule(numSteps) }, iteration: 0 };
+    },
+    update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
+      checkGrads(state.params, grads, name);
+      const loss = requireLoss(ctx, name, spec.lossUse);
+      const prev = state.state as { m: tf.Tensor[]; v: tf.Tensor[] } & Sched;
+      const n = state.iteration + 1;
+      return tidy<OptState>(() => {
+        const { lrMult, next } = spec.schedule(prev, loss, state.iteration);
+        const out = adamTreeStep(state.params, grads, prev, { lr: tf.mul(lrMult, config.stepMult) as tf.Scalar, n }, config);
+        return { params: out.params, state: { m: out.m, v: out.v, ...next }, iteration: n };
+      });
     },
   };
 }

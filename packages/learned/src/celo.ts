@@ -101,6 +101,7 @@ export function celo(options: Partial<CeloConfig> = {}): LearnedArchitecture<Cel
     name: 'celo',
     config,
     stateSlotsPerParameter: config.initialMomentumDecays.length + config.initialRmsDecays.length,
+    hyperparameterPaths: () => [],
     init(k: Key): CeloTheta {
       const [k0, k1] = split(k, 2) as [Key, Key];
       return { ff_mod_stack: { '~': initCeloStack(k0, widths, config.hiddenSize) }, ...initScheduler(k1, config.lstmHiddenSize, true) };
@@ -118,7 +119,7 @@ export function celo(options: Partial<CeloConfig> = {}): LearnedArchitecture<Cel
           checkGrads(state.params, grads, 'celo');
           const loss = requireLoss(ctx, 'celo', 'its scheduler reads loss EMAs');
           const prev = state.state as CeloState;
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves.map((g) => tf.clipByValue(g, -1000, 1000));
             const { lrMult, control, next } = schedulerStep(theta.rnn_params, prev.sched, loss, state.iteration);
@@ -130,8 +131,8 @@ export function celo(options: Partial<CeloConfig> = {}): LearnedArchitecture<Cel
               params: treeUnflatten(structure, out.map((o) => o.p)),
               state: { mom: out.map((o) => o.m), rms: out.map((o) => o.rms), fac: out.map((o) => o.fac), sched: next },
               iteration: state.iteration + 1,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            };
+          });
         },
       };
     },

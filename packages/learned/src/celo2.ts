@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, checkOneOf, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, checkNumber, checkOneOf, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { newtonSchulzChecked, newtonSchulzConfig, type NewtonSchulzConfig } from '@lopt/optimizers';
 import { adafacDecayConfig, initAdafacState, type AdafacDecayConfig, type AdafacState } from './adafac-features.js';
 import { asAtLeast1d, celoFeatures, celoGroupWidths, celoNormalize, type CeloDecays } from './celo-features.js';
@@ -178,10 +178,10 @@ function adamLeaf(p: tf.Tensor, g: tf.Tensor, slot: { adamM: tf.Tensor; adamV: t
 
 /** Initial per-leaf slots for the given routes. */
 function initSlots(leaves: readonly tf.Tensor[], routes: readonly Celo2Route[], cfg: AdafacDecayConfig): Celo2Slot[] {
-  return tf.tidy(() => {
+  return tidy<Celo2Slot[]>(() => {
     const acc: AdafacState = initAdafacState(leaves.map(asAtLeast1d), cfg);
-    return leaves.map((p, i) => (routes[i] === 'adam' ? { adamM: tf.zerosLike(p), adamV: tf.zerosLike(p) } : { m: acc.mom[i], rms: acc.rms[i], fac: acc.fac[i] })) as unknown as tf.TensorContainer;
-  }) as unknown as Celo2Slot[];
+    return leaves.map((p, i) => (routes[i] === 'adam' ? { adamM: tf.zerosLike(p), adamV: tf.zerosLike(p) } : { m: acc.mom[i] as tf.Tensor, rms: acc.rms[i] as tf.Tensor, fac: acc.fac[i] as FactoredSlot }));
+  });
 }
 
 /**
@@ -204,6 +204,7 @@ export function celo2(options: Partial<Celo2Config> = {}): LearnedArchitecture<C
     config,
     // Adam-routed tensors keep 2 slots; learned ones Km + Kr (4) plus factored accumulators.
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => [],
     init: (k: Key): Celo2Theta => initCelo2Theta(k, widths, config.hiddenSize),
     optimizer(theta: Celo2Theta): Optimizer {
       return {
@@ -215,7 +216,7 @@ export function celo2(options: Partial<Celo2Config> = {}): LearnedArchitecture<C
         update(state: OptState, grads: TensorTree): OptState {
           checkGrads(state.params, grads, 'celo2');
           const slots = state.state as Celo2Slot[];
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves;
             let ctx: LearnedCtx | undefined;
@@ -225,8 +226,8 @@ export function celo2(options: Partial<Celo2Config> = {}): LearnedArchitecture<C
               ctx ??= { layers: celo2Layers(theta), decays: decayTensors(config), cfg: config, ns };
               return learnedLeaf(p, gl[i] as tf.Tensor, slot, ctx);
             });
-            return { params: treeUnflatten(structure, out.map((o) => o.p)), state: out.map((o) => o.slot), iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params: treeUnflatten(structure, out.map((o) => o.p)), state: out.map((o) => o.slot), iteration: state.iteration + 1 };
+          });
         },
       };
     },

@@ -295,3 +295,16 @@ export function checkFused(value: unknown): FusedMode {
   throw new LoptError('INVALID_OPTION', `Option 'fused' must be true, false or 'auto', got ${JSON.stringify(value)}.`, { option: 'fused' });
 }
 
+/** Adam's decays `beta1`, `beta2` from options (defaults 0.9, 0.999; each in [0, 1)). */
+export function checkAdamDecays(options: { readonly beta1?: number; readonly beta2?: number }): AdamDecays {
+  return {
+    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
+    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+  };
+}
+
+/** Adam's two moment decays. */
+export interface AdamDecays {
+  readonly beta1: number;
+  readonly beta2: number;
+}

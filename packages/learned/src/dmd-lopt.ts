@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import {
   applyMlpColumns,
   checkDecays,
@@ -105,6 +105,7 @@ export function dmdLOpt(options: Partial<DmdLOptConfig> = {}): LearnedArchitectu
     name: 'dmdLOpt',
     config,
     stateSlotsPerParameter: k + config.window,
+    hyperparameterPaths: () => [],
     init(key: Key): DmdLOptTheta {
       return initMlpLayers(key, inputs, sizes) as DmdLOptTheta;
     },
@@ -118,15 +119,15 @@ export function dmdLOpt(options: Partial<DmdLOptConfig> = {}): LearnedArchitectu
         },
         update(state: OptState, grads: TensorTree): OptState {
           checkGrads(state.params, grads, 'dmdLOpt');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves;
             const prev = state.state as DmdLOptState;
             const bias0 = foldConstantFeatures(layers[0] as DenseParams, 2 + k + DMD_FEATURES, tanhEmbedding(state.iteration));
             const steps = leaves.map((p, i) => leafStep(config, layers, bias0, p, gl[i] as tf.Tensor, prev.mom[i] as tf.Tensor, prev.window[i] as tf.Tensor));
             const next: DmdLOptState = { mom: steps.map((s) => s.mom), window: steps.map((s) => s.window) };
-            return { params: treeUnflatten(structure, steps.map((s) => s.p)), state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params: treeUnflatten(structure, steps.map((s) => s.p)), state: next, iteration: state.iteration + 1 };
+          });
         },
       };
     },

@@ -23,6 +23,16 @@ const G = [
 ];
 const DECAYS = [0.5, 0.9, 0.99];
 
+/** A factored slot's row/column accumulators (shapes, values) and the factored gradient, against expected numbers (rtol 1e-5). */
+function expectFactored(slot: unknown, facG: tf.Tensor, exp: { rowShape: number[]; colShape: number[]; row: number[]; col: number[]; fac: number[] }): void {
+  const s = slot as { row: tf.Tensor; col: tf.Tensor };
+  expect(s.row.shape).toEqual(exp.rowShape);
+  expect(s.col.shape).toEqual(exp.colShape);
+  expectClose(s.row, exp.row, { rtol: 1e-5 });
+  expectClose(s.col, exp.col, { rtol: 1e-5 });
+  expectClose(facG, exp.fac, { rtol: 1e-5 });
+}
+
 describe('accumulators and normalized features (vs float64 plain JS)', () => {
   it('momentum and rms after three steps', () => {
     let m = tf.zeros([3, 2, 3]);
@@ -84,12 +94,7 @@ describe('accumulators and normalized features (vs float64 plain JS)', () => {
         }
       }
     }
-    const s = slot as { row: tf.Tensor; col: tf.Tensor };
-    expect(s.row.shape).toEqual([3, 2]);
-    expect(s.col.shape).toEqual([3, 3]);
-    expectClose(s.row, expRow, { rtol: 1e-5 });
-    expectClose(s.col, expCol, { rtol: 1e-5 });
-    expectClose(facG, expFac, { rtol: 1e-5 });
+    expectFactored(slot, facG, { rowShape: [3, 2], colShape: [3, 3], row: expRow, col: expCol, fac: expFac });
   });
 
   it('factored accumulators when the first axis is the largest ([3, 2]: v_row is per column)', () => {
@@ -112,12 +117,7 @@ describe('accumulators and normalized features (vs float64 plain JS)', () => {
     const last = G[2] as number[];
     const exp: number[] = [];
     for (let i = 0; i < 3; i++) for (let j = 0; j < 2; j++) exp.push((last[2 * i + j] as number) / Math.sqrt((vRow[j] as number) / (mean + 1e-9)) / Math.sqrt(vCol[i] as number));
-    const st = slot as { row: tf.Tensor; col: tf.Tensor };
-    expect(st.row.shape).toEqual([1, 2]);
-    expect(st.col.shape).toEqual([1, 3]);
-    expectClose(st.row, vRow, { rtol: 1e-5 });
-    expectClose(st.col, vCol, { rtol: 1e-5 });
-    expectClose(facG, exp, { rtol: 1e-5 });
+    expectFactored(slot, facG, { rowShape: [1, 2], colShape: [1, 3], row: vRow, col: vCol, fac: exp });
   });
 
   it('the 28 adafac features of a rank-1 tensor (unfactored branch), normalized', () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeMap, treeZerosLike, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
-import { checkGrads, checkKnownOptions } from './common.js';
+import { checkNumber, treeMap, treeZerosLike, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
+import { checkAdamDecays, checkGrads, checkKnownOptions } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link learnableSgd}. */
@@ -23,6 +23,7 @@ export function learnableSgd(options: Partial<LearnableSgdConfig> = {}): Learned
     name: 'learnableSgd',
     config,
     stateSlotsPerParameter: 0,
+    hyperparameterPaths: () => ['log_lr'],
     init: (_key: Key) => ({ log_lr: tf.scalar(Math.log(config.learningRate)) }),
     optimizer(theta): Optimizer {
       return {
@@ -30,11 +31,11 @@ export function learnableSgd(options: Partial<LearnableSgdConfig> = {}): Learned
         init: (params) => ({ params, state: {}, iteration: 0 }),
         update(state, grads) {
           checkGrads(state.params, grads, 'learnableSgd');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const lr = tf.exp(theta.log_lr);
             const params = treeMap((p, g) => tf.sub(p, tf.mul(lr, g as tf.Tensor)), state.params, grads);
-            return { params, state: {}, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params, state: {}, iteration: state.iteration + 1 };
+          });
         },
       };
     },
@@ -67,6 +68,7 @@ export function learnableSgdm(options: Partial<LearnableSgdmConfig> = {}): Learn
     name: 'learnableSgdm',
     config,
     stateSlotsPerParameter: 1,
+    hyperparameterPaths: () => ['log_lr', 'one_minus_momentum'],
     init: () => ({ log_lr: tf.scalar(Math.log(config.learningRate)), one_minus_momentum: tf.scalar(Math.log(1 - config.momentum)) }),
     optimizer(theta): Optimizer {
       return {
@@ -74,14 +76,14 @@ export function learnableSgdm(options: Partial<LearnableSgdmConfig> = {}): Learn
         init: (params) => ({ params, state: { trace: treeZerosLike(params) }, iteration: 0 }),
         update(state, grads) {
           checkGrads(state.params, grads, 'learnableSgdm');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const lr = tf.exp(theta.log_lr);
             const mu = tf.sub(1, tf.exp(theta.one_minus_momentum));
             const prev = (state.state as { trace: TensorTree }).trace;
             const trace = treeMap((t, g) => tf.add(g as tf.Tensor, tf.mul(mu, t)), prev, grads);
             const params = treeMap((p, t) => tf.sub(p, tf.mul(lr, t as tf.Tensor)), state.params, trace);
-            return { params, state: { trace }, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params, state: { trace }, iteration: state.iteration + 1 };
+          });
         },
       };
     },
@@ -120,8 +122,7 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
   checkKnownOptions('learnableAdam', options, ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot']);
   const config: LearnableAdamConfig = {
     learningRate: checkNumber('learningRate', options.learningRate ?? 1e-3, { greaterThan: 0 }),
-    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
-    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+    ...checkAdamDecays(options),
     epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { greaterThan: 0 }),
     epsilonRoot: checkNumber('epsilonRoot', options.epsilonRoot ?? 0, { min: 0 }),
   };
@@ -129,6 +130,7 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
     name: 'learnableAdam',
     config,
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => ['log_epsilon', 'log_lr', 'one_minus_beta1', 'one_minus_beta2'],
     init: () => ({
       log_lr: tf.scalar(Math.log(config.learningRate)),
       one_minus_beta1: tf.scalar(Math.log(1 - config.beta1)),
@@ -141,7 +143,7 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
         init: (params) => ({ params, state: { mu: treeZerosLike(params), nu: treeZerosLike(params) }, iteration: 0 }),
         update(state, grads) {
           checkGrads(state.params, grads, 'learnableAdam');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const lr = tf.exp(theta.log_lr);
             const b1 = tf.sub(1, tf.exp(theta.one_minus_beta1));
             const b2 = tf.sub(1, tf.exp(theta.one_minus_beta2));
@@ -162,8 +164,8 @@ export function learnableAdam(options: Partial<LearnableAdamConfig> = {}): Learn
               mu,
               nu,
             );
-            return { params, state: { mu, nu }, iteration: t } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params, state: { mu, nu }, iteration: t };
+          });
         },
       };
     },

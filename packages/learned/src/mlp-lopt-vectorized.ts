@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { treeFlatten, treeUnflatten, type TensorTree, type VectorizedOptimizer, type VectorizedOptState } from '@lopt/core';
+import { treeFlatten, treeUnflatten, type TensorTree, type VectorizedOptimizer, type VectorizedOptState, tidy } from '@lopt/core';
 import { tanhEmbedding, type DenseParams } from './common.js';
 import { batchedFoldConstants, batchedMlpColumns, batchedMomentum, batchedSecondMomentNormalize, checkBatchedInputs, stackedCount } from './vectorized-common.js';
 
@@ -20,7 +20,7 @@ export function vectorizedMlpLOpt(
     size: k,
     update(state: VectorizedOptState<{ mom: tf.Tensor[] }>, grads: TensorTree): VectorizedOptState<{ mom: tf.Tensor[] }> {
       checkBatchedInputs(state, grads, k, 'mlpLOpt');
-      const out = tf.tidy(() => {
+      const out = tidy<{ params: TensorTree; state: { mom: tf.Tensor[] } }>(() => {
         const { leaves, structure } = treeFlatten(state.params);
         const gl = treeFlatten(grads).leaves;
         const decays = tf.tile(tf.tensor2d([config.decays as number[]]), [k, 1]);
@@ -37,8 +37,8 @@ export function vectorizedMlpLOpt(
           const step = tf.mul(tf.mul(dir, tf.exp(tf.mul(mag, config.expMult))), config.stepMult);
           return tf.sub(p, tf.reshape(step, p.shape));
         });
-        return { params: treeUnflatten(structure, next), state: { mom } } as unknown as tf.TensorContainer;
-      }) as unknown as { params: TensorTree; state: { mom: tf.Tensor[] } };
+        return { params: treeUnflatten(structure, next), state: { mom } };
+      });
       return { params: out.params, state: out.state, iterations: state.iterations.map((t) => t + 1) };
     },
   };

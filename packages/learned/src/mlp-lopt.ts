@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer } from '@lopt/core';
+import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type VectorizedOptimizer, tidy } from '@lopt/core';
 import {
   applyMlpColumns,
   checkDecays,
@@ -70,6 +70,7 @@ export function mlpLOpt(options: Partial<MlpLOptConfig> = {}): LearnedArchitectu
     name: 'mlpLOpt',
     config,
     stateSlotsPerParameter: k,
+    hyperparameterPaths: () => [],
     init(key: Key): MlpLOptTheta {
       return initMlpLayers(key, inputs, sizes) as MlpLOptTheta;
     },
@@ -85,7 +86,7 @@ export function mlpLOpt(options: Partial<MlpLOptConfig> = {}): LearnedArchitectu
         },
         update(state: OptState, grads: TensorTree): OptState {
           checkGrads(state.params, grads, 'mlpLOpt');
-          return tf.tidy(() => {
+          return tidy<OptState>(() => {
             const { leaves, structure } = treeFlatten(state.params);
             const gl = treeFlatten(grads).leaves;
             const prev = (state.state as MlpLOptState).mom;
@@ -103,8 +104,8 @@ export function mlpLOpt(options: Partial<MlpLOptConfig> = {}): LearnedArchitectu
               const step = tf.mul(tf.mul(dir, tf.exp(tf.mul(mag, config.expMult))), config.stepMult);
               return tf.sub(p, tf.reshape(step, p.shape));
             });
-            return { params: treeUnflatten(structure, next), state: { mom }, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
+            return { params: treeUnflatten(structure, next), state: { mom }, iteration: state.iteration + 1 };
+          });
         },
       };
     },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkGrads, checkKnownOptions, initDense, initLstm, lstmStep, type DenseParams, type LstmParams } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
@@ -69,8 +69,30 @@ const clipLogAbs = (x: tf.Tensor): tf.Tensor => tf.mul(tf.clipByValue(tf.log(tf.
  * never reads it).
  */
 export function nnAdam(options: Partial<NnAdamConfig> = {}): LearnedArchitecture<NnAdamTheta, NnAdamConfig> {
+  const config = checkNnAdamConfig(options);
+  return {
+    name: 'nnAdam',
+    config,
+    stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => ['per_layer_beta1', 'per_layer_beta2', 'per_layer_epsilon', 'per_layer_lr'],
+    init: (key: Key): NnAdamTheta => initNnAdamTheta(key, config),
+    optimizer(theta: NnAdamTheta): Optimizer {
+      return {
+        name: 'nnAdam',
+        init: (params: TensorTree): OptState => ({ params, state: initNnAdamState(theta, params), iteration: 0 }),
+        update(state: OptState, grads: TensorTree): OptState {
+          checkGrads(state.params, grads, 'nnAdam');
+          return tidy<OptState>(() => nnAdamStep(theta, config, state, grads));
+        },
+      };
+    },
+  };
+}
+
+/** Validates the options of {@link nnAdam} (defaults of learned_optimization). */
+function checkNnAdamConfig(options: Partial<NnAdamConfig>): NnAdamConfig {
   checkKnownOptions('nnAdam', options, ['outputScale', 'initialLearningRate', 'initialBeta1', 'initialBeta2', 'initialEpsilon', 'decayStrength', 'lstmHiddenSize']);
-  const config: NnAdamConfig = {
+  return {
     outputScale: checkNumber('outputScale', options.outputScale ?? 0.01),
     initialLearningRate: checkNumber('initialLearningRate', options.initialLearningRate ?? 1e-4, { greaterThan: 0 }),
     initialBeta1: checkNumber('initialBeta1', options.initialBeta1 ?? 0.9, { min: 0, lessThan: 1 }),
@@ -79,119 +101,109 @@ export function nnAdam(options: Partial<NnAdamConfig> = {}): LearnedArchitecture
     decayStrength: checkNumber('decayStrength', options.decayStrength ?? 0, { min: 0, max: 1 }),
     lstmHiddenSize: checkNumber('lstmHiddenSize', options.lstmHiddenSize ?? 32, { integer: true, min: 1 }),
   };
+}
+
+/** Initial meta-parameters: zero LSTM state, a zero-weight control head, the initial hyperparameters in their spaces. */
+function initNnAdamTheta(key: Key, config: NnAdamConfig): NnAdamTheta {
   const H = config.lstmHiddenSize;
+  const [k1, k2] = split(key, 2);
   return {
-    name: 'nnAdam',
-    config,
-    stateSlotsPerParameter: 2,
-    init(key: Key): NnAdamTheta {
-      const [k1, k2] = split(key, 2);
-      return {
-        lstm_init_state: { hidden: tf.zeros([1, H]), cell: tf.zeros([1, H]) },
-        rnn_params: { 'rnn/linear': initLstm(k1 as Key, NN_ADAM_FEATURES, H) },
-        rnn_to_controls_params: { rnn_to_controls: initDense(k2 as Key, H, 4, { zeroWeights: true }) },
-        per_layer_lr: tf.scalar(0.1 * Math.log(config.initialLearningRate)),
-        per_layer_beta1: tf.scalar(0.1 * Math.log(1 - config.initialBeta1)),
-        per_layer_beta2: tf.scalar(0.1 * Math.log(1 - config.initialBeta2)),
-        per_layer_epsilon: tf.scalar(0.1 * Math.log(config.initialEpsilon)),
-      };
-    },
-    optimizer(theta: NnAdamTheta): Optimizer {
-      return {
-        name: 'nnAdam',
-        init(params: TensorTree): OptState {
-          const { leaves } = treeFlatten(params);
-          const L = leaves.length;
-          const state: NnAdamState = tf.tidy(() => ({
-            m: leaves.map((p) => tf.zerosLike(p)),
-            rms: leaves.map((p) => tf.zerosLike(p)),
-            lr: tf.tile(tf.reshape(theta.per_layer_lr, [1]), [L]) as tf.Tensor1D,
-            beta1: tf.tile(tf.reshape(theta.per_layer_beta1, [1]), [L]) as tf.Tensor1D,
-            beta2: tf.tile(tf.reshape(theta.per_layer_beta2, [1]), [L]) as tf.Tensor1D,
-            epsilon: tf.tile(tf.reshape(theta.per_layer_epsilon, [1]), [L]) as tf.Tensor1D,
-            hidden: tf.tile(theta.lstm_init_state.hidden, [L, 1]) as tf.Tensor2D,
-            cell: tf.tile(theta.lstm_init_state.cell, [L, 1]) as tf.Tensor2D,
-          }));
-          return { params, state, iteration: 0 };
-        },
-        update(state: OptState, grads: TensorTree): OptState {
-          checkGrads(state.params, grads, 'nnAdam');
-          return tf.tidy(() => {
-            const s = state.state as NnAdamState;
-            const { leaves, structure } = treeFlatten(state.params);
-            const gl = treeFlatten(grads).leaves.map((g) => tf.clipByValue(g, -1000, 1000));
-            const b1 = betaInverse(s.beta1);
-            const b2 = betaInverse(s.beta2);
-            const eps = epsInverse(s.epsilon);
-            const lr = lrInverse(s.lr);
-            const pick = (t: tf.Tensor, i: number): tf.Tensor => tf.reshape(tf.slice(t, [i], [1]), []);
-            const m: tf.Tensor[] = [];
-            const rms: tf.Tensor[] = [];
-            const feats: tf.Tensor[] = [];
-            const next = leaves.map((p, i) => {
-              const g = gl[i] as tf.Tensor;
-              const b1i = pick(b1, i);
-              const b2i = pick(b2, i);
-              const mi = tf.add(tf.mul(b1i, s.m[i] as tf.Tensor), tf.mul(tf.sub(1, b1i), g));
-              const ri = tf.add(tf.mul(b2i, s.rms[i] as tf.Tensor), tf.mul(tf.sub(1, b2i), tf.square(g)));
-              m.push(mi);
-              rms.push(ri);
-              const ei = pick(eps, i);
-              const step = tf.mul(tf.div(tf.mul(pick(lr, i), tf.add(1, ei)), tf.add(ei, tf.sqrt(tf.add(ri, 1e-10)))), mi);
-              // 19 statistics in sorted-key order: beta1, beta2, epsilon, is_bias, is_scalar, lr,
-              // mean_g_mag, mean_g_sign, mean_gabs_mag, mean_m_mag, mean_m_sign, mean_p_mag,
-              // mean_p_sign, mean_rms, mean_sign, var_g, var_m, var_p, var_rms.
-              const meanM = tf.mean(mi);
-              const meanR = tf.mean(ri);
-              const meanP = tf.mean(p);
-              const meanG = tf.mean(g);
-              const hp = (t: tf.Tensor): tf.Tensor => tf.mul(tf.clipByValue(pick(t, i), -5, 5), 0.2);
-              feats.push(
-                tf.stack([
-                  hp(s.beta1),
-                  hp(s.beta2),
-                  hp(s.epsilon),
-                  tf.scalar(p.rank === 1 ? 1 : -1),
-                  tf.scalar(p.rank === 0 ? 1 : -1),
-                  hp(s.lr),
-                  clipLogAbs(meanG),
-                  tf.sign(meanG),
-                  clipLogAbs(tf.mean(tf.abs(g))),
-                  clipLogAbs(meanM),
-                  tf.sign(meanM),
-                  clipLogAbs(meanP),
-                  tf.sign(meanP),
-                  clipLogAbs(meanR),
-                  tf.sign(meanR),
-                  clipLogAbs(tf.mean(tf.square(tf.sub(g, meanG)))),
-                  clipLogAbs(tf.mean(tf.square(tf.sub(mi, meanM)))),
-                  clipLogAbs(tf.mean(tf.square(tf.sub(p, meanP)))),
-                  clipLogAbs(tf.mean(tf.square(tf.sub(ri, meanR)))),
-                ]),
-              );
-              return tf.sub(p, step);
-            });
-            const x = tf.stack(feats) as tf.Tensor2D;
-            const { h, c } = lstmStep(theta.rnn_params['rnn/linear'], x, s.hidden, s.cell);
-            const head = theta.rnn_to_controls_params.rnn_to_controls;
-            const deltas = tf.mul(tf.add(tf.matMul(h, head.w), head.b), config.outputScale);
-            const [dLr, dB1, dB2, dEps] = tf.split(deltas, 4, 1).map((d) => tf.reshape(d, [-1]));
-            const pull = (v: tf.Tensor, init: tf.Tensor): tf.Tensor =>
-              config.decayStrength > 0 ? tf.sub(v, tf.mul(tf.sub(v, init), config.decayStrength)) : v;
-            const nextState: NnAdamState = {
-              m,
-              rms,
-              lr: forward(lrInverse(pull(tf.add(s.lr, dLr as tf.Tensor), theta.per_layer_lr))) as tf.Tensor1D,
-              beta1: betaForward(betaInverse(pull(tf.add(s.beta1, dB1 as tf.Tensor), theta.per_layer_beta1))) as tf.Tensor1D,
-              beta2: betaForward(betaInverse(pull(tf.add(s.beta2, dB2 as tf.Tensor), theta.per_layer_beta2))) as tf.Tensor1D,
-              epsilon: forward(epsInverse(pull(tf.add(s.epsilon, dEps as tf.Tensor), theta.per_layer_epsilon))) as tf.Tensor1D,
-              hidden: h,
-              cell: c,
-            };
-            return { params: treeUnflatten(structure, next), state: nextState, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
-        },
-      };
-    },
+    lstm_init_state: { hidden: tf.zeros([1, H]), cell: tf.zeros([1, H]) },
+    rnn_params: { 'rnn/linear': initLstm(k1 as Key, NN_ADAM_FEATURES, H) },
+    rnn_to_controls_params: { rnn_to_controls: initDense(k2 as Key, H, 4, { zeroWeights: true }) },
+    per_layer_lr: tf.scalar(0.1 * Math.log(config.initialLearningRate)),
+    per_layer_beta1: tf.scalar(0.1 * Math.log(1 - config.initialBeta1)),
+    per_layer_beta2: tf.scalar(0.1 * Math.log(1 - config.initialBeta2)),
+    per_layer_epsilon: tf.scalar(0.1 * Math.log(config.initialEpsilon)),
   };
+}
+
+/** The optimizer state at the start: zero moments, theta's hyperparameters and LSTM state per tensor. */
+function initNnAdamState(theta: NnAdamTheta, params: TensorTree): NnAdamState {
+  const { leaves } = treeFlatten(params);
+  const L = leaves.length;
+  const perTensor = (t: tf.Scalar): tf.Tensor1D => tf.tile(tf.reshape(t, [1]), [L]) as tf.Tensor1D;
+  return tidy(() => ({
+    m: leaves.map((p) => tf.zerosLike(p)),
+    rms: leaves.map((p) => tf.zerosLike(p)),
+    lr: perTensor(theta.per_layer_lr),
+    beta1: perTensor(theta.per_layer_beta1),
+    beta2: perTensor(theta.per_layer_beta2),
+    epsilon: perTensor(theta.per_layer_epsilon),
+    hidden: tf.tile(theta.lstm_init_state.hidden, [L, 1]) as tf.Tensor2D,
+    cell: tf.tile(theta.lstm_init_state.cell, [L, 1]) as tf.Tensor2D,
+  }));
+}
+
+/** One update: an Adam step per tensor with its own hyperparameters, then the LSTM moves the hyperparameters. */
+function nnAdamStep(theta: NnAdamTheta, config: NnAdamConfig, state: OptState, grads: TensorTree): OptState {
+  const s = state.state as NnAdamState;
+  const { leaves, structure } = treeFlatten(state.params);
+  const gl = treeFlatten(grads).leaves.map((g) => tf.clipByValue(g, -1000, 1000));
+  const hyper = { b1: betaInverse(s.beta1), b2: betaInverse(s.beta2), eps: epsInverse(s.epsilon), lr: lrInverse(s.lr) };
+  const steps = leaves.map((p, i) => nnAdamLeaf(s, p, gl[i] as tf.Tensor, i, hyper));
+  const x = tf.stack(steps.map((st) => st.feats)) as tf.Tensor2D;
+  const { h, c } = lstmStep(theta.rnn_params['rnn/linear'], x, s.hidden, s.cell);
+  const head = theta.rnn_to_controls_params.rnn_to_controls;
+  const deltas = tf.mul(tf.add(tf.matMul(h, head.w), head.b), config.outputScale);
+  const [dLr, dB1, dB2, dEps] = tf.split(deltas, 4, 1).map((d) => tf.reshape(d, [-1]));
+  const pull = (v: tf.Tensor, init: tf.Tensor): tf.Tensor => (config.decayStrength > 0 ? tf.sub(v, tf.mul(tf.sub(v, init), config.decayStrength)) : v);
+  const nextState: NnAdamState = {
+    m: steps.map((st) => st.m),
+    rms: steps.map((st) => st.rms),
+    lr: forward(lrInverse(pull(tf.add(s.lr, dLr as tf.Tensor), theta.per_layer_lr))) as tf.Tensor1D,
+    beta1: betaForward(betaInverse(pull(tf.add(s.beta1, dB1 as tf.Tensor), theta.per_layer_beta1))) as tf.Tensor1D,
+    beta2: betaForward(betaInverse(pull(tf.add(s.beta2, dB2 as tf.Tensor), theta.per_layer_beta2))) as tf.Tensor1D,
+    epsilon: forward(epsInverse(pull(tf.add(s.epsilon, dEps as tf.Tensor), theta.per_layer_epsilon))) as tf.Tensor1D,
+    hidden: h,
+    cell: c,
+  };
+  return { params: treeUnflatten(structure, steps.map((st) => st.p)), state: nextState, iteration: state.iteration + 1 };
+}
+
+/** Tensor `i`'s Adam step with its hyperparameters (value space), and the 19 statistics the LSTM reads. */
+function nnAdamLeaf(
+  s: NnAdamState,
+  p: tf.Tensor,
+  g: tf.Tensor,
+  i: number,
+  hyper: { readonly b1: tf.Tensor; readonly b2: tf.Tensor; readonly eps: tf.Tensor; readonly lr: tf.Tensor },
+): { p: tf.Tensor; m: tf.Tensor; rms: tf.Tensor; feats: tf.Tensor } {
+  const pick = (t: tf.Tensor): tf.Tensor => tf.reshape(tf.slice(t, [i], [1]), []);
+  const b1i = pick(hyper.b1);
+  const b2i = pick(hyper.b2);
+  const mi = tf.add(tf.mul(b1i, s.m[i] as tf.Tensor), tf.mul(tf.sub(1, b1i), g));
+  const ri = tf.add(tf.mul(b2i, s.rms[i] as tf.Tensor), tf.mul(tf.sub(1, b2i), tf.square(g)));
+  const ei = pick(hyper.eps);
+  const step = tf.mul(tf.div(tf.mul(pick(hyper.lr), tf.add(1, ei)), tf.add(ei, tf.sqrt(tf.add(ri, 1e-10)))), mi);
+  // 19 statistics in sorted-key order: beta1, beta2, epsilon, is_bias, is_scalar, lr,
+  // mean_g_mag, mean_g_sign, mean_gabs_mag, mean_m_mag, mean_m_sign, mean_p_mag,
+  // mean_p_sign, mean_rms, mean_sign, var_g, var_m, var_p, var_rms.
+  const meanM = tf.mean(mi);
+  const meanR = tf.mean(ri);
+  const meanP = tf.mean(p);
+  const meanG = tf.mean(g);
+  const hp = (t: tf.Tensor): tf.Tensor => tf.mul(tf.clipByValue(pick(t), -5, 5), 0.2);
+  const feats = tf.stack([
+    hp(s.beta1),
+    hp(s.beta2),
+    hp(s.epsilon),
+    tf.scalar(p.rank === 1 ? 1 : -1),
+    tf.scalar(p.rank === 0 ? 1 : -1),
+    hp(s.lr),
+    clipLogAbs(meanG),
+    tf.sign(meanG),
+    clipLogAbs(tf.mean(tf.abs(g))),
+    clipLogAbs(meanM),
+    tf.sign(meanM),
+    clipLogAbs(meanP),
+    tf.sign(meanP),
+    clipLogAbs(meanR),
+    tf.sign(meanR),
+    clipLogAbs(tf.mean(tf.square(tf.sub(g, meanG)))),
+    clipLogAbs(tf.mean(tf.square(tf.sub(mi, meanM)))),
+    clipLogAbs(tf.mean(tf.square(tf.sub(p, meanP)))),
+    clipLogAbs(tf.mean(tf.square(tf.sub(ri, meanR)))),
+  ]);
+  return { p: tf.sub(p, step), m: mi, rms: ri, feats };
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, truncatedNormal, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { LoptError, checkNumber, split, treeFlatten, treeUnflatten, truncatedNormal, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import {
   applyMlpColumns,
   checkDecays,
@@ -112,9 +112,54 @@ function weightLoss(s: LossAccum, loss: tf.Tensor, decay: number): tf.Tensor {
  * have 4 slots, as in the reference).
  */
 export function rnnMlpLOpt(options: Partial<RnnMlpLOptConfig> = {}): LearnedArchitecture<RnnMlpLOptTheta, RnnMlpLOptConfig> {
+  const config = checkRnnMlpConfig(options);
+  const dims = rnnMlpDims(config);
+  return {
+    name: 'rnnMlpLOpt',
+    config,
+    stateSlotsPerParameter: 2 * dims.K,
+    hyperparameterPaths: () => [],
+    init: (key: Key): RnnMlpLOptTheta => initRnnMlpTheta(key, config, dims),
+    optimizer(theta: RnnMlpLOptTheta): Optimizer {
+      const layers = dims.sizes.map((_, i) => theta.ffmod_params[`mlp/~/linear_${i}`] as DenseParams);
+      return {
+        name: 'rnnMlpLOpt',
+        init: (params: TensorTree): OptState => ({ params, state: initRnnMlpState(theta, params, dims.K), iteration: 0 }),
+        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
+          checkGrads(state.params, grads, 'rnnMlpLOpt');
+          const loss = requireLoss(ctx, 'rnnMlpLOpt', 'its per-tensor LSTM reads normalized train and validation loss features');
+          const s = state.state as RnnMlpLOptState;
+          if (ctx?.isValid === true) {
+            return tidy<OptState>(() => ({ params: state.params, state: { ...s, validLoss: lossNext(s.validLoss, loss, 0.95) }, iteration: state.iteration + 1 }));
+          }
+          return tidy<OptState>(() => rnnMlpStep({ theta, layers, config, dims }, state, grads, loss));
+        },
+      };
+    },
+  };
+}
+
+/** Sizes derived from a {@link RnnMlpLOptConfig}. */
+interface RnnMlpDims {
+  /** Number of accumulator decays. */
+  readonly K: number;
+  /** LSTM width. */
+  readonly H: number;
+  /** LSTM input size per tensor. */
+  readonly rnnInputs: number;
+  /** Per-parameter normalized features. */
+  readonly normalized: number;
+  /** Per-parameter MLP input size (normalized plus constant features). */
+  readonly mlpInputs: number;
+  /** Output sizes of the MLP layers. */
+  readonly sizes: number[];
+}
+
+/** Validates the options of {@link rnnMlpLOpt} (defaults of learned_optimization). */
+function checkRnnMlpConfig(options: Partial<RnnMlpLOptConfig>): RnnMlpLOptConfig {
   checkKnownOptions('rnnMlpLOpt', options, ['stepMultiplier', 'magnitudeRate', 'hiddenSize', 'hiddenLayers', 'fromMlpSize', 'fromLstmSize', 'lstmToFf', 'lstmHiddenSize', 'decays']);
   const int = (name: string, v: unknown, d: number): number => checkNumber(name, v ?? d, { integer: true, min: 1 });
-  const config: RnnMlpLOptConfig = {
+  return {
     stepMultiplier: checkNumber('stepMultiplier', options.stepMultiplier ?? 1e-3),
     magnitudeRate: checkNumber('magnitudeRate', options.magnitudeRate ?? 1e-3),
     hiddenSize: int('hiddenSize', options.hiddenSize, 32),
@@ -125,168 +170,187 @@ export function rnnMlpLOpt(options: Partial<RnnMlpLOptConfig> = {}): LearnedArch
     lstmHiddenSize: int('lstmHiddenSize', options.lstmHiddenSize, 64),
     decays: checkDecays('decays', options.decays ?? [0.5, 0.9, 0.99, 0.999, 0.9999]),
   };
+}
+
+/** The layer sizes of a configuration. */
+function rnnMlpDims(config: RnnMlpLOptConfig): RnnMlpDims {
   const K = config.decays.length;
-  const H = config.lstmHiddenSize;
-  const rnnInputs = TENSOR_FEATURES + config.fromLstmSize + config.fromMlpSize;
   const normalized = 3 + MLP_NORMALIZED_PER_DECAY * K;
-  const mlpInputs = normalized + 11 + 3 + config.lstmToFf;
-  const sizes = [...new Array<number>(config.hiddenLayers).fill(config.hiddenSize), 2 + config.fromMlpSize];
   return {
-    name: 'rnnMlpLOpt',
-    config,
-    stateSlotsPerParameter: 2 * K,
-    init(key: Key): RnnMlpLOptTheta {
-      const [k1, k2, k3, k4, k5, k6] = split(key, 6) as [Key, Key, Key, Key, Key, Key];
-      // haiku VarianceScaling() (fan-in, truncated normal): std sqrt(1/fanIn) / .87962566103423978.
-      const vs = (k: Key, n: number) => truncatedNormal(k, [n], { std: Math.sqrt(1 / n) / 0.87962566103423978 }) as tf.Tensor1D;
-      const mlpKeys = split(k6, sizes.length);
-      const ffmod: Record<string, DenseParams> = {};
-      let fanIn = mlpInputs;
-      sizes.forEach((out, i) => {
-        ffmod[`mlp/~/linear_${i}`] = initDense(mlpKeys[i] as Key, fanIn, out);
-        fanIn = out;
-      });
-      return {
-        initial_from_lstm: vs(k1, config.fromLstmSize),
-        initial_from_mlp: vs(k2, config.fromMlpSize),
-        lstm_init_state: { hidden: tf.zeros([1, H]), cell: tf.zeros([1, H]) },
-        rnn_params: { 'rnn/linear': initLstm(k3, rnnInputs, H) },
-        rnn_to_ff_params: { rnn_to_ff: initDense(k4, H, config.lstmToFf) },
-        rnn_to_in_params: { rnn_to_in: initDense(k5, H, config.fromLstmSize) },
-        ffmod_params: ffmod,
-      };
-    },
-    optimizer(theta: RnnMlpLOptTheta): Optimizer {
-      const layers = sizes.map((_, i) => theta.ffmod_params[`mlp/~/linear_${i}`] as DenseParams);
-      const decays = config.decays as number[];
-      return {
-        name: 'rnnMlpLOpt',
-        init(params: TensorTree): OptState {
-          const { leaves } = treeFlatten(params);
-          const L = leaves.length;
-          for (const p of leaves) {
-            if (p.rank > 4) throw new LoptError('SHAPE_MISMATCH', `rnnMlpLOpt supports tensors of rank <= 4, got shape [${p.shape.join(', ')}].`);
-          }
-          const zeroAccum = (): LossAccum => ({ mean: tf.scalar(0), var: tf.scalar(0), updates: tf.scalar(0) });
-          const state: RnnMlpLOptState = {
-            mom: leaves.map((p) => tf.zeros([K, ...p.shape])),
-            rms: leaves.map((p) => tf.zeros([K, ...p.shape])),
-            hidden: tf.tidy(() => tf.tile(theta.lstm_init_state.hidden, [L, 1])) as tf.Tensor2D,
-            cell: tf.tidy(() => tf.tile(theta.lstm_init_state.cell, [L, 1])) as tf.Tensor2D,
-            fromMlp: tf.tidy(() => tf.tile(tf.reshape(theta.initial_from_mlp, [1, -1]), [L, 1])) as tf.Tensor2D,
-            fromLstm: tf.clone(theta.initial_from_lstm),
-            trainLoss: zeroAccum(),
-            validLoss: zeroAccum(),
-            clipIteration: tf.scalar(1),
-            clipValue: tf.scalar(0.01),
-          };
-          return { params, state, iteration: 0 };
-        },
-        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
-          checkGrads(state.params, grads, 'rnnMlpLOpt');
-          const loss = requireLoss(ctx, 'rnnMlpLOpt', 'its per-tensor LSTM reads normalized train and validation loss features');
-          const s = state.state as RnnMlpLOptState;
-          if (ctx?.isValid === true) {
-            return tf.tidy(() => ({ params: state.params, state: { ...s, validLoss: lossNext(s.validLoss, loss, 0.95) }, iteration: state.iteration + 1 }) as unknown as tf.TensorContainer) as unknown as OptState;
-          }
-          return tf.tidy(() => {
-            const { leaves, structure } = treeFlatten(state.params);
-            const L = leaves.length;
-            const trainLoss = lossNext(s.trainLoss, loss, 0.9);
-            const trainFeat = weightLoss(trainLoss, loss, 0.9);
-            const validMean = tf.mul(s.validLoss.mean, lossCorrection(s.validLoss, 0.95));
-            const validFeat = weightLoss(trainLoss, validMean, 0.9);
-            // Dynamic gradient clipping at 10x an EMA (0.99) of the gradients' RMS.
-            const clipAmount = tf.mul(tf.div(s.clipValue, tf.sub(1, tf.pow(tf.scalar(0.99), s.clipIteration))), 10);
-            // (bounds broadcast explicitly: tfjs's Minimum/Maximum gradients do not reduce broadcast inputs)
-            const gl = treeFlatten(grads).leaves.map((g) => {
-              const a = tf.broadcastTo(clipAmount, g.shape);
-              return tf.minimum(tf.maximum(g, tf.neg(a)), a);
-            });
-            const avgSq = tf.div(tf.addN(gl.map((g) => tf.mean(tf.square(g)))), L);
-            const clipValue = tf.add(tf.mul(s.clipValue, 0.99), tf.mul(tf.sqrt(tf.add(1e-8, avgSq)), 0.01)) as tf.Scalar;
-            const dec = tf.tensor1d(decays);
-            const mom = leaves.map((_, i) => updateMomentum(s.mom[i] as tf.Tensor, gl[i] as tf.Tensor, dec));
-            const rms = leaves.map((_, i) => updateRms(s.rms[i] as tf.Tensor, gl[i] as tf.Tensor, dec));
-            // Per-tensor LSTM features (sorted-key order of the reference).
-            const rows = leaves.map((p, i) => {
-              const g = gl[i] as tf.Tensor;
-              const ms = mom[i] as tf.Tensor;
-              const rs = rms[i] as tf.Tensor;
-              const meanMs = tf.mean(ms);
-              const meanRms = tf.mean(rs);
-              const meanV = tf.mean(p);
-              const shape4 = [...p.shape, ...new Array<number>(4 - p.rank).fill(1)];
-              const scalars = [
-                clipLogAbs(tf.norm(g)), // g_norm
-                tf.scalar(p.rank === 0 ? 1 : -1), // is_scalar
-                clipLogAbs(meanMs), // mean_ms_mag
-                tf.sign(meanMs), // mean_ms_sign
-                clipLogAbs(meanRms), // mean_rms
-                tf.sign(meanRms), // mean_sign
-                clipLogAbs(meanV), // mean_v_mag
-                tf.sign(meanV), // mean_v_sign
-                clipLogAbs(tf.norm(p)), // norm_weight
-                ...shape4.map((d) => tf.scalar(Math.log(d) - 1)), // shape_0..3
-                trainFeat, // train_loss_feat
-                validFeat, // valid_loss_feat
-                clipLogAbs(tf.mean(tf.square(tf.sub(ms, meanMs)))), // var_ms
-                clipLogAbs(tf.mean(tf.square(tf.sub(rs, meanRms)))), // var_rms
-                clipLogAbs(tf.mean(tf.square(tf.sub(p, meanV)))), // var_v
-              ];
-              const fromMlp = tf.reshape(tf.slice(s.fromMlp, [i, 0], [1, config.fromMlpSize]), [-1]);
-              return tf.concat([s.fromLstm, fromMlp, tf.stack(scalars.map((x) => tf.reshape(x, [])))], 0);
-            });
-            const { h, c } = lstmStep(theta.rnn_params['rnn/linear'], tf.stack(rows) as tf.Tensor2D, s.hidden, s.cell);
-            const toIn = theta.rnn_to_in_params.rnn_to_in;
-            const fromLstm = tf.mean(tf.add(tf.matMul(h, toIn.w), toIn.b), 0) as tf.Tensor1D;
-            const toFf = theta.rnn_to_ff_params.rnn_to_ff;
-            const ffInputs = tf.add(tf.matMul(h, toFf.w), toFf.b) as tf.Tensor2D; // [L, lstmToFf]
-            const step = sinEmbedding(state.iteration);
-            const w0 = (layers[0] as DenseParams).w;
-            const fromMlpRows: tf.Tensor[] = [];
-            const next = leaves.map((p, i) => {
-              const n = p.size;
-              const g = tf.reshape(gl[i] as tf.Tensor, [1, n]);
-              const v = tf.reshape(p, [1, n]);
-              const m = tf.reshape(mom[i] as tf.Tensor, [K, n]);
-              const r = tf.reshape(rms[i] as tf.Tensor, [K, n]);
-              const rsq = tf.rsqrt(tf.add(r, 1e-6));
-              // sorted: flat_g, flat_v, log_abs_v, m, rms, rms_scaled_g, rsqrt
-              const x = secondMomentNormalize(tf.concat([g, v, tf.log(tf.add(tf.abs(v), 1e-8)), m, r, tf.mul(m, rsq), rsq], 0) as tf.Tensor2D);
-              // Features constant over the tensor, folded into the first layer's bias.
-              const constants = tf.concat([
-                tf.tensor1d(step),
-                tf.tensor1d([Math.log(L) - 1]),
-                tf.reshape(tf.log(tf.add(tf.norm(v), 1e-8)), [1]),
-                tf.tensor1d([Math.log(n)]),
-                tf.reshape(tf.slice(ffInputs, [i, 0], [1, config.lstmToFf]), [-1]),
-              ]);
-              const wc = tf.slice(w0, [normalized, 0], [mlpInputs - normalized, w0.shape[1]]);
-              const bias0 = tf.add((layers[0] as DenseParams).b, tf.reshape(tf.matMul(tf.reshape(constants, [1, -1]), wc), [-1]));
-              const out = applyMlpColumns(layers, x, bias0);
-              const dir = tf.slice(out, [0, 0], [1, n]);
-              const mag = tf.slice(out, [1, 0], [1, n]);
-              fromMlpRows.push(tf.mean(tf.slice(out, [2, 0], [config.fromMlpSize, n]), 1));
-              const st = tf.mul(tf.mul(dir, tf.exp(tf.mul(mag, config.magnitudeRate))), config.stepMultiplier);
-              return tf.sub(p, tf.reshape(st, p.shape));
-            });
-            const nextState: RnnMlpLOptState = {
-              mom,
-              rms,
-              hidden: h,
-              cell: c,
-              fromMlp: tf.stack(fromMlpRows) as tf.Tensor2D,
-              fromLstm,
-              trainLoss,
-              validLoss: s.validLoss,
-              clipIteration: tf.add(s.clipIteration, 1) as tf.Scalar,
-              clipValue,
-            };
-            return { params: treeUnflatten(structure, next), state: nextState, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
-        },
-      };
-    },
+    K,
+    H: config.lstmHiddenSize,
+    rnnInputs: TENSOR_FEATURES + config.fromLstmSize + config.fromMlpSize,
+    normalized,
+    mlpInputs: normalized + 11 + 3 + config.lstmToFf,
+    sizes: [...new Array<number>(config.hiddenLayers).fill(config.hiddenSize), 2 + config.fromMlpSize],
   };
+}
+
+/** Initial meta-parameters (haiku initializers of the reference). */
+function initRnnMlpTheta(key: Key, config: RnnMlpLOptConfig, dims: RnnMlpDims): RnnMlpLOptTheta {
+  const [k1, k2, k3, k4, k5, k6] = split(key, 6) as [Key, Key, Key, Key, Key, Key];
+  // haiku VarianceScaling() (fan-in, truncated normal): std sqrt(1/fanIn) / .87962566103423978.
+  const vs = (k: Key, n: number) => truncatedNormal(k, [n], { std: Math.sqrt(1 / n) / 0.87962566103423978 }) as tf.Tensor1D;
+  const mlpKeys = split(k6, dims.sizes.length);
+  const ffmod: Record<string, DenseParams> = {};
+  let fanIn = dims.mlpInputs;
+  dims.sizes.forEach((out, i) => {
+    ffmod[`mlp/~/linear_${i}`] = initDense(mlpKeys[i] as Key, fanIn, out);
+    fanIn = out;
+  });
+  return {
+    initial_from_lstm: vs(k1, config.fromLstmSize),
+    initial_from_mlp: vs(k2, config.fromMlpSize),
+    lstm_init_state: { hidden: tf.zeros([1, dims.H]), cell: tf.zeros([1, dims.H]) },
+    rnn_params: { 'rnn/linear': initLstm(k3, dims.rnnInputs, dims.H) },
+    rnn_to_ff_params: { rnn_to_ff: initDense(k4, dims.H, config.lstmToFf) },
+    rnn_to_in_params: { rnn_to_in: initDense(k5, dims.H, config.fromLstmSize) },
+    ffmod_params: ffmod,
+  };
+}
+
+/** The optimizer state at the start: zero accumulators, the learned initial LSTM state and messages per tensor. */
+function initRnnMlpState(theta: RnnMlpLOptTheta, params: TensorTree, K: number): RnnMlpLOptState {
+  const { leaves } = treeFlatten(params);
+  const L = leaves.length;
+  for (const p of leaves) {
+    if (p.rank > 4) throw new LoptError('SHAPE_MISMATCH', `rnnMlpLOpt supports tensors of rank <= 4, got shape [${p.shape.join(', ')}].`);
+  }
+  const zeroAccum = (): LossAccum => ({ mean: tf.scalar(0), var: tf.scalar(0), updates: tf.scalar(0) });
+  return {
+    mom: leaves.map((p) => tf.zeros([K, ...p.shape])),
+    rms: leaves.map((p) => tf.zeros([K, ...p.shape])),
+    hidden: tf.tidy(() => tf.tile(theta.lstm_init_state.hidden, [L, 1])) as tf.Tensor2D,
+    cell: tf.tidy(() => tf.tile(theta.lstm_init_state.cell, [L, 1])) as tf.Tensor2D,
+    fromMlp: tf.tidy(() => tf.tile(tf.reshape(theta.initial_from_mlp, [1, -1]), [L, 1])) as tf.Tensor2D,
+    fromLstm: tf.clone(theta.initial_from_lstm),
+    trainLoss: zeroAccum(),
+    validLoss: zeroAccum(),
+    clipIteration: tf.scalar(1),
+    clipValue: tf.scalar(0.01),
+  };
+}
+
+/** What one {@link rnnMlpLOpt} step reads besides the state. */
+interface RnnMlpCtx {
+  readonly theta: RnnMlpLOptTheta;
+  readonly layers: DenseParams[];
+  readonly config: RnnMlpLOptConfig;
+  readonly dims: RnnMlpDims;
+}
+
+/** Dynamic gradient clipping at 10x an EMA (0.99) of the gradients' RMS; returns the clipped leaves and the new EMA. */
+function clipGradients(s: RnnMlpLOptState, grads: TensorTree): { gl: tf.Tensor[]; clipValue: tf.Scalar } {
+  const clipAmount = tf.mul(tf.div(s.clipValue, tf.sub(1, tf.pow(tf.scalar(0.99), s.clipIteration))), 10);
+  // (bounds broadcast explicitly: tfjs's Minimum/Maximum gradients do not reduce broadcast inputs)
+  const gl = treeFlatten(grads).leaves.map((g) => {
+    const a = tf.broadcastTo(clipAmount, g.shape);
+    return tf.minimum(tf.maximum(g, tf.neg(a)), a);
+  });
+  const avgSq = tf.div(tf.addN(gl.map((g) => tf.mean(tf.square(g)))), gl.length);
+  return { gl, clipValue: tf.add(tf.mul(s.clipValue, 0.99), tf.mul(tf.sqrt(tf.add(1e-8, avgSq)), 0.01)) as tf.Scalar };
+}
+
+/** The 18 per-tensor statistics the LSTM reads (sorted-key order of the reference). */
+function tensorStatistics(p: tf.Tensor, g: tf.Tensor, ms: tf.Tensor, rs: tf.Tensor, lossFeats: readonly [tf.Tensor, tf.Tensor]): tf.Tensor[] {
+  const meanMs = tf.mean(ms);
+  const meanRms = tf.mean(rs);
+  const meanV = tf.mean(p);
+  const shape4 = [...p.shape, ...new Array<number>(4 - p.rank).fill(1)];
+  return [
+    clipLogAbs(tf.norm(g)), // g_norm
+    tf.scalar(p.rank === 0 ? 1 : -1), // is_scalar
+    clipLogAbs(meanMs), // mean_ms_mag
+    tf.sign(meanMs), // mean_ms_sign
+    clipLogAbs(meanRms), // mean_rms
+    tf.sign(meanRms), // mean_sign
+    clipLogAbs(meanV), // mean_v_mag
+    tf.sign(meanV), // mean_v_sign
+    clipLogAbs(tf.norm(p)), // norm_weight
+    ...shape4.map((d) => tf.scalar(Math.log(d) - 1)), // shape_0..3
+    lossFeats[0], // train_loss_feat
+    lossFeats[1], // valid_loss_feat
+    clipLogAbs(tf.mean(tf.square(tf.sub(ms, meanMs)))), // var_ms
+    clipLogAbs(tf.mean(tf.square(tf.sub(rs, meanRms)))), // var_rms
+    clipLogAbs(tf.mean(tf.square(tf.sub(p, meanV)))), // var_v
+  ];
+}
+
+/** One update: loss features, clipped gradients, accumulators, the per-tensor LSTM, then the per-parameter MLP. */
+function rnnMlpStep(rc: RnnMlpCtx, state: OptState, grads: TensorTree, loss: tf.Scalar): OptState {
+  const { theta, config } = rc;
+  const s = state.state as RnnMlpLOptState;
+  const { leaves, structure } = treeFlatten(state.params);
+  const trainLoss = lossNext(s.trainLoss, loss, 0.9);
+  const validMean = tf.mul(s.validLoss.mean, lossCorrection(s.validLoss, 0.95));
+  const lossFeats = [weightLoss(trainLoss, loss, 0.9), weightLoss(trainLoss, validMean, 0.9)] as const;
+  const { gl, clipValue } = clipGradients(s, grads);
+  const dec = tf.tensor1d(config.decays as number[]);
+  const mom = leaves.map((_, i) => updateMomentum(s.mom[i] as tf.Tensor, gl[i] as tf.Tensor, dec));
+  const rms = leaves.map((_, i) => updateRms(s.rms[i] as tf.Tensor, gl[i] as tf.Tensor, dec));
+  const rows = leaves.map((p, i) => {
+    const scalars = tensorStatistics(p, gl[i] as tf.Tensor, mom[i] as tf.Tensor, rms[i] as tf.Tensor, lossFeats);
+    const fromMlp = tf.reshape(tf.slice(s.fromMlp, [i, 0], [1, config.fromMlpSize]), [-1]);
+    return tf.concat([s.fromLstm, fromMlp, tf.stack(scalars.map((x) => tf.reshape(x, [])))], 0);
+  });
+  const { h, c } = lstmStep(theta.rnn_params['rnn/linear'], tf.stack(rows) as tf.Tensor2D, s.hidden, s.cell);
+  const toIn = theta.rnn_to_in_params.rnn_to_in;
+  const toFf = theta.rnn_to_ff_params.rnn_to_ff;
+  const ffInputs = tf.add(tf.matMul(h, toFf.w), toFf.b) as tf.Tensor2D; // [L, lstmToFf]
+  const step = sinEmbedding(state.iteration);
+  const outs = leaves.map((p, i) =>
+    mlpLeafStep(rc, p, { g: gl[i] as tf.Tensor, m: mom[i] as tf.Tensor, r: rms[i] as tf.Tensor }, [...step, Math.log(leaves.length) - 1], tf.slice(ffInputs, [i, 0], [1, config.lstmToFf])),
+  );
+  const nextState: RnnMlpLOptState = {
+    mom,
+    rms,
+    hidden: h,
+    cell: c,
+    fromMlp: tf.stack(outs.map((o) => o.message)) as tf.Tensor2D,
+    fromLstm: tf.mean(tf.add(tf.matMul(h, toIn.w), toIn.b), 0) as tf.Tensor1D,
+    trainLoss,
+    validLoss: s.validLoss,
+    clipIteration: tf.add(s.clipIteration, 1) as tf.Scalar,
+    clipValue,
+  };
+  return { params: treeUnflatten(structure, outs.map((o) => o.p)), state: nextState, iteration: state.iteration + 1 };
+}
+
+/**
+ * The per-parameter MLP on one tensor: normalized features, the features constant over the
+ * tensor (`globals`: step embedding and log tensor count; the tensor's log norm and size; its
+ * LSTM message `ffRow`) folded into the first layer's bias; returns the new tensor and its
+ * MLP -> LSTM message.
+ */
+function mlpLeafStep(
+  rc: RnnMlpCtx,
+  p: tf.Tensor,
+  acc: { readonly g: tf.Tensor; readonly m: tf.Tensor; readonly r: tf.Tensor },
+  globals: number[],
+  ffRow: tf.Tensor,
+): { p: tf.Tensor; message: tf.Tensor } {
+  const { layers, config } = rc;
+  const { K, normalized, mlpInputs } = rc.dims;
+  const n = p.size;
+  const g = tf.reshape(acc.g, [1, n]);
+  const v = tf.reshape(p, [1, n]);
+  const m = tf.reshape(acc.m, [K, n]);
+  const r = tf.reshape(acc.r, [K, n]);
+  const rsq = tf.rsqrt(tf.add(r, 1e-6));
+  // sorted: flat_g, flat_v, log_abs_v, m, rms, rms_scaled_g, rsqrt
+  const x = secondMomentNormalize(tf.concat([g, v, tf.log(tf.add(tf.abs(v), 1e-8)), m, r, tf.mul(m, rsq), rsq], 0) as tf.Tensor2D);
+  const constants = tf.concat([
+    tf.tensor1d(globals),
+    tf.reshape(tf.log(tf.add(tf.norm(v), 1e-8)), [1]),
+    tf.tensor1d([Math.log(n)]),
+    tf.reshape(ffRow, [-1]),
+  ]);
+  const w0 = (layers[0] as DenseParams).w;
+  const wc = tf.slice(w0, [normalized, 0], [mlpInputs - normalized, w0.shape[1]]);
+  const bias0 = tf.add((layers[0] as DenseParams).b, tf.reshape(tf.matMul(tf.reshape(constants, [1, -1]), wc), [-1]));
+  const out = applyMlpColumns(layers, x, bias0);
+  const dir = tf.slice(out, [0, 0], [1, n]);
+  const mag = tf.slice(out, [1, 0], [1, n]);
+  const st = tf.mul(tf.mul(dir, tf.exp(tf.mul(mag, config.magnitudeRate))), config.stepMultiplier);
+  return { p: tf.sub(p, tf.reshape(st, p.shape)), message: tf.mean(tf.slice(out, [2, 0], [config.fromMlpSize, n]), 1) };
 }

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
-import { adamLeafStep } from './celo-adam.js';
+import { checkNumber, type Key, type Optimizer } from '@lopt/core';
+import { scheduledAdamOptimizer } from './celo-adam.js';
 import { CELO_TIME_OFFSETS, checkNumSteps, lossDecays, lossFeatures, LOSS_EMAS, SCHEDULER_INPUTS } from './celo-scheduler.js';
-import { checkGrads, checkKnownOptions, requireLoss } from './common.js';
+import { checkAdamDecays, checkKnownOptions } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link scheduleAdam}. */
@@ -66,8 +66,7 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
   checkKnownOptions('scheduleAdam', options, ['stepMult', 'beta1', 'beta2', 'epsilon', 'numSteps']);
   const config: ScheduleAdamConfig = {
     stepMult: checkNumber('stepMult', options.stepMult ?? 3e-3, { greaterThan: 0 }),
-    beta1: checkNumber('beta1', options.beta1 ?? 0.9, { min: 0, lessThan: 1 }),
-    beta2: checkNumber('beta2', options.beta2 ?? 0.999, { min: 0, lessThan: 1 }),
+    ...checkAdamDecays(options),
     epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
     ...(options.numSteps !== undefined ? { numSteps: checkNumSteps('scheduleAdam', options.numSteps) } : {}),
   };
@@ -75,43 +74,24 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
     name: 'scheduleAdam',
     config,
     stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => [],
     init: (_k: Key): ScheduleAdamTheta => ({ w: tf.zeros([SCHEDULER_INPUTS]) as tf.Tensor1D, b: tf.scalar(0) }),
     optimizer(theta: ScheduleAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
-      const defaultSteps = optOpts.numSteps ?? config.numSteps;
-      return {
-        name: 'scheduleAdam',
-        init(params: TensorTree, initOpts: { numSteps?: number } = {}): OptState {
-          const numSteps = checkNumSteps('scheduleAdam', initOpts.numSteps ?? defaultSteps);
-          const leaves = treeFlatten(params).leaves;
-          const state: ScheduleAdamState = {
-            m: leaves.map((p) => tf.zerosLike(p)),
-            v: leaves.map((p) => tf.zerosLike(p)),
-            lossMean: tf.zeros([LOSS_EMAS]),
-            lossMin: tf.fill([LOSS_EMAS], 999999999999.0),
-            lossDecay: tf.tensor1d(lossDecays(numSteps)),
-            invNumSteps: tf.scalar(1 / numSteps),
-          };
-          return { params, state, iteration: 0 };
+      type Sched = Omit<ScheduleAdamState, 'm' | 'v'>;
+      return scheduledAdamOptimizer<Sched>('scheduleAdam', config, {
+        defaultSteps: optOpts.numSteps ?? config.numSteps,
+        lossUse: 'its schedule reads loss EMAs',
+        initSchedule: (numSteps): Sched => ({
+          lossMean: tf.zeros([LOSS_EMAS]),
+          lossMin: tf.fill([LOSS_EMAS], 999999999999.0),
+          lossDecay: tf.tensor1d(lossDecays(numSteps)),
+          invNumSteps: tf.scalar(1 / numSteps),
+        }),
+        schedule: (prev, loss, iteration) => {
+          const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, iteration);
+          return { lrMult: tf.exp(logMult), next: { lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps } };
         },
-        update(state: OptState, grads: TensorTree, ctx?: UpdateContext): OptState {
-          checkGrads(state.params, grads, 'scheduleAdam');
-          const loss = requireLoss(ctx, 'scheduleAdam', 'its schedule reads loss EMAs');
-          const prev = state.state as ScheduleAdamState;
-          const n = state.iteration + 1;
-          return tf.tidy(() => {
-            const { leaves, structure } = treeFlatten(state.params);
-            const gl = treeFlatten(grads).leaves;
-            const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, state.iteration);
-            const lr = tf.mul(tf.exp(logMult), config.stepMult) as tf.Scalar;
-            const out = leaves.map((p, i) => adamLeafStep(p, gl[i] as tf.Tensor, prev.m[i] as tf.Tensor, prev.v[i] as tf.Tensor, lr, n, config));
-            return {
-              params: treeUnflatten(structure, out.map((o) => o.p)),
-              state: { m: out.map((o) => o.m), v: out.map((o) => o.v), lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps },
-              iteration: n,
-            } as unknown as tf.TensorContainer;
-          }) as unknown as OptState;
-        },
-      };
+      });
     },
   };
 }

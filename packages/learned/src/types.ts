@@ -16,4 +16,6 @@ export interface LearnedArchitecture<Theta extends TensorTree = TensorTree, Conf
    * of params, not counting per-row/per-column or per-tensor extras; see each factory).
    */
   readonly stateSlotsPerParameter: number;
+  /** The theta leaves that are hyperparameters (see `LearnedOptimizer.hyperparameterPaths`); every built-in declares them, possibly none. */
+  hyperparameterPaths(): readonly string[];
 }

@@ -205,22 +205,22 @@ export class LoptTfjsOptimizer extends tf.Optimizer {
     const opt = this.optimizer;
     let old = this.states.get(name);
     if (!old) {
-      const init = tf.tidy(() => {
+      const init = tidy<{ state: unknown; iteration: number }>(() => {
         const s = opt.init({ [name]: variable });
-        return { state: s.state, iteration: s.iteration } as unknown as tf.TensorContainer;
-      }) as unknown as { state: unknown; iteration: number };
+        return { state: s.state, iteration: s.iteration };
+      });
       keepAll(init.state);
       old = { params: {}, state: init.state, iteration: init.iteration };
     }
     const prev = old;
-    const nextState = tf.tidy(() => {
+    const nextState = tidy<{ state: unknown; iteration: number }>(() => {
       const ctx = this.currentLoss === undefined ? undefined : { loss: this.currentLoss };
       const next = opt.update({ params: { [name]: variable }, state: prev.state, iteration: prev.iteration }, { [name]: grad }, ctx);
       const value = (next.params as Record<string, tf.Tensor>)[name];
       if (!value) throw new LoptError('INTERNAL', `Optimizer '${opt.name}' returned no parameter '${name}'.`);
       if (value !== variable) variable.assign(value);
-      return { state: next.state, iteration: next.iteration } as unknown as tf.TensorContainer;
-    }) as unknown as { state: unknown; iteration: number };
+      return { state: next.state, iteration: next.iteration };
+    });
     keepAll(nextState.state);
     disposeReplaced(prev.state, nextState.state);
     this.states.set(name, { params: {}, state: nextState.state, iteration: nextState.iteration });

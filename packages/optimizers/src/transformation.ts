@@ -11,6 +11,7 @@ import {
   type TensorTree,
   type UpdateContext,
   hasInitAndUpdate,
+  tidy,
 } from '@lopt/core';
 
 /** The state of a stateless transformation: an empty tree (it serializes to nothing). */
@@ -90,16 +91,16 @@ export function optimizerFrom<S>(
     configOmits,
     init(params: TensorTree, _opts?: OptimizerInitOptions): OptState<S> {
       requireBackend(`${name}.init`);
-      const state = tf.tidy(() => transformation.init(params) as unknown as tf.TensorContainer) as unknown as S;
+      const state = tidy<S>(() => transformation.init(params));
       return { params, state, iteration: 0 };
     },
     update(state: OptState<S>, grads: TensorTree, ctx?: UpdateContext): OptState<S> {
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
-      return tf.tidy(() => {
+      return tidy<OptState<S>>(() => {
         const out = transformation.update(grads, state.state, state.params, ctx);
         const params = treeMap((p, u) => tf.add(p, u as tf.Tensor), state.params, out.updates);
-        return { params, state: out.state, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<S>;
+        return { params, state: out.state, iteration: state.iteration + 1 };
+      });
     },
   };
 }

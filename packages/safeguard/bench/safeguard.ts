@@ -10,6 +10,7 @@ import { initBackend } from '@lopt/backend';
 import { advance, collectTensors, key, normal, treeMap, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { sgd } from '@lopt/optimizers';
 import { divergenceGuard, gradientNormResidual, guardStats, lossGuarded, safeguarded, type LossFn } from '../src/index.ts';
+import { momentumMlpOptimizer } from '../src/test-fixtures.ts';
 
 const N = Number(process.env.BENCH_PARAMS ?? 1_000_000);
 const STEPS = Number(process.env.BENCH_STEPS ?? 40);
@@ -34,27 +35,8 @@ function learnedSgd(): Optimizer<TensorTree[]> {
 
 /** A per-parameter MLP learned optimizer (inputs: gradient, momentum; 8 tanh hidden units). */
 function learnedMlp(): Optimizer<{ m: TensorTree }> {
-  const w1 = tf.keep(tf.mul(0.1, normal(key(3), [2, 8])));
-  const w2 = tf.keep(tf.mul(0.1, normal(key(4), [8, 1])));
-  return {
-    name: 'learned-mlp',
-    init: (params) => ({ params, state: { m: treeMap((p) => tf.zerosLike(p), params) }, iteration: 0 }),
-    update: (s, g) =>
-      tf.tidy(() => {
-        const m = treeMap((m0, gg) => tf.add(tf.mul(0.9, m0), tf.mul(0.1, gg as tf.Tensor)), s.state.m, g);
-        const params = treeMap(
-          (p, gg, mm) => {
-            const feats = tf.stack([tf.reshape(gg as tf.Tensor, [-1]), tf.reshape(mm as tf.Tensor, [-1])], 1);
-            const out = tf.reshape(tf.matMul(tf.tanh(tf.matMul(feats, w1)), w2), p.shape);
-            return tf.sub(p, tf.add(tf.mul(0.5 / L, gg as tf.Tensor), tf.mul(0.01, out)));
-          },
-          s.params,
-          g,
-          m,
-        );
-        return { params, state: { m }, iteration: s.iteration + 1 };
-      }),
-  };
+  const mlp = { w1: tf.keep(tf.mul(0.1, normal(key(3), [2, 8]))) as tf.Tensor2D, w2: tf.keep(tf.mul(0.1, normal(key(4), [8, 1]))) as tf.Tensor2D };
+  return momentumMlpOptimizer('learned-mlp', mlp, (p, g, out) => tf.sub(p, tf.add(tf.mul(0.5 / L, g), tf.mul(0.01, out))));
 }
 
 interface Row {

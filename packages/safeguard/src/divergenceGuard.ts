@@ -1,33 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  LoptError,
-  checkNumber,
-  checkOneOf,
-  type OptState,
-  type Optimizer,
-  type OptimizerInitOptions,
-  type TensorTree,
-  type UpdateContext,
-} from '@lopt/core';
-import {
-  asFloatScalar,
-  branchContext,
-  branchInitOptions,
-  checkAdvance,
-  checkEvery,
-  checkFunction,
-  checkName,
-  checkOptimizer,
-  checkOptionsObject,
-  disposeUnused,
-  evalScalar,
-  finiteProbe,
-  innerState,
-  isFiniteNumber,
-  readScalars,
-  resolveBranches,
-} from './internal.js';
-import { LEADER_LEARNED, readCounts, statsTree, updateStats, zeroCounts } from './stats.js';
+import { LoptError, checkNumber, checkOneOf, type OptState, type Optimizer, type TensorTree, type UpdateContext } from '@lopt/core';
+import { checkGuardOptions, finishStep, guardOptimizer, probeFinite, type GuardStep, type StepDecision } from './guard-step.js';
+import { asFloatScalar, checkFunction, disposeUnused, evalScalar, finiteProbe, isFiniteNumber, readScalars } from './internal.js';
 import type { AdvancePolicy, GuardState, LossFn } from './types.js';
 
 /** What {@link divergenceGuard} does on a non-finite step. */
@@ -80,98 +54,102 @@ export function divergenceGuard<SL, SF>(
   fallback: Optimizer<SF>,
   options: DivergenceGuardOptions = {},
 ): Optimizer<GuardState<SL, SF>> {
-  const o = checkOptionsObject('divergenceGuard', options, ['lossFn', 'every', 'maxLossIncrease', 'onNonFinite', 'advance', 'name']);
-  checkOptimizer<SL>('opt', opt);
-  checkOptimizer<SF>('fallback', fallback);
+  const known = ['lossFn', 'every', 'maxLossIncrease', 'onNonFinite', 'advance', 'name'];
+  const { raw: o, every, policy, name } = checkGuardOptions('divergenceGuard', options, known, { learned: opt, fallback, learnedOption: 'opt' }, 'taken');
   const lossFn = o['lossFn'] === undefined ? undefined : checkFunction<LossFn>('lossFn', o['lossFn']);
   const maxInc = checkNumber('maxLossIncrease', o['maxLossIncrease'] ?? 0, { min: 0, allowInfinity: true });
   const onNonFinite = checkOneOf<OnNonFinite>('onNonFinite', o['onNonFinite'] ?? 'fallback', ['fallback', 'throw']);
-  const every = checkEvery(o['every']);
-  const policy = checkAdvance(o['advance'], 'taken');
-  const name = checkName(o['name'], `divergenceGuard(${opt.name},${fallback.name})`);
 
-  return {
-    name,
-    init(params: TensorTree, opts?: OptimizerInitOptions): OptState<GuardState<SL, SF>> {
-      const l = opt.init(params, branchInitOptions(opts, 0));
-      const f = fallback.init(params, branchInitOptions(opts, 1));
-      const stats = statsTree(zeroCounts({ learnedIteration: l.iteration, fallbackIteration: f.iteration, leader: LEADER_LEARNED }));
-      return { params, state: { learned: l.state, fallback: f.state, stats }, iteration: 0 };
-    },
+  return guardOptimizer(name, opt, fallback, (step, state, grads, ctx) => {
+    const lossTest = lossFn !== undefined && maxInc !== Infinity && step.iteration % every === 0 ? lossFn : undefined;
+    const candL = step.runL();
+    const candF = policy === 'both' ? step.runF() : undefined;
+    const probes: tf.Tensor[] = [];
+    const test = testCandidate(step, state.params, { candL, candF, ctx, lossFn: lossTest, maxInc }, probes);
+    if (test.nonFiniteL && onNonFinite === 'throw') {
+      disposeUnused([candL, candF, probes], [state, grads, ctx]);
+      throw new LoptError('NON_FINITE', `divergenceGuard(${opt.name}): ${test.what} became non-finite at iteration ${step.iteration}.`);
+    }
+    const decision = rollBackIfNeeded(step, test, { candL, candF }, probes);
+    return finishStep(step, state, policy, decision, { grads, ctx, unused: [probes], extra: {} });
+  });
+}
 
-    update(state: OptState<GuardState<SL, SF>>, grads: TensorTree, ctx?: UpdateContext): OptState<GuardState<SL, SF>> {
-      const gs = state.state;
-      const before = readCounts(gs.stats);
-      const c = { ...before };
-      const iteration = state.iteration;
-      const lossTest = lossFn !== undefined && maxInc !== Infinity && iteration % every === 0;
-      const ctxL = branchContext(ctx, 0);
-      const ctxF = branchContext(ctx, 1);
-      const candL = opt.update(innerState(state.params, gs.learned, before.learnedIteration), grads, ctxL);
-      let candF: OptState<SF> | undefined =
-        policy === 'both' ? fallback.update(innerState(state.params, gs.fallback, before.fallbackIteration), grads, ctxF) : undefined;
+/** The outcome of {@link testCandidate}. */
+interface CandidateTest {
+  /** The learned candidate (or `ctx.loss`, or a tested loss) is non-finite. */
+  readonly nonFiniteL: boolean;
+  /** What was non-finite, for the error message. */
+  readonly what: string;
+  /** The tested loss rose by more than allowed. */
+  readonly jump: boolean;
+  /** Whether the fallback candidate (when computed) is finite. */
+  readonly healthyF: boolean;
+}
 
-      const probes: tf.Tensor[] = [finiteProbe(candL.params), ctx?.loss ? asFloatScalar(ctx.loss) : tf.scalar(0)];
-      if (lossTest && lossFn) {
-        const now = ctx?.loss ?? evalScalar('lossFn', lossFn, state.params, { iteration, branch: 'current', lookaheadStep: 0 });
-        if (ctx?.loss === undefined) {
-          c.lossEvals += 1;
-          probes.push(now);
-        } else probes.push(asFloatScalar(now));
-        probes.push(evalScalar('lossFn', lossFn, candL.params, { iteration, branch: 'learned', lookaheadStep: 0 }));
-        c.lossEvals += 1;
-        c.checks += 1;
-      }
-      if (candF) probes.push(finiteProbe(candF.params));
-      const v = readScalars(probes as tf.Scalar[]);
-      const [vL, vCtx] = v as [number, number];
-      const lossNow = lossTest ? v[2] : undefined;
-      const lossCand = lossTest ? v[3] : undefined;
-      let healthyF = candF ? isFiniteNumber(v[v.length - 1]) : false;
-      const nonFiniteL = !isFiniteNumber(vL) || !isFiniteNumber(vCtx) || (lossTest && (!isFiniteNumber(lossNow) || !isFiniteNumber(lossCand)));
-      const jump = lossTest && !nonFiniteL && (lossCand as number) - (lossNow as number) > maxInc * Math.abs(lossNow as number);
+/**
+ * Probes the learned candidate (and the fallback candidate when present) for non-finite
+ * values and, when `lossFn` is given, compares the loss at the candidate with the current
+ * loss (`ctx.loss`, or `lossFn(params)`), with one device read. Updates the step's counters.
+ */
+function testCandidate<SL, SF>(
+  step: GuardStep<SL, SF>,
+  params: TensorTree,
+  io: {
+    readonly candL: OptState<SL>;
+    readonly candF: OptState<SF> | undefined;
+    readonly ctx: UpdateContext | undefined;
+    readonly lossFn: LossFn | undefined;
+    readonly maxInc: number;
+  },
+  probes: tf.Tensor[],
+): CandidateTest {
+  const { ctx, lossFn, c } = { ...io, c: step.c };
+  const iteration = step.iteration;
+  probes.push(finiteProbe(io.candL.params), ctx?.loss ? asFloatScalar(ctx.loss) : tf.scalar(0));
+  if (lossFn) {
+    const now = ctx?.loss ?? evalScalar('lossFn', lossFn, params, { iteration, branch: 'current', lookaheadStep: 0 });
+    if (ctx?.loss === undefined) c.lossEvals += 1;
+    probes.push(ctx?.loss === undefined ? now : asFloatScalar(now));
+    probes.push(evalScalar('lossFn', lossFn, io.candL.params, { iteration, branch: 'learned', lookaheadStep: 0 }));
+    c.lossEvals += 1;
+    c.checks += 1;
+  }
+  if (io.candF) probes.push(finiteProbe(io.candF.params));
+  const v = readScalars(probes as tf.Scalar[]);
+  const [vL, vCtx] = v as [number, number];
+  const lossNow = lossFn ? v[2] : undefined;
+  const lossCand = lossFn ? v[3] : undefined;
+  const nonFiniteL = !isFiniteNumber(vL) || !isFiniteNumber(vCtx) || (lossFn !== undefined && (!isFiniteNumber(lossNow) || !isFiniteNumber(lossCand)));
+  const jump = lossFn !== undefined && !nonFiniteL && (lossCand as number) - (lossNow as number) > io.maxInc * Math.abs(lossNow as number);
+  const what = !isFiniteNumber(vL) ? 'the updated parameters' : !isFiniteNumber(vCtx) ? 'ctx.loss' : 'the loss';
+  return { nonFiniteL, what, jump, healthyF: io.candF ? isFiniteNumber(v[v.length - 1]) : false };
+}
 
-      let chosen: 'learned' | 'fallback' | undefined;
-      let nonFinite = nonFiniteL || (candF !== undefined && !healthyF);
-      if (nonFiniteL && onNonFinite === 'throw') {
-        disposeUnused([candL, candF, probes], [state, grads, ctx]);
-        const what = !isFiniteNumber(vL) ? 'the updated parameters' : !isFiniteNumber(vCtx) ? 'ctx.loss' : 'the loss';
-        throw new LoptError('NON_FINITE', `divergenceGuard(${opt.name}): ${what} became non-finite at iteration ${iteration}.`);
-      }
-      if (!nonFiniteL && !jump) {
-        chosen = 'learned';
-        c.accepted += 1;
-      } else {
-        c.rejected += 1;
-        if (!candF) {
-          candF = fallback.update(innerState(state.params, gs.fallback, before.fallbackIteration), grads, ctxF);
-          const p = finiteProbe(candF.params);
-          probes.push(p);
-          healthyF = isFiniteNumber(readScalars([p as tf.Scalar])[0]);
-          if (!healthyF) nonFinite = true;
-        }
-        if (healthyF) chosen = 'fallback';
-      }
-      if (nonFinite) c.nonFinite += 1;
-
-      const taken = resolveBranches(
-        {
-          chosen,
-          advanceLearned: policy === 'both' ? !nonFiniteL : chosen === 'learned',
-          advanceFallback: policy === 'both' ? healthyF : chosen === 'fallback',
-          candL,
-          candF,
-        },
-        { params: state.params, learned: gs.learned, fallback: gs.fallback },
-        c,
-      );
-      const next: OptState<GuardState<SL, SF>> = {
-        params: taken.params,
-        state: { learned: taken.learned, fallback: taken.fallback, stats: updateStats(gs.stats, before, c) },
-        iteration: iteration + 1,
-      };
-      disposeUnused([candL, candF, probes], [next, state, grads, ctx]);
-      return next;
-    },
-  };
+/** Takes the learned candidate when it passed, else rolls back to the fallback step (computed if needed). */
+function rollBackIfNeeded<SL, SF>(
+  step: GuardStep<SL, SF>,
+  test: CandidateTest,
+  cands: { readonly candL: OptState<SL>; readonly candF: OptState<SF> | undefined },
+  probes: tf.Tensor[],
+): StepDecision<SL, SF> {
+  const c = step.c;
+  let { candF } = cands;
+  let healthyF = test.healthyF;
+  let nonFinite = test.nonFiniteL || (candF !== undefined && !healthyF);
+  let chosen: 'learned' | 'fallback' | undefined;
+  if (!test.nonFiniteL && !test.jump) {
+    chosen = 'learned';
+    c.accepted += 1;
+  } else {
+    c.rejected += 1;
+    if (!candF) {
+      candF = step.runF();
+      healthyF = probeFinite(candF.params, probes);
+      if (!healthyF) nonFinite = true;
+    }
+    if (healthyF) chosen = 'fallback';
+  }
+  if (nonFinite) c.nonFinite += 1;
+  return { chosen, healthyL: !test.nonFiniteL, healthyF, candL: cands.candL, candF };
 }

@@ -7,17 +7,13 @@ import {
   checkOneOf,
   collectTensors,
   foldIn,
-  treeFlatten,
   treeLeaves,
-  treeUnflatten,
   type OptState,
   type OptimizerInitOptions,
-  type Optimizer,
   type TensorTree,
   type UpdateContext,
 } from '@lopt/core';
 export { checkOptimizer } from '@lopt/core';
-import type { GuardCounts } from './stats.js';
 import type { AdvancePolicy, EvalInfo, LossFn } from './types.js';
 
 /** Throws unless `value` is a function. */
@@ -131,43 +127,3 @@ export function disposeUnused(unused: readonly unknown[], kept: readonly unknown
 
 /** True when `x` is a finite number. */
 export const isFiniteNumber = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x);
-
-/** What {@link resolveBranches} needs to know about one guarded step. */
-export interface BranchOutcome<SL, SF> {
-  /** Which candidate's params the step takes (`undefined`: neither is finite; params stay). */
-  readonly chosen: 'learned' | 'fallback' | undefined;
-  /** Whether each branch's optimizer state advances (the advance policy already applied). */
-  readonly advanceLearned: boolean;
-  readonly advanceFallback: boolean;
-  /** The candidate steps (absent where a branch was not evaluated). */
-  readonly candL: OptState<SL> | undefined;
-  readonly candF: OptState<SF> | undefined;
-}
-
-/**
- * Applies a step's decision, shared by every guard: picks the params of the chosen candidate
- * (or keeps `params` when none is finite), advances the branch states that the policy says
- * advance, and records the branch iterations and step counts in `counts` (mutated).
- */
-export function resolveBranches<SL, SF>(
-  outcome: BranchOutcome<SL, SF>,
-  current: { readonly params: TensorTree; readonly learned: SL; readonly fallback: SF },
-  counts: GuardCounts,
-): { params: TensorTree; learned: SL; fallback: SF } {
-  const { chosen, candL, candF } = outcome;
-  const nextL = outcome.advanceLearned && candL ? candL : undefined;
-  const nextF = outcome.advanceFallback && candF ? candF : undefined;
-  if (nextL) counts.learnedIteration = nextL.iteration;
-  if (nextF) counts.fallbackIteration = nextF.iteration;
-  let params = current.params;
-  if (chosen === 'learned' && candL) {
-    params = candL.params;
-    counts.learnedSteps += 1;
-  } else if (chosen === 'fallback' && candF) {
-    params = candF.params;
-    counts.fallbackSteps += 1;
-  } else {
-    counts.skippedSteps += 1;
-  }
-  return { params, learned: nextL ? nextL.state : current.learned, fallback: nextF ? nextF.state : current.fallback };
-}

@@ -1,25 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, type OptState, type Optimizer, type OptimizerInitOptions, type TensorTree, type UpdateContext } from '@lopt/core';
-import {
-  asFloatScalar,
-  branchContext,
-  branchInitOptions,
-  checkAdvance,
-  checkEvery,
-  checkFunction,
-  checkName,
-  checkOptimizer,
-  checkOptionsObject,
-  disposeUnused,
-  evalScalar,
-  finiteProbe,
-  innerState,
-  isFiniteNumber,
-  lossAndGrads,
-  readScalars,
-  resolveBranches,
-} from './internal.js';
-import { LEADER_FALLBACK, LEADER_LEARNED, readCounts, statsTree, updateStats, zeroCounts } from './stats.js';
+import { checkNumber, type OptState, type Optimizer, type UpdateContext } from '@lopt/core';
+import { checkGuardOptions, finishStep, guardOptimizer, probeFinite, type GuardStep, type StepDecision } from './guard-step.js';
+import { asFloatScalar, checkFunction, evalScalar, finiteProbe, isFiniteNumber, lossAndGrads, readScalars } from './internal.js';
+import { LEADER_FALLBACK, LEADER_LEARNED } from './stats.js';
 import type { AdvancePolicy, EvalInfo, GuardState, LossFn } from './types.js';
 
 /** Options of {@link lossGuarded}. */
@@ -85,127 +68,111 @@ export function lossGuarded<SL, SF>(
   fallback: Optimizer<SF>,
   options: LossGuardedOptions,
 ): Optimizer<GuardState<SL, SF>> {
-  const o = checkOptionsObject('lossGuarded', options, ['lossFn', 'every', 'lookahead', 'advance', 'name']);
-  checkOptimizer<SL>('learned', learned);
-  checkOptimizer<SF>('fallback', fallback);
+  const known = ['lossFn', 'every', 'lookahead', 'advance', 'name'];
+  const { raw: o, every, policy, name } = checkGuardOptions('lossGuarded', options, known, { learned, fallback, learnedOption: 'learned' }, 'both');
   const lossFn = checkFunction<LossFn>('lossFn', o['lossFn']);
-  const every = checkEvery(o['every']);
   const lookahead = checkNumber('lookahead', o['lookahead'] ?? 1, { min: 1, max: 1000, integer: true });
-  const policy = checkAdvance(o['advance'], 'both');
-  const name = checkName(o['name'], `lossGuarded(${learned.name},${fallback.name})`);
+  const cfg: LossGuardConfig = { lossFn, lookahead };
 
-  /** Mean loss over the candidate and `lookahead - 1` simulated steps after it. */
-  function estimate<S>(opt: Optimizer<S>, cand: OptState<S>, branch: 'learned' | 'fallback', iteration: number, ctx: UpdateContext | undefined): tf.Scalar {
-    return tf.tidy(() => {
-      const at = (j: number): EvalInfo => ({ iteration, branch, lookaheadStep: j });
-      if (lookahead === 1) return asFloatScalar(evalScalar('lossFn', lossFn, cand.params, at(0)));
-      let cur = cand;
-      const losses: tf.Scalar[] = [];
-      for (let j = 0; j < lookahead - 1; j++) {
-        const { value, grads } = lossAndGrads(lossFn, cur.params, at(j));
-        losses.push(asFloatScalar(value));
-        cur = opt.update(cur, grads, { ...(ctx?.key === undefined ? {} : { key: ctx.key }), loss: value });
+  return guardOptimizer(name, learned, fallback, (step, state, grads, ctx) => {
+    const check = step.iteration % every === 0;
+    const leader = step.before.leader;
+    const both = policy === 'both';
+    const candL: Cand<SL> = check || both || leader === LEADER_LEARNED ? step.runL() : undefined;
+    const candF: Cand<SF> = check || both || leader === LEADER_FALLBACK ? step.runF() : undefined;
+    // One device read: finiteness probes (and, at a check, the two loss estimates).
+    const probes: tf.Scalar[] = [candL ? finiteProbe(candL.params) : tf.scalar(0), candF ? finiteProbe(candF.params) : tf.scalar(0)];
+    if (check) {
+      probes.push(lookaheadLoss(cfg, learned, candL as OptState<SL>, 'learned', step.iteration, step.ctxL));
+      probes.push(lookaheadLoss(cfg, fallback, candF as OptState<SF>, 'fallback', step.iteration, step.ctxF));
+      step.c.lossEvals += 2;
+      step.c.gradEvals += 2 * (lookahead - 1);
+    }
+    const decision = decideLossGuard(step, check, { candL, candF }, probes);
+    return finishStep(step, state, policy, decision, { grads, ctx, unused: [probes], extra: {} });
+  });
+}
+
+/** The validated options {@link lossGuarded}'s steps use. */
+interface LossGuardConfig {
+  readonly lossFn: LossFn;
+  readonly lookahead: number;
+}
+
+/** Mean loss over the candidate and `lookahead - 1` simulated steps after it (the branch's own key). */
+function lookaheadLoss<S>(
+  cfg: LossGuardConfig,
+  opt: Optimizer<S>,
+  cand: OptState<S>,
+  branch: 'learned' | 'fallback',
+  iteration: number,
+  ctx: UpdateContext | undefined,
+): tf.Scalar {
+  const { lossFn, lookahead } = cfg;
+  const key = ctx?.key;
+  return tf.tidy(() => {
+    const at = (j: number): EvalInfo => ({ iteration, branch, lookaheadStep: j });
+    if (lookahead === 1) return asFloatScalar(evalScalar('lossFn', lossFn, cand.params, at(0)));
+    let cur = cand;
+    const losses: tf.Scalar[] = [];
+    for (let j = 0; j < lookahead - 1; j++) {
+      const { value, grads } = lossAndGrads(lossFn, cur.params, at(j));
+      losses.push(asFloatScalar(value));
+      cur = opt.update(cur, grads, { ...(key === undefined ? {} : { key }), loss: value });
+    }
+    losses.push(asFloatScalar(evalScalar('lossFn', lossFn, cur.params, at(lookahead - 1))));
+    return tf.div(tf.addN(losses), lookahead) as tf.Scalar;
+  });
+}
+
+/**
+ * The decision of one {@link lossGuarded} step from the read-back probes `[finite(candL),
+ * finite(candF), loss(candL), loss(candF)]` (losses at a check only): at a check the lower
+ * finite loss wins (ties to the learned optimizer); between checks the leader's step is taken
+ * unless it is non-finite, in which case the other branch is computed (if it was not) and
+ * taken when finite. Updates the step's counters.
+ */
+function decideLossGuard<SL, SF>(
+  step: GuardStep<SL, SF>,
+  check: boolean,
+  cands: { candL: Cand<SL>; candF: Cand<SF> },
+  probes: tf.Scalar[],
+): StepDecision<SL, SF> {
+  const c = step.c;
+  let { candL, candF } = cands;
+  const [vL, vF, lL, lF] = readScalars(probes);
+  let healthyL = candL !== undefined && isFiniteNumber(vL) && (!check || isFiniteNumber(lL));
+  let healthyF = candF !== undefined && isFiniteNumber(vF) && (!check || isFiniteNumber(lF));
+  let nonFinite = (candL !== undefined && !healthyL) || (candF !== undefined && !healthyF);
+  let chosen: 'learned' | 'fallback' | undefined;
+  if (check) {
+    c.checks += 1;
+    if (healthyL && (!healthyF || (lL as number) <= (lF as number))) chosen = 'learned';
+    else if (healthyF) chosen = 'fallback';
+    if (chosen === 'learned') c.accepted += 1;
+    else c.rejected += 1;
+    if (chosen !== undefined) c.leader = chosen === 'learned' ? LEADER_LEARNED : LEADER_FALLBACK;
+  } else if (step.before.leader === LEADER_LEARNED) {
+    if (healthyL) chosen = 'learned';
+    else {
+      c.rejected += 1;
+      if (!candF) {
+        candF = step.runF();
+        healthyF = probeFinite(candF.params, probes);
+        nonFinite = nonFinite || !healthyF;
       }
-      losses.push(asFloatScalar(evalScalar('lossFn', lossFn, cur.params, at(lookahead - 1))));
-      return tf.div(tf.addN(losses), lookahead) as tf.Scalar;
-    });
+      if (healthyF) chosen = 'fallback';
+    }
+  } else if (healthyF) {
+    chosen = 'fallback';
+  } else {
+    if (!candL) {
+      candL = step.runL();
+      healthyL = probeFinite(candL.params, probes);
+      nonFinite = nonFinite || !healthyL;
+    }
+    if (healthyL) chosen = 'learned';
   }
-
-  return {
-    name,
-    init(params: TensorTree, opts?: OptimizerInitOptions): OptState<GuardState<SL, SF>> {
-      const l = learned.init(params, branchInitOptions(opts, 0));
-      const f = fallback.init(params, branchInitOptions(opts, 1));
-      const stats = statsTree(zeroCounts({ learnedIteration: l.iteration, fallbackIteration: f.iteration, leader: LEADER_LEARNED }));
-      return { params, state: { learned: l.state, fallback: f.state, stats }, iteration: 0 };
-    },
-
-    update(state: OptState<GuardState<SL, SF>>, grads: TensorTree, ctx?: UpdateContext): OptState<GuardState<SL, SF>> {
-      const gs = state.state;
-      const before = readCounts(gs.stats);
-      const c = { ...before };
-      const iteration = state.iteration;
-      const check = iteration % every === 0;
-      const ctxL = branchContext(ctx, 0);
-      const ctxF = branchContext(ctx, 1);
-      const runL = (): OptState<SL> => learned.update(innerState(state.params, gs.learned, before.learnedIteration), grads, ctxL);
-      const runF = (): OptState<SF> => fallback.update(innerState(state.params, gs.fallback, before.fallbackIteration), grads, ctxF);
-      const leader = before.leader;
-      let candL: Cand<SL> = check || policy === 'both' || leader === LEADER_LEARNED ? runL() : undefined;
-      let candF: Cand<SF> = check || policy === 'both' || leader === LEADER_FALLBACK ? runF() : undefined;
-
-      // One device read: finiteness probes (and, at a check, the two loss estimates).
-      const probes: tf.Scalar[] = [];
-      const probeL = candL ? finiteProbe(candL.params) : undefined;
-      const probeF = candF ? finiteProbe(candF.params) : undefined;
-      let lossL: tf.Scalar | undefined;
-      let lossF: tf.Scalar | undefined;
-      if (check) {
-        lossL = estimate(learned, candL as OptState<SL>, 'learned', iteration, ctxL);
-        lossF = estimate(fallback, candF as OptState<SF>, 'fallback', iteration, ctxF);
-        c.lossEvals += 2;
-        c.gradEvals += 2 * (lookahead - 1);
-      }
-      for (const p of [probeL, probeF, lossL, lossF]) probes.push(p ?? tf.scalar(0));
-      const [vL, vF, lL, lF] = readScalars(probes);
-      let healthyL = candL !== undefined && isFiniteNumber(vL) && (!check || isFiniteNumber(lL));
-      let healthyF = candF !== undefined && isFiniteNumber(vF) && (!check || isFiniteNumber(lF));
-      let nonFinite = (candL !== undefined && !healthyL) || (candF !== undefined && !healthyF);
-
-      let chosen: 'learned' | 'fallback' | undefined;
-      if (check) {
-        c.checks += 1;
-        if (healthyL && (!healthyF || (lL as number) <= (lF as number))) chosen = 'learned';
-        else if (healthyF) chosen = 'fallback';
-        if (chosen === 'learned') c.accepted += 1;
-        else c.rejected += 1;
-        if (chosen !== undefined) c.leader = chosen === 'learned' ? LEADER_LEARNED : LEADER_FALLBACK;
-      } else if (leader === LEADER_LEARNED) {
-        if (healthyL) chosen = 'learned';
-        else {
-          c.rejected += 1;
-          if (!candF) {
-            candF = runF();
-            const extra = finiteProbe(candF.params);
-            healthyF = isFiniteNumber(readScalars([extra])[0]);
-            probes.push(extra);
-            nonFinite = nonFinite || !healthyF;
-          }
-          if (healthyF) chosen = 'fallback';
-        }
-      } else if (healthyF) {
-        chosen = 'fallback';
-      } else {
-        if (!candL) {
-          candL = runL();
-          const extra = finiteProbe(candL.params);
-          healthyL = isFiniteNumber(readScalars([extra])[0]);
-          probes.push(extra);
-          nonFinite = nonFinite || !healthyL;
-        }
-        if (healthyL) chosen = 'learned';
-      }
-      if (nonFinite) c.nonFinite += 1;
-
-      // Which states advance.
-      const taken = resolveBranches(
-        {
-          chosen,
-          advanceLearned: policy === 'both' ? healthyL : chosen === 'learned',
-          advanceFallback: policy === 'both' ? healthyF : chosen === 'fallback',
-          candL,
-          candF,
-        },
-        { params: state.params, learned: gs.learned, fallback: gs.fallback },
-        c,
-      );
-      const next: OptState<GuardState<SL, SF>> = {
-        params: taken.params,
-        state: { learned: taken.learned, fallback: taken.fallback, stats: updateStats(gs.stats, before, c) },
-        iteration: iteration + 1,
-      };
-      disposeUnused([candL, candF, probes, lossL, lossF], [next, state, grads, ctx]);
-      return next;
-    },
-  };
+  if (nonFinite) c.nonFinite += 1;
+  return { chosen, healthyL, healthyF, candL, candF };
 }

@@ -18,18 +18,18 @@ export const GUARDS = {
 /** The name of a guard in {@link GUARDS}. */
 export type GuardName = keyof typeof GUARDS;
 
-/** The guard's own options: `o` without the two optimizers it combines. */
-function guardOptions(o: FactoryOptions, first: 'learned' | 'opt'): Record<string, unknown> {
+/** The guard's own options: `o` without the two optimizers it combines (each guard validates them). */
+function guardOptions<T>(o: FactoryOptions, first: 'learned' | 'opt'): T {
   const { [first]: _first, fallback: _fallback, ...rest } = o;
-  return rest;
+  return rest as T;
 }
 
 const lossGuardedFactory = (o: FactoryOptions): Optimizer =>
-  lossGuarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, guardOptions(o, 'learned') as unknown as LossGuardedOptions) as unknown as Optimizer;
+  lossGuarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, guardOptions<LossGuardedOptions>(o, 'learned')) as unknown as Optimizer;
 const safeguardedFactory = (o: FactoryOptions): Optimizer =>
-  safeguarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, guardOptions(o, 'learned') as unknown as SafeguardedOptions) as unknown as Optimizer;
+  safeguarded(o['learned'] as Optimizer, o['fallback'] as Optimizer, guardOptions<SafeguardedOptions>(o, 'learned')) as unknown as Optimizer;
 const divergenceGuardFactory = (o: FactoryOptions): Optimizer =>
-  divergenceGuard(o['opt'] as Optimizer, o['fallback'] as Optimizer, guardOptions(o, 'opt') as unknown as DivergenceGuardOptions) as unknown as Optimizer;
+  divergenceGuard(o['opt'] as Optimizer, o['fallback'] as Optimizer, guardOptions<DivergenceGuardOptions>(o, 'opt')) as unknown as Optimizer;
 
 /**
  * Registers the guards as `optimizer` factories: `lossGuarded`, `safeguarded` and

@@ -1,33 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  LoptError,
-  checkNumber,
-  checkOneOf,
-  type OptState,
-  type Optimizer,
-  type OptimizerInitOptions,
-  type TensorTree,
-  type UpdateContext,
-} from '@lopt/core';
-import {
-  asFloatScalar,
-  branchContext,
-  branchInitOptions,
-  checkAdvance,
-  checkEvery,
-  checkFunction,
-  checkName,
-  checkOptimizer,
-  checkOptionsObject,
-  disposeUnused,
-  evalScalar,
-  finiteProbe,
-  innerState,
-  isFiniteNumber,
-  readScalars,
-  resolveBranches,
-} from './internal.js';
-import { LEADER_FALLBACK, LEADER_LEARNED, readCounts, statsTree, updateStats, zeroCounts } from './stats.js';
+import { LoptError, checkNumber, checkOneOf, type OptState, type Optimizer, type OptimizerInitOptions, type TensorTree, type UpdateContext } from '@lopt/core';
+import { beginStep, checkGuardOptions, finishStep, initGuard, probeFinite, type GuardStep, type StepDecision } from './guard-step.js';
+import { asFloatScalar, checkFunction, evalScalar, finiteProbe, isFiniteNumber, readScalars } from './internal.js';
+import { LEADER_FALLBACK, LEADER_LEARNED } from './stats.js';
 import type { AdvancePolicy, GuardState, ResidualFn } from './types.js';
 
 /**
@@ -104,151 +79,151 @@ export function safeguarded<SL, SF>(
   fallback: Optimizer<SF>,
   options: SafeguardedOptions,
 ): Optimizer<SafeguardedState<SL, SF>> {
-  const o = checkOptionsObject('safeguarded', options, ['residualFn', 'every', 'delta', 'muUpdate', 'theta', 'window', 'mu0', 'advance', 'name']);
-  checkOptimizer<SL>('learned', learned);
-  checkOptimizer<SF>('fallback', fallback);
-  const residualFn = checkFunction<ResidualFn>('residualFn', o['residualFn']);
-  const delta = checkNumber('delta', o['delta'] ?? 0.1, { greaterThan: 0, lessThan: 1 });
-  const rule = checkOneOf<MuUpdate>('muUpdate', o['muUpdate'] ?? 'recent', MU_UPDATES);
-  const theta = checkNumber('theta', o['theta'] ?? 0.1, { greaterThan: 0, max: 1 });
+  const known = ['residualFn', 'every', 'delta', 'muUpdate', 'theta', 'window', 'mu0', 'advance', 'name'];
+  const { raw: o, every, policy, name } = checkGuardOptions('safeguarded', options, known, { learned, fallback, learnedOption: 'learned' }, 'taken');
+  const cfg: MuConfig = {
+    residualFn: checkFunction<ResidualFn>('residualFn', o['residualFn']),
+    delta: checkNumber('delta', o['delta'] ?? 0.1, { greaterThan: 0, lessThan: 1 }),
+    rule: checkOneOf<MuUpdate>('muUpdate', o['muUpdate'] ?? 'recent', MU_UPDATES),
+    theta: checkNumber('theta', o['theta'] ?? 0.1, { greaterThan: 0, max: 1 }),
+  };
   const window = checkNumber('window', o['window'] ?? 5, { min: 1, max: 10_000, integer: true });
   const mu0 = o['mu0'] === undefined ? undefined : checkNumber('mu0', o['mu0'], { min: 0 });
-  const every = checkEvery(o['every']);
-  const policy = checkAdvance(o['advance'], 'taken');
-  const name = checkName(o['name'], `safeguarded(${learned.name},${fallback.name})`);
 
   return {
     name,
     init(params: TensorTree, opts?: OptimizerInitOptions): OptState<SafeguardedState<SL, SF>> {
-      let m = mu0;
-      let residualEvals = 0;
-      if (m === undefined) {
-        const r = tf.tidy(() => evalScalar('residualFn', residualFn, params, { iteration: 0, branch: 'current', lookaheadStep: 0 }));
-        m = readScalars([r])[0] as number;
-        r.dispose();
-        residualEvals = 1;
-        if (!Number.isFinite(m) || m < 0) {
-          throw new LoptError('NON_FINITE', `safeguarded: the residual at the initial parameters is ${m}; it must be finite and >= 0 (or pass 'mu0').`);
-        }
-      }
-      const l = learned.init(params, branchInitOptions(opts, 0));
-      const f = fallback.init(params, branchInitOptions(opts, 1));
-      const stats = statsTree(zeroCounts({ learnedIteration: l.iteration, fallbackIteration: f.iteration, residualEvals, leader: LEADER_LEARNED }));
+      const m = mu0 ?? initialResidual(cfg.residualFn, params);
+      const gs = initGuard(learned, fallback, params, opts, { residualEvals: mu0 === undefined ? 1 : 0 });
       const mu = tf.scalar(m, 'float32');
       const state: SafeguardedState<SL, SF> =
-        rule === 'recentMax'
-          ? { learned: l.state, fallback: f.state, stats, mu, recent: tf.fill([window], m, 'float32') as tf.Tensor1D }
-          : { learned: l.state, fallback: f.state, stats, mu };
+        cfg.rule === 'recentMax' ? { ...gs, mu, recent: tf.fill([window], m, 'float32') as tf.Tensor1D } : { ...gs, mu };
       return { params, state, iteration: 0 };
     },
 
     update(state: OptState<SafeguardedState<SL, SF>>, grads: TensorTree, ctx?: UpdateContext): OptState<SafeguardedState<SL, SF>> {
       const gs = state.state;
-      if (rule === 'recentMax' && !(gs.recent instanceof tf.Tensor)) {
+      if (cfg.rule === 'recentMax' && !(gs.recent instanceof tf.Tensor)) {
         throw new LoptError('TREE_MISMATCH', "safeguarded: muUpdate 'recentMax' needs 'state.recent'.", { path: 'state.recent' });
       }
-      const before = readCounts(gs.stats);
-      const c = { ...before };
-      const iteration = state.iteration;
-      const check = iteration % every === 0;
-      const ctxL = branchContext(ctx, 0);
-      const ctxF = branchContext(ctx, 1);
-      const runL = (): OptState<SL> => learned.update(innerState(state.params, gs.learned, before.learnedIteration), grads, ctxL);
-      const runF = (): OptState<SF> => fallback.update(innerState(state.params, gs.fallback, before.fallbackIteration), grads, ctxF);
-      const followLearned = check || before.leader === LEADER_LEARNED;
-      const candL: OptState<SL> | undefined = followLearned || policy === 'both' ? runL() : undefined;
-      let candF: OptState<SF> | undefined = !followLearned || policy === 'both' ? runF() : undefined;
+      const step = beginStep(learned, fallback, state, grads, ctx);
+      const check = step.iteration % every === 0;
+      const followLearned = check || step.before.leader === LEADER_LEARNED;
+      const candL = followLearned || policy === 'both' ? step.runL() : undefined;
+      const candF = !followLearned || policy === 'both' ? step.runF() : undefined;
       const probes: tf.Tensor[] = [];
-
-      let mu = gs.mu;
-      let recent = gs.recent;
-      let chosen: 'learned' | 'fallback' | undefined;
-      let healthyL = false;
-      let healthyF = false;
-      let nonFinite = false;
-      const probeF = (): void => {
-        if (!candF) candF = runF();
-        const p = finiteProbe(candF.params);
-        probes.push(p);
-        healthyF = isFiniteNumber(readScalars([p])[0]);
-        if (!healthyF) nonFinite = true;
-      };
-
-      if (followLearned) {
-        const l = candL as OptState<SL>;
-        const pL = finiteProbe(l.params);
-        probes.push(pL);
-        if (check) {
-          const r = tf.tidy(() => asFloatScalar(evalScalar('residualFn', residualFn, l.params, { iteration, branch: 'learned', lookaheadStep: 0 })));
-          probes.push(r);
-          c.residualEvals += 1;
-          c.checks += 1;
-          const [vL, rv, muv] = readScalars([pL, r as tf.Scalar, mu]) as [number, number, number];
-          healthyL = isFiniteNumber(vL) && isFiniteNumber(rv);
-          if (!healthyL) nonFinite = true;
-          if (healthyL && rv <= (1 - delta) * muv) {
-            chosen = 'learned';
-            c.accepted += 1;
-            c.leader = LEADER_LEARNED;
-            let next: number;
-            if (rule === 'geometric') next = (1 - theta) * muv;
-            else if (rule === 'ema') next = theta * rv + (1 - theta) * muv;
-            else if (rule === 'recent') next = rv;
-            else {
-              const old = Array.from((recent as tf.Tensor1D).dataSync());
-              const win = [...old.slice(1), rv];
-              next = Math.max(...win);
-              recent = tf.tensor1d(win, 'float32');
-            }
-            // Rounding can never lift mu above its previous value.
-            mu = tf.scalar(Math.min(next, muv), 'float32');
-          } else {
-            c.rejected += 1;
-            c.leader = LEADER_FALLBACK;
-            probeF();
-            if (healthyF) chosen = 'fallback';
-          }
-        } else {
-          healthyL = isFiniteNumber(readScalars([pL])[0]);
-          if (healthyL) chosen = 'learned';
-          else {
-            nonFinite = true;
-            c.rejected += 1;
-            probeF();
-            if (healthyF) chosen = 'fallback';
-          }
-        }
-        if (policy === 'both' && candF && chosen === 'learned') probeF();
-      } else {
-        probeF();
-        if (healthyF) chosen = 'fallback';
-        if (policy === 'both' && candL) {
-          const pL = finiteProbe(candL.params);
-          probes.push(pL);
-          healthyL = isFiniteNumber(readScalars([pL])[0]);
-        }
-      }
-      if (nonFinite) c.nonFinite += 1;
-
-      const taken = resolveBranches(
-        {
-          chosen,
-          advanceLearned: policy === 'both' ? healthyL : chosen === 'learned',
-          advanceFallback: policy === 'both' ? healthyF : chosen === 'fallback',
-          candL,
-          candF,
-        },
-        { params: state.params, learned: gs.learned, fallback: gs.fallback },
-        c,
-      );
-      const base = { learned: taken.learned, fallback: taken.fallback, stats: updateStats(gs.stats, before, c), mu };
-      const next: OptState<SafeguardedState<SL, SF>> = {
-        params: taken.params,
-        state: recent === undefined ? base : { ...base, recent },
-        iteration: iteration + 1,
-      };
-      disposeUnused([candL, candF, probes], [next, state, grads, ctx]);
-      return next;
+      const mus = { mu: gs.mu, recent: gs.recent };
+      const decision = followLearned
+        ? followLearnedStep(step, cfg, { check, both: policy === 'both', candL: candL as OptState<SL>, candF }, probes, mus)
+        : followFallbackStep(step, { both: policy === 'both', candL, candF }, probes);
+      const extra = mus.recent === undefined ? { mu: mus.mu } : { mu: mus.mu, recent: mus.recent };
+      return finishStep(step, state, policy, decision, { grads, ctx, unused: [probes], extra });
     },
   };
+}
+
+/** The validated options of {@link safeguarded} that its residual test uses. */
+interface MuConfig {
+  readonly residualFn: ResidualFn;
+  readonly delta: number;
+  readonly rule: MuUpdate;
+  readonly theta: number;
+}
+
+/** The residual at the initial parameters (the default `mu0`); throws unless finite and >= 0. */
+function initialResidual(residualFn: ResidualFn, params: TensorTree): number {
+  const r = tf.tidy(() => evalScalar('residualFn', residualFn, params, { iteration: 0, branch: 'current', lookaheadStep: 0 }));
+  const m = readScalars([r])[0] as number;
+  r.dispose();
+  if (!Number.isFinite(m) || m < 0) {
+    throw new LoptError('NON_FINITE', `safeguarded: the residual at the initial parameters is ${m}; it must be finite and >= 0 (or pass 'mu0').`);
+  }
+  return m;
+}
+
+/**
+ * The new threshold after accepting a learned step with residual `r` at threshold `mu`
+ * (see {@link MuUpdate}); `recent` is the window of `'recentMax'`, oldest first. Pure;
+ * rounding never lifts `mu` above its previous value.
+ */
+export function nextMu(rule: MuUpdate, theta: number, mu: number, r: number, recent?: readonly number[]): { mu: number; recent?: number[] } {
+  if (rule === 'geometric') return { mu: Math.min((1 - theta) * mu, mu) };
+  if (rule === 'ema') return { mu: Math.min(theta * r + (1 - theta) * mu, mu) };
+  if (rule === 'recent') return { mu: Math.min(r, mu) };
+  const win = [...(recent ?? []).slice(1), r];
+  return { mu: Math.min(Math.max(...win), mu), recent: win };
+}
+
+/** The candidates of a step and the flags the branch functions need. */
+interface Candidates<SL, SF> {
+  readonly both: boolean;
+  readonly candL: OptState<SL> | undefined;
+  readonly candF: OptState<SF> | undefined;
+}
+
+/**
+ * A step that follows the learned optimizer: at a check the learned candidate is accepted
+ * when finite with `residual <= (1 - delta) mu` (then `mu` moves, in `mus`), else the
+ * fallback is taken; between checks the learned candidate is taken unless non-finite.
+ */
+function followLearnedStep<SL, SF>(
+  step: GuardStep<SL, SF>,
+  cfg: MuConfig,
+  cands: Candidates<SL, SF> & { readonly check: boolean; readonly candL: OptState<SL> },
+  probes: tf.Tensor[],
+  mus: { mu: tf.Scalar; recent: tf.Tensor1D | undefined },
+): StepDecision<SL, SF> {
+  const c = step.c;
+  const l = cands.candL;
+  let candF = cands.candF;
+  let healthyF = false;
+  let nonFinite = false;
+  let chosen: 'learned' | 'fallback' | undefined;
+  const takeFallback = (): void => {
+    candF = candF ?? step.runF();
+    healthyF = probeFinite(candF.params, probes);
+    if (!healthyF) nonFinite = true;
+  };
+  const pL = finiteProbe(l.params);
+  probes.push(pL);
+  let healthyL: boolean;
+  if (cands.check) {
+    const r = tf.tidy(() => asFloatScalar(evalScalar('residualFn', cfg.residualFn, l.params, { iteration: step.iteration, branch: 'learned', lookaheadStep: 0 })));
+    probes.push(r);
+    c.residualEvals += 1;
+    c.checks += 1;
+    const [vL, rv, muv] = readScalars([pL, r, mus.mu]) as [number, number, number];
+    healthyL = isFiniteNumber(vL) && isFiniteNumber(rv);
+    if (healthyL && rv <= (1 - cfg.delta) * muv) {
+      chosen = 'learned';
+      c.accepted += 1;
+      c.leader = LEADER_LEARNED;
+      const next = nextMu(cfg.rule, cfg.theta, muv, rv, cfg.rule === 'recentMax' ? Array.from((mus.recent as tf.Tensor1D).dataSync()) : undefined);
+      if (next.recent) mus.recent = tf.tensor1d(next.recent, 'float32');
+      mus.mu = tf.scalar(next.mu, 'float32');
+    } else {
+      c.rejected += 1;
+      c.leader = LEADER_FALLBACK;
+    }
+  } else {
+    healthyL = isFiniteNumber(readScalars([pL])[0]);
+    if (healthyL) chosen = 'learned';
+    else c.rejected += 1;
+  }
+  if (!healthyL) nonFinite = true;
+  if (chosen === undefined) {
+    takeFallback();
+    if (healthyF) chosen = 'fallback';
+  } else if (cands.both && candF) takeFallback();
+  if (nonFinite) c.nonFinite += 1;
+  return { chosen, healthyL, healthyF, candL: l, candF };
+}
+
+/** A step that follows the fallback (between checks, after a rejection). */
+function followFallbackStep<SL, SF>(step: GuardStep<SL, SF>, cands: Candidates<SL, SF>, probes: tf.Tensor[]): StepDecision<SL, SF> {
+  const candF = cands.candF ?? step.runF();
+  const healthyF = probeFinite(candF.params, probes);
+  const healthyL = cands.both && cands.candL ? probeFinite(cands.candL.params, probes) : false;
+  if (!healthyF) step.c.nonFinite += 1;
+  return { chosen: healthyF ? 'fallback' : undefined, healthyL, healthyF, candL: cands.candL, candF };
 }

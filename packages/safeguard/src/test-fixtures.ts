@@ -184,17 +184,24 @@ export function divergingSgd(L: number, factor = 3): Optimizer<TensorTree[]> {
   return scaledGradient(`diverging-sgd-${factor}/L`, () => factor / L);
 }
 
+/** The weights of {@link momentumMlpOptimizer}'s per-parameter MLP (inputs: gradient, momentum). */
+export interface MomentumMlp {
+  readonly w1: tf.Tensor2D;
+  readonly b1?: tf.Tensor1D;
+  readonly w2: tf.Tensor2D;
+}
+
 /**
- * A per-parameter MLP "learned optimizer" with random weights (tanh hidden layer, inputs
- * gradient and momentum): its steps are neither scaled nor aligned with the gradient.
+ * A per-parameter MLP "learned optimizer": momentum `m <- 0.9 m + 0.1 g`, then
+ * `out = tanh([g, m] w1 + b1) w2` per coordinate and `p <- step(p, g, out)`.
  */
-export function randomMlpOptimizer(seed: number, hidden = 8, stepScale = 0.3): Optimizer<{ m: TensorTree }> {
-  const [k1, k2, k3] = split(makeKey(seed), 3) as [ReturnType<typeof makeKey>, ReturnType<typeof makeKey>, ReturnType<typeof makeKey>];
-  const w1 = tf.keep(tf.tensor2d(Array.from(normalArray(k1, 2 * hidden)), [2, hidden]));
-  const b1 = tf.keep(tf.tensor1d(Array.from(normalArray(k2, hidden)).map((v) => 0.5 * v)));
-  const w2 = tf.keep(tf.tensor2d(Array.from(normalArray(k3, hidden)).map((v) => v / Math.sqrt(hidden)), [hidden, 1]));
+export function momentumMlpOptimizer(
+  name: string,
+  mlp: MomentumMlp,
+  step: (p: tf.Tensor, g: tf.Tensor, out: tf.Tensor) => tf.Tensor,
+): Optimizer<{ m: TensorTree }> {
   return {
-    name: `random-mlp-${seed}`,
+    name,
     init: (params) => ({ params, state: { m: treeMap((p) => tf.zerosLike(p), params) }, iteration: 0 }),
     update: (s, grads) =>
       tf.tidy(() => {
@@ -202,9 +209,9 @@ export function randomMlpOptimizer(seed: number, hidden = 8, stepScale = 0.3): O
         const params = treeMap(
           (p, g, mm) => {
             const feats = tf.stack([tf.reshape(g as tf.Tensor, [-1]), tf.reshape(mm as tf.Tensor, [-1])], 1);
-            const h = tf.tanh(tf.add(tf.matMul(feats, w1), b1));
-            const out = tf.reshape(tf.matMul(h, w2), p.shape);
-            return tf.sub(p, tf.mul(stepScale, out));
+            const pre = tf.matMul(feats, mlp.w1);
+            const h = tf.tanh(mlp.b1 === undefined ? pre : tf.add(pre, mlp.b1));
+            return step(p, g as tf.Tensor, tf.reshape(tf.matMul(h, mlp.w2), p.shape));
           },
           s.params,
           grads,
@@ -213,6 +220,20 @@ export function randomMlpOptimizer(seed: number, hidden = 8, stepScale = 0.3): O
         return { params, state: { m }, iteration: s.iteration + 1 };
       }),
   };
+}
+
+/**
+ * A per-parameter MLP "learned optimizer" with random weights (tanh hidden layer, inputs
+ * gradient and momentum): its steps are neither scaled nor aligned with the gradient.
+ */
+export function randomMlpOptimizer(seed: number, hidden = 8, stepScale = 0.3): Optimizer<{ m: TensorTree }> {
+  const [k1, k2, k3] = split(makeKey(seed), 3) as [ReturnType<typeof makeKey>, ReturnType<typeof makeKey>, ReturnType<typeof makeKey>];
+  const mlp: MomentumMlp = {
+    w1: tf.keep(tf.tensor2d(Array.from(normalArray(k1, 2 * hidden)), [2, hidden])),
+    b1: tf.keep(tf.tensor1d(Array.from(normalArray(k2, hidden)).map((v) => 0.5 * v))),
+    w2: tf.keep(tf.tensor2d(Array.from(normalArray(k3, hidden)).map((v) => v / Math.sqrt(hidden)), [hidden, 1])),
+  };
+  return momentumMlpOptimizer(`random-mlp-${seed}`, mlp, (p, _g, out) => tf.sub(p, tf.mul(stepScale, out)));
 }
 
 /** An optimizer that scripts its step: `p <- p - a[t] * g` with `t` its own iteration. */

@@ -14,7 +14,6 @@ import {
   split,
   treeFlatten,
   treePaths,
-  treeUnflatten,
   type Key,
   type OptState,
   type Optimizer,

@@ -43,22 +43,23 @@ export class ByteReader {
 
   /** An unsigned integer of 1, 2 or 4 bytes (big-endian unless `little`). */
   uint(size: 1 | 2 | 4, what: string, little = false): number {
-    this.need(size, what);
-    const o = this.offset;
-    this.offset += size;
-    if (size === 1) return this.view.getUint8(o);
-    if (size === 2) return this.view.getUint16(o, little);
-    return this.view.getUint32(o, little);
+    return this.integer(size, false, what, little);
   }
 
   /** A signed integer of 1, 2 or 4 bytes (big-endian unless `little`). */
   int(size: 1 | 2 | 4, what: string, little = false): number {
+    return this.integer(size, true, what, little);
+  }
+
+  /** A signed or unsigned integer of 1, 2 or 4 bytes, advancing the cursor. */
+  private integer(size: 1 | 2 | 4, signed: boolean, what: string, little: boolean): number {
     this.need(size, what);
     const o = this.offset;
     this.offset += size;
-    if (size === 1) return this.view.getInt8(o);
-    if (size === 2) return this.view.getInt16(o, little);
-    return this.view.getInt32(o, little);
+    const v = this.view;
+    if (size === 1) return signed ? v.getInt8(o) : v.getUint8(o);
+    if (size === 2) return signed ? v.getInt16(o, little) : v.getUint16(o, little);
+    return signed ? v.getInt32(o, little) : v.getUint32(o, little);
   }
 
   /** A 64-bit integer; throws unless it is a safe JS integer. */

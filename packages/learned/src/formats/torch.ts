@@ -1,7 +1,7 @@
 import { LoptError } from '@lopt/core';
 import { decodeFloat32 } from './byte-reader.js';
 import { PickleDict, readStateDictPickle, TensorRef } from './pickle.js';
-import { checkInputBytes, defineKey, resolveLimits, shapeSize, type RawTensor, type RawTree, type ReadLimits, type ResolvedLimits } from './raw-tree.js';
+import { checkInputBytes, defineKey, resolveLimits, shapeSize, type RawTensor, type RawTree, type ReadLimits } from './raw-tree.js';
 import { readZip, type ZipEntry } from './zip.js';
 
 const FORMAT = 'PyTorch zip state_dict';

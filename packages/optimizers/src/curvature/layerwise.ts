@@ -12,6 +12,7 @@ import {
   type Optimizer,
   type TensorTree,
   type UpdateContext,
+  tidy,
 } from '@lopt/core';
 import { checkKnownOptions, checkLearningRate, counter, learningRateAt, readCount, type LearningRate } from '../hyper.js';
 
@@ -178,7 +179,7 @@ export function layerwiseOptimizer(
       return { params, state: { count: counter(0), layers, momentum: treeZerosLike(params) }, iteration: 0 };
     },
     update(state: OptState<LayerwiseState>, grads: TensorTree, ctx?: UpdateContext): OptState<LayerwiseState> {
-      return tf.tidy(() => {
+      return tidy<OptState<LayerwiseState>>(() => {
         const pl = planFor(state.params);
         const step = readCount(state.state.count);
         const lr = learningRateAt('learningRate', s.lr, step);
@@ -194,8 +195,8 @@ export function layerwiseOptimizer(
         const momentum = treeMapWithPath((path, m, g) => tf.add(tf.mul(s.momentum, m), tf.mul(directions.get(path) ?? g, directions.has(path) ? clip : 1)), state.state.momentum, decayed);
         const params = treeMapWithPath((_path, x, m) => tf.sub(x, tf.mul(lr, m)), state.params, momentum);
         const layers = pl.layers.map((_, i) => ({ inverses: inverses[i] as Record<string, tf.Tensor>, stats: stats[i] as Record<string, tf.Tensor> }));
-        return { params, state: { count: counter(step + 1), layers, momentum }, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<LayerwiseState>;
+        return { params, state: { count: counter(step + 1), layers, momentum }, iteration: state.iteration + 1 };
+      });
     },
   };
 }

@@ -104,49 +104,42 @@ export function fusedAdamImplementation(): 'wasm-simd' | 'js' | 'none' {
   return simdKernel(tf.backend() as unknown as WasmBackendLike) ? 'wasm-simd' : 'js';
 }
 
-function attrsOf(attrs: unknown): FusedAdamAttrs {
-  return attrs as FusedAdamAttrs;
+/** A kernel config of the fused Adam op for one backend: `run` gets the backend, the inputs p, g, m, v and the attributes. */
+function adamKernel<B>(backendName: 'cpu' | 'wasm', run: (b: B, io: Record<'p' | 'g' | 'm' | 'v', Info>, a: FusedAdamAttrs) => Info[]): tf.KernelConfig {
+  return {
+    kernelName: FUSED_ADAM_KERNEL,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      run(backend as unknown as B, inputs as unknown as Record<'p' | 'g' | 'm' | 'v', Info>, attrs as unknown as FusedAdamAttrs) as unknown as tf.TensorInfo[],
+  };
 }
 
-const cpuKernel: tf.KernelConfig = {
-  kernelName: FUSED_ADAM_KERNEL,
-  backendName: 'cpu',
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const b = backend as unknown as CpuBackendLike;
-    const { p, g, m, v } = inputs as unknown as Record<'p' | 'g' | 'm' | 'v', Info>;
-    const get = (t: Info) => b.data.get(t.dataId).values as Float32Array;
-    const n = get(p).length;
-    const [po, mo, vo] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
-    fusedAdamLoop(get(p), get(g), get(m), get(v), po, mo, vo, attrsOf(attrs));
-    return [b.makeTensorInfo(p.shape, 'float32', po), b.makeTensorInfo(p.shape, 'float32', mo), b.makeTensorInfo(p.shape, 'float32', vo)] as unknown as tf.TensorInfo[];
-  },
-};
+const cpuKernel = adamKernel<CpuBackendLike>('cpu', (b, { p, g, m, v }, a) => {
+  const get = (t: Info) => b.data.get(t.dataId).values as Float32Array;
+  const n = get(p).length;
+  const [po, mo, vo] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  fusedAdamLoop(get(p), get(g), get(m), get(v), po, mo, vo, a);
+  return [b.makeTensorInfo(p.shape, 'float32', po), b.makeTensorInfo(p.shape, 'float32', mo), b.makeTensorInfo(p.shape, 'float32', vo)] as Info[];
+});
 
-const wasmKernel: tf.KernelConfig = {
-  kernelName: FUSED_ADAM_KERNEL,
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const b = backend as unknown as WasmBackendLike;
-    const { p, g, m, v } = inputs as unknown as Record<'p' | 'g' | 'm' | 'v', Info>;
-    // Allocate every output before taking views: an allocation may grow (and detach) the heap.
-    const outs = [b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32')] as [Info, Info, Info];
-    const a = attrsOf(attrs);
-    const k = simdKernel(b);
-    if (k) {
-      const off = (t: Info) => (b.dataIdMap?.get(t.dataId)?.memoryOffset ?? -1) as number;
-      const ptrs = [p, g, m, v, ...outs].map(off);
-      if (ptrs.every((x) => x >= 0)) {
-        const n = tf.util.sizeFromShape(p.shape);
-        const [pp, gp, mp, vp, po, mo, vo] = ptrs as [number, number, number, number, number, number, number];
-        k.adam(pp, gp, mp, vp, po, mo, vo, n, a.beta1, a.beta2, 1 - a.beta1, 1 - a.beta2, 1 / a.bc1, 1 / a.bc2, a.epsilonRoot, a.epsilon, a.learningRate, a.weightDecay);
-        return outs as unknown as tf.TensorInfo[];
-      }
+const wasmKernel = adamKernel<WasmBackendLike>('wasm', (b, { p, g, m, v }, a) => {
+  // Allocate every output before taking views: an allocation may grow (and detach) the heap.
+  const outs = [b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32')] as [Info, Info, Info];
+  const k = simdKernel(b);
+  if (k) {
+    const off = (t: Info) => (b.dataIdMap?.get(t.dataId)?.memoryOffset ?? -1) as number;
+    const ptrs = [p, g, m, v, ...outs].map(off);
+    if (ptrs.every((x) => x >= 0)) {
+      const n = tf.util.sizeFromShape(p.shape);
+      const [pp, gp, mp, vp, po, mo, vo] = ptrs as [number, number, number, number, number, number, number];
+      k.adam(pp, gp, mp, vp, po, mo, vo, n, a.beta1, a.beta2, 1 - a.beta1, 1 - a.beta2, 1 / a.bc1, 1 / a.bc2, a.epsilonRoot, a.epsilon, a.learningRate, a.weightDecay);
+      return outs;
     }
-    const view = (t: Info) => b.typedArrayFromHeap(t);
-    fusedAdamLoop(view(p), view(g), view(m), view(v), view(outs[0]), view(outs[1]), view(outs[2]), a);
-    return outs as unknown as tf.TensorInfo[];
-  },
-};
+  }
+  const view = (t: Info) => b.typedArrayFromHeap(t);
+  fusedAdamLoop(view(p), view(g), view(m), view(v), view(outs[0]), view(outs[1]), view(outs[2]), a);
+  return outs;
+});
 
 /** Registers the fused kernel on `cpu` and `wasm` once (idempotent; no effect at import time). */
 export function ensureFusedAdamKernel(): void {

@@ -8,11 +8,13 @@ import {
   scaleByBelief,
   scaleByRAdam,
   scaleByYogi,
+  type ScaleByYogiOptions,
 } from '../transforms/adam_variants.js';
 import { addDecayedWeights } from '../transforms/momentum.js';
 import { checkMask, type Mask } from '../transforms/masked.js';
 import { scaleByLearningRate } from '../transforms/scale.js';
 import type { AdamWOptions } from './adam.js';
+import { learningRateScaled } from './learning-rate-scaled.js';
 
 type Opt = TransformationOptimizer<TensorTree[]>;
 
@@ -45,30 +47,18 @@ export interface AmsgradOptions extends Omit<ScaleByAdamOptions, 'nesterov'> {
 
 /** AMSGrad (Reddi et al. 2018; optax `amsgrad`): see `scaleByAmsgrad`. */
 export function amsgrad(options: AmsgradOptions = {}): Opt {
-  checkKnownOptions('amsgrad', options, ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot']);
-  const lr = checkLearningRate('learningRate', options.learningRate ?? 1e-3);
-  const { learningRate: _lr, ...rest } = options;
-  return optimizerFrom(chain(scaleByAmsgrad(rest), scaleByLearningRate(lr)), 'amsgrad', { config: { ...rest, learningRate: lr } });
+  return learningRateScaled('amsgrad', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot'], defaultLearningRate: 1e-3, scale: scaleByAmsgrad });
 }
 
-/** Options of {@link adamax}. */
-export interface AdamaxOptions {
+/** Options of {@link adamax}: Adam's `beta1`, `beta2` and `epsilon` (defaults 0.9, 0.999, 1e-8). */
+export interface AdamaxOptions extends Omit<ScaleByAdamOptions, 'nesterov' | 'epsilonRoot'> {
   /** Step size or schedule. Default 2e-3 (the paper and tf.train.adamax). */
   readonly learningRate?: LearningRate;
-  /** Default 0.9. */
-  readonly beta1?: Hyper;
-  /** Default 0.999. */
-  readonly beta2?: Hyper;
-  /** Default 1e-8. */
-  readonly epsilon?: Hyper;
 }
 
 /** AdaMax (Kingma & Ba 2015; optax `adamax`): `p -= lr m^ / max(b2 u, |g| + eps)`. */
 export function adamax(options: AdamaxOptions = {}): Opt {
-  checkKnownOptions('adamax', options, ['learningRate', 'beta1', 'beta2', 'epsilon']);
-  const lr = checkLearningRate('learningRate', options.learningRate ?? 2e-3);
-  const { learningRate: _lr, ...rest } = options;
-  return optimizerFrom(chain(scaleByAdamax(rest), scaleByLearningRate(lr)), 'adamax', { config: { ...rest, learningRate: lr } });
+  return learningRateScaled('adamax', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon'], defaultLearningRate: 2e-3, scale: scaleByAdamax });
 }
 
 /** Options of {@link radam}. */
@@ -81,30 +71,18 @@ export interface RAdamOptions extends ScaleByAdamOptions {
 
 /** Rectified Adam (Liu et al. 2020; optax `radam`): see `scaleByRAdam`. */
 export function radam(options: RAdamOptions = {}): Opt {
-  checkKnownOptions('radam', options, ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot', 'threshold', 'nesterov']);
-  const lr = checkLearningRate('learningRate', options.learningRate ?? 1e-3);
-  const { learningRate: _lr, ...rest } = options;
-  return optimizerFrom(chain(scaleByRAdam(rest), scaleByLearningRate(lr)), 'radam', { config: { ...rest, learningRate: lr } });
+  return learningRateScaled('radam', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot', 'threshold', 'nesterov'], defaultLearningRate: 1e-3, scale: scaleByRAdam });
 }
 
-/** Options of {@link yogi}. */
-export interface YogiOptions {
+/** Options of {@link yogi}: `beta1`, `beta2` and `epsilon` of {@link scaleByYogi} (defaults 0.9, 0.999, 1e-3). */
+export interface YogiOptions extends Pick<ScaleByYogiOptions, 'beta1' | 'beta2' | 'epsilon'> {
   /** Step size or schedule. Default 1e-2 (the paper's recommendation). */
   readonly learningRate?: LearningRate;
-  /** Default 0.9. */
-  readonly beta1?: Hyper;
-  /** Default 0.999. */
-  readonly beta2?: Hyper;
-  /** Default 1e-3 (optax and the paper). */
-  readonly epsilon?: Hyper;
 }
 
 /** Yogi (Zaheer et al. 2018; optax `yogi`): see `scaleByYogi`. */
 export function yogi(options: YogiOptions = {}): Opt {
-  checkKnownOptions('yogi', options, ['learningRate', 'beta1', 'beta2', 'epsilon']);
-  const lr = checkLearningRate('learningRate', options.learningRate ?? 1e-2);
-  const { learningRate: _lr, ...rest } = options;
-  return optimizerFrom(chain(scaleByYogi(rest), scaleByLearningRate(lr)), 'yogi', { config: { ...rest, learningRate: lr } });
+  return learningRateScaled('yogi', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon'], defaultLearningRate: 1e-2, scale: scaleByYogi });
 }
 
 /** Options of {@link adabelief}. */

@@ -4,6 +4,7 @@ import { checkBoolean, checkHyper, checkKnownOptions, checkLearningRate, type Hy
 import { addDecayedWeights, trace } from '../transforms/momentum.js';
 import { scaleByAdadelta, scaleByRms, scaleByRss, scaleByStddev } from '../transforms/rms.js';
 import { scaleByLearningRate } from '../transforms/scale.js';
+import { learningRateScaled } from './learning-rate-scaled.js';
 
 type Opt = TransformationOptimizer<TensorTree[]>;
 
@@ -69,10 +70,7 @@ export interface AdagradOptions {
 
 /** AdaGrad (Duchi et al. 2011; optax `adagrad`): `s += g^2; p -= lr g / sqrt(s + eps)`. */
 export function adagrad(options: AdagradOptions = {}): Opt {
-  checkKnownOptions('adagrad', options, ['learningRate', 'initialAccumulatorValue', 'epsilon']);
-  const lr = checkLearningRate('learningRate', options.learningRate ?? 1e-2);
-  const { learningRate: _lr, ...rest } = options;
-  return optimizerFrom(chain(scaleByRss(rest), scaleByLearningRate(lr)), 'adagrad', { config: { ...rest, learningRate: lr } });
+  return learningRateScaled('adagrad', options, { known: ['learningRate', 'initialAccumulatorValue', 'epsilon'], defaultLearningRate: 1e-2, scale: scaleByRss });
 }
 
 /** Options of {@link adadelta}. */

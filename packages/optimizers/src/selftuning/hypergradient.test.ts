@@ -4,7 +4,7 @@ import { LoptError, advance, disposeTree, type OptState, type TensorTree } from 
 import { expectClose } from '@lopt/testkit';
 import { adam, adamw, cosineDecay, injectHyperparams, lion, rmsprop, sgd } from '../index.js';
 import { hypergradient, readTrajectory, type HypergradientState } from './hypergradient.js';
-import { START, adamStep, dot, fromTree, quadGrad, quadLoss, runQuadratic, toTree } from './test-helpers.js';
+import { START, adamStep, dot, fromTree, quadGrad, quadLoss, runQuadratic, toTree, errorCode, expectSecondStepThrows } from './test-helpers.js';
 
 function hg(state: OptState<HypergradientState>, name: string): number {
   return (state.state.hypergrad[name] as tf.Scalar).dataSync()[0] as number;
@@ -302,14 +302,7 @@ describe('hypergradient: trajectory and options', () => {
 
   it('validates its options with LoptError naming the option', () => {
     const hyper = sgd({ learningRate: 0.1 });
-    const code = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e instanceof LoptError ? `${e.code}:${e.option ?? e.path ?? ''}` : String(e);
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => hypergradient(sgd(), {} as never))).toBe('INVALID_OPTION:hyperOptimizer');
     expect(code(() => hypergradient(sgd(), { hyperOptimizer: hyper, tune: ['beta1'] }))).toBe('INVALID_OPTION:tune');
     expect(code(() => hypergradient(sgd({ learningRate: cosineDecay({ initValue: 0.1, decaySteps: 10 }) }), { hyperOptimizer: hyper }))).toBe('INVALID_OPTION:opt');
@@ -362,12 +355,6 @@ describe('hypergradient: trajectory and options', () => {
   });
 
   it('rejects non-finite hypergradients with NON_FINITE', () => {
-    const opt = hypergradient(sgd({ learningRate: 0.1 }), { hyperOptimizer: sgd({ learningRate: 0.1 }) });
-    let state = opt.init({ w: tf.tensor1d([1]) });
-    const g1 = { w: tf.tensor1d([1]) };
-    state = advance(opt, state, g1);
-    const g2 = { w: tf.tensor1d([Number.NaN]) };
-    expect(() => opt.update(state, g2)).toThrow(/NaN/);
-    disposeTree([g1, g2, state.params, state.state as unknown as TensorTree]);
+    expectSecondStepThrows(hypergradient(sgd({ learningRate: 0.1 }), { hyperOptimizer: sgd({ learningRate: 0.1 }) }), Number.NaN, /NaN/);
   });
 });

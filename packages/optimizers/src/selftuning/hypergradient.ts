@@ -12,6 +12,7 @@ import {
   type TensorTree,
   type UpdateContext,
   hasInitAndUpdate,
+  tidy,
 } from '@lopt/core';
 import { checkKnownOptions, counter, readCount } from '../hyper.js';
 import type { InjectedOptimizer, InjectHyperparamsState } from '../inject.js';
@@ -193,105 +194,19 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
       option: 'hyperOptimizer',
     });
   }
-  const plain = isInjected(opt) ? undefined : opt;
-  const baseName = isInjected(opt) ? opt.name : (opt as { name?: unknown }).name;
-  // Decide the tuned names from the injected form first (it lists the injected names).
-  const probeInjected = isInjected(opt) ? opt : injectPlain(opt, 'opt');
-  const available = probeInjected.hyperparamNames;
-  const configValues = probeInjected.config;
-  let tune: string[];
-  if (options.tune === undefined) {
-    tune = available.filter((n) => DEFAULT_TUNE.includes(n) && !(baseName === 'lion' && n !== 'learningRate'));
-  } else {
-    if (!Array.isArray(options.tune) || options.tune.length === 0) {
-      throw new LoptError('INVALID_OPTION', "Option 'tune' must be a non-empty array of hyperparameter names.", { option: 'tune' });
-    }
-    tune = [...new Set(options.tune)].sort();
-  }
-  for (const n of tune) {
-    if (!available.includes(n)) {
-      throw new LoptError(
-        'INVALID_OPTION',
-        `Option 'tune': '${n}' is not an injected hyperparameter of '${String(baseName)}'; injected: ${available.join(', ') || 'none'}.`,
-        { option: 'tune' },
-      );
-    }
-    if (typeof configValues[n] !== 'number') {
-      throw new LoptError('INVALID_OPTION', `Option 'tune': '${n}' is a schedule or a tensor, so it cannot be tuned.`, { option: 'tune' });
-    }
-  }
-  if (tune.length === 0) {
-    throw new LoptError('INVALID_OPTION', `hypergradient: '${String(baseName)}' has no hyperparameter to tune; pass 'tune'.`, { option: 'tune' });
-  }
-  const spaces: Record<string, HyperSpace> = {};
-  for (const n of tune) spaces[n] = checkSpace(`spaces.${n}`, options.spaces?.[n] ?? DEFAULT_SPACES[n] ?? 'raw');
-  for (const n of Object.keys(options.spaces ?? {})) {
-    if (!tune.includes(n)) throw new LoptError('INVALID_OPTION', `Option 'spaces': '${n}' is not tuned.`, { option: `spaces.${n}` });
-  }
-  const requested = checkOneOf('method', options.method ?? 'auto', ['auto', 'autodiff', 'closed-form'] as const);
-  // Closed forms: the learning rate alone of an update -lr * direction (keeps the previous
-  // unit-lr update), or Adam/AdamW rebuilt from a plain instance (any of lr, beta1, beta2;
-  // keeps the previous params and gradients; the moments are in the current state).
-  const lrOnly = tune.length === 1 && tune[0] === 'learningRate' && linearInLearningRate(String(baseName), configValues);
-  const adamForm =
-    plain !== undefined &&
-    (baseName === 'adam' || baseName === 'adamw') &&
-    configValues.nesterov !== true &&
-    tune.every((n) => ['learningRate', 'beta1', 'beta2'].includes(n));
-  // Adam's form first: its step runs the fused kernel, and it covers the learning rate alone too.
-  const closedKind: 'direction' | 'adam' | undefined = adamForm ? 'adam' : lrOnly ? 'direction' : undefined;
-  if (requested === 'closed-form' && closedKind === undefined) {
-    throw new LoptError(
-      'INVALID_OPTION',
-      "Option 'method': 'closed-form' applies to the learning rate alone of a built-in whose update is -lr * direction, " +
-        'or to the learning rate and betas of a plain adam/adamw without nesterov.',
-      { option: 'method' },
-    );
-  }
-  const method: 'autodiff' | 'closed-form' = requested === 'auto' ? (closedKind !== undefined ? 'closed-form' : 'autodiff') : requested;
-  const kind: 'direction' | 'adam' | 'autodiff' = method === 'autodiff' ? 'autodiff' : (closedKind as 'direction' | 'adam');
-  const capacity = checkTrajectoryLength(options.trajectoryLength);
-
-  // With beta2 tuned by autodiff, keep sqrt differentiable (see TUNED_BETA2_EPSILON_ROOT).
-  const needsRoot = kind !== 'direction' && tune.includes('beta2') && SQRT_SECOND_MOMENT.has(String(baseName));
-  let injected: InjectedOptimizer;
-  if (plain === undefined) {
-    injected = probeInjected;
-    if (needsRoot && !injected.hyperparamNames.includes('epsilonRoot')) {
-      throw new LoptError(
-        'INVALID_OPTION',
-        `Tuning beta2 of '${String(baseName)}' differentiates through sqrt(v^), which is not differentiable at 0: ` +
-          `inject 'epsilonRoot' (e.g. ${TUNED_BETA2_EPSILON_ROOT}).`,
-        { option: 'epsilonRoot' },
-      );
-    }
-  } else {
-    injected = needsRoot
-      ? injectPlain(plain, 'opt', (c) => ({ ...c, epsilonRoot: (c.epsilonRoot as number) > 0 ? c.epsilonRoot : TUNED_BETA2_EPSILON_ROOT }))
-      : probeInjected;
-  }
-  const fixRoot = needsRoot && plain === undefined;
-  // Closed-form Adam needs no tensor hyperparameters for the step itself: it runs the plain
-  // optimizer rebuilt with the current values as numbers, so the fused single-pass Adam
-  // kernel applies where it is available.
-  const numericStep =
-    kind === 'adam' && plain !== undefined
-      ? rebuildPlain(plain, 'opt', (factory, c) => (values: Record<string, number>) =>
-          factory({ ...c, ...(needsRoot && !((c.epsilonRoot as number) > 0) ? { epsilonRoot: TUNED_BETA2_EPSILON_ROOT } : {}), ...values }),
-        )
-      : undefined;
-  const names = [...tune].sort();
+  const plan = planHypergradient(opt, options);
+  const { injected, names, spaces, method } = plan;
   const config = Object.freeze({
     optimizer: injected.name,
     tune: names,
     spaces: { ...spaces },
     method,
-    trajectoryLength: capacity,
+    trajectoryLength: plan.capacity,
     hyperOptimizer: hyperOptimizer.name,
   });
-  let checked = plain === undefined;
+  let checked = plan.plain === undefined;
 
-  const self: HypergradientOptimizer = {
+  return {
     name: `hypergradient(${injected.name})`,
     config,
     injected,
@@ -302,168 +217,355 @@ export function hypergradient(opt: Optimizer<unknown>, options: HypergradientOpt
     trajectoryNames: () => [...names],
     init(params: TensorTree, opts?: OptimizerInitOptions): OptState<HypergradientState> {
       if (!checked) {
-        checkRebuilt(plain as Parameters<typeof checkRebuilt>[0], injected, params, 'opt');
+        checkRebuilt(plan.plain as Parameters<typeof checkRebuilt>[0], injected, params, 'opt');
         checked = true;
       }
-      return tf.tidy(() => {
-        const innerState = injected.init(params, opts);
-        const hyperparams = { ...innerState.state.hyperparams };
-        if (fixRoot && hyperValue(hyperparams.epsilonRoot as tf.Scalar) === 0) {
-          hyperparams.epsilonRoot = tf.scalar(TUNED_BETA2_EPSILON_ROOT, 'float32');
-        }
-        const x: { [name: string]: tf.Scalar } = {};
-        for (const n of names) {
-          const v = hyperValue(hyperparams[n] as tf.Scalar);
-          x[n] = tf.scalar(toUnconstrained(spaces[n] as HyperSpace, v, n), 'float32');
-          hyperparams[n] = toConstrained(spaces[n] as HyperSpace, x[n] as tf.Scalar);
-        }
-        const hyperState = hyperOptimizer.init(x, opts);
-        const prev: HypergradientPrevious =
-          kind === 'direction'
-            ? { direction: treeZerosLike(params) }
-            : kind === 'adam'
-              ? { params, grads: treeZerosLike(params) }
-              : { params, grads: treeZerosLike(params), inner: innerState.state.inner };
-        const hypergrad: { [name: string]: tf.Scalar } = {};
-        for (const n of names) hypergrad[n] = tf.scalar(0, 'float32');
-        const state: HypergradientState = {
-          count: counter(0),
-          inner: { ...innerState.state, hyperparams },
-          hyper: { params: hyperState.params as { [name: string]: tf.Scalar }, state: hyperState.state as TensorTree },
-          prev,
-          hypergrad,
-        };
-        if (capacity > 0) state.trajectory = emptyTrajectory(capacity, names.length);
-        return { params: innerState.params, state, iteration: 0 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<HypergradientState>;
+      return tidy(() => initHypergradientState(plan, params, opts));
     },
     update(state: OptState<HypergradientState>, grads: TensorTree, ctx?: UpdateContext): OptState<HypergradientState> {
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
-      const s = state.state;
-      const count = readCount(s.count, 'count');
-      return tf.tidy(() => {
-        let x = s.hyper.params;
-        let hyperState = s.hyper.state;
-        let hypergrad = s.hypergrad;
-        if (count > 0) {
-          hypergrad = computeHypergradient(s, grads, count);
-          const values = tf.stack(names.map((n) => hypergrad[n] as tf.Scalar)).dataSync();
-          names.forEach((n, i) => {
-            if (!Number.isFinite(values[i] as number)) {
-              throw new LoptError('NON_FINITE', `hypergradient: the hypergradient of '${n}' is ${values[i]} at step ${count}.`, {
-                path: `hypergrad.${n}`,
-              });
-            }
-          });
-          const next = hyperOptimizer.update({ params: x, state: hyperState, iteration: count - 1 }, hypergrad);
-          x = next.params as { [name: string]: tf.Scalar };
-          hyperState = next.state as TensorTree;
-        }
-        const used: { [name: string]: tf.Scalar } = {};
-        for (const n of names) used[n] = toConstrained(spaces[n] as HyperSpace, x[n] as tf.Scalar);
-        const hyperparams = { ...s.inner.hyperparams, ...used };
-        let params: TensorTree;
-        let inner: InjectHyperparamsState;
-        let prev: HypergradientPrevious;
-        if (kind === 'direction') {
-          const lr = used.learningRate as tf.Scalar;
-          const out = injected.transformation.update(
-            grads,
-            { ...s.inner, hyperparams: { ...hyperparams, learningRate: tf.scalar(1, 'float32') } },
-            state.params,
-            ctx,
-          );
-          params = treeMap((p, d) => tf.add(p, tf.mul(d, lr)), state.params, out.updates);
-          inner = { ...out.state, hyperparams: { ...out.state.hyperparams, learningRate: lr } };
-          prev = { direction: out.updates };
-        } else if (numericStep !== undefined) {
-          const hnames = Object.keys(hyperparams).sort();
-          const vals = tf.stack(hnames.map((n) => hyperparams[n] as tf.Scalar)).dataSync();
-          const values: Record<string, number> = {};
-          hnames.forEach((n, i) => (values[n] = vals[i] as number));
-          let stepOpt: ReturnType<typeof numericStep>;
-          try {
-            stepOpt = numericStep(values);
-          } catch (e) {
-            const option = e instanceof LoptError ? e.option : undefined;
-            throw new LoptError(
-              'INVALID_OPTION',
-              `hypergradient: the tuned '${option ?? '?'}' left its valid range (${option === undefined ? '?' : values[option]}) at step ${count}; ` +
-                'tune it in its default space (log / unit) or lower the hyper-step size.',
-              option === undefined ? {} : { option },
-            );
-          }
-          const out = stepOpt.update({ params: state.params, state: s.inner.inner, iteration: count }, grads, ctx);
-          params = out.params;
-          inner = { count: counter(count + 1), hyperparams, inner: out.state as TensorTree };
-          prev = { params: state.params, grads: treeMap((g) => tf.clone(g), grads) };
-        } else {
-          const out = injected.transformation.update(grads, { ...s.inner, hyperparams }, state.params, ctx);
-          params = treeMap((p, u) => tf.add(p, u), state.params, out.updates);
-          inner = out.state;
-          const kept = { params: state.params, grads: treeMap((g) => tf.clone(g), grads) };
-          prev = kind === 'adam' ? kept : { ...kept, inner: s.inner.inner };
-        }
-        const next: HypergradientState = { count: counter(count + 1), inner, hyper: { params: x, state: hyperState }, prev, hypergrad };
-        if (s.trajectory !== undefined) {
-          next.trajectory = recordTrajectory(s.trajectory, count, tf.stack(names.map((n) => used[n] as tf.Scalar)) as tf.Tensor1D);
-        }
-        return { params, state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<HypergradientState>;
+      const count = readCount(state.state.count, 'count');
+      return tidy(() => hypergradientStep(plan, state, grads, ctx, count));
     },
     trajectory(state: OptState<HypergradientState>, topts: TrajectoryOptions = {}): HyperparamTrajectory {
-      const level = topts.level ?? 0;
-      if (level > 0) {
-        const h = hyperOptimizer as Partial<SelfTuningOptimizer<unknown>>;
-        if (typeof h.trajectory !== 'function') {
-          throw new LoptError('INVALID_OPTION', `Level ${level} of the tower is not a self-tuning optimizer.`, { option: 'level' });
-        }
-        const count = readCount(state.state.count);
-        const inner = h.trajectory(
-          { params: state.state.hyper.params, state: state.state.hyper.state, iteration: Math.max(count - 1, 0) },
-          { level: level - 1 },
-        );
-        return { ...inner, steps: inner.steps.map((t) => t + 1) };
-      }
-      if (state.state.trajectory === undefined) {
-        throw new LoptError('INVALID_OPTION', 'This hypergradient optimizer keeps no trajectory (trajectoryLength: 0).', {
-          option: 'trajectoryLength',
-        });
-      }
-      return readTrajectoryBuffer(state.state.trajectory, readCount(state.state.count), names);
+      return towerTrajectory(plan, state, topts.level ?? 0);
     },
   };
+}
 
-  /** dL_t/dx through the previous update, for every tuned name. */
-  function computeHypergradient(s: HypergradientState, grads: TensorTree, count: number): { [name: string]: tf.Scalar } {
-    const x = s.hyper.params;
-    const out: { [name: string]: tf.Scalar } = {};
-    if (kind === 'direction') {
-      const prev = s.prev as { direction: TensorTree };
-      // dL/dlr = g_t . d_{t-1}, d the unit-learning-rate update.
-      out.learningRate = tf.mul(vdot(grads, prev.direction), spaceDerivative(spaces.learningRate as HyperSpace, x.learningRate as tf.Scalar)) as tf.Scalar;
-      return out;
+/** How the previous update is differentiated: closed form of `-lr * direction`, closed-form Adam, or autodiff. */
+type HyperKind = 'direction' | 'adam' | 'autodiff';
+
+/** Everything {@link hypergradient}'s steps need, resolved from its options. */
+interface HyperPlan {
+  /** The plain optimizer it was given (undefined when given an injected one). */
+  readonly plain: Optimizer<unknown> | undefined;
+  readonly injected: InjectedOptimizer;
+  readonly hyperOptimizer: Optimizer<unknown>;
+  /** The tuned names, sorted. */
+  readonly names: string[];
+  readonly spaces: Record<string, HyperSpace>;
+  readonly method: 'autodiff' | 'closed-form';
+  readonly kind: HyperKind;
+  readonly capacity: number;
+  /** Set `epsilonRoot` at init when an injected optimizer starts it at 0 (beta2 tuned by autodiff). */
+  readonly fixRoot: boolean;
+  /** Closed-form Adam from a plain instance: the plain optimizer rebuilt with numeric hyperparameter values. */
+  readonly numericStep: ((values: Record<string, number>) => Optimizer<unknown>) | undefined;
+}
+
+/** Resolves the tuned names, spaces, method and injected form of `opt` (validating the options). */
+function planHypergradient(opt: Optimizer<unknown>, options: HypergradientOptions): HyperPlan {
+  const plain = isInjected(opt) ? undefined : opt;
+  const baseName = String(isInjected(opt) ? opt.name : (opt as { name?: unknown }).name);
+  // Decide the tuned names from the injected form first (it lists the injected names).
+  const probeInjected = isInjected(opt) ? opt : injectPlain(opt, 'opt');
+  const tune = resolveTune(options.tune, probeInjected, baseName);
+  const spaces = resolveSpaces(tune, options.spaces);
+  const { method, kind } = resolveMethod(options.method, tune, baseName, probeInjected.config, plain !== undefined);
+  const capacity = checkTrajectoryLength(options.trajectoryLength);
+  // With beta2 tuned by autodiff, keep sqrt differentiable (see TUNED_BETA2_EPSILON_ROOT).
+  const needsRoot = kind !== 'direction' && tune.includes('beta2') && SQRT_SECOND_MOMENT.has(baseName);
+  const withRoot = (c: Record<string, unknown>): Record<string, unknown> => ({
+    ...c,
+    epsilonRoot: (c.epsilonRoot as number) > 0 ? c.epsilonRoot : TUNED_BETA2_EPSILON_ROOT,
+  });
+  if (plain === undefined && needsRoot && !probeInjected.hyperparamNames.includes('epsilonRoot')) {
+    throw new LoptError(
+      'INVALID_OPTION',
+      `Tuning beta2 of '${baseName}' differentiates through sqrt(v^), which is not differentiable at 0: ` +
+        `inject 'epsilonRoot' (e.g. ${TUNED_BETA2_EPSILON_ROOT}).`,
+      { option: 'epsilonRoot' },
+    );
+  }
+  const injected = plain !== undefined && needsRoot ? injectPlain(plain, 'opt', withRoot) : probeInjected;
+  // Closed-form Adam needs no tensor hyperparameters for the step itself: it runs the plain
+  // optimizer rebuilt with the current values as numbers, so the fused single-pass Adam
+  // kernel applies where it is available.
+  const numericStep =
+    kind === 'adam' && plain !== undefined
+      ? rebuildPlain(plain, 'opt', (factory, c) => (values: Record<string, number>) => factory({ ...(needsRoot ? withRoot(c) : c), ...values }))
+      : undefined;
+  return {
+    plain,
+    injected,
+    hyperOptimizer: options.hyperOptimizer,
+    names: [...tune].sort(),
+    spaces,
+    method,
+    kind,
+    capacity,
+    fixRoot: needsRoot && plain === undefined,
+    numericStep,
+  };
+}
+
+/** The tuned names (option `tune`, or the injected defaults), each an injected numeric hyperparameter. */
+function resolveTune(requested: readonly string[] | undefined, injected: InjectedOptimizer, baseName: string): string[] {
+  const available = injected.hyperparamNames;
+  let tune: string[];
+  if (requested === undefined) {
+    tune = available.filter((n) => DEFAULT_TUNE.includes(n) && !(baseName === 'lion' && n !== 'learningRate'));
+  } else {
+    if (!Array.isArray(requested) || requested.length === 0) {
+      throw new LoptError('INVALID_OPTION', "Option 'tune' must be a non-empty array of hyperparameter names.", { option: 'tune' });
     }
-    if (kind === 'adam') {
-      const d = adamHypergradient(s.prev as { params: TensorTree; grads: TensorTree }, s.inner.inner, grads, s.inner.hyperparams, count, names);
-      for (const n of names) out[n] = tf.mul(d[n] as tf.Scalar, spaceDerivative(spaces[n] as HyperSpace, x[n] as tf.Scalar)) as tf.Scalar;
-      return out;
+    tune = [...new Set(requested)].sort();
+  }
+  for (const n of tune) {
+    if (!available.includes(n)) {
+      throw new LoptError('INVALID_OPTION', `Option 'tune': '${n}' is not an injected hyperparameter of '${baseName}'; injected: ${available.join(', ') || 'none'}.`, {
+        option: 'tune',
+      });
     }
-    const prev = s.prev as { params: TensorTree; grads: TensorTree; inner: TensorTree };
-    const f = (...xs: tf.Tensor[]): tf.Scalar => {
-      const hyperparams = { ...s.inner.hyperparams };
-      names.forEach((n, i) => (hyperparams[n] = toConstrained(spaces[n] as HyperSpace, xs[i] as tf.Scalar)));
-      const rerun = injected.transformation.update(prev.grads, { count: counter(count - 1), hyperparams, inner: prev.inner }, prev.params);
-      // 0 * sum(x) keeps every x connected to the output (a hyperparameter the update does
-      // not depend on gets a zero hypergradient instead of an error).
-      return tf.add(vdot(grads, rerun.updates), tf.mul(0, tf.addN(xs.map((t) => tf.reshape(t, []))))) as tf.Scalar;
-    };
-    const gs = tf.grads(f)(names.map((n) => x[n] as tf.Scalar));
-    names.forEach((n, i) => (out[n] = gs[i] as tf.Scalar));
+    if (typeof injected.config[n] !== 'number') {
+      throw new LoptError('INVALID_OPTION', `Option 'tune': '${n}' is a schedule or a tensor, so it cannot be tuned.`, { option: 'tune' });
+    }
+  }
+  if (tune.length === 0) {
+    throw new LoptError('INVALID_OPTION', `hypergradient: '${baseName}' has no hyperparameter to tune; pass 'tune'.`, { option: 'tune' });
+  }
+  return tune;
+}
+
+/** The space of each tuned name (option `spaces`, else {@link DEFAULT_SPACES}, else raw). */
+function resolveSpaces(tune: readonly string[], requested: Readonly<Record<string, HyperSpace>> | undefined): Record<string, HyperSpace> {
+  const spaces: Record<string, HyperSpace> = {};
+  for (const n of tune) spaces[n] = checkSpace(`spaces.${n}`, requested?.[n] ?? DEFAULT_SPACES[n] ?? 'raw');
+  for (const n of Object.keys(requested ?? {})) {
+    if (!tune.includes(n)) throw new LoptError('INVALID_OPTION', `Option 'spaces': '${n}' is not tuned.`, { option: `spaces.${n}` });
+  }
+  return spaces;
+}
+
+/**
+ * The method (option `method`, `auto` resolved) and how it differentiates. Closed forms: the
+ * learning rate alone of an update -lr * direction (keeps the previous unit-lr update), or
+ * Adam/AdamW rebuilt from a plain instance (any of lr, beta1, beta2; keeps the previous params
+ * and gradients; the moments are in the current state).
+ */
+function resolveMethod(
+  option: HypergradientMethod | undefined,
+  tune: readonly string[],
+  baseName: string,
+  configValues: Readonly<Record<string, unknown>>,
+  isPlain: boolean,
+): { method: 'autodiff' | 'closed-form'; kind: HyperKind } {
+  const requested = checkOneOf('method', option ?? 'auto', ['auto', 'autodiff', 'closed-form'] as const);
+  const lrOnly = tune.length === 1 && tune[0] === 'learningRate' && linearInLearningRate(baseName, configValues);
+  const adamForm =
+    isPlain && (baseName === 'adam' || baseName === 'adamw') && configValues.nesterov !== true && tune.every((n) => ['learningRate', 'beta1', 'beta2'].includes(n));
+  // Adam's form first: its step runs the fused kernel, and it covers the learning rate alone too.
+  const closedKind: 'direction' | 'adam' | undefined = adamForm ? 'adam' : lrOnly ? 'direction' : undefined;
+  if (requested === 'closed-form' && closedKind === undefined) {
+    throw new LoptError(
+      'INVALID_OPTION',
+      "Option 'method': 'closed-form' applies to the learning rate alone of a built-in whose update is -lr * direction, " +
+        'or to the learning rate and betas of a plain adam/adamw without nesterov.',
+      { option: 'method' },
+    );
+  }
+  const method = requested === 'auto' ? (closedKind !== undefined ? 'closed-form' : 'autodiff') : requested;
+  return { method, kind: method === 'autodiff' ? 'autodiff' : (closedKind as 'direction' | 'adam') };
+}
+
+/** The initial state: the injected optimizer's state with the tuned values mapped through their spaces. */
+function initHypergradientState(plan: HyperPlan, params: TensorTree, opts: OptimizerInitOptions | undefined): OptState<HypergradientState> {
+  const { names, spaces, kind } = plan;
+  const innerState = plan.injected.init(params, opts);
+  const hyperparams = { ...innerState.state.hyperparams };
+  if (plan.fixRoot && hyperValue(hyperparams.epsilonRoot as tf.Scalar) === 0) {
+    hyperparams.epsilonRoot = tf.scalar(TUNED_BETA2_EPSILON_ROOT, 'float32');
+  }
+  const x: { [name: string]: tf.Scalar } = {};
+  for (const n of names) {
+    const v = hyperValue(hyperparams[n] as tf.Scalar);
+    x[n] = tf.scalar(toUnconstrained(spaces[n] as HyperSpace, v, n), 'float32');
+    hyperparams[n] = toConstrained(spaces[n] as HyperSpace, x[n] as tf.Scalar);
+  }
+  const hyperState = plan.hyperOptimizer.init(x, opts);
+  const prev: HypergradientPrevious =
+    kind === 'direction'
+      ? { direction: treeZerosLike(params) }
+      : kind === 'adam'
+        ? { params, grads: treeZerosLike(params) }
+        : { params, grads: treeZerosLike(params), inner: innerState.state.inner };
+  const hypergrad: { [name: string]: tf.Scalar } = {};
+  for (const n of names) hypergrad[n] = tf.scalar(0, 'float32');
+  const state: HypergradientState = {
+    count: counter(0),
+    inner: { ...innerState.state, hyperparams },
+    hyper: { params: hyperState.params as { [name: string]: tf.Scalar }, state: hyperState.state as TensorTree },
+    prev,
+    hypergrad,
+  };
+  if (plan.capacity > 0) state.trajectory = emptyTrajectory(plan.capacity, names.length);
+  return { params: innerState.params, state, iteration: 0 };
+}
+
+/** One step: the hyper-step (after the first step), then the inner step with the new values. */
+function hypergradientStep(
+  plan: HyperPlan,
+  state: OptState<HypergradientState>,
+  grads: TensorTree,
+  ctx: UpdateContext | undefined,
+  count: number,
+): OptState<HypergradientState> {
+  const s = state.state;
+  const hyper = count > 0 ? hyperStep(plan, s, grads, count) : { x: s.hyper.params, hyperState: s.hyper.state, hypergrad: s.hypergrad };
+  const used: { [name: string]: tf.Scalar } = {};
+  for (const n of plan.names) used[n] = toConstrained(plan.spaces[n] as HyperSpace, hyper.x[n] as tf.Scalar);
+  const hyperparams = { ...s.inner.hyperparams, ...used };
+  const io: InnerStepInput = { state, grads, ctx, hyperparams };
+  const inner =
+    plan.kind === 'direction'
+      ? directionStep(plan, io)
+      : plan.numericStep !== undefined
+        ? numericStep(plan.numericStep, io, count)
+        : injectedStep(plan, io);
+  const next: HypergradientState = {
+    count: counter(count + 1),
+    inner: inner.inner,
+    hyper: { params: hyper.x, state: hyper.hyperState },
+    prev: inner.prev,
+    hypergrad: hyper.hypergrad,
+  };
+  if (s.trajectory !== undefined) {
+    next.trajectory = recordTrajectory(s.trajectory, count, tf.stack(plan.names.map((n) => used[n] as tf.Scalar)) as tf.Tensor1D);
+  }
+  return { params: inner.params, state: next, iteration: state.iteration + 1 };
+}
+
+/** The hyper-optimizer's step along the hypergradient; throws on a non-finite hypergradient. */
+function hyperStep(
+  plan: HyperPlan,
+  s: HypergradientState,
+  grads: TensorTree,
+  count: number,
+): { x: { [name: string]: tf.Scalar }; hyperState: TensorTree; hypergrad: { [name: string]: tf.Scalar } } {
+  const hypergrad = computeHypergradient(plan, s, grads, count);
+  const values = tf.stack(plan.names.map((n) => hypergrad[n] as tf.Scalar)).dataSync();
+  plan.names.forEach((n, i) => {
+    if (!Number.isFinite(values[i] as number)) {
+      throw new LoptError('NON_FINITE', `hypergradient: the hypergradient of '${n}' is ${values[i]} at step ${count}.`, { path: `hypergrad.${n}` });
+    }
+  });
+  const next = plan.hyperOptimizer.update({ params: s.hyper.params, state: s.hyper.state, iteration: count - 1 }, hypergrad);
+  return { x: next.params as { [name: string]: tf.Scalar }, hyperState: next.state as TensorTree, hypergrad };
+}
+
+/** The inner step's result: new params, the injected state, and what the next hypergradient needs. */
+interface InnerStep {
+  readonly params: TensorTree;
+  readonly inner: InjectHyperparamsState;
+  readonly prev: HypergradientPrevious;
+}
+
+/** What every inner step reads: the current step's state, gradients and context, and the hyperparameter values to use. */
+interface InnerStepInput {
+  readonly state: OptState<HypergradientState>;
+  readonly grads: TensorTree;
+  readonly ctx: UpdateContext | undefined;
+  readonly hyperparams: { [name: string]: tf.Scalar };
+}
+
+/** Inner step of the closed-form learning rate: the unit-learning-rate update `d`, scaled by lr; keeps `d`. */
+function directionStep(plan: HyperPlan, { state, grads, ctx, hyperparams }: InnerStepInput): InnerStep {
+  const s = state.state;
+  const lr = hyperparams.learningRate as tf.Scalar;
+  const out = plan.injected.transformation.update(grads, { ...s.inner, hyperparams: { ...hyperparams, learningRate: tf.scalar(1, 'float32') } }, state.params, ctx);
+  return {
+    params: treeMap((p, d) => tf.add(p, tf.mul(d, lr)), state.params, out.updates),
+    inner: { ...out.state, hyperparams: { ...out.state.hyperparams, learningRate: lr } },
+    prev: { direction: out.updates },
+  };
+}
+
+/** Inner step of closed-form Adam: the plain optimizer rebuilt with the current values as numbers (fused kernel). */
+function numericStep(rebuild: (values: Record<string, number>) => Optimizer<unknown>, { state, grads, ctx, hyperparams }: InnerStepInput, count: number): InnerStep {
+  const hnames = Object.keys(hyperparams).sort();
+  const vals = tf.stack(hnames.map((n) => hyperparams[n] as tf.Scalar)).dataSync();
+  const values: Record<string, number> = {};
+  hnames.forEach((n, i) => (values[n] = vals[i] as number));
+  let stepOpt: Optimizer<unknown>;
+  try {
+    stepOpt = rebuild(values);
+  } catch (e) {
+    const option = e instanceof LoptError ? e.option : undefined;
+    throw new LoptError(
+      'INVALID_OPTION',
+      `hypergradient: the tuned '${option ?? '?'}' left its valid range (${option === undefined ? '?' : values[option]}) at step ${count}; ` +
+        'tune it in its default space (log / unit) or lower the hyper-step size.',
+      option === undefined ? {} : { option },
+    );
+  }
+  const out = stepOpt.update({ params: state.params, state: state.state.inner.inner, iteration: count }, grads, ctx);
+  return {
+    params: out.params,
+    inner: { count: counter(count + 1), hyperparams, inner: out.state as TensorTree },
+    prev: { params: state.params, grads: treeMap((g) => tf.clone(g), grads) },
+  };
+}
+
+/** Inner step of the injected optimizer with tensor hyperparameters; keeps the previous params and gradients (and state, for autodiff). */
+function injectedStep(plan: HyperPlan, { state, grads, ctx, hyperparams }: InnerStepInput): InnerStep {
+  const s = state.state;
+  const out = plan.injected.transformation.update(grads, { ...s.inner, hyperparams }, state.params, ctx);
+  const kept = { params: state.params, grads: treeMap((g) => tf.clone(g), grads) };
+  return {
+    params: treeMap((p, u) => tf.add(p, u), state.params, out.updates),
+    inner: out.state,
+    prev: plan.kind === 'adam' ? kept : { ...kept, inner: s.inner.inner },
+  };
+}
+
+/** The recorded trajectory of tower level `level` (0: this optimizer's tuned values). */
+function towerTrajectory(plan: HyperPlan, state: OptState<HypergradientState>, level: number): HyperparamTrajectory {
+  if (level > 0) {
+    const h = plan.hyperOptimizer as Partial<SelfTuningOptimizer<unknown>>;
+    if (typeof h.trajectory !== 'function') {
+      throw new LoptError('INVALID_OPTION', `Level ${level} of the tower is not a self-tuning optimizer.`, { option: 'level' });
+    }
+    const count = readCount(state.state.count);
+    const inner = h.trajectory({ params: state.state.hyper.params, state: state.state.hyper.state, iteration: Math.max(count - 1, 0) }, { level: level - 1 });
+    return { ...inner, steps: inner.steps.map((t) => t + 1) };
+  }
+  if (state.state.trajectory === undefined) {
+    throw new LoptError('INVALID_OPTION', 'This hypergradient optimizer keeps no trajectory (trajectoryLength: 0).', {
+      option: 'trajectoryLength',
+    });
+  }
+  return readTrajectoryBuffer(state.state.trajectory, readCount(state.state.count), plan.names);
+}
+
+/** dL_t/dx through the previous update, for every tuned name. */
+function computeHypergradient(plan: HyperPlan, s: HypergradientState, grads: TensorTree, count: number): { [name: string]: tf.Scalar } {
+  const { names, spaces, kind } = plan;
+  const x = s.hyper.params;
+  const out: { [name: string]: tf.Scalar } = {};
+  if (kind === 'direction') {
+    const prev = s.prev as { direction: TensorTree };
+    // dL/dlr = g_t . d_{t-1}, d the unit-learning-rate update.
+    out.learningRate = tf.mul(vdot(grads, prev.direction), spaceDerivative(spaces.learningRate as HyperSpace, x.learningRate as tf.Scalar)) as tf.Scalar;
     return out;
   }
-
-  return self;
+  if (kind === 'adam') {
+    const d = adamHypergradient(s.prev as { params: TensorTree; grads: TensorTree }, s.inner.inner, grads, s.inner.hyperparams, count, names);
+    for (const n of names) out[n] = tf.mul(d[n] as tf.Scalar, spaceDerivative(spaces[n] as HyperSpace, x[n] as tf.Scalar)) as tf.Scalar;
+    return out;
+  }
+  const prev = s.prev as { params: TensorTree; grads: TensorTree; inner: TensorTree };
+  const f = (...xs: tf.Tensor[]): tf.Scalar => {
+    const hyperparams = { ...s.inner.hyperparams };
+    names.forEach((n, i) => (hyperparams[n] = toConstrained(spaces[n] as HyperSpace, xs[i] as tf.Scalar)));
+    const rerun = plan.injected.transformation.update(prev.grads, { count: counter(count - 1), hyperparams, inner: prev.inner }, prev.params);
+    // 0 * sum(x) keeps every x connected to the output (a hyperparameter the update does
+    // not depend on gets a zero hypergradient instead of an error).
+    return tf.add(vdot(grads, rerun.updates), tf.mul(0, tf.addN(xs.map((t) => tf.reshape(t, []))))) as tf.Scalar;
+  };
+  const gs = tf.grads(f)(names.map((n) => x[n] as tf.Scalar));
+  names.forEach((n, i) => (out[n] = gs[i] as tf.Scalar));
+  return out;
 }
 
 /** Sum over leaves of `sum(a * b)`, as a scalar. */

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { LoptError, advance, disposeTree, foldIn, key, normal, type TensorTree } from '@lopt/core';
+import { advance, disposeTree, foldIn, key, normal, type TensorTree } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
 import { adafactor, adam, adamw, lion, rmsprop, sgd } from '../index.js';
 import { hypergradient } from './hypergradient.js';
 import { metaOptimize } from './meta-optimize.js';
-import { START, adamStep, fromTree, quadGrad, runQuadratic } from './test-helpers.js';
+import { START, adamStep, fromTree, quadGrad, runQuadratic, errorCode, expectSecondStepThrows } from './test-helpers.js';
 
 describe('metaOptimize', () => {
   it('gamma = 0 with an SGD base and the sgd meta-algorithm equals hypergradient SGD on log alpha, step for step', () => {
@@ -169,14 +169,7 @@ describe('metaOptimize', () => {
   });
 
   it('validates its options with LoptError naming the option', () => {
-    const code = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e instanceof LoptError ? `${e.code}:${e.option ?? e.path ?? ''}` : String(e);
-      }
-      return 'no error';
-    };
+    const code = errorCode;
     expect(code(() => metaOptimize(adafactor()))).toBe('INVALID_OPTION:base');
     expect(code(() => metaOptimize(rmsprop({ momentum: 0.9 })))).toBe('INVALID_OPTION:base');
     expect(code(() => metaOptimize(sgd(), { gamma: 1.5 }))).toBe('INVALID_OPTION:gamma');
@@ -191,12 +184,6 @@ describe('metaOptimize', () => {
   });
 
   it('rejects a non-finite meta-gradient with NON_FINITE', () => {
-    const opt = metaOptimize(sgd({ learningRate: 0.1 }), { metaOptimizer: 'adam' });
-    let state = opt.init({ w: tf.tensor1d([1]) });
-    const g1 = { w: tf.tensor1d([1]) };
-    state = advance(opt, state, g1);
-    const g2 = { w: tf.tensor1d([Number.POSITIVE_INFINITY]) };
-    expect(() => opt.update(state, g2)).toThrow(/Infinity/);
-    disposeTree([g1, g2, state.params, state.state as unknown as TensorTree]);
+    expectSecondStepThrows(metaOptimize(sgd({ learningRate: 0.1 }), { metaOptimizer: 'adam' }), Number.POSITIVE_INFINITY, /Infinity/);
   });
 });

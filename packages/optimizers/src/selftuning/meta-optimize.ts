@@ -15,6 +15,8 @@ import {
   type OptimizerInitOptions,
   type TensorTree,
   type UpdateContext,
+  hasInitAndUpdate,
+  tidy,
 } from '@lopt/core';
 import { checkKnownOptions, counter, readCount } from '../hyper.js';
 import type { TransformationOptimizer } from '../transformation.js';
@@ -156,6 +158,84 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
     throw new LoptError('INVALID_OPTION', 'metaOptimize: options must be an object.', { option: 'options' });
   }
   checkKnownOptions('metaOptimize', options, ['metaOptimizer', 'metaStepSize', 'gamma', 'blocks', 'alpha0', 'trajectoryLength']);
+  const plain = checkMetaBase(base);
+  const gamma = checkNumber('gamma', options.gamma ?? 0.9999, { min: 0, max: 1 });
+  const blocks = checkOneOf('blocks', options.blocks ?? 'scalar', ['scalar', 'layer', 'tensor'] as const);
+  const eta = checkNumber('metaStepSize', options.metaStepSize ?? 1e-3, { min: 0 });
+  const capacity = checkTrajectoryLength(options.trajectoryLength);
+  const lr0 = plain.config.learningRate;
+  const alpha0 = checkNumber('alpha0', options.alpha0 ?? lr0, { greaterThan: 0 });
+  const kappa = typeof plain.config.weightDecay === 'number' ? plain.config.weightDecay : 0;
+  const { meta, metaName } = resolveMeta(options.metaOptimizer ?? 'lion', eta);
+  const plan: MetaPlan = {
+    gamma,
+    kappa,
+    blocks,
+    meta,
+    unit: rebuildPlain(plain, 'base', (factory, config) => factory({ ...config, learningRate: 1 })),
+    // With one step size the base step can run as the plain optimizer with learning rate
+    // alpha (a number), so fused kernels apply (Adam/AdamW); the trace then takes
+    // -delta = w' - w, whose float32 rounding (~1e-7 |w|) only touches the meta-gradient.
+    stepWith: rebuildPlain(plain, 'base', (factory, config) => (alpha: number) => factory({ ...config, learningRate: alpha })),
+  };
+  const config = Object.freeze({ base: plain.name, baseConfig: { ...plain.config }, metaOptimizer: metaName, metaStepSize: eta, gamma, blocks, alpha0, kappa, trajectoryLength: capacity });
+  let checked = false;
+
+  return {
+    name: `metaOptimize(${plain.name})`,
+    config,
+    blockNames: (params) => blockLayout(params, blocks).names,
+    trajectoryNames: (params) => blockLayout(params, blocks).names,
+    init(params: TensorTree, opts?: OptimizerInitOptions): OptState<MetaOptimizeState> {
+      if (!checked) {
+        checkRebuilt(plain, plan.unit, params, 'base', typeof lr0 === 'number' ? lr0 : 1);
+        checked = true;
+      }
+      const { names } = blockLayout(params, blocks);
+      return tidy(() => ({ params, state: initMetaState(plan, params, names.length, { alpha0, capacity, opts }), iteration: 0 }));
+    },
+    update(state: OptState<MetaOptimizeState>, grads: TensorTree, ctx?: UpdateContext): OptState<MetaOptimizeState> {
+      assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
+      const count = readCount(state.state.count, 'count');
+      const layout = blockLayout(state.params, blocks);
+      return tidy(() => {
+        const s = state.state;
+        const z = blockInnerProducts(grads, s.trace, layout);
+        const { beta, metaState } = metaStep(plan, s, z, count, layout.names);
+        const alpha = tf.exp(beta);
+        const stepped = blocks === 'scalar' ? scalarBaseStep(plan, state, grads, ctx, alpha) : blockBaseStep(plan, state, grads, ctx, { alpha, layout });
+        const next: MetaOptimizeState = { count: counter(count + 1), base: stepped.base, beta, meta: metaState, trace: stepped.trace, z };
+        if (s.trajectory !== undefined) next.trajectory = recordTrajectory(s.trajectory, count, alpha as tf.Tensor1D);
+        return { params: stepped.params, state: next, iteration: state.iteration + 1 };
+      });
+    },
+    trajectory(state: OptState<MetaOptimizeState>, topts: TrajectoryOptions = {}): HyperparamTrajectory {
+      if ((topts.level ?? 0) !== 0) {
+        throw new LoptError('INVALID_OPTION', 'metaOptimize has a single level of step sizes.', { option: 'level' });
+      }
+      if (state.state.trajectory === undefined) {
+        throw new LoptError('INVALID_OPTION', 'This metaOptimize optimizer keeps no trajectory (trajectoryLength: 0).', { option: 'trajectoryLength' });
+      }
+      return readTrajectoryBuffer(state.state.trajectory, readCount(state.state.count), blockLayout(state.params, blocks).names);
+    },
+  };
+}
+
+/** What {@link metaOptimize}'s steps need, resolved from its options. */
+interface MetaPlan {
+  readonly gamma: number;
+  readonly kappa: number;
+  readonly blocks: StepSizeBlocks;
+  /** The meta-algorithm (`undefined` for `fixed`). */
+  readonly meta: Optimizer<unknown> | undefined;
+  /** The base rebuilt with learning rate 1. */
+  readonly unit: TransformationOptimizer<unknown>;
+  /** The base rebuilt with a numeric learning rate (the one-step-size fast path). */
+  readonly stepWith: (alpha: number) => Optimizer<unknown>;
+}
+
+/** Throws unless `base` is a supported plain built-in (rmsprop without momentum); returns it typed. */
+function checkMetaBase(base: Optimizer<unknown>): TransformationOptimizer<unknown> {
   if (!isTransformationOptimizer(base) || !(META_OPTIMIZE_BASES as readonly string[]).includes(base.name)) {
     throw new LoptError(
       'INVALID_OPTION',
@@ -168,138 +248,105 @@ export function metaOptimize(base: Optimizer<unknown>, options: MetaOptimizeOpti
       option: 'base',
     });
   }
-  const gamma = checkNumber('gamma', options.gamma ?? 0.9999, { min: 0, max: 1 });
-  const blocks = checkOneOf('blocks', options.blocks ?? 'scalar', ['scalar', 'layer', 'tensor'] as const);
-  const eta = checkNumber('metaStepSize', options.metaStepSize ?? 1e-3, { min: 0 });
-  const capacity = checkTrajectoryLength(options.trajectoryLength);
-  const lr0 = base.config.learningRate;
-  const unit = rebuildPlain(base, 'base', (factory, config) => factory({ ...config, learningRate: 1 }));
-  // With one step size the base step can run as the plain optimizer with learning rate
-  // alpha (a number), so fused kernels apply (Adam/AdamW); the trace then takes
-  // -delta = w' - w, whose float32 rounding (~1e-7 |w|) only touches the meta-gradient.
-  const stepWith = rebuildPlain(base, 'base', (factory, config) => (alpha: number) => factory({ ...config, learningRate: alpha }));
-  const alpha0 = checkNumber('alpha0', options.alpha0 ?? lr0, { greaterThan: 0 });
-  const kappa = typeof base.config.weightDecay === 'number' ? base.config.weightDecay : 0;
-  const metaSpec = options.metaOptimizer ?? 'lion';
-  let meta: Optimizer<unknown> | undefined;
-  let metaName: string;
-  if (typeof metaSpec === 'string') {
-    metaName = checkOneOf('metaOptimizer', metaSpec, ['lion', 'adam', 'rmsprop', 'sgd', 'fixed'] as const);
-    meta = namedMeta(metaName as MetaAlgorithm, eta);
-  } else if (typeof metaSpec === 'object' && metaSpec !== null && typeof metaSpec.update === 'function' && typeof metaSpec.init === 'function') {
-    meta = metaSpec;
-    metaName = metaSpec.name;
-  } else {
-    throw new LoptError('INVALID_OPTION', "Option 'metaOptimizer' must be 'lion', 'adam', 'rmsprop', 'sgd', 'fixed' or an lopt Optimizer.", {
-      option: 'metaOptimizer',
-    });
-  }
-  const config = Object.freeze({ base: base.name, baseConfig: { ...base.config }, metaOptimizer: metaName, metaStepSize: eta, gamma, blocks, alpha0, kappa, trajectoryLength: capacity });
-  let checked = false;
+  return base as TransformationOptimizer<unknown>;
+}
 
-  const self: MetaOptimizeOptimizer = {
-    name: `metaOptimize(${base.name})`,
-    config,
-    blockNames: (params) => blockLayout(params, blocks).names,
-    trajectoryNames: (params) => blockLayout(params, blocks).names,
-    init(params: TensorTree, opts?: OptimizerInitOptions): OptState<MetaOptimizeState> {
-      if (!checked) {
-        checkRebuilt(base as TransformationOptimizer<unknown>, unit, params, 'base', typeof lr0 === 'number' ? lr0 : 1);
-        checked = true;
-      }
-      const { names } = blockLayout(params, blocks);
-      return tf.tidy(() => {
-        const beta = tf.fill([names.length], Math.log(alpha0), 'float32') as tf.Tensor1D;
-        const metaState = meta === undefined ? {} : (meta.init(beta, opts).state as TensorTree);
-        const state: MetaOptimizeState = {
-          count: counter(0),
-          base: unit.transformation.init(params) as TensorTree,
-          beta,
-          meta: metaState,
-          trace: treeZerosLike(params),
-          z: tf.zeros([names.length], 'float32') as tf.Tensor1D,
-        };
-        if (capacity > 0) state.trajectory = emptyTrajectory(capacity, names.length);
-        return { params, state, iteration: 0 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<MetaOptimizeState>;
-    },
-    update(state: OptState<MetaOptimizeState>, grads: TensorTree, ctx?: UpdateContext): OptState<MetaOptimizeState> {
-      assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
-      const s = state.state;
-      const count = readCount(s.count, 'count');
-      const { names, index } = blockLayout(state.params, blocks);
-      return tf.tidy(() => {
-        const g = treeLeaves(grads);
-        const h = treeLeaves(s.trace);
-        // 1. z = <H, g> per block.
-        const perLeaf = g.map((gi, i) => tf.sum(tf.mul(h[i] as tf.Tensor, gi)));
-        const z = tf.stack(names.map((_, b) => {
-          const parts = perLeaf.filter((_, i) => index[i] === b);
-          return parts.length === 1 ? (parts[0] as tf.Tensor) : tf.addN(parts);
-        })) as tf.Tensor1D;
-        // 2. Meta step (none on the first step: H is still 0).
-        let beta = s.beta;
-        let metaState = s.meta;
-        if (count > 0 && meta !== undefined) {
-          const zs = z.dataSync();
-          zs.forEach((v, b) => {
-            if (!Number.isFinite(v)) {
-              throw new LoptError('NON_FINITE', `metaOptimize: the meta-gradient of block '${names[b]}' is ${v} at step ${count}.`, { path: `z.${b}` });
-            }
-          });
-          const next = meta.update({ params: beta, state: metaState, iteration: count - 1 }, z);
-          beta = next.params as tf.Tensor1D;
-          metaState = next.state as TensorTree;
-        }
-        // 3. Base step with alpha = exp(beta) (unit-learning-rate updates are -(u + kappa w)).
-        const alpha = tf.exp(beta);
-        if (blocks === 'scalar') {
-          const a = alpha.dataSync()[0] as number;
-          const out = stepWith(a).update({ params: state.params, state: s.base, iteration: count }, grads, ctx);
-          const decay = gamma * (1 - kappa * a);
-          const trace = treeMap((p1, p0, hi) => {
-            const step = tf.sub(p1, p0); // -delta
-            return gamma === 0 ? step : tf.add(tf.mul(hi as tf.Tensor, decay), step);
-          }, out.params, state.params, s.trace);
-          const next: MetaOptimizeState = { count: counter(count + 1), base: out.state as TensorTree, beta, meta: metaState, trace, z };
-          if (s.trajectory !== undefined) next.trajectory = recordTrajectory(s.trajectory, count, alpha as tf.Tensor1D);
-          return { params: out.params, state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-        }
-        const alphaLeaf = names.map((_, b) => tf.reshape(tf.slice(alpha, [b], [1]), []));
-        const out = unit.transformation.update(grads, s.base, state.params, ctx);
-        const { leaves: p, structure } = treeFlatten(state.params);
-        const u = treeLeaves(out.updates);
-        const newP: tf.Tensor[] = [];
-        const newH: tf.Tensor[] = [];
-        p.forEach((pi, i) => {
-          const a = alphaLeaf[index[i] as number] as tf.Scalar;
-          const step = tf.mul(u[i] as tf.Tensor, a); // -delta
-          newP.push(tf.add(pi, step));
-          // 4. H <- gamma (1 - kappa alpha) H - delta.
-          const decay = tf.mul(gamma, tf.sub(1, tf.mul(kappa, a)));
-          newH.push(gamma === 0 ? step : tf.add(tf.mul(h[i] as tf.Tensor, decay), step));
-        });
-        const next: MetaOptimizeState = {
-          count: counter(count + 1),
-          base: out.state as TensorTree,
-          beta,
-          meta: metaState,
-          trace: treeUnflatten(structure, newH),
-          z,
-        };
-        if (s.trajectory !== undefined) next.trajectory = recordTrajectory(s.trajectory, count, alpha as tf.Tensor1D);
-        return { params: treeUnflatten(structure, newP), state: next, iteration: state.iteration + 1 } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<MetaOptimizeState>;
-    },
-    trajectory(state: OptState<MetaOptimizeState>, topts: TrajectoryOptions = {}): HyperparamTrajectory {
-      if ((topts.level ?? 0) !== 0) {
-        throw new LoptError('INVALID_OPTION', 'metaOptimize has a single level of step sizes.', { option: 'level' });
-      }
-      if (state.state.trajectory === undefined) {
-        throw new LoptError('INVALID_OPTION', 'This metaOptimize optimizer keeps no trajectory (trajectoryLength: 0).', { option: 'trajectoryLength' });
-      }
-      return readTrajectoryBuffer(state.state.trajectory, readCount(state.state.count), blockLayout(state.params, blocks).names);
-    },
+/** The meta-algorithm of option `metaOptimizer`: a name built with step size `eta`, or an lopt Optimizer. */
+function resolveMeta(metaSpec: unknown, eta: number): { meta: Optimizer<unknown> | undefined; metaName: string } {
+  if (typeof metaSpec === 'string') {
+    const metaName = checkOneOf('metaOptimizer', metaSpec, ['lion', 'adam', 'rmsprop', 'sgd', 'fixed'] as const);
+    return { meta: namedMeta(metaName, eta), metaName };
+  }
+  if (hasInitAndUpdate(metaSpec)) return { meta: metaSpec as Optimizer<unknown>, metaName: (metaSpec as Optimizer<unknown>).name };
+  throw new LoptError('INVALID_OPTION', "Option 'metaOptimizer' must be 'lion', 'adam', 'rmsprop', 'sgd', 'fixed' or an lopt Optimizer.", {
+    option: 'metaOptimizer',
+  });
+}
+
+/** The initial state: `beta = log alpha0` per block, zero trace and meta-gradient. */
+function initMetaState(
+  plan: MetaPlan,
+  params: TensorTree,
+  numBlocks: number,
+  o: { readonly alpha0: number; readonly capacity: number; readonly opts: OptimizerInitOptions | undefined },
+): MetaOptimizeState {
+  const beta = tf.fill([numBlocks], Math.log(o.alpha0), 'float32') as tf.Tensor1D;
+  const state: MetaOptimizeState = {
+    count: counter(0),
+    base: plan.unit.transformation.init(params) as TensorTree,
+    beta,
+    meta: plan.meta === undefined ? {} : (plan.meta.init(beta, o.opts).state as TensorTree),
+    trace: treeZerosLike(params),
+    z: tf.zeros([numBlocks], 'float32') as tf.Tensor1D,
   };
-  return self;
+  if (o.capacity > 0) state.trajectory = emptyTrajectory(o.capacity, numBlocks);
+  return state;
+}
+
+/** Step 1: `z = <H, g>` per block. */
+function blockInnerProducts(grads: TensorTree, trace: TensorTree, layout: { names: string[]; index: number[] }): tf.Tensor1D {
+  const h = treeLeaves(trace);
+  const perLeaf = treeLeaves(grads).map((gi, i) => tf.sum(tf.mul(h[i] as tf.Tensor, gi)));
+  return tf.stack(layout.names.map((_, b) => {
+    const parts = perLeaf.filter((_, i) => layout.index[i] === b);
+    return parts.length === 1 ? (parts[0] as tf.Tensor) : tf.addN(parts);
+  })) as tf.Tensor1D;
+}
+
+/** Step 2: the meta step on `beta` (none on the first step, where H is still 0); throws on a non-finite `z`. */
+function metaStep(plan: MetaPlan, s: MetaOptimizeState, z: tf.Tensor1D, count: number, names: readonly string[]): { beta: tf.Tensor1D; metaState: TensorTree } {
+  if (count === 0 || plan.meta === undefined) return { beta: s.beta, metaState: s.meta };
+  z.dataSync().forEach((v, b) => {
+    if (!Number.isFinite(v)) {
+      throw new LoptError('NON_FINITE', `metaOptimize: the meta-gradient of block '${names[b]}' is ${v} at step ${count}.`, { path: `z.${b}` });
+    }
+  });
+  const next = plan.meta.update({ params: s.beta, state: s.meta, iteration: count - 1 }, z);
+  return { beta: next.params as tf.Tensor1D, metaState: next.state as TensorTree };
+}
+
+/** What a base step (step 3) and the trace update (step 4) produce. */
+interface BaseStep {
+  readonly params: TensorTree;
+  readonly base: TensorTree;
+  readonly trace: TensorTree;
+}
+
+/** Steps 3-4 with one step size: the plain base with learning rate alpha (a number); the trace takes `w' - w`. */
+function scalarBaseStep(plan: MetaPlan, state: OptState<MetaOptimizeState>, grads: TensorTree, ctx: UpdateContext | undefined, alpha: tf.Tensor): BaseStep {
+  const s = state.state;
+  const a = alpha.dataSync()[0] as number;
+  const out = plan.stepWith(a).update({ params: state.params, state: s.base, iteration: readCount(s.count, 'count') }, grads, ctx);
+  const decay = plan.gamma * (1 - plan.kappa * a);
+  const trace = treeMap((p1, p0, hi) => {
+    const step = tf.sub(p1, p0); // -delta
+    return plan.gamma === 0 ? step : tf.add(tf.mul(hi as tf.Tensor, decay), step);
+  }, out.params, state.params, s.trace);
+  return { params: out.params, base: out.state as TensorTree, trace };
+}
+
+/** Steps 3-4 with a step size per block: the unit-learning-rate update scaled per leaf; `H <- gamma (1 - kappa alpha) H - delta`. */
+function blockBaseStep(
+  plan: MetaPlan,
+  state: OptState<MetaOptimizeState>,
+  grads: TensorTree,
+  ctx: UpdateContext | undefined,
+  at: { readonly alpha: tf.Tensor; readonly layout: { names: string[]; index: number[] } },
+): BaseStep {
+  const { index, names } = at.layout;
+  const alphaLeaf = names.map((_, b) => tf.reshape(tf.slice(at.alpha, [b], [1]), []));
+  const out = plan.unit.transformation.update(grads, state.state.base, state.params, ctx);
+  const { leaves: p, structure } = treeFlatten(state.params);
+  const u = treeLeaves(out.updates);
+  const h = treeLeaves(state.state.trace);
+  const newP: tf.Tensor[] = [];
+  const newH: tf.Tensor[] = [];
+  p.forEach((pi, i) => {
+    const a = alphaLeaf[index[i] as number] as tf.Scalar;
+    const step = tf.mul(u[i] as tf.Tensor, a); // -delta
+    newP.push(tf.add(pi, step));
+    const decay = tf.mul(plan.gamma, tf.sub(1, tf.mul(plan.kappa, a)));
+    newH.push(plan.gamma === 0 ? step : tf.add(tf.mul(h[i] as tf.Tensor, decay), step));
+  });
+  return { params: treeUnflatten(structure, newP), base: out.state as TensorTree, trace: treeUnflatten(structure, newH) };
 }

@@ -1,7 +1,7 @@
 // Test-only helpers for the self-tuning optimizers: a separable quadratic whose gradient
 // is computed both in tensors and in float64 plain JS.
 import * as tf from '@tensorflow/tfjs-core';
-import { advance, disposeTree, treeLeaves, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, advance, disposeTree, treeLeaves, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 
 /** Curvatures, targets and start of f(w) = 1/2 sum c (w - t)^2 over 7 coordinates (a: [3], w: [2, 2]). */
 export const CURV = [1.0, 0.5, 2.0, 0.8, 1.5, 0.3, 1.2];
@@ -73,4 +73,33 @@ export function adamStep(
   const v2 = v.map((x, i) => h.b2 * x + (1 - h.b2) * (g[i] as number) ** 2);
   const dir = m2.map((x, i) => x / (1 - h.b1 ** t) / (Math.sqrt((v2[i] as number) / (1 - h.b2 ** t) + (h.epsRoot ?? 0)) + h.eps));
   return { w: w.map((x, i) => x - h.lr * (dir[i] as number)), m: m2, v: v2, dir };
+}
+
+/** What `f` throws, as `code:option` (or `code:path`) for a LoptError; 'no error' when it returns. */
+export function errorCode(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return e instanceof LoptError ? `${e.code}:${e.option ?? e.path ?? ''}` : String(e);
+  }
+  return 'no error';
+}
+
+/**
+ * Takes one step of `opt` from `{ w: [1] }` with gradient 1, then expects the second update,
+ * with the single gradient value `bad`, to throw an error matching `message`; disposes everything.
+ */
+export function expectSecondStepThrows<S>(opt: Optimizer<S>, bad: number, message: RegExp): void {
+  let state = opt.init({ w: tf.tensor1d([1]) });
+  const g1 = { w: tf.tensor1d([1]) };
+  state = advance(opt, state, g1);
+  const g2 = { w: tf.tensor1d([bad]) };
+  let thrown: unknown;
+  try {
+    opt.update(state, g2);
+  } catch (e) {
+    thrown = e;
+  }
+  disposeTree([g1, g2, state.params, state.state as TensorTree]);
+  if (!(thrown instanceof Error) || !message.test(thrown.message)) throw new Error(`expected an error matching ${message}, got ${String(thrown)}`);
 }

@@ -57,6 +57,16 @@ export function biasCorrectedMu(g: tf.Tensor, m: tf.Tensor, beta1: Hyper, t: num
   return tf.add(tf.mul(divHyper(beta1, bcNext), m), tf.mul(divHyper(oneMinus(beta1), bc1), g));
 }
 
+/** The initial state of Adam-family scalings: step 0, zero first and second moments. */
+export function initAdamMoments(params: TensorTree): ScaleByAdamState {
+  return { count: counter(0), mu: treeZerosLike(params), nu: treeZerosLike(params) };
+}
+
+/** The 1-based step `t` of this update and the new first moment `mu = b1 mu + (1 - b1) g`. */
+export function nextFirstMoment(updates: TensorTree, state: { readonly count: tf.Scalar; readonly mu: TensorTree }, beta1: Hyper): { t: number; mu: TensorTree } {
+  return { t: readCount(state.count) + 1, mu: treeMap((g, m) => ema(g, m, beta1), updates, state.mu) };
+}
+
 /**
  * Rescales updates by Adam's bias-corrected moments (optax `scale_by_adam`, Kingma & Ba 2015):
  * `m = b1 m + (1-b1) g`, `v = b2 v + (1-b2) g^2`, `u = m^ / (sqrt(v^ + epsilonRoot) + epsilon)`
@@ -68,10 +78,9 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
   checkKnownOptions('scaleByAdam', options, ['beta1', 'beta2', 'epsilon', 'epsilonRoot', 'nesterov']);
   const h = adamHypers(options);
   return {
-    init: (params) => ({ count: counter(0), mu: treeZerosLike(params), nu: treeZerosLike(params) }),
+    init: initAdamMoments,
     update(updates, state) {
-      const t = readCount(state.count) + 1;
-      const mu = treeMap((g, m) => ema(g, m, h.beta1), updates, state.mu);
+      const { t, mu } = nextFirstMoment(updates, state, h.beta1);
       const nu = treeMap((g, v) => ema(tf.square(g), v, h.beta2), updates, state.nu);
       const bc2 = oneMinus(powHyper(h.beta2, t));
       const out = treeMap(

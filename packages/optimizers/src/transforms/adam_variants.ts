@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkOneOf, treeMap, treeZerosLike, type GradientTransformation, type TensorTree } from '@lopt/core';
 import { checkHyper, checkKnownOptions, counter, isZero, oneMinus, powHyper, readCount, type Hyper } from '../hyper.js';
-import { adamHypers, biasCorrectedMu, ema, type ScaleByAdamOptions, type ScaleByAdamState } from './adam.js';
+import { adamHypers, biasCorrectedMu, ema, initAdamMoments, nextFirstMoment, type ScaleByAdamOptions, type ScaleByAdamState } from './adam.js';
 
 const ADAM_KEYS = ['beta1', 'beta2', 'epsilon', 'epsilonRoot', 'nesterov'];
 
@@ -165,10 +165,9 @@ export function scaleByAdamax(options: Omit<ScaleByAdamOptions, 'nesterov' | 'ep
   checkKnownOptions('scaleByAdamax', options, ['beta1', 'beta2', 'epsilon']);
   const h = adamHypers(options);
   return {
-    init: (params) => ({ count: counter(0), mu: treeZerosLike(params), nu: treeZerosLike(params) }),
+    init: initAdamMoments,
     update(updates, state) {
-      const t = readCount(state.count) + 1;
-      const mu = treeMap((g, m) => ema(g, m, h.beta1), updates, state.mu);
+      const { t, mu } = nextFirstMoment(updates, state, h.beta1);
       const nu = treeMap((g, v) => tf.maximum(tf.add(tf.abs(g), h.epsilon), tf.mul(h.beta2, v)), updates, state.nu);
       const bc1 = oneMinus(powHyper(h.beta1, t));
       const out = treeMap((m, v) => tf.div(tf.div(m, bc1), v), mu, nu);

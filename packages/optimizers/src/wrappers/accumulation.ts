@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, treeZerosLike, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, treeZerosLike, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkKnownOptions, counter, readCount } from '../hyper.js';
 
 /** Options of {@link gradientAccumulation}. */
@@ -29,28 +29,28 @@ export function gradientAccumulation<S>(
   return {
     name: `gradientAccumulation(${inner.name})`,
     init(params, opts) {
-      return tf.tidy(() => {
+      return tidy<OptState<GradientAccumulationState<S>>>(() => {
         const innerOpts = { ...opts, ...(opts?.numSteps !== undefined ? { numSteps: Math.max(1, Math.floor(opts.numSteps / every)) } : {}) };
         const s = inner.init(params, innerOpts);
         return {
           params,
           state: { inner: s.state, gradSum: treeZerosLike(params), lossSum: tf.scalar(0), miniStep: counter(0) },
           iteration: 0,
-        } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<GradientAccumulationState<S>>;
+        };
+      });
     },
     update(state, grads, ctx) {
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
-      return tf.tidy(() => {
+      return tidy<OptState<GradientAccumulationState<S>>>(() => {
         const mini = readCount(state.state.miniStep, 'miniStep') + 1;
         const gradSum = treeMap((a, g) => tf.add(a, g), state.state.gradSum, grads);
-        const lossSum = ctx?.loss ? tf.add(state.state.lossSum, ctx.loss) : state.state.lossSum;
+        const lossSum: tf.Scalar = ctx?.loss ? tf.add(state.state.lossSum, ctx.loss) : state.state.lossSum;
         if (mini < every) {
           return {
             params: state.params,
             state: { inner: state.state.inner, gradSum, lossSum, miniStep: counter(mini) },
             iteration: state.iteration + 1,
-          } as unknown as tf.TensorContainer;
+          };
         }
         const mean = treeMap((a) => tf.div(a, every), gradSum);
         const innerCtx = ctx?.loss ? { ...ctx, loss: tf.div(lossSum, every) as tf.Scalar } : ctx;
@@ -63,8 +63,8 @@ export function gradientAccumulation<S>(
           params: next.params,
           state: { inner: next.state, gradSum: treeZerosLike(gradSum), lossSum: tf.scalar(0), miniStep: counter(0) },
           iteration: state.iteration + 1,
-        } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<GradientAccumulationState<S>>;
+        };
+      });
     },
   };
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, hasInitAndUpdate, checkNumber, treeMap, type Optimizer } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, checkNumber, treeMap, type Optimizer, tidy } from '@lopt/core';
 import { checkKnownOptions } from '../hyper.js';
 
 /** Options of {@link gradientClip}. */
@@ -22,10 +22,10 @@ export function gradientClip<S>(inner: Optimizer<S>, options: GradientClipOption
     name: `gradientClip(${inner.name})`,
     init: (params, opts) => inner.init(params, opts),
     update(state, grads, ctx) {
-      return tf.tidy(() => {
+      return tidy<ReturnType<Optimizer<S>['update']>>(() => {
         const clipped = treeMap((g) => tf.clipByValue(g, -max, max), grads);
-        return inner.update(state, clipped, ctx) as unknown as tf.TensorContainer;
-      }) as unknown as ReturnType<Optimizer<S>['update']>;
+        return inner.update(state, clipped, ctx);
+      });
     },
   };
 }

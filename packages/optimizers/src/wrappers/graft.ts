@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, hasInitAndUpdate, assertSameStructure, globalNorm, treeMap, type OptState, type Optimizer } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, assertSameStructure, globalNorm, treeMap, type OptState, type Optimizer, tidy } from '@lopt/core';
 
 /** State of {@link graft}: the two inner optimizers' states. */
 export type GraftState<M, D> = { magnitude: M; direction: D };
@@ -25,15 +25,15 @@ export function graft<M, D>(magnitude: Optimizer<M>, direction: Optimizer<D>): O
   return {
     name: `graft(${magnitude.name},${direction.name})`,
     init(params, opts) {
-      return tf.tidy(() => ({
+      return tidy<OptState<GraftState<M, D>>>(() => ({
         params,
         state: { magnitude: magnitude.init(params, opts).state, direction: direction.init(params, opts).state },
         iteration: 0,
-      }) as unknown as tf.TensorContainer) as unknown as OptState<GraftState<M, D>>;
+      }));
     },
     update(state, grads, ctx) {
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
-      return tf.tidy(() => {
+      return tidy<OptState<GraftState<M, D>>>(() => {
         const m = magnitude.update({ params: state.params, state: state.state.magnitude, iteration: state.iteration }, grads, ctx);
         const d = direction.update({ params: state.params, state: state.state.direction, iteration: state.iteration }, grads, ctx);
         const magStep = treeMap((a, p) => tf.sub(a, p), m.params, state.params);
@@ -46,8 +46,8 @@ export function graft<M, D>(magnitude: Optimizer<M>, direction: Optimizer<D>): O
           params,
           state: { magnitude: m.state, direction: d.state },
           iteration: state.iteration + 1,
-        } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<GraftState<M, D>>;
+        };
+      });
     },
   };
 }

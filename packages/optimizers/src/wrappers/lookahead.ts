@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
+import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkBoolean, checkKnownOptions, counter, readCount } from '../hyper.js';
 
 /** Options of {@link lookahead}. */
@@ -40,18 +40,18 @@ export function lookahead<S>(inner: Optimizer<S>, options: LookaheadOptions = {}
     name: `lookahead(${inner.name})`,
     evalParams: (state) => treeMap((p) => tf.clone(p), state.state.slow),
     init(params, opts) {
-      return tf.tidy(() => {
+      return tidy<OptState<LookaheadState<S>>>(() => {
         const s = inner.init(params, opts);
         return {
           params,
           state: { fast: s.state, slow: treeMap((p) => tf.clone(p), params), stepsSinceSync: counter(0) },
           iteration: 0,
-        } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<LookaheadState<S>>;
+        };
+      });
     },
     update(state, grads, ctx) {
       assertSameStructure(state.params, grads, { names: ['params', 'grads'], checkShapes: true });
-      return tf.tidy(() => {
+      return tidy<OptState<LookaheadState<S>>>(() => {
         const since = readCount(state.state.stepsSinceSync, 'stepsSinceSync');
         const next = inner.update({ params: state.params, state: state.state.fast, iteration: state.iteration }, grads, ctx);
         let fast = next.params;
@@ -67,8 +67,8 @@ export function lookahead<S>(inner: Optimizer<S>, options: LookaheadOptions = {}
           params: fast,
           state: { fast: fastState, slow, stepsSinceSync: counter(sync ? 0 : since + 1) },
           iteration: state.iteration + 1,
-        } as unknown as tf.TensorContainer;
-      }) as unknown as OptState<LookaheadState<S>>;
+        };
+      });
     },
   };
 }
