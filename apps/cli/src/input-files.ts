@@ -55,8 +55,13 @@ export function readInputFile(path: string, what: string, maxBytes: number): Uin
   try {
     return readRegularFileSync(path, maxBytes);
   } catch (e) {
-    throw new CliError(`Cannot read ${what} '${path}': ${reason(e)}.`, 'Check the path and its permissions; lopt reads only regular files of the sizes it writes.', { cause: e });
+    throw inputFileError(e, what, path);
   }
+}
+
+/** The {@link CliError} for a failed read of `what` at `path` (the reason in words). */
+export function inputFileError(e: unknown, what: string, path: string): CliError {
+  return new CliError(`Cannot read ${what} '${path}': ${reason(e)}.`, 'Check the path and its permissions; lopt reads only regular files of the sizes it writes.', { cause: e });
 }
 
 /** {@link readInputFile} decoded as UTF-8 text. */

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { MAX_BYTES, readInputFile } from './input-files.js';
+import { inputFileError, MAX_BYTES, readInputFile } from './input-files.js';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -16,7 +16,8 @@ import {
   type TensorTree,
 } from '@lopt/core';
 import { writeFileAtomic, writeJsonAtomic } from '@lopt/core/node';
-import { constantTruncation, logUniformTruncation, lOptTruncatedStep, metaTrain, neverEnding, type EstimateSource, type LOptTruncatedStepOptions, type MetaTrainMetrics, type MetaTrainResult } from '@lopt/estimators';
+import { fileCheckpointStore } from '@lopt/estimators/node';
+import { constantTruncation, logUniformTruncation, lOptTruncatedStep, metaTrain, metaTrainCheckpointStep, neverEnding, type CheckpointStore, type EstimateSource, type LOptTruncatedStepOptions, type MetaTrainMetrics, type MetaTrainResult } from '@lopt/estimators';
 import { loadLearnedOptimizer, saveLearnedOptimizer } from '@lopt/learned';
 import { configPlugins, loadConfig, validateConfig, type LoadedConfig, type MetaTrainConfig } from './config.js';
 import { startCommand, type CommandContext, type CommonOptions } from './context.js';
@@ -258,12 +259,13 @@ function numericWarnings(log: (line: string) => void, nanLossValue: number, prev
   };
 }
 
-/** The outer step a meta-train checkpoint holds (0 when there is none). */
-function checkpointStep(bytes: Uint8Array | undefined): number {
-  if (!bytes) return 0;
-  const { tree, metadata } = deserializeTree(bytes, { kind: 'meta-train' });
-  tf.dispose(collectTensors(tree));
-  return Number(metadata.extra.step ?? 0);
+/** The checkpoint bytes of a run directory (undefined when there is none); a read failure is a CliError naming the file. */
+async function readCheckpoint(store: CheckpointStore & { readonly path: string }): Promise<Uint8Array | undefined> {
+  try {
+    return await store.load();
+  } catch (e) {
+    throw inputFileError(e, 'the meta-training checkpoint', store.path);
+  }
 }
 
 /**
@@ -271,10 +273,11 @@ function checkpointStep(bytes: Uint8Array | undefined): number {
  * theta.safetensors every `checkpointEvery` steps, Ctrl-C (checkpoint, then exit 130),
  * resume.
  *
- * Checkpointing: `metaTrain` hands every step's full state to the store (`every: 1`); the
- * store keeps the newest bytes in memory and they reach the disk (atomically) every
- * `checkpointEvery` steps, at the end, and when Ctrl-C was pressed, so an interrupted run
- * loses nothing and an uninterrupted one writes no more often than asked.
+ * Checkpointing: `metaTrain` writes meta-train.safetensors through `fileCheckpointStore`
+ * (atomically) every `checkpointEvery` steps, at the end, and when Ctrl-C stopped it
+ * (`onStop`), so an interrupted run loses nothing and an uninterrupted one writes no more
+ * often than asked. best.safetensors and theta.safetensors of that step are written just
+ * before it (`beforeSave`).
  */
 async function trainLoop(
   ctx: CommandContext,
@@ -285,10 +288,11 @@ async function trainLoop(
   initTheta: string | undefined,
   source?: EstimateSource,
 ): Promise<void> {
-  const statePath = join(runDir, RUN_FILES.state);
   const thetaPath = join(runDir, RUN_FILES.theta);
   const metricsPath = join(runDir, RUN_FILES.metrics);
-  let onDisk = existsSync(statePath) ? readInputFile(statePath, 'the meta-training checkpoint', MAX_BYTES.checkpoint) : undefined;
+  const store = fileCheckpointStore(runDir, { fileName: RUN_FILES.state });
+  const statePath = store.path;
+  const onDisk = await readCheckpoint(store);
   if (onDisk && !resuming) {
     throw new CliError(`The output directory ${runDir} already holds a meta-training checkpoint.`, `Continue it with --resume ${runDir}, or choose another directory with --out.`);
   }
@@ -303,7 +307,7 @@ async function trainLoop(
       throw new CliError(`The run ${runDir} has no checkpoint (${RUN_FILES.state}) to resume from.`, 'It was stopped before its first checkpoint: start it again with --config/--preset and --out.');
     }
     try {
-      startStep = checkpointStep(onDisk);
+      startStep = metaTrainCheckpointStep(onDisk);
     } catch (e) {
       throw withContext(e, `Checkpoint ${statePath}`);
     }
@@ -340,13 +344,6 @@ async function trainLoop(
   if (previousBest && previousBest.step <= startStep && Number.isFinite(previousBest.validationLoss)) bestValidation = previousBest.validationLoss;
   else rmSync(bestPath, { force: true });
 
-  let pending: Uint8Array | undefined;
-  const store = {
-    load: async () => onDisk,
-    save: async (bytes: Uint8Array) => {
-      pending = bytes;
-    },
-  };
   const abort = new AbortController();
   let interrupted = false;
   const onSigint = (): void => {
@@ -363,15 +360,11 @@ async function trainLoop(
 
   const fields = [{ key: 'loss', label: 'meta-loss' }, { key: 'rate', label: 'steps/s' }, ...(validator ? [{ key: 'best', label: 'best validation' }] : [])];
   const progress = createProgress({ total: config.steps, label: 'meta-train', fields, start: startStep });
-  const flush = async (step: number, theta: TensorTree): Promise<void> => {
+  // Written with each checkpoint, before it: the best theta so far and the current theta.
+  const beforeSave = async (step: number, theta: TensorTree): Promise<void> => {
     if (pendingBest) {
       await writeFileAtomic(bestPath, pendingBest);
       pendingBest = undefined;
-    }
-    if (pending) {
-      await writeFileAtomic(statePath, pending);
-      onDisk = pending;
-      pending = undefined;
     }
     await saveTheta(thetaPath, components.learnedOptimizer, theta, { step, run: config.name });
   };
@@ -388,7 +381,7 @@ async function trainLoop(
       ...(theta0 !== undefined ? { theta: theta0 } : {}),
       ...(config.metaTrain.clipGradNorm !== undefined ? { clipGradNorm: config.metaTrain.clipGradNorm } : {}),
       ...(config.metaTrain.nanLossValue !== undefined ? { nanLossValue: config.metaTrain.nanLossValue } : {}),
-      checkpoint: { store, every: 1 },
+      checkpoint: { store, every: config.checkpointEvery, onStop: true, beforeSave },
       ...(source !== undefined ? { source } : {}),
       signal: abort.signal,
       onStep: async (m: MetaTrainMetrics, theta: TensorTree) => {
@@ -417,7 +410,6 @@ async function trainLoop(
           }
         }
         appendJsonLine(metricsPath, row);
-        if (m.step % config.checkpointEvery === 0 || m.step === config.steps || interrupted) await flush(m.step, theta);
         progress.update(m.step, { loss: formatNumber(m.meanLoss), rate: formatNumber(m.stepsPerSecond), ...(validator ? { best: Number.isFinite(bestValidation) ? formatNumber(bestValidation) : '-' } : {}) });
         // Let the event loop run (signal handlers) between steps.
         await new Promise<void>((r) => setImmediate(r));
@@ -432,8 +424,7 @@ async function trainLoop(
     if (theta0 !== undefined) tf.dispose(collectTensors(theta0));
   }
   progress.stop();
-  if (pending || pendingBest) await flush(result.step, result.theta);
-  else if (!existsSync(thetaPath)) await saveTheta(thetaPath, components.learnedOptimizer, result.theta, { step: result.step, run: config.name });
+  if (!existsSync(thetaPath)) await saveTheta(thetaPath, components.learnedOptimizer, result.theta, { step: result.step, run: config.name });
   tf.dispose(collectTensors(result.theta));
   const last = readMetrics(runDir).at(-1);
   if (result.stopped) {

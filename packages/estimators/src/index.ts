@@ -29,14 +29,10 @@ export { truncatedPES, pesCoefficients, pesTensorStep } from './truncated-pes.js
 export type { TruncatedPESOptions, TruncatedPESState, PESCoefficients } from './truncated-pes.js';
 export { fullES } from './full-es.js';
 export type { FullESOptions, FullESState, FullESLossType } from './full-es.js';
-export { metaTrain, memoryCheckpointStore } from './meta-train.js';
-export type {
-  CheckpointStore,
-  MetaTrainCheckpointOptions,
-  MetaTrainMetrics,
-  MetaTrainOptions,
-  MetaTrainResult,
-} from './meta-train.js';
+export { metaTrain } from './meta-train.js';
+export type { MetaTrainMetrics, MetaTrainOptions, MetaTrainResult } from './meta-train.js';
+export { memoryCheckpointStore, metaTrainCheckpointStep, META_TRAIN_CHECKPOINT_KIND } from './meta-train-checkpoint.js';
+export type { CheckpointStore, MetaTrainCheckpointOptions } from './meta-train-checkpoint.js';
 export { checkEstimate, encodeEstimate, decodeEstimate, encodeTheta, decodeTheta } from './estimate-source.js';
 export type { EstimateSource, CollectedEstimates, WorkerEstimate, EstimateRejection } from './estimate-source.js';
 export { registerAll } from './registry.js';

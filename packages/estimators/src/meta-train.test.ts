@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LoptError, disposeTree, key as makeKey, treeLeaves, type Optimizer, type TaskFamily, type TensorTree } from '@lopt/core';
 import { adam, sgd } from '@lopt/optimizers';
 import { lOptTruncatedStep } from './lopt-truncated-step.js';
-import { memoryCheckpointStore, metaTrain } from './meta-train.js';
+import { metaTrain } from './meta-train.js';
+import { memoryCheckpointStore, metaTrainCheckpointStep, type MetaTrainCheckpointOptions } from './meta-train-checkpoint.js';
 import { metaTrain as metaTrainNode, fileCheckpointStore } from './node.js';
 import { perParameterMlpLOpt } from './problems/learned-optimizers.js';
 import { quadraticTaskFamily } from './problems/quadratic-family.js';
@@ -90,6 +91,74 @@ describe('metaTrain', () => {
     const again = await run();
     expect(values(b.theta)).toEqual(values(again.theta));
     disposeTree([a.theta, b.theta, again.theta]);
+  });
+
+  it('flush policy: every 3 with onStop saves at steps 3 and 5 (the stop), after onStep and after beforeSave; the step-5 checkpoint resumes to the uninterrupted theta', async () => {
+    const run = async (checkpoint?: MetaTrainCheckpointOptions, stopAt?: number, events: string[] = []) => {
+      const { lopt, step } = smallSetup();
+      const ctrl = new AbortController();
+      return metaTrain({
+        learnedOptimizer: lopt,
+        estimators: [truncatedPES({ truncatedStep: step, unrollLength: 3, std: 0.01 })],
+        outerOptimizer: adam({ learningRate: 1e-2 }),
+        steps: 7,
+        key: makeKey(6),
+        ...(checkpoint ? { checkpoint } : {}),
+        signal: ctrl.signal,
+        onStep: (m) => {
+          events.push(`step ${m.step}`);
+          if (m.step === stopAt) ctrl.abort();
+        },
+      });
+    };
+    const before = tf.memory().numTensors;
+    const full = await run();
+    const inner = memoryCheckpointStore();
+    const events: string[] = [];
+    const thetasBeforeSave: number[][] = [];
+    const store = {
+      load: () => inner.load(),
+      save: async (bytes: Uint8Array) => {
+        events.push(`save ${metaTrainCheckpointStep(bytes)}`);
+        await inner.save(bytes);
+      },
+    };
+    const beforeSave = (step: number, theta: TensorTree) => {
+      events.push(`beforeSave ${step}`);
+      thetasBeforeSave.push(values(theta));
+    };
+    const first = await run({ store, every: 3, onStop: true, beforeSave }, 5, events);
+    expect(first.stopped).toBe(true);
+    expect(events).toEqual(['step 1', 'step 2', 'step 3', 'beforeSave 3', 'save 3', 'step 4', 'step 5', 'beforeSave 5', 'save 5']);
+    expect(inner.saves).toBe(2);
+    // beforeSave sees the theta the stopped run returns (the checkpoint's step).
+    expect(thetasBeforeSave[1]).toEqual(values(first.theta));
+    expect(metaTrainCheckpointStep(await inner.load())).toBe(5);
+    const second = await run({ store: inner, every: 3 });
+    expect(second.resumedFrom).toBe(5);
+    expect(values(second.theta)).toEqual(values(full.theta));
+    // Without onStop the same stop keeps the step-3 checkpoint (the default).
+    const plain = memoryCheckpointStore();
+    const third = await run({ store: plain, every: 3 }, 5);
+    expect(plain.saves).toBe(1);
+    expect(metaTrainCheckpointStep(await plain.load())).toBe(3);
+    expect(metaTrainCheckpointStep(undefined)).toBe(0);
+    disposeTree([full.theta, first.theta, second.theta, third.theta]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a bad flush policy, naming the option', async () => {
+    const { lopt, step } = smallSetup();
+    const options = { learnedOptimizer: lopt, estimators: [truncatedPES({ truncatedStep: step, unrollLength: 2, std: 0.01 })], steps: 1, key: makeKey(1) };
+    const store = memoryCheckpointStore();
+    await expect(metaTrain({ ...options, checkpoint: { store, every: 1, onStop: 'yes' as unknown as boolean } })).rejects.toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', option: 'checkpoint.onStop' }),
+    );
+    await expect(metaTrain({ ...options, checkpoint: { store, every: 1, beforeSave: 3 as never } })).rejects.toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTION', option: 'checkpoint.beforeSave' }),
+    );
+    expect(() => metaTrainCheckpointStep(new Uint8Array([1, 2, 3]))).toThrow(LoptError);
+    expect(store.saves).toBe(0);
   });
 
   it('refuses a checkpoint written with another key, estimator list or learned-optimizer config', async () => {

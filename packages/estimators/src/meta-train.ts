@@ -2,14 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   LoptError,
   advance,
+  checkBoolean,
   checkNumber,
-  deserializeTree,
   disposeReplaced,
   disposeTree,
   foldIn,
-  keyFromJSON,
-  keyToJSON,
-  serializeTree,
   treeFlatten,
   treeLeaves,
   treeUnflatten,
@@ -17,40 +14,13 @@ import {
   type Key,
   type LearnedOptimizer,
   type Optimizer,
-  type OptState,
   type TensorTree,
 } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
-import { checkCounter, checkSameLayout, firstNonFinite, FLOAT32_MAX, robustGlobalNorm } from './meta-train-checks.js';
-import { disposeExcept, packState, unpackState, type PackedJson } from './state.js';
+import { firstNonFinite, FLOAT32_MAX, robustGlobalNorm } from './meta-train-checks.js';
+import { checkpointBytes, restore, type MetaTrainCheckpointOptions, type RunState } from './meta-train-checkpoint.js';
+import { disposeExcept } from './state.js';
 import type { CollectedEstimates, EstimateSource } from './estimate-source.js';
-
-/**
- * Where `metaTrain` keeps its checkpoint: one blob, replaced atomically by `save`.
- * `@lopt/estimators/node` has a file-backed store; {@link memoryCheckpointStore} keeps it in memory.
- */
-export interface CheckpointStore {
-  /** The last saved checkpoint, or undefined when there is none. */
-  load(): Promise<Uint8Array | undefined>;
-  /** Replaces the checkpoint atomically (a reader never sees a partial write). */
-  save(bytes: Uint8Array): Promise<void>;
-}
-
-/** A {@link CheckpointStore} in memory (browsers, tests). */
-export function memoryCheckpointStore(): CheckpointStore & { readonly saves: number } {
-  let blob: Uint8Array | undefined;
-  let saves = 0;
-  return {
-    get saves() {
-      return saves;
-    },
-    load: async () => (blob === undefined ? undefined : blob.slice()),
-    save: async (bytes: Uint8Array) => {
-      blob = bytes.slice();
-      saves++;
-    },
-  };
-}
 
 /** What `metaTrain` reports after every outer step. */
 export interface MetaTrainMetrics {
@@ -79,14 +49,6 @@ export interface MetaTrainMetrics {
   readonly estimators: Readonly<Record<string, number>>;
 }
 
-/** Checkpointing of {@link metaTrain}. */
-export interface MetaTrainCheckpointOptions {
-  /** Where the checkpoint lives. */
-  readonly store: CheckpointStore;
-  /** Save every `every` outer steps (and at the end). */
-  readonly every: number;
-}
-
 /** Options of {@link metaTrain}. */
 export interface MetaTrainOptions {
   /** The architecture being meta-trained (initializes theta; its name and config go into checkpoints). */
@@ -107,7 +69,10 @@ export interface MetaTrainOptions {
   readonly nanLossValue?: number;
   /** Checkpoint (and resume from) a store. */
   readonly checkpoint?: MetaTrainCheckpointOptions;
-  /** Called after every outer step with its metrics and the current theta (read-only; do not dispose). */
+  /**
+   * Called after every outer step with its metrics and the current theta (read-only; do not
+   * dispose), before that step's checkpoint is written (so what it records belongs to it).
+   */
   readonly onStep?: (metrics: MetaTrainMetrics, theta: TensorTree) => void | Promise<void>;
   /** Stops the run before the next step when aborted (a stopped run can resume from its checkpoint). */
   readonly signal?: AbortSignal;
@@ -131,87 +96,6 @@ export interface MetaTrainResult {
   readonly history: readonly MetaTrainMetrics[];
   /** True when `signal` stopped the run early. */
   readonly stopped: boolean;
-}
-
-const CHECKPOINT_KIND = 'meta-train';
-
-interface RunState {
-  outer: OptState<unknown>;
-  workers: unknown[];
-  nanGradientSteps: number;
-  nanLossSteps: number;
-  overflowSteps: number;
-}
-
-function checkpointBytes(run: RunState, step: number, o: MetaTrainOptions, outerName: string, workers: unknown[] = run.workers): Uint8Array {
-  const { tensors, skeleton } = packState({ outer: run.outer, workers });
-  return serializeTree(tensors, {
-    kind: CHECKPOINT_KIND,
-    name: o.learnedOptimizer.name,
-    config: o.learnedOptimizer.config,
-    extra: {
-      step,
-      key: keyToJSON(o.key),
-      estimators: o.estimators.map((e) => e.name),
-      outerOptimizer: outerName,
-      nanGradientSteps: run.nanGradientSteps,
-      nanLossSteps: run.nanLossSteps,
-      overflowSteps: run.overflowSteps,
-      skeleton,
-    },
-  });
-}
-
-function restore(bytes: Uint8Array, o: MetaTrainOptions, outerOpt: Optimizer<unknown>, steps: number): { run: RunState; step: number } {
-  const { tree, metadata } = deserializeTree(bytes, { kind: CHECKPOINT_KIND, name: o.learnedOptimizer.name });
-  const mismatch = (what: string): never => {
-    disposeTree(tree);
-    throw new LoptError('CHECKPOINT_MISMATCH', `The meta-train checkpoint was written with another ${what}; use a fresh checkpoint location or the same settings.`);
-  };
-  const extra = metadata.extra;
-  if (JSON.stringify(metadata.config) !== JSON.stringify(JSON.parse(JSON.stringify(o.learnedOptimizer.config)))) mismatch('learned-optimizer config');
-  const k = keyFromJSON(extra.key);
-  if (k.k0 !== o.key.k0 || k.k1 !== o.key.k1) mismatch('key');
-  if (JSON.stringify(extra.estimators) !== JSON.stringify(o.estimators.map((e) => e.name))) mismatch('list of estimators');
-  if (extra.outerOptimizer !== outerOpt.name) mismatch('outer optimizer');
-  let value: { outer: OptState<unknown>; workers: unknown[] } | undefined;
-  try {
-    const step = checkCounter('step', extra.step, steps, `the run has ${steps} outer steps`);
-    const counter = (name: string): number => (extra[name] === undefined ? 0 : checkCounter(name, extra[name], step, `at most one per outer step, ${step} so far`));
-    value = unpackState(extra.skeleton as PackedJson, treeLeaves(tree)) as { outer: OptState<unknown>; workers: unknown[] };
-    checkRestoredState(value, o, outerOpt);
-    const run: RunState = { outer: value.outer, workers: value.workers, nanGradientSteps: counter('nanGradientSteps'), nanLossSteps: counter('nanLossSteps'), overflowSteps: counter('overflowSteps') };
-    return { run, step };
-  } catch (e) {
-    disposeTree(tree);
-    throw e;
-  }
-}
-
-/**
- * Compares a restored state with a freshly initialized one (structure, dtypes and shapes of
- * theta, the outer optimizer state and every worker state) and requires theta and the
- * outer state to be finite, naming the field that is not.
- */
-function checkRestoredState(value: { outer: OptState<unknown>; workers: unknown[] }, o: MetaTrainOptions, outerOpt: Optimizer<unknown>): void {
-  const held = o.source === undefined || o.source.ownsWorkerStates ? o.estimators.length : 0;
-  if (typeof value !== 'object' || value === null || typeof value.outer !== 'object' || value.outer === null || !Array.isArray(value.workers) || value.workers.length !== held) {
-    throw new LoptError('CHECKPOINT_INVALID', `The meta-train checkpoint's state must hold 'outer' and ${held} worker state(s) (one per estimator when the learner owns them).`);
-  }
-  const refTheta = o.learnedOptimizer.init(foldIn(o.key, 0));
-  const refOuter = outerOpt.init(refTheta);
-  const refWorkers = held === 0 ? [] : o.estimators.map((e, i) => e.init(refTheta, foldIn(foldIn(o.key, 1), i)));
-  try {
-    checkSameLayout(value.outer.params, refOuter.params, 'outer.params');
-    checkSameLayout(value.outer.state, refOuter.state, 'outer.state');
-    value.workers.forEach((w, i) => checkSameLayout(w, refWorkers[i], `workers.${i}`));
-  } finally {
-    disposeExcept([refTheta, refOuter, refWorkers]);
-  }
-  const bad = firstNonFinite(value.outer, 'outer');
-  if (bad !== undefined) {
-    throw new LoptError('NON_FINITE', `The meta-train checkpoint's '${bad}' holds NaN or Infinity; resuming would continue from a broken theta. Restart the run, or resume an earlier copy of the checkpoint.`, { path: bad });
-  }
 }
 
 /**
@@ -246,6 +130,145 @@ function estimateLocally(estimators: readonly GradientEstimator[], workers: unkn
   return { estimates, metrics: {} };
 }
 
+/** The checked options of a run: step count, clipping, NaN substitute, checkpoint policy and the outer optimizer. */
+interface RunSettings {
+  readonly steps: number;
+  readonly clip: number;
+  readonly nanLossValue: number;
+  /** Checkpoint period (0 without a checkpoint). */
+  readonly every: number;
+  readonly saveOnStop: boolean;
+  readonly outerOpt: Optimizer<unknown>;
+}
+
+/** Validates the options of {@link metaTrain}, naming the bad one. */
+function checkMetaTrainOptions(o: MetaTrainOptions): RunSettings {
+  if (typeof o?.learnedOptimizer?.init !== 'function') {
+    throw new LoptError('INVALID_OPTION', "Option 'learnedOptimizer' must be a LearnedOptimizer.", { option: 'learnedOptimizer' });
+  }
+  if (!Array.isArray(o.estimators) || o.estimators.length === 0 || o.estimators.some((e) => typeof e?.estimate !== 'function')) {
+    throw new LoptError('INVALID_OPTION', "Option 'estimators' must be a non-empty array of GradientEstimators.", { option: 'estimators' });
+  }
+  const steps = checkNumber('steps', o.steps, { integer: true, min: 0 });
+  const clip = checkNumber('clipGradNorm', o.clipGradNorm ?? Infinity, { greaterThan: 0, allowInfinity: true });
+  const nanLossValue = checkNumber('nanLossValue', o.nanLossValue ?? 20);
+  const cp = o.checkpoint;
+  const every = cp === undefined ? 0 : checkNumber('checkpoint.every', cp.every, { integer: true, min: 1 });
+  if (cp !== undefined && (typeof cp.store?.load !== 'function' || typeof cp.store.save !== 'function')) {
+    throw new LoptError('INVALID_OPTION', "Option 'checkpoint.store' must be a CheckpointStore (load, save).", { option: 'checkpoint.store' });
+  }
+  if (cp?.beforeSave !== undefined && typeof cp.beforeSave !== 'function') {
+    throw new LoptError('INVALID_OPTION', "Option 'checkpoint.beforeSave' must be a function.", { option: 'checkpoint.beforeSave' });
+  }
+  const saveOnStop = cp === undefined ? false : checkBoolean('checkpoint.onStop', cp.onStop, false);
+  const outerOpt = (o.outerOptimizer ?? (adam({ learningRate: 3e-4 }) as unknown as Optimizer<unknown>)) as Optimizer<unknown>;
+  return { steps, clip, nanLossValue, every, saveOnStop, outerOpt };
+}
+
+/**
+ * The run at its start: restored from the store's checkpoint, or a fresh one (theta given or
+ * initialized from `foldIn(key, 0)`, worker `i` from `foldIn(foldIn(key, 1), i)`). With a
+ * `source`, the source is started and owns the worker states from here on.
+ */
+async function startRun(o: MetaTrainOptions, s: RunSettings): Promise<{ run: RunState; step: number }> {
+  const kWorkers = foldIn(o.key, 1);
+  let run: RunState;
+  let step = 0;
+  const saved = o.checkpoint === undefined ? undefined : await o.checkpoint.store.load();
+  if (saved !== undefined) {
+    ({ run, step } = restore(saved, o, s.outerOpt, s.steps));
+  } else {
+    const theta = o.theta === undefined ? o.learnedOptimizer.init(foldIn(o.key, 0)) : treeUnflatten(treeFlatten(o.theta).structure, treeLeaves(o.theta).map((t) => tf.clone(t)));
+    const outer = s.outerOpt.init(theta);
+    const workers = o.source === undefined ? o.estimators.map((e, i) => e.init(theta, foldIn(kWorkers, i))) : [];
+    run = { outer, workers, nanGradientSteps: 0, nanLossSteps: 0, overflowSteps: 0 };
+  }
+  if (o.source !== undefined) {
+    await o.source.start({ theta: run.outer.params, step, workerKey: kWorkers, ...(run.workers.length > 0 ? { workerStates: run.workers } : {}) });
+    run.workers = [];
+  }
+  return { run, step };
+}
+
+/** The collected estimates averaged leaf by leaf (consumed), with NaN/Inf entries set to 0 and counted. */
+interface AveragedEstimates {
+  readonly structure: ReturnType<typeof treeFlatten>['structure'];
+  readonly averaged: tf.Tensor[];
+  readonly nonFinite: number;
+  /** Mean of the estimators' mean losses (NaN/Inf not yet replaced). */
+  readonly meanLoss: number;
+  /** Each estimator's metrics keyed `<index>:<name>/<metric>`, and the source's `source/<metric>`. */
+  readonly metrics: Record<string, number>;
+}
+
+/** Averages the gradients of one step's estimates (disposing them) and collects their losses and metrics. */
+function averageEstimates(collected: CollectedEstimates, estimators: readonly GradientEstimator[]): AveragedEstimates {
+  const grads: TensorTree[] = [];
+  let lossSum = 0;
+  const metrics: Record<string, number> = {};
+  for (const r of collected.estimates) {
+    grads.push(r.grad);
+    lossSum += r.meanLoss;
+    for (const [name, v] of Object.entries(r.metrics)) metrics[`${r.index}:${estimators[r.index]?.name ?? 'estimator'}/${name}`] = v;
+  }
+  for (const [name, v] of Object.entries(collected.metrics)) metrics[`source/${name}`] = v;
+  const { leaves: first, structure } = treeFlatten(grads[0] as TensorTree);
+  const perEst = grads.map((g) => treeLeaves(g));
+  let nonFinite = 0;
+  const averaged = first.map((_, j) =>
+    tf.tidy(() => {
+      const parts = perEst.map((l) => l[j] as tf.Tensor);
+      const mean = parts.length === 1 ? tf.clone(parts[0] as tf.Tensor) : tf.div(tf.addN(parts), parts.length);
+      const finite = tf.isFinite(mean);
+      nonFinite += tf.sum(tf.cast(tf.logicalNot(finite), 'int32')).dataSync()[0] as number;
+      return tf.where(finite, mean, tf.zerosLike(mean));
+    }),
+  );
+  for (const g of grads) disposeTree(g);
+  return { structure, averaged, nonFinite, meanLoss: lossSum / grads.length, metrics };
+}
+
+/**
+ * One outer update from averaged estimates: counts NaN gradients, replaces a NaN/Inf mean loss
+ * with `nanLossValue`, counts overflow, clips to `clipGradNorm` and advances the outer optimizer.
+ */
+function outerUpdate(run: RunState, avg: AveragedEstimates, s: RunSettings): { meanLoss: number; gradNorm: number; clipped: number } {
+  let grad = treeUnflatten(avg.structure, avg.averaged);
+  if (avg.nonFinite > 0) run.nanGradientSteps++;
+  let meanLoss = avg.meanLoss;
+  if (!Number.isFinite(meanLoss)) {
+    meanLoss = s.nanLossValue;
+    run.nanLossSteps++;
+  }
+  const gradNorm = robustGlobalNorm(avg.averaged);
+  if (gradNorm * gradNorm > FLOAT32_MAX) run.overflowSteps++;
+  let clipped = 0;
+  if (gradNorm > s.clip) {
+    const scaled = treeUnflatten(avg.structure, avg.averaged.map((x) => tf.mul(x, s.clip / gradNorm)));
+    disposeTree(grad);
+    grad = scaled;
+    clipped = 1;
+  }
+  const lossT = tf.scalar(meanLoss);
+  run.outer = advance(s.outerOpt, run.outer, grad, { loss: lossT });
+  lossT.dispose();
+  disposeTree(grad);
+  return { meanLoss, gradNorm, clipped };
+}
+
+/** Writes the run's checkpoint at `step` (after `beforeSave`), collecting remote worker states when the source owns them. */
+async function saveRun(o: MetaTrainOptions, run: RunState, step: number, outerName: string): Promise<void> {
+  const cp = o.checkpoint;
+  if (cp === undefined) return;
+  await cp.beforeSave?.(step, run.outer.params);
+  const workers = o.source?.ownsWorkerStates && o.source.workerStates ? await o.source.workerStates() : run.workers;
+  try {
+    await cp.store.save(checkpointBytes(run, step, o, outerName, workers));
+  } finally {
+    if (workers !== run.workers) disposeExcept(workers);
+  }
+}
+
 /**
  * Meta-trains a learned optimizer (learned_optimization's `SingleMachineGradientLearner`
  * with `gradient_worker_compute`). Every outer step:
@@ -255,8 +278,9 @@ function estimateLocally(estimators: readonly GradientEstimator[], workers: unkn
  *    `nanLossValue` (both counted in the metrics);
  * 3. the gradient is clipped to `clipGradNorm` and the outer optimizer updates theta, with
  *    `ctx.loss` the mean meta-loss;
- * 4. metrics go to `onStep`; every `checkpoint.every` steps theta, the outer optimizer state,
- *    every estimator's worker state, the step and the key are written atomically.
+ * 4. metrics go to `onStep`; then, every `checkpoint.every` steps, theta, the outer optimizer
+ *    state, every estimator's worker state, the step and the key are written atomically (also
+ *    at the end of the run, and with `checkpoint.onStop` when `signal` stops it).
  *
  * Starting with a checkpoint in the store resumes it: a run stopped (or killed) and resumed
  * ends with exactly the theta of an uninterrupted run, because every step's randomness
@@ -270,58 +294,21 @@ function estimateLocally(estimators: readonly GradientEstimator[], workers: unkn
  * });
  * ```
  */
-export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
-  if (typeof o?.learnedOptimizer?.init !== 'function') {
-    throw new LoptError('INVALID_OPTION', "Option 'learnedOptimizer' must be a LearnedOptimizer.", { option: 'learnedOptimizer' });
-  }
-  if (!Array.isArray(o.estimators) || o.estimators.length === 0 || o.estimators.some((e) => typeof e?.estimate !== 'function')) {
-    throw new LoptError('INVALID_OPTION', "Option 'estimators' must be a non-empty array of GradientEstimators.", { option: 'estimators' });
-  }
-  const steps = checkNumber('steps', o.steps, { integer: true, min: 0 });
-  const clip = checkNumber('clipGradNorm', o.clipGradNorm ?? Infinity, { greaterThan: 0, allowInfinity: true });
-  const nanLossValue = checkNumber('nanLossValue', o.nanLossValue ?? 20);
-  const every = o.checkpoint === undefined ? 0 : checkNumber('checkpoint.every', o.checkpoint.every, { integer: true, min: 1 });
-  if (o.checkpoint !== undefined && (typeof o.checkpoint.store?.load !== 'function' || typeof o.checkpoint.store.save !== 'function')) {
-    throw new LoptError('INVALID_OPTION', "Option 'checkpoint.store' must be a CheckpointStore (load, save).", { option: 'checkpoint.store' });
-  }
-  const outerOpt = (o.outerOptimizer ?? (adam({ learningRate: 3e-4 }) as unknown as Optimizer<unknown>)) as Optimizer<unknown>;
-  const kTheta = foldIn(o.key, 0);
-  const kWorkers = foldIn(o.key, 1);
-  const kSteps = foldIn(o.key, 2);
 
-  let run: RunState;
-  let step = 0;
-  const saved = o.checkpoint === undefined ? undefined : await o.checkpoint.store.load();
-  if (saved !== undefined) {
-    ({ run, step } = restore(saved, o, outerOpt, steps));
-  } else {
-    const theta = o.theta === undefined ? o.learnedOptimizer.init(kTheta) : treeUnflatten(treeFlatten(o.theta).structure, treeLeaves(o.theta).map((t) => tf.clone(t)));
-    const outer = outerOpt.init(theta);
-    const workers = o.source === undefined ? o.estimators.map((e, i) => e.init(theta, foldIn(kWorkers, i))) : [];
-    run = { outer, workers, nanGradientSteps: 0, nanLossSteps: 0, overflowSteps: 0 };
-  }
-  if (o.source !== undefined) {
-    // The source owns the restored worker states from here on.
-    await o.source.start({ theta: run.outer.params, step, workerKey: kWorkers, ...(run.workers.length > 0 ? { workerStates: run.workers } : {}) });
-    run.workers = [];
-  }
-  const save = async (): Promise<void> => {
-    const workers = o.source?.ownsWorkerStates && o.source.workerStates ? await o.source.workerStates() : run.workers;
-    try {
-      await o.checkpoint?.store.save(checkpointBytes(run, step, o, outerOpt.name, workers));
-    } finally {
-      if (workers !== run.workers) disposeExcept(workers);
-    }
-  };
+export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
+  const s = checkMetaTrainOptions(o);
+  const kSteps = foldIn(o.key, 2);
+  const started = await startRun(o, s);
+  const run = started.run;
+  let step = started.step;
   const resumedFrom = step;
   const history: MetaTrainMetrics[] = [];
-  const t0 = typeof performance !== 'undefined' ? performance.now() : Date.now();
   const now = () => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+  const t0 = now();
   let stopped = false;
   let lastSaved = step;
-
   try {
-    while (step < steps) {
+    while (step < s.steps) {
       if (o.signal?.aborted) {
         stopped = true;
         break;
@@ -329,50 +316,10 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
       const theta = run.outer.params;
       const sk = foldIn(kSteps, step);
       const collected = o.source === undefined ? estimateLocally(o.estimators, run.workers, theta, sk) : await o.source.collect({ theta, step, stepKey: sk });
-      const grads: TensorTree[] = [];
-      let lossSum = 0;
-      const estMetrics: Record<string, number> = {};
-      for (const r of collected.estimates) {
-        grads.push(r.grad);
-        lossSum += r.meanLoss;
-        for (const [name, v] of Object.entries(r.metrics)) estMetrics[`${r.index}:${o.estimators[r.index]?.name ?? 'estimator'}/${name}`] = v;
-      }
-      for (const [name, v] of Object.entries(collected.metrics)) estMetrics[`source/${name}`] = v;
-      const { leaves: first, structure } = treeFlatten(grads[0] as TensorTree);
-      const perEst = grads.map((g) => treeLeaves(g));
-      let nonFinite = 0;
-      const averaged = first.map((_, j) =>
-        tf.tidy(() => {
-          const parts = perEst.map((l) => l[j] as tf.Tensor);
-          const mean = parts.length === 1 ? tf.clone(parts[0] as tf.Tensor) : tf.div(tf.addN(parts), parts.length);
-          const finite = tf.isFinite(mean);
-          nonFinite += tf.sum(tf.cast(tf.logicalNot(finite), 'int32')).dataSync()[0] as number;
-          return tf.where(finite, mean, tf.zerosLike(mean));
-        }),
-      );
-      for (const g of grads) disposeTree(g);
-      let grad = treeUnflatten(structure, averaged);
-      if (nonFinite > 0) run.nanGradientSteps++;
-      let meanLoss = lossSum / grads.length;
-      if (!Number.isFinite(meanLoss)) {
-        meanLoss = nanLossValue;
-        run.nanLossSteps++;
-      }
-      const gradNorm = robustGlobalNorm(averaged);
-      if (gradNorm * gradNorm > FLOAT32_MAX) run.overflowSteps++;
-      let clipped = 0;
-      if (gradNorm > clip) {
-        const scaled = treeUnflatten(structure, averaged.map((x) => tf.mul(x, clip / gradNorm)));
-        disposeTree(grad);
-        grad = scaled;
-        clipped = 1;
-      }
-      const lossT = tf.scalar(meanLoss);
-      run.outer = advance(outerOpt, run.outer, grad, { loss: lossT });
-      lossT.dispose();
-      disposeTree(grad);
+      const avg = averageEstimates(collected, o.estimators);
+      const { meanLoss, gradNorm, clipped } = outerUpdate(run, avg, s);
       step++;
-      checkOuterFinite(run, step, gradNorm, clip);
+      checkOuterFinite(run, step, gradNorm, s.clip);
       const elapsed = (now() - t0) / 1000;
       const metrics: MetaTrainMetrics = {
         step,
@@ -383,16 +330,16 @@ export async function metaTrain(o: MetaTrainOptions): Promise<MetaTrainResult> {
         nanGradientSteps: run.nanGradientSteps,
         nanLossSteps: run.nanLossSteps,
         overflowSteps: run.overflowSteps,
-        estimators: estMetrics,
+        estimators: avg.metrics,
       };
       history.push(metrics);
-      if (o.checkpoint !== undefined && step % every === 0) {
-        await save();
+      if (o.onStep) await o.onStep(metrics, run.outer.params);
+      if (s.every > 0 && step % s.every === 0) {
+        await saveRun(o, run, step, s.outerOpt.name);
         lastSaved = step;
       }
-      if (o.onStep) await o.onStep(metrics, run.outer.params);
     }
-    if (o.checkpoint !== undefined && !stopped && lastSaved !== step) await save();
+    if (s.every > 0 && (!stopped || s.saveOnStop) && lastSaved !== step) await saveRun(o, run, step, s.outerOpt.name);
   } catch (e) {
     disposeExcept([run.outer, run.workers]);
     throw e;

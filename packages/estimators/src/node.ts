@@ -5,12 +5,8 @@
 import { join } from 'node:path';
 import { LoptError, checkNumber } from '@lopt/core';
 import { readRegularFile, writeFileAtomic } from '@lopt/core/node';
-import {
-  metaTrain as metaTrainWithStore,
-  type CheckpointStore,
-  type MetaTrainOptions,
-  type MetaTrainResult,
-} from './meta-train.js';
+import { metaTrain as metaTrainWithStore, type MetaTrainOptions, type MetaTrainResult } from './meta-train.js';
+import type { CheckpointStore, MetaTrainCheckpointOptions } from './meta-train-checkpoint.js';
 import { workerPool, type WorkerPoolOptions } from './worker-pool.js';
 
 export { workerPool } from './worker-pool.js';
@@ -51,8 +47,8 @@ export function fileCheckpointStore(dir: string, options: { fileName?: string } 
   };
 }
 
-/** Checkpointing to a folder: `{ dir, every }` (or a store, as in the main entry). */
-export type NodeMetaTrainCheckpointOptions = { readonly dir: string; readonly every: number } | { readonly store: CheckpointStore; readonly every: number };
+/** Checkpointing to a folder: `{ dir, every }` (or a store, as in the main entry), with the main entry's flush policy (`onStop`, `beforeSave`). */
+export type NodeMetaTrainCheckpointOptions = Omit<MetaTrainCheckpointOptions, 'store'> & ({ readonly dir: string } | { readonly store: CheckpointStore });
 
 /** The local worker pool of the Node {@link metaTrain}: {@link WorkerPoolOptions} without `estimators` (the run's). */
 export type NodeMetaTrainWorkers = Omit<WorkerPoolOptions, 'estimators'>;
@@ -74,7 +70,8 @@ export async function metaTrain(options: NodeMetaTrainOptions): Promise<MetaTrai
   let checkpoint: MetaTrainOptions['checkpoint'];
   if (cp !== undefined) {
     const every = checkNumber('checkpoint.every', cp.every, { integer: true, min: 1 });
-    checkpoint = { store: 'dir' in cp ? fileCheckpointStore(cp.dir) : cp.store, every };
+    const { dir: _dir, store: _store, ...policy } = cp as { dir?: string; store?: CheckpointStore } & Omit<MetaTrainCheckpointOptions, 'store'>;
+    checkpoint = { ...policy, store: 'dir' in cp ? fileCheckpointStore(cp.dir) : cp.store, every };
   }
   if (workers === undefined) return metaTrainWithStore({ ...rest, ...(checkpoint ? { checkpoint } : {}) });
   if (rest.source !== undefined) throw new LoptError('INVALID_OPTION', "Options 'workers' and 'source' exclude each other.", { option: 'workers' });

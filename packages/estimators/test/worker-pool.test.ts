@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeTree, key, treeLeaves, type TensorTree } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
-import { memoryCheckpointStore } from '../src/meta-train.js';
+import { memoryCheckpointStore } from '../src/meta-train-checkpoint.js';
 import { metaTrain, workerPool, type NodeMetaTrainOptions } from '../src/node.js';
 import { perParameterMlpLOpt } from '../src/problems/learned-optimizers.js';
 import { poolTestEstimators } from './fixtures/pool-setup.js';
