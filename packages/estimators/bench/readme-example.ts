@@ -2,19 +2,14 @@
 import { initBackend } from '@lopt/backend';
 import { disposeTree, key } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
-import {
-  constantTruncation,
-  lOptTruncatedStep,
-  metaTrain,
-  perParameterMlpLOpt,
-  quadraticTaskFamily,
-  truncatedPES,
-} from '../src/index.ts';
+import { mlpLOpt } from '@lopt/learned';
+import { fixedDimQuadraticFamily } from '@lopt/tasks';
+import { constantTruncation, lOptTruncatedStep, metaTrain, truncatedPES } from '../src/index.ts';
 
 await initBackend();
-const learnedOptimizer = perParameterMlpLOpt();
+const learnedOptimizer = mlpLOpt({ hiddenSize: 8 });
 const truncatedStep = lOptTruncatedStep({
-  taskFamily: quadraticTaskFamily({ dim: 8 }),
+  taskFamily: fixedDimQuadraticFamily({ dim: 8 }),
   learnedOptimizer,
   truncation: constantTruncation(50),
   numTasks: 8,

@@ -1,6 +1,8 @@
 // The meta-training problem of `pnpm bench:scale` (learner and pool workers build the same one).
 import type { GradientEstimator, LearnedOptimizer } from '@lopt/core';
-import { constantTruncation, lOptTruncatedStep, perParameterMlpLOpt, quadraticTaskFamily, truncatedPES } from '../src/index.ts';
+import { constantTruncation, lOptTruncatedStep, truncatedPES } from '../src/index.ts';
+import { perParameterMlpLOpt } from '../test/problems/learned-optimizers.ts';
+import { quadraticTaskFamily } from '../test/problems/quadratic-family.ts';
 
 /** PES on an 8-dim quadratic family, 8 tasks, unrolls of 10; `slots` independent estimator copies. */
 export function scaleProblem(slots: number): { learnedOptimizer: LearnedOptimizer; estimators: GradientEstimator[] } {

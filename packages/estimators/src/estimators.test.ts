@@ -4,16 +4,16 @@ import { LoptError, create, disposeTree, foldIn, has, list, treeLeaves, type Key
 import { checkEstimatorAgreement, describeEstimatorConformance, expectClose } from '@lopt/testkit';
 import { fullES } from './full-es.js';
 import { lOptTruncatedStep } from './lopt-truncated-step.js';
-import { learnableSgd } from './problems/learned-optimizers.js';
-import { quadraticTaskFamily } from './problems/quadratic-family.js';
-import { learnableSgdQuadratic } from './problems/quadratic-sgd.js';
+import { learnableSgd } from '../test/problems/learned-optimizers.js';
+import { quadraticTaskFamily } from '../test/problems/quadratic-family.js';
+import { learnableSgdQuadratic } from '../test/problems/quadratic-sgd.js';
 import { registerAll } from './registry.js';
 import { disposeExcept } from './state.js';
 import { tbptt } from './tbptt.js';
 import { truncatedES } from './truncated-es.js';
 import { truncatedPES } from './truncated-pes.js';
 import { constantTruncation, logUniformTruncation } from './truncation.js';
-import { TEST_KEY, gaussianExpectation } from './test-utils.js';
+import { TEST_KEY, gaussianExpectation } from '../test/test-utils.js';
 
 // Conformance problem: learnable SGD on a quadratic, one truncation = the whole episode.
 const T = 10;

@@ -36,11 +36,3 @@ export type { CheckpointStore, MetaTrainCheckpointOptions } from './meta-train-c
 export { checkEstimate, encodeEstimate, decodeEstimate, encodeTheta, decodeTheta } from './estimate-source.js';
 export type { EstimateSource, CollectedEstimates, WorkerEstimate, EstimateRejection } from './estimate-source.js';
 export { registerAll } from './registry.js';
-export { learnableSgdQuadratic, gaussHermite } from './problems/quadratic-sgd.js';
-export type { LearnableSgdQuadratic, LearnableSgdQuadraticOptions, QuadraticSgdState } from './problems/quadratic-sgd.js';
-export { influenceBalancing } from './problems/influence-balancing.js';
-export type { InfluenceBalancing, InfluenceBalancingOptions, InfluenceBalancingState } from './problems/influence-balancing.js';
-export { quadraticTaskFamily } from './problems/quadratic-family.js';
-export type { QuadraticTaskConfig, QuadraticTaskFamilyOptions } from './problems/quadratic-family.js';
-export { learnableSgd, perParameterMlpLOpt } from './problems/learned-optimizers.js';
-export type { LearnableSgdTheta, PerParameterMlpTheta, PerParameterMlpState } from './problems/learned-optimizers.js';

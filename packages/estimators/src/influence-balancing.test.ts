@@ -2,10 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeReplaced, disposeTree, foldIn, treeLeaves, type GradientEstimator, type TensorTree } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
-import { influenceBalancing } from './problems/influence-balancing.js';
+import { influenceBalancing } from '../test/problems/influence-balancing.js';
 import { tbptt } from './tbptt.js';
 import { truncatedPES } from './truncated-pes.js';
-import { TEST_KEY } from './test-utils.js';
+import { TEST_KEY } from '../test/test-utils.js';
 
 /** Outer SGD on the scalar theta with an estimator; returns the theta trajectory. */
 function train(est: GradientEstimator, theta0: number, lr: number, iterations: number, seed: number): number[] {

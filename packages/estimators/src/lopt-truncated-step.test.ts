@@ -14,14 +14,14 @@ import {
 } from '@lopt/core';
 import { expectClose, leakCheck } from '@lopt/testkit';
 import { lOptTruncatedStep, type LOptTruncatedState } from './lopt-truncated-step.js';
-import { learnableSgd, perParameterMlpLOpt } from './problems/learned-optimizers.js';
-import { quadraticTaskFamily } from './problems/quadratic-family.js';
-import { learnableSgdQuadratic } from './problems/quadratic-sgd.js';
+import { learnableSgd, perParameterMlpLOpt } from '../test/problems/learned-optimizers.js';
+import { quadraticTaskFamily } from '../test/problems/quadratic-family.js';
+import { learnableSgdQuadratic } from '../test/problems/quadratic-sgd.js';
 import { disposeExcept } from './state.js';
 import { tbptt } from './tbptt.js';
 import { batchTheta } from './truncated-step.js';
 import { constantTruncation, logUniformTruncation } from './truncation.js';
-import { TEST_KEY } from './test-utils.js';
+import { TEST_KEY } from '../test/test-utils.js';
 
 const A = [0.1, 0.3, 1, 2];
 const LR = 0.1;

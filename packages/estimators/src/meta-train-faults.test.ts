@@ -6,8 +6,8 @@ import { lOptTruncatedStep } from './lopt-truncated-step.js';
 import { metaTrain } from './meta-train.js';
 import { memoryCheckpointStore } from './meta-train-checkpoint.js';
 import { FLOAT32_MAX, robustGlobalNorm } from './meta-train-checks.js';
-import { perParameterMlpLOpt } from './problems/learned-optimizers.js';
-import { quadraticTaskFamily } from './problems/quadratic-family.js';
+import { perParameterMlpLOpt } from '../test/problems/learned-optimizers.js';
+import { quadraticTaskFamily } from '../test/problems/quadratic-family.js';
 import { truncatedPES } from './truncated-pes.js';
 import { constantTruncation } from './truncation.js';
 

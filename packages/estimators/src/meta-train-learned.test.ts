@@ -9,7 +9,7 @@ import { lOptTruncatedStep } from './lopt-truncated-step.js';
 import { metaTrain } from './meta-train.js';
 import { truncatedPES } from './truncated-pes.js';
 import { constantTruncation } from './truncation.js';
-import { heldOutLosses, pairedImprovement } from './test-utils.js';
+import { heldOutLosses, pairedImprovement } from '../test/test-utils.js';
 
 describe('metaTrain with @lopt/learned and @lopt/tasks', () => {
   it('adafacMlpLOpt meta-trained with PES on a quadratic family: 2 seeds each lower the paired held-out log-loss of the initial theta by more than log(1/0.9); an un-updated theta fails the check', async () => {

@@ -9,12 +9,12 @@ import { lOptTruncatedStep } from './lopt-truncated-step.js';
 import { metaTrain } from './meta-train.js';
 import { memoryCheckpointStore, metaTrainCheckpointStep, type MetaTrainCheckpointOptions } from './meta-train-checkpoint.js';
 import { metaTrain as metaTrainNode, fileCheckpointStore } from './node.js';
-import { perParameterMlpLOpt } from './problems/learned-optimizers.js';
-import { quadraticTaskFamily } from './problems/quadratic-family.js';
+import { perParameterMlpLOpt } from '../test/problems/learned-optimizers.js';
+import { quadraticTaskFamily } from '../test/problems/quadratic-family.js';
 import { truncatedES } from './truncated-es.js';
 import { truncatedPES } from './truncated-pes.js';
 import { constantTruncation } from './truncation.js';
-import { heldOutLosses, pairedImprovement } from './test-utils.js';
+import { heldOutLosses, pairedImprovement } from '../test/test-utils.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeTree, foldIn, treeLeaves } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
-import { learnableSgdQuadratic, gaussHermite } from './problems/quadratic-sgd.js';
+import { learnableSgdQuadratic, gaussHermite } from '../test/problems/quadratic-sgd.js';
 import { tbptt } from './tbptt.js';
 import { truncatedES } from './truncated-es.js';
 import { truncatedPES } from './truncated-pes.js';
 import { batchTheta } from './truncated-step.js';
 import { disposeExcept } from './state.js';
-import { TEST_KEY, episodeAverage, gaussianExpectation, meanAndSE } from './test-utils.js';
+import { TEST_KEY, episodeAverage, gaussianExpectation, meanAndSE } from '../test/test-utils.js';
 
 // The PES paper's claims on learnable SGD over a quadratic: horizon T = 20, truncations K = 5.
 const T = 20;

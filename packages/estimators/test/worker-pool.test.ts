@@ -10,7 +10,7 @@ import { disposeTree, key, treeLeaves, type TensorTree } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
 import { memoryCheckpointStore } from '../src/meta-train-checkpoint.js';
 import { metaTrain, workerPool, type NodeMetaTrainOptions } from '../src/node.js';
-import { perParameterMlpLOpt } from '../src/problems/learned-optimizers.js';
+import { perParameterMlpLOpt } from './problems/learned-optimizers.js';
 import { poolTestEstimators } from './fixtures/pool-setup.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,7 +1,7 @@
 // Convergence tests, part b (split in two files so vitest runs them in parallel).
 // See test-utils/convergence.ts for what is checked.
 import { describe } from 'vitest';
-import { CASES, convergenceTests } from './test-utils/convergence.js';
+import { CASES, convergenceTests } from '../test/convergence.js';
 
 describe('convergence to the parabola and Rosenbrock minima (optax alias_test settings), part b', () => {
   convergenceTests(CASES.filter((_, i) => i % 2 === 1));

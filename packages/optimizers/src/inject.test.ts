@@ -4,7 +4,7 @@ import { advance, disposeTree, LoptError, treeLeaves, type OptState, type Tensor
 import { expectClose } from '@lopt/testkit';
 import { adam, adamw, cosineDecay, getHyperparams, injectHyperparams, lion, radam, rmsprop, setHyperparams, sgd } from './index.js';
 import type { InjectHyperparamsState } from './inject.js';
-import { runSteps } from './test-utils/reference.js';
+import { runSteps } from '../test/reference.js';
 
 describe('injectHyperparams', () => {
   it('injectHyperparams(adam) equals adam, and likewise for other factories', () => {

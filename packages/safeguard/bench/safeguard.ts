@@ -10,7 +10,7 @@ import { initBackend } from '@lopt/backend';
 import { advance, collectTensors, key, normal, treeMap, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { sgd } from '@lopt/optimizers';
 import { divergenceGuard, gradientNormResidual, guardStats, lossGuarded, safeguarded, type LossFn } from '../src/index.ts';
-import { momentumMlpOptimizer } from '../src/test-fixtures.ts';
+import { momentumMlpOptimizer } from '../test/fixtures.ts';
 
 const N = Number(process.env.BENCH_PARAMS ?? 1_000_000);
 const STEPS = Number(process.env.BENCH_STEPS ?? 40);

@@ -7,7 +7,7 @@ import { divergenceGuard } from './divergenceGuard.js';
 import { lossGuarded } from './lossGuarded.js';
 import { gradientNormResidual } from './residual.js';
 import { safeguarded } from './safeguarded.js';
-import { randomMlpOptimizer } from './test-fixtures.js';
+import { randomMlpOptimizer } from '../test/fixtures.js';
 import type { LossFn } from './types.js';
 
 /** The loss the suite's gradients come from: sum((p - 0.5)^2) over all leaves. */

@@ -7,7 +7,7 @@ import { lossGuarded } from './lossGuarded.js';
 import { gradientNormResidual } from './residual.js';
 import { safeguarded } from './safeguarded.js';
 import { guardStats } from './stats.js';
-import { distance, divergingSgd, logisticRegression, quadratic, randomMlpOptimizer, train, type Problem } from './test-fixtures.js';
+import { distance, divergingSgd, logisticRegression, quadratic, randomMlpOptimizer, train, type Problem } from '../test/fixtures.js';
 
 // A deliberately bad "learned" optimizer behind each guard, with SGD (lr = 1/L) as fallback,
 // must reach the float64 optimum to 1e-4 (loss gap) while the unguarded one diverges or stalls.

@@ -5,7 +5,7 @@ import { expectClose } from '@lopt/testkit';
 import { describe, expect, it } from 'vitest';
 import { divergenceGuard } from './divergenceGuard.js';
 import { guardStats } from './stats.js';
-import { scaledGradient, scripted, train, values } from './test-fixtures.js';
+import { scaledGradient, scripted, train, values } from '../test/fixtures.js';
 
 const free = (...v: unknown[]): void => tf.dispose(collectTensors(v));
 const half = (q: TensorTree): tf.Scalar => tf.tidy(() => tf.mul(0.5, tf.sum(tf.square((q as { x: tf.Tensor }).x))) as tf.Scalar);

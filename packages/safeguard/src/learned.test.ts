@@ -10,7 +10,7 @@ import { lossGuarded } from './lossGuarded.js';
 import { gradientNormResidual } from './residual.js';
 import { safeguarded } from './safeguarded.js';
 import { guardStats } from './stats.js';
-import { quadratic, train } from './test-fixtures.js';
+import { quadratic, train } from '../test/fixtures.js';
 
 const free = (...v: unknown[]): void => tf.dispose(collectTensors(v));
 const p = quadratic(10, 10, 8);

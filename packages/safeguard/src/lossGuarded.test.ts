@@ -5,7 +5,7 @@ import { expectClose } from '@lopt/testkit';
 import { describe, expect, it } from 'vitest';
 import { lossGuarded } from './lossGuarded.js';
 import { guardStats } from './stats.js';
-import { quadratic, scaledGradient, scripted, stepsTo, train, values } from './test-fixtures.js';
+import { quadratic, scaledGradient, scripted, stepsTo, train, values } from '../test/fixtures.js';
 
 const free = (...v: unknown[]): void => tf.dispose(collectTensors(v));
 

@@ -23,7 +23,7 @@ import { registerAll } from './register.js';
 import { gradientNormResidual } from './residual.js';
 import { safeguarded } from './safeguarded.js';
 import { guardStats } from './stats.js';
-import { divergingSgd, quadratic, randomMlpOptimizer, values } from './test-fixtures.js';
+import { divergingSgd, quadratic, randomMlpOptimizer, values } from '../test/fixtures.js';
 import type { LossFn } from './types.js';
 
 const free = (...v: unknown[]): void => tf.dispose(collectTensors(v));

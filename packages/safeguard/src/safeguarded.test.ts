@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { gradientNormResidual } from './residual.js';
 import { MU_UPDATES, safeguarded, type SafeguardedState } from './safeguarded.js';
 import { guardStats } from './stats.js';
-import { quadratic, randomMlpOptimizer, scripted, train, values } from './test-fixtures.js';
+import { quadratic, randomMlpOptimizer, scripted, train, values } from '../test/fixtures.js';
 
 const free = (...v: unknown[]): void => tf.dispose(collectTensors(v));
 const half = (q: TensorTree): tf.Scalar => tf.tidy(() => tf.mul(0.5, tf.sum(tf.square((q as { x: tf.Tensor }).x))) as tf.Scalar);

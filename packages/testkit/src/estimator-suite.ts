@@ -29,7 +29,7 @@ export interface EstimatorConformanceOptions {
   /**
    * The gradient the mean of many estimates must match, flattened in theta's canonical leaf
    * order (for example the exact, Gaussian-smoothed gradient of a test problem such as
-   * `learnableSgdQuadratic` from `@lopt/estimators`). Omit to skip the statistical check.
+   * `learnableSgdQuadratic` in `@lopt/estimators`' `test/problems/`). Omit to skip the statistical check.
    */
   readonly expectedGradient?: ArrayLike<number>;
   /** Estimates per statistical sample, from a fresh worker state (a whole episode for truncated estimators). Default 1. */
@@ -212,7 +212,7 @@ export function checkEstimatorAgreement(options: EstimatorConformanceOptions): {
  * finiteness, determinism for a key, purity (inputs neither disposed nor changed), no tensor
  * leaks over many estimates, and (with `expectedGradient`) statistical agreement with a
  * known gradient. A contributed estimator runs it on `learnableSgdQuadratic`, whose exact
- * gradient `@lopt/estimators` computes in float64.
+ * gradient `@lopt/estimators`' test problem (`test/problems/quadratic-sgd.ts`) computes in float64.
  *
  * @example
  * ```ts

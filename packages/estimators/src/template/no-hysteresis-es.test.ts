@@ -1,8 +1,8 @@
 // The test a new estimator needs: the conformance suite on the quadratic test problem,
 // with the exact gradient it should estimate computed in float64.
 import { describeEstimatorConformance } from '@lopt/testkit';
-import { gaussianExpectation } from '../test-utils.js';
-import { learnableSgdQuadratic } from '../problems/quadratic-sgd.js';
+import { gaussianExpectation } from '../../test/test-utils.js';
+import { learnableSgdQuadratic } from '../../test/problems/quadratic-sgd.js';
 import { noHysteresisES } from './no-hysteresis-es.js';
 
 const T = 10; // one truncation = the whole episode, so ES is unbiased for the smoothed loss

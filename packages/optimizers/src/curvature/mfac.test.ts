@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { LoptError } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
 import { mfac } from '../index.js';
-import { GRADS, P0, expectTrajectory, runSteps, type Leaves } from '../test-utils/reference.js';
+import { GRADS, P0, expectTrajectory, runSteps, type Leaves } from '../../test/reference.js';
 import { woodburyCoefficients, woodburyWeights } from './woodbury.js';
 
 /** HInvSlow: H = (damp I + (1/m) sum g g^T)^-1 by m Sherman–Morrison steps on a dense d x d matrix. */

@@ -16,7 +16,7 @@ import {
   rmsprop,
   yogi,
 } from '../index.js';
-import { expectTrajectory, P0, runReference, runSteps, zerosState } from '../test-utils/reference.js';
+import { expectTrajectory, P0, runReference, runSteps, zerosState } from '../../test/reference.js';
 
 const sum = (a: number[]) => a.reduce((s, x) => s + x, 0);
 const norm = (a: number[]) => Math.sqrt(sum(a.map((x) => x * x)));

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { LoptError } from '@lopt/core';
 import { adam, adamw, sgd } from '../index.js';
-import { expectTrajectory, runReference, runSteps, zerosState } from '../test-utils/reference.js';
+import { expectTrajectory, runReference, runSteps, zerosState } from '../../test/reference.js';
 
 describe('sgd', () => {
   it('plain: p -= lr g', () => {

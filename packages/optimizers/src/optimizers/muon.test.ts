@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { LoptError, advance, disposeTree, type OptState, type TensorTree } from '@lopt/core';
 import { cosineDecay, muon } from '../index.js';
-import { GRADS, P0, expectTrajectory, runSteps, type Leaves } from '../test-utils/reference.js';
+import { GRADS, P0, expectTrajectory, runSteps, type Leaves } from '../../test/reference.js';
 
 type Mat = number[][];
 const mm = (a: Mat, b: Mat): Mat => a.map((r) => b[0]!.map((_, j) => r.reduce((s, v, k) => s + v * b[k]![j]!, 0)));

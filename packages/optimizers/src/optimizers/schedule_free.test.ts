@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LoptError, advance, disposeTree, type OptState, type TensorTree } from '@lopt/core';
 import { expectClose } from '@lopt/testkit';
 import { adamw, optimizerFrom, scheduleFree, scheduleFreeAdamw, scheduleFreeEvalParams, scheduleFreeSgd } from '../index.js';
-import { GRADS, P0, expectTrajectory, runSteps, type Leaves } from '../test-utils/reference.js';
+import { GRADS, P0, expectTrajectory, runSteps, type Leaves } from '../../test/reference.js';
 
 /** The base step of a reference: per leaf, gradient -> update (state kept by the closure). */
 type BaseStep = (g: number[], p: number[], leaf: number, baseCount: number, lr: number) => number[];

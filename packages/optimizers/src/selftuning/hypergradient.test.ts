@@ -4,7 +4,7 @@ import { LoptError, advance, disposeTree, type OptState, type TensorTree } from 
 import { expectClose } from '@lopt/testkit';
 import { adam, adamw, cosineDecay, injectHyperparams, lion, rmsprop, sgd } from '../index.js';
 import { hypergradient, readTrajectory, type HypergradientState } from './hypergradient.js';
-import { START, adamStep, dot, fromTree, quadGrad, quadLoss, runQuadratic, toTree, errorCode, expectSecondStepThrows } from './test-helpers.js';
+import { START, adamStep, dot, fromTree, quadGrad, quadLoss, runQuadratic, toTree, errorCode, expectSecondStepThrows } from '../../test/selftuning-helpers.js';
 
 function hg(state: OptState<HypergradientState>, name: string): number {
   return (state.state.hypergrad[name] as tf.Scalar).dataSync()[0] as number;

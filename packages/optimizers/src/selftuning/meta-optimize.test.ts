@@ -5,7 +5,7 @@ import { expectClose } from '@lopt/testkit';
 import { adafactor, adam, adamw, lion, rmsprop, sgd } from '../index.js';
 import { hypergradient } from './hypergradient.js';
 import { metaOptimize } from './meta-optimize.js';
-import { START, adamStep, fromTree, quadGrad, runQuadratic, errorCode, expectSecondStepThrows } from './test-helpers.js';
+import { START, adamStep, fromTree, quadGrad, runQuadratic, errorCode, expectSecondStepThrows } from '../../test/selftuning-helpers.js';
 
 describe('metaOptimize', () => {
   it('gamma = 0 with an SGD base and the sgd meta-algorithm equals hypergradient SGD on log alpha, step for step', () => {

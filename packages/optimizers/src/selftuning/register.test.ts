@@ -5,7 +5,7 @@ import { adam, adamw, registerAll, sgd } from '../index.js';
 import { hypergradient } from './hypergradient.js';
 import { metaOptimize } from './meta-optimize.js';
 import { registerSelfTuning } from './register.js';
-import { runQuadratic } from './test-helpers.js';
+import { runQuadratic } from '../../test/selftuning-helpers.js';
 
 describe('registerSelfTuning', () => {
   it('registers hypergradient (towers nest by name) and metaOptimize, idempotently', () => {

@@ -31,7 +31,7 @@ import {
   shampoo,
   soap,
   yogi,
-} from '../index.js';
+} from '../src/index.js';
 
 const PARABOLA_TARGET = [1, -1, 1];
 const ROSENBROCK_TARGET = [1, 1];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, checkNumber, type Key, type TensorTree } from '@lopt/core';
-import { cloneState } from '../state.js';
-import type { BatchedTheta, TruncatedStep, TruncatedUnrollOptions } from '../truncated-step.js';
+import { cloneState } from '../../src/state.js';
+import type { BatchedTheta, TruncatedStep, TruncatedUnrollOptions } from '../../src/truncated-step.js';
 
 /** Options of {@link influenceBalancing}. */
 export interface InfluenceBalancingOptions {

@@ -16,7 +16,7 @@ import {
   type TensorTree,
   type UpdateContext,
 } from '@lopt/core';
-import type { LossFn } from './types.js';
+import type { LossFn } from '../src/types.js';
 
 /** A problem: loss (tfjs), its float64 optimum and optimal loss, and a float64 loss. */
 export interface Problem {
