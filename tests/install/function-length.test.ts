@@ -1,5 +1,25 @@
-import { describe, expect, it } from 'vitest';
-import { FUNCTION_LENGTH_EXEMPTIONS, longFunctionsInSource, partitionExempt } from './function-length.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FUNCTION_LENGTH_EXEMPTIONS, longFunctions, longFunctionsInSource, partitionExempt } from './function-length.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const planted: string[] = [];
+afterAll(() => planted.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** Runs the `pnpm lint` step on a tree holding one package source file with `text`. */
+function lintTree(file: string, text: string): { status: number | null; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'lopt-fnlen-'));
+  planted.push(dir);
+  mkdirSync(join(dir, 'packages', 'x', 'src', dirname(file)), { recursive: true });
+  writeFileSync(join(dir, 'packages', 'x', 'src', file), text);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, 'check-function-length.ts'), '--root', dir], { cwd: root, encoding: 'utf8' });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
 
 const body = (n: number): string => Array.from({ length: n }, (_, i) => `  const v${i} = ${i};`).join('\n');
 
@@ -23,9 +43,24 @@ describe('the function-length check', () => {
       { file: 'packages/estimators/src/truncated-pes.ts', name: 'estimate', line: 1, lines: 100 },
       { file: 'packages/estimators/src/truncated-pes.ts', name: 'other', line: 1, lines: 100 },
     ];
-    const { exempt, offending } = partitionExempt(found);
+    const { exempt, offending } = partitionExempt(found, ['packages/estimators/src/truncated-pes.ts#estimate']);
     expect(exempt.map((f) => f.name)).toEqual(['estimate']);
     expect(offending.map((f) => f.name)).toEqual(['other']);
-    expect(FUNCTION_LENGTH_EXEMPTIONS.every((e) => e.startsWith('packages/estimators/src/'))).toBe(true);
+  });
+
+  it('the lint step fails (exit 1) on a planted 81-line function, naming it, and passes an 80-line one and kernel code', () => {
+    const long = lintTree('a.ts', `export function tooLong(): void {\n${body(79)}\n}\n`);
+    expect(long.status, long.out).toBe(1);
+    expect(long.out).toContain('packages/x/src/a.ts:1 tooLong 81 lines');
+    const fits = lintTree('a.ts', `export function fits(): void {\n${body(78)}\n}\n`);
+    expect(fits.status, fits.out).toBe(0);
+    expect(fits.out).toContain('function length: 0 function(s) over 80 lines');
+    const kernel = lintTree('kernels/k.ts', `export function kernel(): void {\n${body(79)}\n}\n`);
+    expect(kernel.status, kernel.out).toBe(0);
+  });
+
+  it('holds for the workspace with no exemptions left', () => {
+    expect(FUNCTION_LENGTH_EXEMPTIONS).toEqual([]);
+    expect(longFunctions(root)).toEqual([]);
   });
 });

@@ -160,6 +160,129 @@ function parseJsonField(meta: Record<string, unknown>, field: string): unknown {
   }
 }
 
+/** One tensor's entry of a checkpoint header, checked. */
+interface LeafSpec {
+  index: number;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** The header length field, the header JSON object and the data bytes after it. */
+function readHeader(bytes: Uint8Array): { header: Record<string, unknown>; data: Uint8Array } {
+  if (!(bytes instanceof Uint8Array)) throw invalid('input', 'expected a Uint8Array.');
+  if (bytes.length < 8) throw invalid('length', `file has ${bytes.length} bytes, fewer than the 8-byte header length.`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (headerLen < 2 || headerLen > MAX_HEADER_BYTES || 8 + headerLen > bytes.length) {
+    throw invalid('header length', `header claims ${headerLen} bytes but the file has ${bytes.length - 8} after the length field (truncated or corrupted).`);
+  }
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    return { header: parsed as Record<string, unknown>, data: bytes.subarray(8 + headerLen) };
+  } catch (e) {
+    throw invalid('header JSON', `the header is not a valid JSON object (${(e as Error).message}).`);
+  }
+}
+
+/** The `__metadata__` of a header, with its format tag and version checked. */
+function readMetadata(header: Record<string, unknown>): { meta: Record<string, unknown>; version: number } {
+  const metaRaw = header.__metadata__;
+  if (typeof metaRaw !== 'object' || metaRaw === null) throw invalid('metadata', 'no __metadata__ in the header.');
+  const meta = metaRaw as Record<string, unknown>;
+  if (meta.format !== FORMAT_TAG) throw invalid('format', `not a lopt checkpoint (format tag ${JSON.stringify(meta.format)}).`);
+  const version = Number(meta.format_version);
+  if (!Number.isInteger(version) || version < 1 || version > CHECKPOINT_FORMAT_VERSION) {
+    throw invalid('format version', `version ${JSON.stringify(meta.format_version)} is not supported (this library reads 1..${CHECKPOINT_FORMAT_VERSION}).`);
+  }
+  return { meta, version };
+}
+
+/** Checks one tensor entry (`<index>:<path>`): dtype, shape, offsets and byte size. */
+function leafSpec(name: string, specRaw: unknown): LeafSpec {
+  const index = Number(name.slice(0, name.indexOf(':')));
+  const spec = specRaw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (!Number.isInteger(index) || typeof spec !== 'object' || spec === null) throw invalid('tensor entry', `bad entry '${name}'.`);
+  const st = FROM_ST[spec.dtype as SafetensorsDtype];
+  if (!st) throw invalid('dtype', `tensor '${name}' has unsupported dtype ${JSON.stringify(spec.dtype)}.`);
+  const shape = spec.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw invalid('shape', `tensor '${name}' has an invalid shape.`);
+  const offs = spec.data_offsets;
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw invalid('data offsets', `tensor '${name}' has invalid data_offsets.`);
+  }
+  const [begin, end] = offs as [number, number];
+  const size = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (end - begin !== size * st.bytes) {
+    throw invalid('size', `tensor '${name}' of shape [${shape.join(', ')}] needs ${size * st.bytes} bytes but spans ${end - begin}.`);
+  }
+  return { index, dtype: spec.dtype as SafetensorsDtype, shape: shape as number[], begin, end };
+}
+
+/** Every tensor entry of the header, checked, sorted by offset; their ranges must tile the data exactly. */
+function leafSpecs(header: Record<string, unknown>, dataLength: number): LeafSpec[] {
+  const specs = Object.entries(header)
+    .filter(([k]) => k !== '__metadata__')
+    .map(([name, spec]) => leafSpec(name, spec));
+  specs.sort((a, b) => a.begin - b.begin);
+  let expectedOffset = 0;
+  for (const s of specs) {
+    if (s.begin !== expectedOffset) throw invalid('data offsets', 'tensor byte ranges are not contiguous.');
+    expectedOffset = s.end;
+  }
+  if (expectedOffset !== dataLength) {
+    throw invalid('data length', `the tensors span ${expectedOffset} bytes but the file holds ${dataLength} data bytes (truncated or extended).`);
+  }
+  return specs;
+}
+
+/** Checks the stored sha256 against header (without the hash, metadata first, as written) and data; returns it. */
+function checkHash(header: Record<string, unknown>, meta: Record<string, unknown>, data: Uint8Array): string {
+  const hash = meta.sha256;
+  if (typeof hash !== 'string') throw invalid('sha256', 'the header has no sha256.');
+  const withoutHash = { ...header, __metadata__: { ...meta } } as Record<string, unknown>;
+  delete (withoutHash.__metadata__ as Record<string, unknown>).sha256;
+  const { __metadata__: m, ...rest } = withoutHash;
+  if (digest({ __metadata__: m, ...rest }, data) !== hash) {
+    throw invalid('sha256', 'the contents do not match the stored hash (the file is corrupted).');
+  }
+  return hash;
+}
+
+/** The stored tree structure, which must have one leaf per tensor and every index 0..n-1. */
+function checkStructure(meta: Record<string, unknown>, specs: readonly LeafSpec[]): TreeDef {
+  const structure = parseJsonField(meta, 'structure') as TreeDef;
+  let leafCount: number;
+  try {
+    leafCount = treeDefLeafCount(structure);
+  } catch {
+    throw invalid('structure', 'the stored tree structure is malformed.');
+  }
+  if (leafCount !== specs.length) {
+    throw invalid('structure', `the structure has ${leafCount} leaves but the file holds ${specs.length} tensors.`);
+  }
+  const indices = new Set(specs.map((s) => s.index));
+  for (let i = 0; i < leafCount; i++) if (!indices.has(i)) throw invalid('structure', `tensor ${i} is missing.`);
+  return structure;
+}
+
+/** The tensors of the checked entries, in leaf order (little-endian data). */
+function leafTensors(specs: readonly LeafSpec[], data: Uint8Array): tf.Tensor[] {
+  const ordered = [...specs].sort((a, b) => a.index - b.index);
+  return ordered.map((s) => {
+    const raw = data.slice(s.begin, s.end);
+    if (!isLittleEndian && s.dtype !== 'BOOL') {
+      for (let i = 0; i < raw.length; i += 4) raw.subarray(i, i + 4).reverse();
+    }
+    const values =
+      s.dtype === 'F32' ? new Float32Array(raw.buffer) : s.dtype === 'I32' ? new Int32Array(raw.buffer) : new Uint8Array(raw.buffer);
+    return tf.tensor(values, s.shape, FROM_ST[s.dtype].dtype);
+  });
+}
+
 /**
  * Reads a checkpoint written by {@link serializeTree}. Verifies, in order: the header
  * length, the header JSON, the format tag and version, each tensor's dtype, shape and
@@ -172,82 +295,11 @@ export function deserializeTree(
   bytes: Uint8Array,
   expect: CheckpointExpectation = {},
 ): { tree: TensorTree; metadata: LoadedCheckpointMetadata } {
-  if (!(bytes instanceof Uint8Array)) throw invalid('input', 'expected a Uint8Array.');
-  if (bytes.length < 8) throw invalid('length', `file has ${bytes.length} bytes, fewer than the 8-byte header length.`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (headerLen < 2 || headerLen > MAX_HEADER_BYTES || 8 + headerLen > bytes.length) {
-    throw invalid('header length', `header claims ${headerLen} bytes but the file has ${bytes.length - 8} after the length field (truncated or corrupted).`);
-  }
-  let header: Record<string, unknown>;
-  try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    header = parsed as Record<string, unknown>;
-  } catch (e) {
-    throw invalid('header JSON', `the header is not a valid JSON object (${(e as Error).message}).`);
-  }
-  const metaRaw = header.__metadata__;
-  if (typeof metaRaw !== 'object' || metaRaw === null) throw invalid('metadata', 'no __metadata__ in the header.');
-  const meta = metaRaw as Record<string, unknown>;
-  if (meta.format !== FORMAT_TAG) throw invalid('format', `not a lopt checkpoint (format tag ${JSON.stringify(meta.format)}).`);
-  const version = Number(meta.format_version);
-  if (!Number.isInteger(version) || version < 1 || version > CHECKPOINT_FORMAT_VERSION) {
-    throw invalid('format version', `version ${JSON.stringify(meta.format_version)} is not supported (this library reads 1..${CHECKPOINT_FORMAT_VERSION}).`);
-  }
-  const data = bytes.subarray(8 + headerLen);
-  const entries = Object.entries(header).filter(([k]) => k !== '__metadata__');
-  const leafSpecs: { index: number; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, specRaw] of entries) {
-    const index = Number(name.slice(0, name.indexOf(':')));
-    const spec = specRaw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!Number.isInteger(index) || typeof spec !== 'object' || spec === null) throw invalid('tensor entry', `bad entry '${name}'.`);
-    const st = FROM_ST[spec.dtype as SafetensorsDtype];
-    if (!st) throw invalid('dtype', `tensor '${name}' has unsupported dtype ${JSON.stringify(spec.dtype)}.`);
-    const shape = spec.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw invalid('shape', `tensor '${name}' has an invalid shape.`);
-    const offs = spec.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw invalid('data offsets', `tensor '${name}' has invalid data_offsets.`);
-    }
-    const [begin, end] = offs as [number, number];
-    const size = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== size * st.bytes) {
-      throw invalid('size', `tensor '${name}' of shape [${shape.join(', ')}] needs ${size * st.bytes} bytes but spans ${end - begin}.`);
-    }
-    leafSpecs.push({ index, dtype: spec.dtype as SafetensorsDtype, shape: shape as number[], begin, end });
-  }
-  leafSpecs.sort((a, b) => a.begin - b.begin);
-  let expectedOffset = 0;
-  for (const s of leafSpecs) {
-    if (s.begin !== expectedOffset) throw invalid('data offsets', 'tensor byte ranges are not contiguous.');
-    expectedOffset = s.end;
-  }
-  if (expectedOffset !== data.length) {
-    throw invalid('data length', `the tensors span ${expectedOffset} bytes but the file holds ${data.length} data bytes (truncated or extended).`);
-  }
-  const hash = meta.sha256;
-  if (typeof hash !== 'string') throw invalid('sha256', 'the header has no sha256.');
-  const withoutHash = { ...header, __metadata__: { ...meta } } as Record<string, unknown>;
-  delete (withoutHash.__metadata__ as Record<string, unknown>).sha256;
-  // Rebuild with __metadata__ first, as written.
-  const { __metadata__: m, ...rest } = withoutHash;
-  if (digest({ __metadata__: m, ...rest }, data) !== hash) {
-    throw invalid('sha256', 'the contents do not match the stored hash (the file is corrupted).');
-  }
-  const structure = parseJsonField(meta, 'structure') as TreeDef;
-  let leafCount: number;
-  try {
-    leafCount = treeDefLeafCount(structure);
-  } catch {
-    throw invalid('structure', 'the stored tree structure is malformed.');
-  }
-  if (leafCount !== leafSpecs.length) {
-    throw invalid('structure', `the structure has ${leafCount} leaves but the file holds ${leafSpecs.length} tensors.`);
-  }
-  const indices = new Set(leafSpecs.map((s) => s.index));
-  for (let i = 0; i < leafCount; i++) if (!indices.has(i)) throw invalid('structure', `tensor ${i} is missing.`);
+  const { header, data } = readHeader(bytes);
+  const { meta, version } = readMetadata(header);
+  const specs = leafSpecs(header, data.length);
+  const hash = checkHash(header, meta, data);
+  const structure = checkStructure(meta, specs);
   const config = parseJsonField(meta, 'config') as Record<string, unknown>;
   const extra = parseJsonField(meta, 'extra') as Record<string, unknown>;
   const kind = String(meta.kind);
@@ -258,18 +310,8 @@ export function deserializeTree(
   if (expect.name !== undefined && expect.name !== name) {
     throw new LoptError('CHECKPOINT_MISMATCH', `Checkpoint was written by '${name}' but '${expect.name}' was expected.`);
   }
-  const ordered = [...leafSpecs].sort((a, b) => a.index - b.index);
-  const leaves = ordered.map((s) => {
-    const raw = data.slice(s.begin, s.end);
-    if (!isLittleEndian && s.dtype !== 'BOOL') {
-      for (let i = 0; i < raw.length; i += 4) raw.subarray(i, i + 4).reverse();
-    }
-    const values =
-      s.dtype === 'F32' ? new Float32Array(raw.buffer) : s.dtype === 'I32' ? new Int32Array(raw.buffer) : new Uint8Array(raw.buffer);
-    return tf.tensor(values, s.shape, FROM_ST[s.dtype].dtype);
-  });
   return {
-    tree: treeUnflatten(structure, leaves),
+    tree: treeUnflatten(structure, leafTensors(specs, data)),
     metadata: { kind, name, config, extra, formatVersion: version, sha256: hash },
   };
 }

@@ -172,26 +172,34 @@ export function lOptTruncatedStep(options: LOptTruncatedStepOptions): TruncatedS
 
   function evaluate(thetas: BatchedTheta, state: LOptTruncatedState, key: Key, numSamples: number): tf.Tensor1D {
     checkNumber('numSamples', numSamples, { integer: true, min: 1 });
-    const out = new Float32Array(numTasks);
-    state.tasks.forEach((ts, i) => {
-      const task = ctx.taskOf(ts.cfg);
-      let sum = 0;
-      for (let s = 0; s < numSamples; s++) {
-        const [kData, kLoss] = split(foldIn(foldIn(key, i), s), 2) as [Key, Key];
-        const batch = sampleBatch(task, o.outerSplit, kData);
-        const l = tf.tidy(() => task.loss(ts.optState.params, batch as TensorTree, kLoss));
-        const v = l.dataSync()[0] as number;
-        l.dispose();
-        disposeBatch(batch);
-        sum += task.normalizer ? task.normalizer(v) : v;
-      }
-      out[i] = sum / numSamples;
-    });
     void thetas;
-    return tf.tensor1d(out);
+    return evaluateTasks(ctx, numTasks, state, key, numSamples, o.outerSplit);
   }
 
   return { name: `lopt-truncated(${o.taskFamily.name}, ${o.learnedOptimizer.name})`, numTasks, init, unroll, unrollMany, evaluate };
+}
+
+/**
+ * Each task's normalized loss at its current parameters, averaged over `numSamples` batches
+ * of `dataSplit` (task `i`, sample `s` use key `foldIn(foldIn(key, i), s)`).
+ */
+function evaluateTasks(ctx: StepContext, numTasks: number, state: LOptTruncatedState, key: Key, numSamples: number, dataSplit: ReturnType<typeof parseStepOptions>['outerSplit']): tf.Tensor1D {
+  const out = new Float32Array(numTasks);
+  state.tasks.forEach((ts, i) => {
+    const task = ctx.taskOf(ts.cfg);
+    let sum = 0;
+    for (let s = 0; s < numSamples; s++) {
+      const [kData, kLoss] = split(foldIn(foldIn(key, i), s), 2) as [Key, Key];
+      const batch = sampleBatch(task, dataSplit, kData);
+      const l = tf.tidy(() => task.loss(ts.optState.params, batch as TensorTree, kLoss));
+      const v = l.dataSync()[0] as number;
+      l.dispose();
+      disposeBatch(batch);
+      sum += task.normalizer ? task.normalizer(v) : v;
+    }
+    out[i] = sum / numSamples;
+  });
+  return tf.tensor1d(out);
 }
 
 /** The per-task loop: every task, one at a time, through the step's parts (any mode). */

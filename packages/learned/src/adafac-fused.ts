@@ -266,6 +266,91 @@ function ownSite(bytesNeeded: number): KernelSite {
   };
 }
 
+/** One side (rows or columns) of a factored accumulator: previous values, the gradient mean per entry, length. */
+interface FactoredSide {
+  readonly prev: Float32Array;
+  readonly mean: (x: number) => number;
+  readonly len: number;
+}
+
+/**
+ * The next factored accumulators of the three decays (float64, rounded to float32) and their
+ * factors: rows normalized by their mean, columns as they are (`safeRsqrt`).
+ */
+function factoredAccumulators(decays: ArrayLike<number>, row: FactoredSide, col: FactoredSide): { rowNext: Float32Array; colNext: Float32Array; rowFactor: Float64Array; colFactor: Float64Array } {
+  const rowNext = new Float32Array(3 * row.len);
+  const colNext = new Float32Array(3 * col.len);
+  const rowFactor = new Float64Array(3 * row.len);
+  const colFactor = new Float64Array(3 * col.len);
+  for (let kk = 0; kk < 3; kk++) {
+    const c = decays[kk] as number;
+    let mean = 0;
+    for (let x = 0; x < row.len; x++) {
+      const v = f32(c * (row.prev[kk * row.len + x] as number) + (1 - c) * row.mean(x));
+      rowNext[kk * row.len + x] = v;
+      mean += v;
+    }
+    mean /= row.len;
+    for (let x = 0; x < row.len; x++) rowFactor[kk * row.len + x] = safeRsqrt((rowNext[kk * row.len + x] as number) / (mean + 1e-9));
+    for (let y = 0; y < col.len; y++) {
+      const v = f32(c * (col.prev[kk * col.len + y] as number) + (1 - c) * col.mean(y));
+      colNext[kk * col.len + y] = v;
+      colFactor[kk * col.len + y] = safeRsqrt(v);
+    }
+  }
+  return { rowNext, colNext, rowFactor, colFactor };
+}
+
+/**
+ * Writes the kernel's 100 weights at float index `w` of the heap: W0 of the 16 per-element
+ * features with their normalization scales (from the feature sums of squares) folded in, the
+ * folded bias, W1, b1, W2, b2, expMult and stepMult.
+ */
+function writeKernelWeights(heap: Float32Array, w: number, ft: FusedTheta, sums: Float64Array, N: number, iteration: number): void {
+  for (let f = 0; f < 16; f++) {
+    const sc = rsqrt(1e-5 + (sums[f] as number) / N);
+    const ref = KERNEL_FEATURES[f] as number;
+    for (let o = 0; o < 4; o++) heap[w + f * 4 + o] = sc * (ft.w0[ref * 4 + o] as number);
+  }
+  const bias = foldedBias(ft, iteration);
+  for (let o = 0; o < 4; o++) heap[w + 64 + o] = bias[o] as number;
+  heap.set(ft.w1, w + 68);
+  heap.set(ft.b1, w + 84);
+  heap.set(ft.w2, w + 88);
+  heap.set(ft.b2, w + 96);
+  heap[w + 98] = ft.expMult;
+  heap[w + 99] = ft.stepMult;
+}
+
+/**
+ * The first layer's contribution of the tiled row (or column) features: value and
+ * rsqrt(value + 1e-8) of each decay, normalized by the mean over the vector (each value is
+ * repeated the same number of times in the tensor); `[4, len]` flattened.
+ */
+function tiledFeatureContrib(w0: ArrayLike<number>, vals: Float32Array, len: number, featBase: number, rsqrtBase: number): Float64Array {
+  const out = new Float64Array(4 * len);
+  for (let kk = 0; kk < 3; kk++) {
+    let sv = 0;
+    let sr = 0;
+    for (let x = 0; x < len; x++) {
+      const v = vals[kk * len + x] as number;
+      sv += v * v;
+      sr += 1 / (v + 1e-8);
+    }
+    const scaleV = rsqrt(1e-5 + sv / len);
+    const scaleR = rsqrt(1e-5 + sr / len);
+    for (let x = 0; x < len; x++) {
+      const v = vals[kk * len + x] as number;
+      const fv = v * scaleV;
+      const fr = rsqrt(v + 1e-8) * scaleR;
+      for (let o = 0; o < 4; o++) {
+        out[o * len + x] = (out[o * len + x] as number) + fv * (w0[(featBase + kk) * 4 + o] as number) + fr * (w0[(rsqrtBase + kk) * 4 + o] as number);
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * One fused AdafacMLPLOpt step for a tensor: the WebAssembly SIMD kernel for rank-2
  * tensors and plain JS for rank < 2 (biases and scalars, small). Throws for rank > 2 (the
@@ -310,26 +395,7 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
   const meanAxis0 = (j: number): number => (heap[COLSUM / 4 + j] as number) / R; // per storage column
   const rowMean = d0 === 1 ? meanAxis1 : meanAxis0;
   const colMean = d0 === 1 ? meanAxis0 : meanAxis1;
-  const rowNext = new Float32Array(3 * lenRow);
-  const colNext = new Float32Array(3 * lenCol);
-  const rowFactor = new Float64Array(3 * lenRow);
-  const colFactor = new Float64Array(3 * lenCol);
-  for (let kk = 0; kk < 3; kk++) {
-    const c = ft.fac[kk] as number;
-    let mean = 0;
-    for (let x = 0; x < lenRow; x++) {
-      const v = f32(c * (rowPrev[kk * lenRow + x] as number) + (1 - c) * rowMean(x));
-      rowNext[kk * lenRow + x] = v;
-      mean += v;
-    }
-    mean /= lenRow;
-    for (let x = 0; x < lenRow; x++) rowFactor[kk * lenRow + x] = safeRsqrt((rowNext[kk * lenRow + x] as number) / (mean + 1e-9));
-    for (let y = 0; y < lenCol; y++) {
-      const v = f32(c * (colPrev[kk * lenCol + y] as number) + (1 - c) * colMean(y));
-      colNext[kk * lenCol + y] = v;
-      colFactor[kk * lenCol + y] = safeRsqrt(v);
-    }
-  }
+  const { rowNext, colNext, rowFactor, colFactor } = factoredAccumulators(ft.fac, { prev: rowPrev, mean: rowMean, len: lenRow }, { prev: colPrev, mean: colMean, len: lenCol });
   // A: factor per storage row i, B: per storage column j.
   const [aF, bF] = d0 === 1 ? [rowFactor, colFactor] : [colFactor, rowFactor];
   heap.set(aF, A / 4);
@@ -341,48 +407,9 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
   new Float64Array(site.buffer(), STATS, 16).fill(0);
   k.stats(G, P, M, RMS, OM, OR, A, B, R, C, DEC, STATS);
   heap = new Float32Array(site.buffer());
-  const sums = new Float64Array(site.buffer(), STATS, 16);
-  // Normalization scales of the 16 per-element features, folded into W0.
-  for (let f = 0; f < 16; f++) {
-    const sc = rsqrt(1e-5 + (sums[f] as number) / N);
-    const ref = KERNEL_FEATURES[f] as number;
-    for (let o = 0; o < 4; o++) heap[W / 4 + f * 4 + o] = sc * (ft.w0[ref * 4 + o] as number);
-  }
-  const bias = foldedBias(ft, iteration);
-  for (let o = 0; o < 4; o++) heap[W / 4 + 64 + o] = bias[o] as number;
-  heap.set(ft.w1, W / 4 + 68);
-  heap.set(ft.b1, W / 4 + 84);
-  heap.set(ft.w2, W / 4 + 88);
-  heap.set(ft.b2, W / 4 + 96);
-  heap[W / 4 + 98] = ft.expMult;
-  heap[W / 4 + 99] = ft.stepMult;
-  // Tiled row/column features: value, rsqrt(value + 1e-8); their scales use the mean over the
-  // vector (each value is repeated the same number of times in the tensor).
-  const contrib = (vals: Float32Array, len: number, featBase: number, rsqrtBase: number): Float64Array => {
-    const out = new Float64Array(4 * len);
-    for (let kk = 0; kk < 3; kk++) {
-      let sv = 0;
-      let sr = 0;
-      for (let x = 0; x < len; x++) {
-        const v = vals[kk * len + x] as number;
-        sv += v * v;
-        sr += 1 / (v + 1e-8);
-      }
-      const scaleV = rsqrt(1e-5 + sv / len);
-      const scaleR = rsqrt(1e-5 + sr / len);
-      for (let x = 0; x < len; x++) {
-        const v = vals[kk * len + x] as number;
-        const fv = v * scaleV;
-        const fr = rsqrt(v + 1e-8) * scaleR;
-        for (let o = 0; o < 4; o++) {
-          out[o * len + x] = (out[o * len + x] as number) + fv * (ft.w0[(featBase + kk) * 4 + o] as number) + fr * (ft.w0[(rsqrtBase + kk) * 4 + o] as number);
-        }
-      }
-    }
-    return out;
-  };
-  const rowC = contrib(rowNext, lenRow, 13, 19);
-  const colC = contrib(colNext, lenCol, 16, 22);
+  writeKernelWeights(heap, W / 4, ft, new Float64Array(site.buffer(), STATS, 16), N, iteration);
+  const rowC = tiledFeatureContrib(ft.w0, rowNext, lenRow, 13, 19);
+  const colC = tiledFeatureContrib(ft.w0, colNext, lenCol, 16, 22);
   const [ci, cj] = d0 === 1 ? [rowC, colC] : [colC, rowC];
   heap.set(ci, CI / 4);
   heap.set(cj, CJ / 4);
@@ -396,16 +423,15 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
   };
 }
 
-/** The rank < 2 case (unfactored v), in plain JS: these tensors are biases and scalars. */
-function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
-  if (!('diag' in prev.fac)) throw new LoptError('INTERNAL', 'factored state for a rank < 2 tensor');
-  const n = p.size;
-  const gv = new Float32Array(readView(g));
-  const pv = new Float32Array(readView(p));
-  const mv = new Float32Array(readView(prev.m));
-  const rv = new Float32Array(readView(prev.rms));
-  const vv = new Float32Array(readView(prev.fac.diag));
-  const F = 28;
+/** Number of per-element features of the unfactored (rank < 2) step. */
+const UNFACTORED_FEATURES = 28;
+
+/**
+ * The unfactored step's features `[28, n]` (flattened), each normalized by its root mean
+ * square, updating the accumulators `mv`, `rv`, `vv` in place (float32 rounding).
+ */
+function unfactoredFeatures(ft: FusedTheta, n: number, gv: Float32Array, pv: Float32Array, mv: Float32Array, rv: Float32Array, vv: Float32Array): Float64Array {
+  const F = UNFACTORED_FEATURES;
   const x = new Float64Array(F * n);
   const c = ft.rms;
   const mom = ft.mom;
@@ -446,6 +472,13 @@ function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.T
     const scale = 1 / Math.sqrt(1e-5 + sum / n);
     for (let e = 0; e < n; e++) x[f * n + e] = (x[f * n + e] as number) * scale;
   }
+  return x;
+}
+
+/** The per-element update MLP (ReLU, ReLU, direction and magnitude heads) applied to the features: the new parameters. */
+function applyUpdateMlp(ft: FusedTheta, iteration: number, x: Float64Array, pv: Float32Array): Float32Array {
+  const n = pv.length;
+  const F = UNFACTORED_FEATURES;
   const bias = foldedBias(ft, iteration);
   const w0 = ft.w0;
   const w1 = ft.w1;
@@ -474,6 +507,20 @@ function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.T
     }
     out[e] = (pv[e] as number) - dir * Math.exp(mag * ft.expMult) * ft.stepMult;
   }
+  return out;
+}
+
+/** The rank < 2 case (unfactored v), in plain JS: these tensors are biases and scalars. */
+function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
+  if (!('diag' in prev.fac)) throw new LoptError('INTERNAL', 'factored state for a rank < 2 tensor');
+  const n = p.size;
+  const gv = new Float32Array(readView(g));
+  const pv = new Float32Array(readView(p));
+  const mv = new Float32Array(readView(prev.m));
+  const rv = new Float32Array(readView(prev.rms));
+  const vv = new Float32Array(readView(prev.fac.diag));
+  const x = unfactoredFeatures(ft, n, gv, pv, mv, rv, vv);
+  const out = applyUpdateMlp(ft, iteration, x, pv);
   return {
     p: makeTensor(out, p.shape),
     m: makeTensor(mv, [3, ...p.shape]),
