@@ -28,9 +28,7 @@ export function registerSuiteCommand(program: Command, stamp: () => string): voi
     .command('list')
     .description('List the built-in suites and their tasks.')
     .action(async () => {
-      const { SUITES } = await import('@lopt/eval');
-      for (const s of Object.values(SUITES)) {
-        process.stdout.write(`${s.name}: ${s.description}\n${s.tasks.map((t) => `  ${t.id.padEnd(24)} ${String(t.steps).padStart(5)} steps  ${t.task ?? t.family} ${JSON.stringify(t.options ?? {})}`).join('\n')}\n`);
-      }
+      const { suiteListText } = await import('./suite-table.js');
+      process.stdout.write(suiteListText());
     });
 }

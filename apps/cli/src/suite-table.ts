@@ -1,4 +1,4 @@
-import { pairedComparison, type SuiteResult, type SuiteSummary, type TaskCell } from '@lopt/eval';
+import { pairedComparison, SUITES, type SuiteResult, type SuiteSummary, type TaskCell } from '@lopt/eval';
 import { formatNumber, formatPaired, renderMarkdownTable, renderTable } from './stats.js';
 
 /** The two tables of a suite run: per task, and overall. */
@@ -65,4 +65,11 @@ export function suiteText(result: SuiteResult, tables: SuiteTables): string {
 /** Both tables as markdown. */
 export function suiteMarkdown(tables: SuiteTables): string {
   return `${renderMarkdownTable(tables.perTask.header, tables.perTask.rows)}\n\n${renderMarkdownTable(tables.overall.header, tables.overall.rows)}\n`;
+}
+
+/** `lopt suite list`: each built-in suite, its description and its tasks (id, steps, task or family, options). */
+export function suiteListText(): string {
+  return Object.values(SUITES)
+    .map((s) => `${s.name}: ${s.description}\n${s.tasks.map((t) => `  ${t.id.padEnd(24)} ${String(t.steps).padStart(5)} steps  ${t.task ?? t.family} ${JSON.stringify(t.options ?? {})}`).join('\n')}\n`)
+    .join('');
 }
