@@ -6,7 +6,7 @@
  */
 export { constantTruncation, logUniformTruncation, neverEnding, checkTruncationSchedule } from './truncation.js';
 export type { TruncationSchedule, TruncationState } from './truncation.js';
-export { batchTheta, unbatchTheta, checkTruncatedStep, maskedMeanPerTask, unrollAll } from './truncated-step.js';
+export { batchTheta, unbatchTheta, checkTruncatedStep, initAtTheta, unrollStateInit, maskedMeanPerTask, unrollAll } from './truncated-step.js';
 export type {
   BatchedTheta,
   TruncatedStep,

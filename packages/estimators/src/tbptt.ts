@@ -11,7 +11,7 @@ import {
 } from '@lopt/core';
 import { checkKnownOptions, type EstimatorBaseOptions } from './common.js';
 import { disposeExcept } from './state.js';
-import { batchTheta, checkTruncatedStep, maskedMeanPerTask } from './truncated-step.js';
+import { batchTheta, checkTruncatedStep, unrollStateInit, maskedMeanPerTask } from './truncated-step.js';
 
 /** Options of {@link tbptt}. */
 export interface TbpttOptions extends EstimatorBaseOptions {
@@ -50,12 +50,7 @@ export function tbptt(options: TbpttOptions): GradientEstimator<TbpttState> {
   const n = step.numTasks;
   return {
     name: 'tbptt',
-    init(theta: TensorTree, key: Key): TbpttState {
-      const batched = batchTheta(theta, n);
-      const unroll = step.init(batched, key);
-      disposeExcept(batched, unroll, theta);
-      return { unroll };
-    },
+    init: unrollStateInit(step),
     estimate(theta: TensorTree, state: TbpttState, key: Key) {
       const { leaves, structure } = treeFlatten(theta);
       let nextUnroll: unknown;

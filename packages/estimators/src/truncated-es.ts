@@ -13,7 +13,7 @@ import {
 } from './common.js';
 import { disposeExcept } from './state.js';
 import { fractionMasked } from './tbptt.js';
-import { batchTheta, maskedMeanPerTask, unrollAll, type TruncatedUnrollOut } from './truncated-step.js';
+import { batchTheta, unrollStateInit, maskedMeanPerTask, unrollAll, type TruncatedUnrollOut } from './truncated-step.js';
 
 /** Options of {@link truncatedES}. */
 export type TruncatedESOptions = ESOptions;
@@ -40,12 +40,7 @@ export function truncatedES(options: TruncatedESOptions): GradientEstimator<Trun
   const n = step.numTasks;
   return {
     name: 'truncated-es',
-    init(theta: TensorTree, key: Key): TruncatedESState {
-      const batched = batchTheta(theta, n);
-      const unroll = step.init(batched, key);
-      disposeExcept(batched, unroll, theta);
-      return { unroll };
-    },
+    init: unrollStateInit(step),
     estimate(theta: TensorTree, state: TruncatedESState, key: Key) {
       const { perturbationKey, unrollKey } = estimateKeys(key);
       const eps = samplePerturbations(theta, perturbationKey, o.std, n);

@@ -15,7 +15,7 @@ import {
 import { disposeExcept } from './state.js';
 import { fractionMasked } from './tbptt.js';
 import { meanAbs } from './truncated-es.js';
-import { batchTheta, unrollAll, type TruncatedUnrollOut } from './truncated-step.js';
+import { batchTheta, initAtTheta, unrollAll, type TruncatedUnrollOut } from './truncated-step.js';
 
 /** Options of {@link truncatedPES}. */
 export type TruncatedPESOptions = ESOptions;
@@ -69,9 +69,7 @@ export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<Tr
   return {
     name: 'truncated-pes',
     init(theta: TensorTree, key: Key): TruncatedPESState {
-      const batched = batchTheta(theta, n);
-      const pos = step.init(batched, key);
-      disposeExcept(batched, pos, theta);
+      const pos = initAtTheta(step, theta, key);
       const { leaves, structure } = treeFlatten(theta);
       const accumulator = treeUnflatten(structure, leaves.map((x) => tf.zeros([n, ...x.shape])));
       // The - state starts as the same inner trainings as the + state.

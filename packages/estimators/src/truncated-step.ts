@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, treeMap, type Key, type TensorTree } from '@lopt/core';
+import { disposeExcept } from './state.js';
 
 /**
  * Meta-parameters for each of a truncated step's `numTasks` inner trainings, as one tree
@@ -147,6 +148,25 @@ export function checkTruncatedStep(option: string, value: unknown): TruncatedSte
 /** Theta repeated for `numTasks` tasks (leading task axis); differentiable with respect to theta. */
 export function batchTheta<T extends TensorTree>(theta: T, numTasks: number): T {
   return treeMap((x) => tf.tidy(() => tf.broadcastTo(tf.expandDims(x, 0), [numTasks, ...x.shape])), theta);
+}
+
+/**
+ * The truncated step's state started at `theta` repeated over its tasks (`step.init` of
+ * {@link batchTheta}), the estimators' usual worker-state init. `theta` stays the caller's.
+ */
+export function initAtTheta<S>(step: TruncatedStep<S>, theta: TensorTree, key: Key): S {
+  const batched = batchTheta(theta, step.numTasks);
+  const state = step.init(batched, key);
+  disposeExcept(batched, state, theta);
+  return state;
+}
+
+/**
+ * The `init` of an estimator whose worker state is `{ unroll }`: the truncated step's state
+ * started at theta ({@link initAtTheta}).
+ */
+export function unrollStateInit<S>(step: TruncatedStep<S>): (theta: TensorTree, key: Key) => { unroll: S } {
+  return (theta, key) => ({ unroll: initAtTheta(step, theta, key) });
 }
 
 /** Task `i`'s theta from a batched theta, for every task: `numTasks` trees (differentiable). */

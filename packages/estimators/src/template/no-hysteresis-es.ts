@@ -22,6 +22,7 @@ import {
   batchTheta,
   checkTruncatedStep,
   disposeExcept,
+  unrollStateInit,
   maskedMeanPerTask,
   type TruncatedStep,
 } from '../index.js';
@@ -51,13 +52,8 @@ export function noHysteresisES(options: NoHysteresisESOptions): GradientEstimato
   const n = step.numTasks;
   return {
     name: 'no-hysteresis-es',
-    // 2. init: build the persistent state from theta repeated over the tasks.
-    init(theta: TensorTree, key: Key): NoHysteresisESState {
-      const thetas = batchTheta(theta, n);
-      const unroll = step.init(thetas, key);
-      disposeExcept(thetas, unroll, theta);
-      return { unroll };
-    },
+    // 2. init: build the persistent state from theta repeated over the tasks (unrollStateInit).
+    init: unrollStateInit(step),
     // 3. estimate: pure in (theta, state, key); never dispose theta or state (the caller
     //    frees the old state with disposeReplaced); free everything else you create.
     estimate(theta: TensorTree, state: NoHysteresisESState, key: Key) {
