@@ -2,7 +2,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LoptError, checkNumber, disposeTree, foldIn, keyToJSON, type Key, type TensorTree } from '@lopt/core';
 import { checkEstimate, decodeEstimate, encodeTheta, type CollectedEstimates, type EstimateSource, type WorkerEstimate } from './estimate-source.js';
-import { checkRunName, connectRedis, runKeys, type EstimateJob, type EstimateJobResult, type RunKeys } from './redis-common.js';
+import { LIVE_WORKERS_SCRIPT, checkRunName, connectRedis, runKeys, type EstimateJob, type EstimateJobResult, type RunKeys } from './redis-common.js';
 
 /** Options of {@link redisEstimateSource}. */
 export interface RedisSourceOptions {
@@ -36,7 +36,7 @@ export interface RedisSourceStats {
   readonly requeued: number;
   /** Theta versions published again because Redis lost them (restart, flush, eviction). */
   readonly republished: number;
-  /** Workers whose heartbeat is live (at the last step). */
+  /** Workers whose heartbeat is live (counted at most once per second, at the end of a step). */
   readonly liveWorkers: number;
   /** Milliseconds spent publishing theta (encode + SET), summed over steps. */
   readonly broadcastMs: number;
@@ -95,6 +95,7 @@ class RedisSource implements EstimateSource {
   /** Set when Redis may have lost theta (a reconnect, a failed job): checked before the next wait. */
   private thetaInDoubt = false;
   private liveWorkers = 0;
+  private liveCountedAt = -Infinity;
   private broadcastMs = 0;
   private jobSeq = 0;
   private wake: (() => void) | undefined;
@@ -273,15 +274,12 @@ class RedisSource implements EstimateSource {
     return { estimates, metrics };
   }
 
+  /** Live workers from the run's heartbeat set: one script call, at most once per second. */
   private async countWorkers(): Promise<number> {
-    let cursor = '0';
-    let n = 0;
-    do {
-      const [next, found] = await (this.conn as Redis).scan(cursor, 'MATCH', this.keys.workers, 'COUNT', 1000);
-      cursor = next;
-      n += found.length;
-    } while (cursor !== '0');
-    return n;
+    const now = performance.now();
+    if (now - this.liveCountedAt < 1000) return this.liveWorkers;
+    this.liveCountedAt = now;
+    return Number(await (this.conn as Redis).eval(LIVE_WORKERS_SCRIPT, 1, this.keys.live));
   }
 
   async close(): Promise<void> {
