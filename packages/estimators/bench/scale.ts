@@ -1,13 +1,16 @@
 // `pnpm --filter @lopt/estimators bench:scale`: (1) outer steps/s of the same 2-slot run on a
 // pool of 1 and of 2 worker processes (interleaved); (2) a scaling simulation over Redis: 64
 // workers whose estimate is a sleep of the measured single-estimate time, reporting estimates/s at
-// the learner and the theta broadcast cost. Writes bench/results/scale.json.
+// the learner, the theta broadcast cost and Redis's CPU time per estimate (INFO cpu). Writes
+// bench/results/scale.json (SCALE_OUT=name writes bench/results/<name>.json; SCALE_POOL=0 skips
+// part 1 and SCALE_SLEEP_MS fixes the sleep, for back-to-back runs of the simulation).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { Redis } from 'ioredis';
 import { initBackend } from '@lopt/backend';
 import { disposeTree, foldIn, key, treeZerosLike, type TensorTree } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
@@ -53,15 +56,26 @@ async function simulate(url: string, sleepMs: number, workers: number) {
     return { index: job.index, version: job.version, worker: id, grad: treeZerosLike(theta as TensorTree), meanLoss: 1, metrics: {} };
   })));
   const source = redisEstimateSource({ redis: url, run, estimators: 1, metaBatch: workers, staleness: 1, prefetch: workers });
-  const steps = 30;
+  const steps = Number(process.env.SCALE_SIM_STEPS ?? 30);
+  const cpu0 = await redisCpuSeconds(url);
   const t0 = performance.now();
   const r = await metaTrain({ learnedOptimizer, estimators, steps, key: key(3), source });
   const seconds = (performance.now() - t0) / 1000;
   const stats = source.stats;
+  const redisCpuMsPerEstimate = ((await redisCpuSeconds(url)) - cpu0) * 1000 / stats.accepted;
   await source.close();
   await Promise.all(handles.map((h) => h.close()));
   disposeTree(r.theta);
-  return { workers, sleepMs, steps, estimatesPerSecond: stats.accepted / seconds, idealEstimatesPerSecond: (workers * 1000) / sleepMs, outerStepsPerSecond: steps / seconds, broadcastMsPerStep: stats.broadcastMs / steps, liveWorkers: stats.liveWorkers, rejected: stats.rejected };
+  return { workers, sleepMs, steps, estimatesPerSecond: stats.accepted / seconds, idealEstimatesPerSecond: (workers * 1000) / sleepMs, outerStepsPerSecond: steps / seconds, broadcastMsPerStep: stats.broadcastMs / steps, redisCpuMsPerEstimate, liveWorkers: stats.liveWorkers, rejected: stats.rejected };
+}
+
+/** Redis's own CPU time (user + sys) so far, from INFO cpu. */
+async function redisCpuSeconds(url: string): Promise<number> {
+  const c = new Redis(url);
+  const info = await c.info('cpu');
+  c.disconnect();
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
 }
 
 async function startRedis(): Promise<{ url: string; stop: () => void }> {
@@ -74,16 +88,16 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
 
 const load0 = loadavg();
 const rates: Record<string, number[]> = { '1': [], '2': [] };
-for (let rep = 0; rep < 2; rep++) for (const w of [1, 2]) rates[String(w)]!.push(await poolRate(w));
+if (process.env.SCALE_POOL !== '0') for (let rep = 0; rep < 2; rep++) for (const w of [1, 2]) rates[String(w)]!.push(await poolRate(w));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const pool = { stepsPerSecond1: rates['1'], stepsPerSecond2: rates['2'], ratio: mean(rates['2']!) / mean(rates['1']!) };
 console.log('pool', pool);
-const estimateMs = singleEstimateMs();
+const estimateMs = Number(process.env.SCALE_SLEEP_MS ?? 0) || singleEstimateMs();
 const redis = await startRedis();
 const sim = await simulate(redis.url, estimateMs, 64);
 redis.stop();
 console.log('simulation', sim);
 const out = { date: new Date().toISOString(), loadavgBefore: load0, loadavgAfter: loadavg(), backend: tf.getBackend(), pool, singleEstimateMs: estimateMs, simulation: sim };
 mkdirSync(join(here, 'results'), { recursive: true });
-writeFileSync(join(here, 'results', 'scale.json'), `${JSON.stringify(out, null, 2)}\n`);
+writeFileSync(join(here, 'results', `${process.env.SCALE_OUT ?? 'scale'}.json`), `${JSON.stringify(out, null, 2)}\n`);
 process.exit(0);

@@ -24,7 +24,8 @@ export interface RunKeys {
   readonly current: string;
   theta(generation: number, version: number): string;
   worker(id: string): string;
-  readonly workers: string;
+  /** Sorted set of live worker ids, scored by the Redis time (ms) their heartbeat expires. */
+  readonly live: string;
 }
 
 /** The Redis keys (and BullMQ queue name) of run `run`. */
@@ -37,9 +38,24 @@ export function runKeys(run: string): RunKeys {
     current: `${base}:current`,
     theta: (g, v) => `${base}:theta:${g}:${v}`,
     worker: (id) => `${base}:worker:${id}`,
-    workers: `${base}:worker:*`,
+    live: `${base}:live`,
   };
 }
+
+/**
+ * Lua for a heartbeat: `ZADD live <now + ttl> id` with the Redis server's clock, so workers on
+ * machines with skewed clocks agree. KEYS[1] = live set; ARGV = id, ttl ms.
+ */
+export const HEARTBEAT_SCRIPT = `local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 10)
+return now`;
+
+/** Lua counting live workers: drops expired heartbeats (server clock), returns ZCARD. KEYS[1] = live set. */
+export const LIVE_WORKERS_SCRIPT = `local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
+return redis.call('ZCARD', KEYS[1])`;
 
 /** The URL with its password replaced by `***` (for messages and logs). */
 export function redactUrl(url: string): string {

@@ -2,7 +2,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { LoptError, checkNumber, disposeTree, foldIn, keyToJSON, type Key, type TensorTree } from '@lopt/core';
 import { checkEstimate, decodeEstimate, encodeTheta, type CollectedEstimates, type EstimateSource, type WorkerEstimate } from './estimate-source.js';
-import { checkRunName, connectRedis, runKeys, type EstimateJob, type EstimateJobResult, type RunKeys } from './redis-common.js';
+import { LIVE_WORKERS_SCRIPT, checkRunName, connectRedis, runKeys, type EstimateJob, type EstimateJobResult, type RunKeys } from './redis-common.js';
 
 /** Options of {@link redisEstimateSource}. */
 export interface RedisSourceOptions {
@@ -34,7 +34,9 @@ export interface RedisSourceStats {
   readonly rejected: Readonly<Record<string, number>>;
   /** Jobs re-queued because Redis lost them (restart). */
   readonly requeued: number;
-  /** Workers whose heartbeat is live (at the last step). */
+  /** Theta versions published again because Redis lost them (restart, flush, eviction). */
+  readonly republished: number;
+  /** Workers whose heartbeat is live (counted at most once per second, at the end of a step). */
   readonly liveWorkers: number;
   /** Milliseconds spent publishing theta (encode + SET), summed over steps. */
   readonly broadcastMs: number;
@@ -89,7 +91,11 @@ class RedisSource implements EstimateSource {
   private readonly rejected: Record<string, number> = {};
   private accepted = 0;
   private requeued = 0;
+  private republished = 0;
+  /** Set when Redis may have lost theta (a reconnect, a failed job): checked before the next wait. */
+  private thetaInDoubt = false;
   private liveWorkers = 0;
+  private liveCountedAt = -Infinity;
   private broadcastMs = 0;
   private jobSeq = 0;
   private wake: (() => void) | undefined;
@@ -102,12 +108,14 @@ class RedisSource implements EstimateSource {
   }
 
   get stats(): RedisSourceStats {
-    return { generation: this.generation, accepted: this.accepted, rejected: { ...this.rejected }, requeued: this.requeued, liveWorkers: this.liveWorkers, broadcastMs: this.broadcastMs };
+    return { generation: this.generation, accepted: this.accepted, rejected: { ...this.rejected }, requeued: this.requeued, republished: this.republished, liveWorkers: this.liveWorkers, broadcastMs: this.broadcastMs };
   }
 
   async start(): Promise<void> {
     this.conn = await connectRedis(this.url);
     this.generation = await this.conn.incr(this.keys.generation);
+    // A reconnect may mean a restarted Redis that lost theta: check it before the next wait.
+    this.conn.on('ready', () => this.doubtTheta());
     this.queue = new Queue(this.keys.queue, { connection: this.conn, prefix: this.keys.prefix });
     this.queue.on('error', () => undefined);
     // Jobs a previous learner left waiting are void (another generation): drop them.
@@ -152,7 +160,33 @@ class RedisSource implements EstimateSource {
     if (!this.outstanding.delete(jobId)) return;
     this.settled.add(jobId);
     this.count('failed');
+    // The usual cause is a worker that found no theta for its job's version.
+    this.doubtTheta();
+  }
+
+  private doubtTheta(): void {
+    this.thetaInDoubt = true;
     this.wake?.();
+  }
+
+  private setTheta(version: number, bytes: Uint8Array) {
+    return (this.conn as Redis).set(this.keys.theta(this.generation, version), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'PX', this.c.thetaTtlMs);
+  }
+
+  /**
+   * Publishes again every theta version still within the staleness bound that Redis no
+   * longer has (a restarted or flushed Redis), and the current-version marker, so workers
+   * waiting for a version get it; one EXISTS per kept version when nothing was lost.
+   */
+  private async ensureTheta(step: number): Promise<void> {
+    this.thetaInDoubt = false;
+    const conn = this.conn as Redis;
+    for (const [version, bytes] of this.thetas) {
+      if ((await conn.exists(this.keys.theta(this.generation, version))) === 1) continue;
+      await this.setTheta(version, bytes);
+      this.republished++;
+    }
+    await conn.set(this.keys.current, `${this.generation}:${step}:${this.c.staleness}`);
   }
 
   private async publish(step: number, theta: TensorTree): Promise<void> {
@@ -160,9 +194,8 @@ class RedisSource implements EstimateSource {
     const bytes = encodeTheta(theta, step);
     this.thetas.set(step, bytes);
     for (const v of this.thetas.keys()) if (v < step - this.c.staleness) this.thetas.delete(v);
-    const conn = this.conn as Redis;
-    await conn.set(this.keys.theta(this.generation, step), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'PX', this.c.thetaTtlMs);
-    await conn.set(this.keys.current, `${this.generation}:${step}:${this.c.staleness}`);
+    await this.setTheta(step, bytes);
+    await (this.conn as Redis).set(this.keys.current, `${this.generation}:${step}:${this.c.staleness}`);
     this.broadcastMs += performance.now() - t0;
   }
 
@@ -192,15 +225,11 @@ class RedisSource implements EstimateSource {
   /** Re-checks outstanding jobs: results whose event was lost, and jobs a restarted Redis forgot. */
   private async reconcile(step: number): Promise<void> {
     const queue = this.queue as Queue;
+    await this.ensureTheta(step);
     for (const [jobId, j] of [...this.outstanding]) {
       const job = await queue.getJob(jobId);
       if (job === undefined || job === null) {
-        const bytes = this.thetas.get(j.data.version);
-        if (bytes === undefined) continue;
-        if (j.data.version === step || (await (this.conn as Redis).exists(this.keys.theta(this.generation, j.data.version))) === 0) {
-          await (this.conn as Redis).set(this.keys.theta(this.generation, j.data.version), Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'PX', this.c.thetaTtlMs);
-          await (this.conn as Redis).set(this.keys.current, `${this.generation}:${step}:${this.c.staleness}`);
-        }
+        if (!this.thetas.has(j.data.version)) continue;
         await queue.add('estimate', j.data, { jobId, removeOnComplete: { age: 60 }, removeOnFail: { age: 60 } });
         this.requeued++;
       } else if (job.finishedOn !== undefined && job.failedReason === undefined) this.onResult(jobId, job.returnvalue);
@@ -225,6 +254,7 @@ class RedisSource implements EstimateSource {
         }
         continue;
       }
+      if (this.thetaInDoubt) await this.ensureTheta(args.step);
       const fresh = [...this.outstanding.values()].filter((j) => args.step - j.data.version <= this.c.staleness).length;
       await this.addJobs(args.step, args.stepKey, this.c.metaBatch - estimates.length + this.c.prefetch - fresh);
       const woke = await new Promise<boolean>((resolve) => {
@@ -239,20 +269,17 @@ class RedisSource implements EstimateSource {
     }
     this.accepted += estimates.length;
     this.liveWorkers = await this.countWorkers();
-    const metrics: Record<string, number> = { estimates: estimates.length, generation: this.generation, liveWorkers: this.liveWorkers, requeued: this.requeued, staleness: Math.max(...estimates.map((e) => args.step - e.version)) };
+    const metrics: Record<string, number> = { estimates: estimates.length, generation: this.generation, liveWorkers: this.liveWorkers, requeued: this.requeued, republished: this.republished, staleness: Math.max(...estimates.map((e) => args.step - e.version)) };
     for (const [k, v] of Object.entries(this.rejected)) metrics[`rejected/${k}`] = v;
     return { estimates, metrics };
   }
 
+  /** Live workers from the run's heartbeat set: one script call, at most once per second. */
   private async countWorkers(): Promise<number> {
-    let cursor = '0';
-    let n = 0;
-    do {
-      const [next, found] = await (this.conn as Redis).scan(cursor, 'MATCH', this.keys.workers, 'COUNT', 1000);
-      cursor = next;
-      n += found.length;
-    } while (cursor !== '0');
-    return n;
+    const now = performance.now();
+    if (now - this.liveCountedAt < 1000) return this.liveWorkers;
+    this.liveCountedAt = now;
+    return Number(await (this.conn as Redis).eval(LIVE_WORKERS_SCRIPT, 1, this.keys.live));
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { LoptError, checkNumber, disposeReplaced, disposeTree, foldIn, key as makeKey, keyFromJSON, type GradientEstimator, type Key, type TensorTree } from '@lopt/core';
 import { decodeTheta, encodeEstimate, type WorkerEstimate } from './estimate-source.js';
 import { disposeExcept } from './state.js';
-import { checkRunName, connectRedis, runKeys, type EstimateJob, type EstimateJobResult, type RunKeys } from './redis-common.js';
+import { HEARTBEAT_SCRIPT, checkRunName, connectRedis, runKeys, type EstimateJob, type EstimateJobResult, type RunKeys } from './redis-common.js';
 
 /** Options of {@link runRedisWorker}. */
 export interface RedisWorkerOptions {
@@ -133,7 +133,14 @@ export async function runRedisWorker(o: RedisWorkerOptions, compute?: ComputeEst
   const worker = new Worker<EstimateJob, EstimateJobResult>(keys.queue, processor, { connection: conn, prefix: keys.prefix, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 2, concurrency: 1 });
   worker.on('failed', () => stats.failed++);
   worker.on('error', () => undefined); // connection errors: ioredis reconnects
-  const beat = () => conn.set(keys.worker(id), JSON.stringify({ host: hostname(), pid: process.pid, ...stats }), 'PX', 3 * heartbeatMs).catch(() => undefined);
+  // One key per worker with its counters (for people), and the run's live set (for the learner).
+  const beat = () =>
+    conn
+      .multi()
+      .set(keys.worker(id), JSON.stringify({ host: hostname(), pid: process.pid, ...stats }), 'PX', 3 * heartbeatMs)
+      .eval(HEARTBEAT_SCRIPT, 1, keys.live, id, 3 * heartbeatMs)
+      .exec()
+      .catch(() => undefined);
   await beat();
   const timer = setInterval(beat, heartbeatMs);
   return {
@@ -142,7 +149,7 @@ export async function runRedisWorker(o: RedisWorkerOptions, compute?: ComputeEst
     close: async () => {
       clearInterval(timer);
       await worker.close();
-      await conn.del(keys.worker(id)).catch(() => undefined);
+      await conn.multi().del(keys.worker(id)).zrem(keys.live, id).exec().catch(() => undefined);
       thetas.clear();
       own?.dispose();
       conn.disconnect();
