@@ -173,7 +173,7 @@ function foldedBias(ft: FusedTheta, iteration: number): Float64Array {
  * tensors the backend allocates (no copies). Otherwise (CPU backend) the kernel has its own
  * memory and data is copied in and out.
  */
-interface KernelSite {
+export interface KernelSite {
   readonly k: KernelExports;
   /** Byte address of a tensor's float32 data. */
   input(t: tf.Tensor): number;
@@ -266,48 +266,56 @@ function ownSite(bytesNeeded: number): KernelSite {
   };
 }
 
-/**
- * One fused AdafacMLPLOpt step for a tensor: the WebAssembly SIMD kernel for rank-2
- * tensors and plain JS for rank < 2 (biases and scalars, small). Throws for rank > 2 (the
- * caller uses the composed path there). Matches the composed reference to float32 rounding.
- */
-export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
-  if (p.rank > 2) throw new LoptError('INTERNAL', 'fusedAdafacStep handles rank <= 2');
-  if (p.rank < 2) return unfactoredStep(ft, iteration, p, g, prev);
-  if (!('row' in prev.fac)) throw new LoptError('INTERNAL', 'unfactored state for a rank-2 tensor');
-  const [R, C] = p.shape as [number, number];
-  const N = R * C;
-  const d0 = (factoredDims(p.shape) as [number, number])[1];
+/** Kernel addresses of one factored step: inputs, outputs (`[R,C]`, `[3,R,C]`, `[1,R,C]`) and temporaries. */
+export interface FactoredAddresses {
+  readonly G: number;
+  readonly P: number;
+  readonly M: number;
+  readonly RMS: number;
+  readonly OP: number;
+  readonly OM: number;
+  readonly OR: number;
+}
+
+/** Temporaries of one factored step (reusable from one step to the next). */
+export interface FactoredTemps {
+  readonly W: number;
+  readonly DEC: number;
+  readonly STATS: number;
+  readonly A: number;
+  readonly B: number;
+  readonly ROWSUM: number;
+  readonly COLSUM: number;
+  readonly CI: number;
+  readonly CJ: number;
+}
+
+/** Float32 temporaries one `[R, C]` factored step needs. */
+export function factoredTempFloats(R: number, C: number): number {
+  return 100 + 4 + 32 + 3 * R + 3 * C + R + C + 4 * R + 4 * C + 16 * 4;
+}
+
+/** Allocates the temporaries of an `[R, C]` step on `site`. */
+export function factoredTemps(site: KernelSite, R: number, C: number): FactoredTemps {
+  return {
+    W: site.temp(100),
+    DEC: site.temp(4),
+    STATS: site.temp(32),
+    A: site.temp(3 * R),
+    B: site.temp(3 * C),
+    ROWSUM: site.temp(R),
+    COLSUM: site.temp(C),
+    CI: site.temp(4 * R),
+    CJ: site.temp(4 * C),
+  };
+}
+
+/** Factored accumulators (small: R + C values per decay), in float64 then rounded; returns the new ones and the factors. */
+function factoredAccumulators(ft: FusedTheta, heap: Float32Array, t: FactoredTemps, R: number, C: number, d0: number, rowPrev: Float32Array, colPrev: Float32Array) {
   const lenRow = d0 === 1 ? R : C; // v_row drops axis d0
   const lenCol = d0 === 1 ? C : R;
-  const rowPrev = Float32Array.from(prev.fac.row.dataSync() as Float32Array);
-  const colPrev = Float32Array.from(prev.fac.col.dataSync() as Float32Array);
-  const tempFloats = 100 + 4 + 32 + 3 * R + 3 * C + R + C + 4 * R + 4 * C + 16 * 4;
-  const wb = wasmBackend();
-  const site = wb !== null ? sharedSite(wb, tempFloats) : ownSite((6 * N + 5 * N + tempFloats) * 4);
-  const k = site.k;
-  const G = site.input(g);
-  const P = site.input(p);
-  const M = site.input(prev.m);
-  const RMS = site.input(prev.rms);
-  const OP = site.output([R, C]);
-  const OM = site.output([3, R, C]);
-  const OR = site.output([1, R, C]);
-  const W = site.temp(100);
-  const DEC = site.temp(4);
-  const STATS = site.temp(32);
-  const A = site.temp(3 * R);
-  const B = site.temp(3 * C);
-  const ROWSUM = site.temp(R);
-  const COLSUM = site.temp(C);
-  const CI = site.temp(4 * R);
-  const CJ = site.temp(4 * C);
-  let heap = new Float32Array(site.buffer());
-  heap.fill(0, COLSUM / 4, COLSUM / 4 + C);
-  k.rowColSums(G, R, C, ROWSUM, COLSUM);
-  // Factored accumulators (small: R + C values per decay), in float64 then rounded.
-  const meanAxis1 = (i: number): number => (heap[ROWSUM / 4 + i] as number) / C; // per storage row
-  const meanAxis0 = (j: number): number => (heap[COLSUM / 4 + j] as number) / R; // per storage column
+  const meanAxis1 = (i: number): number => (heap[t.ROWSUM / 4 + i] as number) / C; // per storage row
+  const meanAxis0 = (j: number): number => (heap[t.COLSUM / 4 + j] as number) / R; // per storage column
   const rowMean = d0 === 1 ? meanAxis1 : meanAxis0;
   const colMean = d0 === 1 ? meanAxis0 : meanAxis1;
   const rowNext = new Float32Array(3 * lenRow);
@@ -330,19 +338,11 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
       colFactor[kk * lenCol + y] = safeRsqrt(v);
     }
   }
-  // A: factor per storage row i, B: per storage column j.
-  const [aF, bF] = d0 === 1 ? [rowFactor, colFactor] : [colFactor, rowFactor];
-  heap.set(aF, A / 4);
-  heap.set(bF, B / 4);
-  heap[DEC / 4] = ft.mom[0] as number;
-  heap[DEC / 4 + 1] = ft.mom[1] as number;
-  heap[DEC / 4 + 2] = ft.mom[2] as number;
-  heap[DEC / 4 + 3] = ft.rms;
-  new Float64Array(site.buffer(), STATS, 16).fill(0);
-  k.stats(G, P, M, RMS, OM, OR, A, B, R, C, DEC, STATS);
-  heap = new Float32Array(site.buffer());
-  const sums = new Float64Array(site.buffer(), STATS, 16);
-  // Normalization scales of the 16 per-element features, folded into W0.
+  return { rowNext, colNext, rowFactor, colFactor, lenRow, lenCol };
+}
+
+/** Writes the first-layer weights (feature scales folded in), the step-folded bias and the rest of the MLP at `W`. */
+function writeWeights(ft: FusedTheta, heap: Float32Array, sums: Float64Array, W: number, N: number, iteration: number): void {
   for (let f = 0; f < 16; f++) {
     const sc = rsqrt(1e-5 + (sums[f] as number) / N);
     const ref = KERNEL_FEATURES[f] as number;
@@ -356,43 +356,109 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
   heap.set(ft.b2, W / 4 + 96);
   heap[W / 4 + 98] = ft.expMult;
   heap[W / 4 + 99] = ft.stepMult;
-  // Tiled row/column features: value, rsqrt(value + 1e-8); their scales use the mean over the
-  // vector (each value is repeated the same number of times in the tensor).
-  const contrib = (vals: Float32Array, len: number, featBase: number, rsqrtBase: number): Float64Array => {
-    const out = new Float64Array(4 * len);
-    for (let kk = 0; kk < 3; kk++) {
-      let sv = 0;
-      let sr = 0;
-      for (let x = 0; x < len; x++) {
-        const v = vals[kk * len + x] as number;
-        sv += v * v;
-        sr += 1 / (v + 1e-8);
-      }
-      const scaleV = rsqrt(1e-5 + sv / len);
-      const scaleR = rsqrt(1e-5 + sr / len);
-      for (let x = 0; x < len; x++) {
-        const v = vals[kk * len + x] as number;
-        const fv = v * scaleV;
-        const fr = rsqrt(v + 1e-8) * scaleR;
-        for (let o = 0; o < 4; o++) {
-          out[o * len + x] = (out[o * len + x] as number) + fv * (ft.w0[(featBase + kk) * 4 + o] as number) + fr * (ft.w0[(rsqrtBase + kk) * 4 + o] as number);
-        }
+}
+
+/**
+ * Tiled row/column features: value, rsqrt(value + 1e-8); their scales use the mean over the
+ * vector (each value is repeated the same number of times in the tensor).
+ */
+function tiledContribution(ft: FusedTheta, vals: Float32Array, len: number, featBase: number, rsqrtBase: number): Float64Array {
+  const out = new Float64Array(4 * len);
+  for (let kk = 0; kk < 3; kk++) {
+    let sv = 0;
+    let sr = 0;
+    for (let x = 0; x < len; x++) {
+      const v = vals[kk * len + x] as number;
+      sv += v * v;
+      sr += 1 / (v + 1e-8);
+    }
+    const scaleV = rsqrt(1e-5 + sv / len);
+    const scaleR = rsqrt(1e-5 + sr / len);
+    for (let x = 0; x < len; x++) {
+      const v = vals[kk * len + x] as number;
+      const fv = v * scaleV;
+      const fr = rsqrt(v + 1e-8) * scaleR;
+      for (let o = 0; o < 4; o++) {
+        out[o * len + x] = (out[o * len + x] as number) + fv * (ft.w0[(featBase + kk) * 4 + o] as number) + fr * (ft.w0[(rsqrtBase + kk) * 4 + o] as number);
       }
     }
-    return out;
-  };
-  const rowC = contrib(rowNext, lenRow, 13, 19);
-  const colC = contrib(colNext, lenCol, 16, 22);
+  }
+  return out;
+}
+
+/**
+ * The kernel calls of one `[R, C]` factored step at the given addresses (one copy of a
+ * stacked tensor, or a whole tensor); returns the new factored accumulators `[3, lenRow]`,
+ * `[3, lenCol]`.
+ */
+export function factoredStepAt(site: KernelSite, t: FactoredTemps, ft: FusedTheta, iteration: number, a: FactoredAddresses, R: number, C: number, prev: { row: Float32Array; col: Float32Array }): { row: Float32Array; col: Float32Array } {
+  const k = site.k;
+  const N = R * C;
+  const d0 = (factoredDims([R, C]) as [number, number])[1];
+  let heap = new Float32Array(site.buffer());
+  heap.fill(0, t.COLSUM / 4, t.COLSUM / 4 + C);
+  k.rowColSums(a.G, R, C, t.ROWSUM, t.COLSUM);
+  const acc = factoredAccumulators(ft, heap, t, R, C, d0, prev.row, prev.col);
+  // A: factor per storage row i, B: per storage column j.
+  const [aF, bF] = d0 === 1 ? [acc.rowFactor, acc.colFactor] : [acc.colFactor, acc.rowFactor];
+  heap.set(aF, t.A / 4);
+  heap.set(bF, t.B / 4);
+  heap[t.DEC / 4] = ft.mom[0] as number;
+  heap[t.DEC / 4 + 1] = ft.mom[1] as number;
+  heap[t.DEC / 4 + 2] = ft.mom[2] as number;
+  heap[t.DEC / 4 + 3] = ft.rms;
+  new Float64Array(site.buffer(), t.STATS, 16).fill(0);
+  k.stats(a.G, a.P, a.M, a.RMS, a.OM, a.OR, t.A, t.B, R, C, t.DEC, t.STATS);
+  heap = new Float32Array(site.buffer());
+  // Normalization scales of the 16 per-element features, folded into W0.
+  writeWeights(ft, heap, new Float64Array(site.buffer(), t.STATS, 16), t.W, N, iteration);
+  const rowC = tiledContribution(ft, acc.rowNext, acc.lenRow, 13, 19);
+  const colC = tiledContribution(ft, acc.colNext, acc.lenCol, 16, 22);
   const [ci, cj] = d0 === 1 ? [rowC, colC] : [colC, rowC];
-  heap.set(ci, CI / 4);
-  heap.set(cj, CJ / 4);
-  k.apply(G, P, OM, OR, OP, A, B, CI, CJ, R, C, W);
+  heap.set(ci, t.CI / 4);
+  heap.set(cj, t.CJ / 4);
+  k.apply(a.G, a.P, a.OM, a.OR, a.OP, t.A, t.B, t.CI, t.CJ, R, C, t.W);
+  return { row: acc.rowNext, col: acc.colNext };
+}
+
+/**
+ * Where the kernel runs for one step: inside tfjs-wasm's memory (zero copy) when the WASM
+ * backend is active, else in the kernel's own memory. `extraBytes` is what `input`/`output`
+ * need in the own-memory case.
+ */
+export function kernelSite(tempFloats: number, extraBytes: number): KernelSite {
+  const wb = wasmBackend();
+  return wb !== null ? sharedSite(wb, tempFloats) : ownSite(extraBytes + tempFloats * 4);
+}
+
+/** The zero-copy site in tfjs-wasm's memory, or null when the WASM backend is not active. */
+export function sharedKernelSite(tempFloats: number): KernelSite | null {
+  const wb = wasmBackend();
+  return wb === null ? null : sharedSite(wb, tempFloats);
+}
+
+/**
+ * One fused AdafacMLPLOpt step for a tensor: the WebAssembly SIMD kernel for rank-2
+ * tensors and plain JS for rank < 2 (biases and scalars, small). Throws for rank > 2 (the
+ * caller uses the composed path there). Matches the composed reference to float32 rounding.
+ */
+export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
+  if (p.rank > 2) throw new LoptError('INTERNAL', 'fusedAdafacStep handles rank <= 2');
+  if (p.rank < 2) return unfactoredStep(ft, iteration, p, g, prev);
+  if (!('row' in prev.fac)) throw new LoptError('INTERNAL', 'unfactored state for a rank-2 tensor');
+  const [R, C] = p.shape as [number, number];
+  const N = R * C;
+  const rowPrev = Float32Array.from(prev.fac.row.dataSync() as Float32Array);
+  const colPrev = Float32Array.from(prev.fac.col.dataSync() as Float32Array);
+  const site = kernelSite(factoredTempFloats(R, C), (6 * N + 5 * N) * 4);
+  const a = { G: site.input(g), P: site.input(p), M: site.input(prev.m), RMS: site.input(prev.rms), OP: site.output([R, C]), OM: site.output([3, R, C]), OR: site.output([1, R, C]) };
+  const fac = factoredStepAt(site, factoredTemps(site, R, C), ft, iteration, a, R, C, { row: rowPrev, col: colPrev });
   const [newP, newM, newR] = site.finish() as [tf.Tensor, tf.Tensor, tf.Tensor];
   return {
     p: newP,
     m: newM,
     rms: newR,
-    fac: { row: tf.tensor(rowNext, [3, lenRow], 'float32'), col: tf.tensor(colNext, [3, lenCol], 'float32') },
+    fac: { row: tf.tensor(fac.row, prev.fac.row.shape, 'float32'), col: tf.tensor(fac.col, prev.fac.col.shape, 'float32') },
   };
 }
 
@@ -405,6 +471,33 @@ function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.T
   const mv = new Float32Array(readView(prev.m));
   const rv = new Float32Array(readView(prev.rms));
   const vv = new Float32Array(readView(prev.fac.diag));
+  const out = new Float32Array(n);
+  unfactoredStepAt(ft, iteration, n, { g: gv, p: pv, m: mv, rms: rv, v: vv, out });
+  return {
+    p: makeTensor(out, p.shape),
+    m: makeTensor(mv, [3, ...p.shape]),
+    rms: makeTensor(rv, [1, ...p.shape]),
+    fac: { diag: makeTensor(vv, [3, ...p.shape]) },
+  };
+}
+
+/** Copies of a stacked tensor's values (for {@link unfactoredStepAt} on the copies of a stacked leaf). */
+export function readCopy(t: tf.Tensor): Float32Array {
+  return new Float32Array(readView(t));
+}
+
+/**
+ * The unfactored step of `n` values on arrays (one copy of a stacked tensor, or a whole
+ * tensor): `m` `[3, n]`, `rms` `[1, n]` and `v` `[3, n]` are updated in place, the new
+ * parameter goes to `out`.
+ */
+export function unfactoredStepAt(
+  ft: FusedTheta,
+  iteration: number,
+  n: number,
+  a: { g: Float32Array; p: Float32Array; m: Float32Array; rms: Float32Array; v: Float32Array; out: Float32Array },
+): void {
+  const { g: gv, p: pv, m: mv, rms: rv, v: vv, out } = a;
   const F = 28;
   const x = new Float64Array(F * n);
   const c = ft.rms;
@@ -452,7 +545,6 @@ function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.T
   const w2 = ft.w2;
   const b1 = ft.b1;
   const b2 = ft.b2;
-  const out = new Float32Array(n);
   const h = new Float64Array(4);
   const h2 = new Float64Array(4);
   for (let e = 0; e < n; e++) {
@@ -474,10 +566,4 @@ function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.T
     }
     out[e] = (pv[e] as number) - dir * Math.exp(mag * ft.expMult) * ft.stepMult;
   }
-  return {
-    p: makeTensor(out, p.shape),
-    m: makeTensor(mv, [3, ...p.shape]),
-    rms: makeTensor(rv, [1, ...p.shape]),
-    fac: { diag: makeTensor(vv, [3, ...p.shape]) },
-  };
 }
