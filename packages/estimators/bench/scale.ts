@@ -15,17 +15,24 @@ import { initBackend } from '@lopt/backend';
 import { disposeTree, foldIn, key, treeZerosLike, type TensorTree } from '@lopt/core';
 import { adam } from '@lopt/optimizers';
 import { metaTrain, redisEstimateSource, runRedisWorker } from '../src/node.ts';
-import { scaleProblem } from './scale-problem.ts';
+import { poolProblems, scaleProblem } from './scale-problem.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 await initBackend({ backend: (process.env.LOPT_BACKEND as 'wasm' | 'cpu' | undefined) ?? 'wasm' });
-const STEPS = Number(process.env.SCALE_STEPS ?? 24);
-const WARM = 4;
+// Outer steps per pool run, and the first WARM of them left out: a worker's first ~40 estimates
+// run 2-6x slower (JIT warm-up), and a worker of a 2-worker pool reaches its 40th estimate
+// after twice as many steps as the single worker, so a short warm-up understates 2 workers.
+const STEPS = Number(process.env.SCALE_STEPS ?? 100);
+const WARM = Number(process.env.SCALE_WARM ?? 40);
+if (!(STEPS >= WARM + 2)) throw new Error(`SCALE_STEPS (${STEPS}) must exceed SCALE_WARM (${WARM}) by at least 2.`);
+
+// The pool's problem: 'quadratic' (default, as before) or 'quickstart' (the preset's estimator).
+const POOL_PROBLEM = (process.env.SCALE_POOL_PROBLEM ?? 'quadratic') as keyof typeof poolProblems;
 
 async function poolRate(workers: number): Promise<number> {
-  const { learnedOptimizer, estimators } = scaleProblem(2);
+  const { learnedOptimizer, estimators } = poolProblems[POOL_PROBLEM](2);
   const times: number[] = [];
-  const r = await metaTrain({ learnedOptimizer, estimators, steps: STEPS, key: key(1), outerOptimizer: adam({ learningRate: 1e-3 }), workers: { workers, script: join(here, 'scale-worker.ts'), args: ['2'], execArgv: ['--import', 'tsx'] }, onStep: () => void times.push(performance.now()) });
+  const r = await metaTrain({ learnedOptimizer, estimators, steps: STEPS, key: key(1), outerOptimizer: adam({ learningRate: 1e-3 }), workers: { workers, script: join(here, 'scale-worker.ts'), args: ['2', POOL_PROBLEM], execArgv: ['--import', 'tsx'] }, onStep: () => void times.push(performance.now()) });
   disposeTree(r.theta);
   return (STEPS - WARM) / (((times[STEPS - 1] as number) - (times[WARM - 1] as number)) / 1000);
 }
@@ -97,7 +104,7 @@ const redis = await startRedis();
 const sim = await simulate(redis.url, estimateMs, 64);
 redis.stop();
 console.log('simulation', sim);
-const out = { date: new Date().toISOString(), loadavgBefore: load0, loadavgAfter: loadavg(), backend: tf.getBackend(), pool, singleEstimateMs: estimateMs, simulation: sim };
+const out = { date: new Date().toISOString(), loadavgBefore: load0, loadavgAfter: loadavg(), backend: tf.getBackend(), pool: { problem: POOL_PROBLEM, steps: STEPS, warmSteps: WARM, ...pool }, singleEstimateMs: estimateMs, simulation: sim };
 mkdirSync(join(here, 'results'), { recursive: true });
 writeFileSync(join(here, 'results', `${process.env.SCALE_OUT ?? 'scale'}.json`), `${JSON.stringify(out, null, 2)}\n`);
 process.exit(0);

@@ -173,7 +173,7 @@ function foldedBias(ft: FusedTheta, iteration: number): Float64Array {
  * tensors the backend allocates (no copies). Otherwise (CPU backend) the kernel has its own
  * memory and data is copied in and out.
  */
-interface KernelSite {
+export interface KernelSite {
   readonly k: KernelExports;
   /** Byte address of a tensor's float32 data. */
   input(t: tf.Tensor): number;
@@ -266,68 +266,103 @@ function ownSite(bytesNeeded: number): KernelSite {
   };
 }
 
-/** One side (rows or columns) of a factored accumulator: previous values, the gradient mean per entry, length. */
-interface FactoredSide {
-  readonly prev: Float32Array;
-  readonly mean: (x: number) => number;
-  readonly len: number;
+/** Kernel addresses of one factored step: inputs, outputs (`[R,C]`, `[3,R,C]`, `[1,R,C]`) and temporaries. */
+export interface FactoredAddresses {
+  readonly G: number;
+  readonly P: number;
+  readonly M: number;
+  readonly RMS: number;
+  readonly OP: number;
+  readonly OM: number;
+  readonly OR: number;
 }
 
-/**
- * The next factored accumulators of the three decays (float64, rounded to float32) and their
- * factors: rows normalized by their mean, columns as they are (`safeRsqrt`).
- */
-function factoredAccumulators(decays: ArrayLike<number>, row: FactoredSide, col: FactoredSide): { rowNext: Float32Array; colNext: Float32Array; rowFactor: Float64Array; colFactor: Float64Array } {
-  const rowNext = new Float32Array(3 * row.len);
-  const colNext = new Float32Array(3 * col.len);
-  const rowFactor = new Float64Array(3 * row.len);
-  const colFactor = new Float64Array(3 * col.len);
+/** Temporaries of one factored step (reusable from one step to the next). */
+export interface FactoredTemps {
+  readonly W: number;
+  readonly DEC: number;
+  readonly STATS: number;
+  readonly A: number;
+  readonly B: number;
+  readonly ROWSUM: number;
+  readonly COLSUM: number;
+  readonly CI: number;
+  readonly CJ: number;
+}
+
+/** Float32 temporaries one `[R, C]` factored step needs. */
+export function factoredTempFloats(R: number, C: number): number {
+  return 100 + 4 + 32 + 3 * R + 3 * C + R + C + 4 * R + 4 * C + 16 * 4;
+}
+
+/** Allocates the temporaries of an `[R, C]` step on `site`. */
+export function factoredTemps(site: KernelSite, R: number, C: number): FactoredTemps {
+  return {
+    W: site.temp(100),
+    DEC: site.temp(4),
+    STATS: site.temp(32),
+    A: site.temp(3 * R),
+    B: site.temp(3 * C),
+    ROWSUM: site.temp(R),
+    COLSUM: site.temp(C),
+    CI: site.temp(4 * R),
+    CJ: site.temp(4 * C),
+  };
+}
+
+/** Factored accumulators (small: R + C values per decay), in float64 then rounded; returns the new ones and the factors. */
+function factoredAccumulators(ft: FusedTheta, heap: Float32Array, t: FactoredTemps, R: number, C: number, d0: number, rowPrev: Float32Array, colPrev: Float32Array) {
+  const lenRow = d0 === 1 ? R : C; // v_row drops axis d0
+  const lenCol = d0 === 1 ? C : R;
+  const meanAxis1 = (i: number): number => (heap[t.ROWSUM / 4 + i] as number) / C; // per storage row
+  const meanAxis0 = (j: number): number => (heap[t.COLSUM / 4 + j] as number) / R; // per storage column
+  const rowMean = d0 === 1 ? meanAxis1 : meanAxis0;
+  const colMean = d0 === 1 ? meanAxis0 : meanAxis1;
+  const rowNext = new Float32Array(3 * lenRow);
+  const colNext = new Float32Array(3 * lenCol);
+  const rowFactor = new Float64Array(3 * lenRow);
+  const colFactor = new Float64Array(3 * lenCol);
   for (let kk = 0; kk < 3; kk++) {
-    const c = decays[kk] as number;
+    const c = ft.fac[kk] as number;
     let mean = 0;
-    for (let x = 0; x < row.len; x++) {
-      const v = f32(c * (row.prev[kk * row.len + x] as number) + (1 - c) * row.mean(x));
-      rowNext[kk * row.len + x] = v;
+    for (let x = 0; x < lenRow; x++) {
+      const v = f32(c * (rowPrev[kk * lenRow + x] as number) + (1 - c) * rowMean(x));
+      rowNext[kk * lenRow + x] = v;
       mean += v;
     }
-    mean /= row.len;
-    for (let x = 0; x < row.len; x++) rowFactor[kk * row.len + x] = safeRsqrt((rowNext[kk * row.len + x] as number) / (mean + 1e-9));
-    for (let y = 0; y < col.len; y++) {
-      const v = f32(c * (col.prev[kk * col.len + y] as number) + (1 - c) * col.mean(y));
-      colNext[kk * col.len + y] = v;
-      colFactor[kk * col.len + y] = safeRsqrt(v);
+    mean /= lenRow;
+    for (let x = 0; x < lenRow; x++) rowFactor[kk * lenRow + x] = safeRsqrt((rowNext[kk * lenRow + x] as number) / (mean + 1e-9));
+    for (let y = 0; y < lenCol; y++) {
+      const v = f32(c * (colPrev[kk * lenCol + y] as number) + (1 - c) * colMean(y));
+      colNext[kk * lenCol + y] = v;
+      colFactor[kk * lenCol + y] = safeRsqrt(v);
     }
   }
-  return { rowNext, colNext, rowFactor, colFactor };
+  return { rowNext, colNext, rowFactor, colFactor, lenRow, lenCol };
 }
 
-/**
- * Writes the kernel's 100 weights at float index `w` of the heap: W0 of the 16 per-element
- * features with their normalization scales (from the feature sums of squares) folded in, the
- * folded bias, W1, b1, W2, b2, expMult and stepMult.
- */
-function writeKernelWeights(heap: Float32Array, w: number, ft: FusedTheta, sums: Float64Array, N: number, iteration: number): void {
+/** Writes the first-layer weights (feature scales folded in), the step-folded bias and the rest of the MLP at `W`. */
+function writeWeights(ft: FusedTheta, heap: Float32Array, sums: Float64Array, W: number, N: number, iteration: number): void {
   for (let f = 0; f < 16; f++) {
     const sc = rsqrt(1e-5 + (sums[f] as number) / N);
     const ref = KERNEL_FEATURES[f] as number;
-    for (let o = 0; o < 4; o++) heap[w + f * 4 + o] = sc * (ft.w0[ref * 4 + o] as number);
+    for (let o = 0; o < 4; o++) heap[W / 4 + f * 4 + o] = sc * (ft.w0[ref * 4 + o] as number);
   }
   const bias = foldedBias(ft, iteration);
-  for (let o = 0; o < 4; o++) heap[w + 64 + o] = bias[o] as number;
-  heap.set(ft.w1, w + 68);
-  heap.set(ft.b1, w + 84);
-  heap.set(ft.w2, w + 88);
-  heap.set(ft.b2, w + 96);
-  heap[w + 98] = ft.expMult;
-  heap[w + 99] = ft.stepMult;
+  for (let o = 0; o < 4; o++) heap[W / 4 + 64 + o] = bias[o] as number;
+  heap.set(ft.w1, W / 4 + 68);
+  heap.set(ft.b1, W / 4 + 84);
+  heap.set(ft.w2, W / 4 + 88);
+  heap.set(ft.b2, W / 4 + 96);
+  heap[W / 4 + 98] = ft.expMult;
+  heap[W / 4 + 99] = ft.stepMult;
 }
 
 /**
- * The first layer's contribution of the tiled row (or column) features: value and
- * rsqrt(value + 1e-8) of each decay, normalized by the mean over the vector (each value is
- * repeated the same number of times in the tensor); `[4, len]` flattened.
+ * Tiled row/column features: value, rsqrt(value + 1e-8); their scales use the mean over the
+ * vector (each value is repeated the same number of times in the tensor).
  */
-function tiledFeatureContrib(w0: ArrayLike<number>, vals: Float32Array, len: number, featBase: number, rsqrtBase: number): Float64Array {
+function tiledContribution(ft: FusedTheta, vals: Float32Array, len: number, featBase: number, rsqrtBase: number): Float64Array {
   const out = new Float64Array(4 * len);
   for (let kk = 0; kk < 3; kk++) {
     let sv = 0;
@@ -344,11 +379,62 @@ function tiledFeatureContrib(w0: ArrayLike<number>, vals: Float32Array, len: num
       const fv = v * scaleV;
       const fr = rsqrt(v + 1e-8) * scaleR;
       for (let o = 0; o < 4; o++) {
-        out[o * len + x] = (out[o * len + x] as number) + fv * (w0[(featBase + kk) * 4 + o] as number) + fr * (w0[(rsqrtBase + kk) * 4 + o] as number);
+        out[o * len + x] = (out[o * len + x] as number) + fv * (ft.w0[(featBase + kk) * 4 + o] as number) + fr * (ft.w0[(rsqrtBase + kk) * 4 + o] as number);
       }
     }
   }
   return out;
+}
+
+/**
+ * The kernel calls of one `[R, C]` factored step at the given addresses (one copy of a
+ * stacked tensor, or a whole tensor); returns the new factored accumulators `[3, lenRow]`,
+ * `[3, lenCol]`.
+ */
+export function factoredStepAt(site: KernelSite, t: FactoredTemps, ft: FusedTheta, iteration: number, a: FactoredAddresses, R: number, C: number, prev: { row: Float32Array; col: Float32Array }): { row: Float32Array; col: Float32Array } {
+  const k = site.k;
+  const N = R * C;
+  const d0 = (factoredDims([R, C]) as [number, number])[1];
+  let heap = new Float32Array(site.buffer());
+  heap.fill(0, t.COLSUM / 4, t.COLSUM / 4 + C);
+  k.rowColSums(a.G, R, C, t.ROWSUM, t.COLSUM);
+  const acc = factoredAccumulators(ft, heap, t, R, C, d0, prev.row, prev.col);
+  // A: factor per storage row i, B: per storage column j.
+  const [aF, bF] = d0 === 1 ? [acc.rowFactor, acc.colFactor] : [acc.colFactor, acc.rowFactor];
+  heap.set(aF, t.A / 4);
+  heap.set(bF, t.B / 4);
+  heap[t.DEC / 4] = ft.mom[0] as number;
+  heap[t.DEC / 4 + 1] = ft.mom[1] as number;
+  heap[t.DEC / 4 + 2] = ft.mom[2] as number;
+  heap[t.DEC / 4 + 3] = ft.rms;
+  new Float64Array(site.buffer(), t.STATS, 16).fill(0);
+  k.stats(a.G, a.P, a.M, a.RMS, a.OM, a.OR, t.A, t.B, R, C, t.DEC, t.STATS);
+  heap = new Float32Array(site.buffer());
+  // Normalization scales of the 16 per-element features, folded into W0.
+  writeWeights(ft, heap, new Float64Array(site.buffer(), t.STATS, 16), t.W, N, iteration);
+  const rowC = tiledContribution(ft, acc.rowNext, acc.lenRow, 13, 19);
+  const colC = tiledContribution(ft, acc.colNext, acc.lenCol, 16, 22);
+  const [ci, cj] = d0 === 1 ? [rowC, colC] : [colC, rowC];
+  heap.set(ci, t.CI / 4);
+  heap.set(cj, t.CJ / 4);
+  k.apply(a.G, a.P, a.OM, a.OR, a.OP, t.A, t.B, t.CI, t.CJ, R, C, t.W);
+  return { row: acc.rowNext, col: acc.colNext };
+}
+
+/**
+ * Where the kernel runs for one step: inside tfjs-wasm's memory (zero copy) when the WASM
+ * backend is active, else in the kernel's own memory. `extraBytes` is what `input`/`output`
+ * need in the own-memory case.
+ */
+export function kernelSite(tempFloats: number, extraBytes: number): KernelSite {
+  const wb = wasmBackend();
+  return wb !== null ? sharedSite(wb, tempFloats) : ownSite(extraBytes + tempFloats * 4);
+}
+
+/** The zero-copy site in tfjs-wasm's memory, or null when the WASM backend is not active. */
+export function sharedKernelSite(tempFloats: number): KernelSite | null {
+  const wb = wasmBackend();
+  return wb === null ? null : sharedSite(wb, tempFloats);
 }
 
 /**
@@ -362,76 +448,57 @@ export function fusedAdafacStep(ft: FusedTheta, iteration: number, p: tf.Tensor,
   if (!('row' in prev.fac)) throw new LoptError('INTERNAL', 'unfactored state for a rank-2 tensor');
   const [R, C] = p.shape as [number, number];
   const N = R * C;
-  const d0 = (factoredDims(p.shape) as [number, number])[1];
-  const lenRow = d0 === 1 ? R : C; // v_row drops axis d0
-  const lenCol = d0 === 1 ? C : R;
   const rowPrev = Float32Array.from(prev.fac.row.dataSync() as Float32Array);
   const colPrev = Float32Array.from(prev.fac.col.dataSync() as Float32Array);
-  const tempFloats = 100 + 4 + 32 + 3 * R + 3 * C + R + C + 4 * R + 4 * C + 16 * 4;
-  const wb = wasmBackend();
-  const site = wb !== null ? sharedSite(wb, tempFloats) : ownSite((6 * N + 5 * N + tempFloats) * 4);
-  const k = site.k;
-  const G = site.input(g);
-  const P = site.input(p);
-  const M = site.input(prev.m);
-  const RMS = site.input(prev.rms);
-  const OP = site.output([R, C]);
-  const OM = site.output([3, R, C]);
-  const OR = site.output([1, R, C]);
-  const W = site.temp(100);
-  const DEC = site.temp(4);
-  const STATS = site.temp(32);
-  const A = site.temp(3 * R);
-  const B = site.temp(3 * C);
-  const ROWSUM = site.temp(R);
-  const COLSUM = site.temp(C);
-  const CI = site.temp(4 * R);
-  const CJ = site.temp(4 * C);
-  let heap = new Float32Array(site.buffer());
-  heap.fill(0, COLSUM / 4, COLSUM / 4 + C);
-  k.rowColSums(G, R, C, ROWSUM, COLSUM);
-  // Factored accumulators (small: R + C values per decay), in float64 then rounded.
-  const meanAxis1 = (i: number): number => (heap[ROWSUM / 4 + i] as number) / C; // per storage row
-  const meanAxis0 = (j: number): number => (heap[COLSUM / 4 + j] as number) / R; // per storage column
-  const rowMean = d0 === 1 ? meanAxis1 : meanAxis0;
-  const colMean = d0 === 1 ? meanAxis0 : meanAxis1;
-  const { rowNext, colNext, rowFactor, colFactor } = factoredAccumulators(ft.fac, { prev: rowPrev, mean: rowMean, len: lenRow }, { prev: colPrev, mean: colMean, len: lenCol });
-  // A: factor per storage row i, B: per storage column j.
-  const [aF, bF] = d0 === 1 ? [rowFactor, colFactor] : [colFactor, rowFactor];
-  heap.set(aF, A / 4);
-  heap.set(bF, B / 4);
-  heap[DEC / 4] = ft.mom[0] as number;
-  heap[DEC / 4 + 1] = ft.mom[1] as number;
-  heap[DEC / 4 + 2] = ft.mom[2] as number;
-  heap[DEC / 4 + 3] = ft.rms;
-  new Float64Array(site.buffer(), STATS, 16).fill(0);
-  k.stats(G, P, M, RMS, OM, OR, A, B, R, C, DEC, STATS);
-  heap = new Float32Array(site.buffer());
-  writeKernelWeights(heap, W / 4, ft, new Float64Array(site.buffer(), STATS, 16), N, iteration);
-  const rowC = tiledFeatureContrib(ft.w0, rowNext, lenRow, 13, 19);
-  const colC = tiledFeatureContrib(ft.w0, colNext, lenCol, 16, 22);
-  const [ci, cj] = d0 === 1 ? [rowC, colC] : [colC, rowC];
-  heap.set(ci, CI / 4);
-  heap.set(cj, CJ / 4);
-  k.apply(G, P, OM, OR, OP, A, B, CI, CJ, R, C, W);
+  const site = kernelSite(factoredTempFloats(R, C), (6 * N + 5 * N) * 4);
+  const a = { G: site.input(g), P: site.input(p), M: site.input(prev.m), RMS: site.input(prev.rms), OP: site.output([R, C]), OM: site.output([3, R, C]), OR: site.output([1, R, C]) };
+  const fac = factoredStepAt(site, factoredTemps(site, R, C), ft, iteration, a, R, C, { row: rowPrev, col: colPrev });
   const [newP, newM, newR] = site.finish() as [tf.Tensor, tf.Tensor, tf.Tensor];
   return {
     p: newP,
     m: newM,
     rms: newR,
-    fac: { row: tf.tensor(rowNext, [3, lenRow], 'float32'), col: tf.tensor(colNext, [3, lenCol], 'float32') },
+    fac: { row: tf.tensor(fac.row, prev.fac.row.shape, 'float32'), col: tf.tensor(fac.col, prev.fac.col.shape, 'float32') },
   };
 }
 
-/** Number of per-element features of the unfactored (rank < 2) step. */
-const UNFACTORED_FEATURES = 28;
+/** The rank < 2 case (unfactored v), in plain JS: these tensors are biases and scalars. */
+function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
+  if (!('diag' in prev.fac)) throw new LoptError('INTERNAL', 'factored state for a rank < 2 tensor');
+  const n = p.size;
+  const gv = new Float32Array(readView(g));
+  const pv = new Float32Array(readView(p));
+  const mv = new Float32Array(readView(prev.m));
+  const rv = new Float32Array(readView(prev.rms));
+  const vv = new Float32Array(readView(prev.fac.diag));
+  const out = new Float32Array(n);
+  unfactoredStepAt(ft, iteration, n, { g: gv, p: pv, m: mv, rms: rv, v: vv, out });
+  return {
+    p: makeTensor(out, p.shape),
+    m: makeTensor(mv, [3, ...p.shape]),
+    rms: makeTensor(rv, [1, ...p.shape]),
+    fac: { diag: makeTensor(vv, [3, ...p.shape]) },
+  };
+}
+
+/** Copies of a stacked tensor's values (for {@link unfactoredStepAt} on the copies of a stacked leaf). */
+export function readCopy(t: tf.Tensor): Float32Array {
+  return new Float32Array(readView(t));
+}
 
 /**
- * The unfactored step's features `[28, n]` (flattened), each normalized by its root mean
- * square, updating the accumulators `mv`, `rv`, `vv` in place (float32 rounding).
+ * The unfactored step of `n` values on arrays (one copy of a stacked tensor, or a whole
+ * tensor): `m` `[3, n]`, `rms` `[1, n]` and `v` `[3, n]` are updated in place, the new
+ * parameter goes to `out`.
  */
-function unfactoredFeatures(ft: FusedTheta, n: number, gv: Float32Array, pv: Float32Array, mv: Float32Array, rv: Float32Array, vv: Float32Array): Float64Array {
-  const F = UNFACTORED_FEATURES;
+export function unfactoredStepAt(
+  ft: FusedTheta,
+  iteration: number,
+  n: number,
+  a: { g: Float32Array; p: Float32Array; m: Float32Array; rms: Float32Array; v: Float32Array; out: Float32Array },
+): void {
+  const { g: gv, p: pv, m: mv, rms: rv, v: vv, out } = a;
+  const F = 28;
   const x = new Float64Array(F * n);
   const c = ft.rms;
   const mom = ft.mom;
@@ -472,20 +539,12 @@ function unfactoredFeatures(ft: FusedTheta, n: number, gv: Float32Array, pv: Flo
     const scale = 1 / Math.sqrt(1e-5 + sum / n);
     for (let e = 0; e < n; e++) x[f * n + e] = (x[f * n + e] as number) * scale;
   }
-  return x;
-}
-
-/** The per-element update MLP (ReLU, ReLU, direction and magnitude heads) applied to the features: the new parameters. */
-function applyUpdateMlp(ft: FusedTheta, iteration: number, x: Float64Array, pv: Float32Array): Float32Array {
-  const n = pv.length;
-  const F = UNFACTORED_FEATURES;
   const bias = foldedBias(ft, iteration);
   const w0 = ft.w0;
   const w1 = ft.w1;
   const w2 = ft.w2;
   const b1 = ft.b1;
   const b2 = ft.b2;
-  const out = new Float32Array(n);
   const h = new Float64Array(4);
   const h2 = new Float64Array(4);
   for (let e = 0; e < n; e++) {
@@ -507,24 +566,4 @@ function applyUpdateMlp(ft: FusedTheta, iteration: number, x: Float64Array, pv: 
     }
     out[e] = (pv[e] as number) - dir * Math.exp(mag * ft.expMult) * ft.stepMult;
   }
-  return out;
-}
-
-/** The rank < 2 case (unfactored v), in plain JS: these tensors are biases and scalars. */
-function unfactoredStep(ft: FusedTheta, iteration: number, p: tf.Tensor, g: tf.Tensor, prev: { m: tf.Tensor; rms: tf.Tensor; fac: FactoredSlot }): FusedLeafResult {
-  if (!('diag' in prev.fac)) throw new LoptError('INTERNAL', 'factored state for a rank < 2 tensor');
-  const n = p.size;
-  const gv = new Float32Array(readView(g));
-  const pv = new Float32Array(readView(p));
-  const mv = new Float32Array(readView(prev.m));
-  const rv = new Float32Array(readView(prev.rms));
-  const vv = new Float32Array(readView(prev.fac.diag));
-  const x = unfactoredFeatures(ft, n, gv, pv, mv, rv, vv);
-  const out = applyUpdateMlp(ft, iteration, x, pv);
-  return {
-    p: makeTensor(out, p.shape),
-    m: makeTensor(mv, [3, ...p.shape]),
-    rms: makeTensor(rv, [1, ...p.shape]),
-    fac: { diag: makeTensor(vv, [3, ...p.shape]) },
-  };
 }

@@ -25,6 +25,11 @@ function makeParams(k: number): TensorTree {
   return { w: normal(foldIn(key(k), 1), [5, 3]), b: normal(foldIn(key(k), 2), [3]), c: normal(foldIn(key(k), 3), [4, 2, 6]) };
 }
 
+/** Params of rank <= 2 only (a matrix with more rows, one with more columns, a vector, a scalar): the fused kernel's domain. */
+function makeFusedParams(k: number): TensorTree {
+  return { w: normal(foldIn(key(k), 1), [7, 5]), v: normal(foldIn(key(k), 4), [3, 6]), b: normal(foldIn(key(k), 2), [5]), s: normal(foldIn(key(k), 3), []) };
+}
+
 /** K thetas: the initial theta plus per-copy perturbations (as PES's theta +/- eps_i). */
 function makeThetas(lopt: LearnedOptimizer, k: number, std: number): TensorTree[] {
   const theta = lopt.init(key(7));
@@ -37,10 +42,10 @@ function makeThetas(lopt: LearnedOptimizer, k: number, std: number): TensorTree[
 }
 
 /** Runs `steps` updates of K copies per copy and batched; returns max |difference| of params and states. */
-function compare(lopt: LearnedOptimizer, k: number, steps: number, std: number): { maxDiff: number; maxScale: number } {
+function compare(lopt: LearnedOptimizer, k: number, steps: number, std: number, params: (k: number) => TensorTree = makeParams): { maxDiff: number; maxScale: number } {
   const thetas = makeThetas(lopt, k, std);
   const singles = thetas.map((t) => lopt.optimizer(t));
-  let states: OptState<unknown>[] = thetas.map((_, i) => singles[i]!.init(makeParams(i), { numSteps: 50 }) as OptState<unknown>);
+  let states: OptState<unknown>[] = thetas.map((_, i) => singles[i]!.init(params(i), { numSteps: 50 }) as OptState<unknown>);
   // copies start at different iterations, as desynchronized inner trainings do
   states = states.map((s, i) => ({ ...s, iteration: 3 * i }));
   const stackedThetas = stackTrees(thetas);
@@ -51,7 +56,7 @@ function compare(lopt: LearnedOptimizer, k: number, steps: number, std: number):
     iterations: states.map((s) => s.iteration),
   };
   for (let s = 0; s < steps; s++) {
-    const grads = states.map((_, i) => makeParams(1000 + 31 * s + i));
+    const grads = states.map((_, i) => params(1000 + 31 * s + i));
     states = states.map((st, i) => advance(singles[i]!, st, grads[i]!, {}));
     const g = stackTrees(grads);
     vs = advanceVectorized(vopt, vs, g);
@@ -96,6 +101,32 @@ describe('vectorized learned optimizers', () => {
       });
     }
   }
+
+  for (const k of [1, 5]) {
+    it(`adafacMlpLOpt (fused, params of rank <= 2): K=${k} stacked copies equal the per-copy fused updates exactly`, () => {
+      // Both sides run the same kernel on the same values; the stacked path only reads and
+      // writes the copies in place, so the results are bit-identical.
+      const { maxDiff, maxScale } = compare(adafacMlpLOpt({ fused: true }), k, 5, 0.05, makeFusedParams);
+      expect(maxScale).toBeGreaterThan(0.1);
+      expect(maxDiff).toBe(0);
+    });
+  }
+
+  it('adafacMlpLOpt (fused, params of rank <= 2): stacked updates keep tf.memory flat', () => {
+    const lopt = adafacMlpLOpt({ fused: true });
+    const thetas = [lopt.init(key(1)), lopt.init(key(2)), lopt.init(key(3))];
+    const st = stackTrees(thetas);
+    const vopt = lopt.vectorized!(st)!;
+    const s0 = [0, 1, 2].map((i) => lopt.optimizer(thetas[i]!).init(makeFusedParams(i)));
+    let vs: VectorizedOptState<unknown> = { params: stackTrees(s0.map((s) => s.params)), state: stackTrees(s0.map((s) => s.state)), iterations: [0, 4, 9] };
+    disposeTree(s0.map((s) => ({ p: s.params, s: s.state })));
+    const g = stackTrees([makeFusedParams(5), makeFusedParams(6), makeFusedParams(7)]);
+    vs = advanceVectorized(vopt, vs, g);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 30; i++) vs = advanceVectorized(vopt, vs, g);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeTree([g, vs.params, vs.state as TensorTree, st, ...thetas]);
+  });
 
   it('adafacMlpLOpt: batched updates keep tf.memory flat over many steps', () => {
     const lopt = adafacMlpLOpt();

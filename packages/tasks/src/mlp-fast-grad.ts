@@ -59,13 +59,14 @@ export const FUSED_MAX_FLOPS_PER_EXAMPLE = 1_000_000;
 function flopsPerExample(params: Record<string, DenseParams>, numLayers: number): number {
   let total = 0;
   for (let i = 0; i < numLayers; i++) {
+    // the last two axes: `[in, out]`, or `[K, in, out]` for K stacked copies
     const w = (params[mlpLayerName(i)] as DenseParams).w;
-    total += 2 * (w.shape[0] as number) * (w.shape[1] as number);
+    total += 2 * (w.shape[w.rank - 2] as number) * (w.shape[w.rank - 1] as number);
   }
   return total;
 }
 
-/** Whether the fused kernel covers this MLP (`params` on `x`, `numLayers` layers, activation `act`) on the active backend now. */
+/** Whether the fused kernel covers this MLP (`params` on `x`, `numLayers` layers, activation `act`; or K stacked ones) on the active backend now. */
 export function fusedCovers(params: Record<string, DenseParams>, x: tf.Tensor, numLayers: number, act: Activation): boolean {
   return (
     x.dtype === 'float32' &&

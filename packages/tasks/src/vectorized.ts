@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LoptError, type TensorTree, type VectorizedTask } from '@lopt/core';
 import { checkRecord, stopGradient } from './common.js';
+import { handDerivedLoss, tapeDepth } from './fast-grad.js';
+import { fusedStackedMlpLossGrad, type FUSED_MLP_ACTIVATIONS } from './fused/mlp-kernel.js';
+import { fusedCovers, mlpLeaves } from './mlp-fast-grad.js';
 import type { ImageMlpConfig } from './families.js';
 import { MNIST_CLASSES, type ImageBatch } from './mnist.js';
 import { activate, mlpLayerName, type Activation, type DenseParams } from './nn.js';
@@ -24,9 +27,28 @@ function sameFields(cfgs: readonly Record<string, unknown>[], fields: readonly s
 }
 
 /**
+ * The per-copy losses `[K]` through the fused kernel on the stacked operands (one kernel call
+ * for all K copies): without a tape the losses alone; with one, a custom-gradient node whose
+ * gradient (each copy's, scaled by its `dy`) the kernel computed in the forward call.
+ */
+function fusedBatchedLoss(params: Record<string, DenseParams>, x: tf.Tensor3D, labels: tf.Tensor2D, numLayers: number, act: Activation): tf.Tensor1D {
+  const kernelAct = numLayers === 1 ? 'relu' : (act as (typeof FUSED_MLP_ACTIVATIONS)[number]);
+  const leaves = mlpLeaves(params, numLayers);
+  if (tapeDepth() === 0) return fusedStackedMlpLossGrad(x, labels, leaves, kernelAct, false)[0] as tf.Tensor1D;
+  const k = x.shape[0];
+  const perCopy = (dy: tf.Tensor, g: tf.Tensor): tf.Tensor => tf.mul(g, tf.reshape(dy, [k, ...g.shape.slice(1).map(() => 1)]));
+  return handDerivedLoss(leaves, (ls) => {
+    const [value, ...grads] = fusedStackedMlpLossGrad(x, labels, ls, kernelAct, true);
+    return { value: value as tf.Scalar, saved: grads, backward: (dy, saved) => saved.map((g) => perCopy(dy, g)) };
+  }) as unknown as tf.Tensor1D;
+}
+
+/**
  * Per-copy mean softmax cross-entropy `[K]` of K MLPs: `x` `[K, B, D]`, `labels` `[K, B]`,
  * layer `i`'s weights `[K, in, out]` and biases `[K, out]`. Copy `i`'s value is
- * `softmaxCrossEntropy(mlp(params[i], x[i]), labels[i])`.
+ * `softmaxCrossEntropy(mlp(params[i], x[i]), labels[i])`. With at most one gradient tape and a
+ * model the fused kernel covers (cpu/wasm, as the per-task `mlpSoftmaxLoss`), the fused kernel
+ * computes all K copies in one call (`path: 'auto'`); `'autodiff'` forces the composed ops.
  */
 export function batchedMlpSoftmaxLoss(
   params: Record<string, DenseParams>,
@@ -35,7 +57,9 @@ export function batchedMlpSoftmaxLoss(
   numLayers: number,
   act: Activation,
   numClasses: number,
+  path: 'auto' | 'autodiff' = 'auto',
 ): tf.Tensor1D {
+  if (path === 'auto' && tapeDepth() <= 1 && fusedCovers(params, x, numLayers, act)) return tf.tidy(() => fusedBatchedLoss(params, x, labels, numLayers, act));
   return tf.tidy(() => {
     let h: tf.Tensor = x;
     for (let i = 0; i < numLayers; i++) {

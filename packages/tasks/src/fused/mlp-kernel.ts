@@ -50,26 +50,50 @@ function simdBlocks(memory: WebAssembly.Memory): MlpBlocks | null {
   return blocks;
 }
 
-/** One kernel call: its named inputs `x, labels, w0, b0, w1, b1, ...`, attributes, layer sizes (input first) and batch. */
+/**
+ * One kernel call: its named inputs `x, labels, w0, b0, w1, b1, ...`, attributes, layer sizes
+ * (input first), batch, and `copies`: 0 for one MLP, K for K stacked MLPs (every operand with a
+ * leading axis K, the loss `[K]`; copy `c` is computed as the unstacked call on its slices).
+ */
 interface Call extends FusedMlpAttrs {
   named: Record<string, Info>;
   sizes: number[];
   batch: number;
+  copies: number;
 }
 
 function callOf(inputs: unknown, attrs: unknown): Call {
   const a = attrs as FusedMlpAttrs;
   const named = inputs as Record<string, Info>;
   const x = named.x as Info;
-  const sizes = [x.shape[1] as number];
-  for (let i = 0; i < a.numLayers; i++) sizes.push((named[`w${i}`] as Info).shape[1] as number);
-  return { numLayers: a.numLayers, act: a.act, grads: a.grads, head: a.head, named, sizes, batch: x.shape[0] as number };
+  const stacked = x.shape.length === 3 ? 1 : 0;
+  const sizes = [x.shape[1 + stacked] as number];
+  for (let i = 0; i < a.numLayers; i++) sizes.push((named[`w${i}`] as Info).shape[1 + stacked] as number);
+  return { numLayers: a.numLayers, act: a.act, grads: a.grads, head: a.head, named, sizes, batch: x.shape[stacked] as number, copies: stacked === 1 ? (x.shape[0] as number) : 0 };
 }
 
-function outputShapes(sizes: number[], grads: boolean): number[][] {
+function outputShapes(sizes: number[], grads: boolean, copies = 0): number[][] {
   const shapes: number[][] = [[]];
   if (grads) for (let i = 0; i + 1 < sizes.length; i++) shapes.push([sizes[i] as number, sizes[i + 1] as number], [sizes[i + 1] as number]);
-  return shapes;
+  return copies > 0 ? shapes.map((s) => [copies, ...s]) : shapes;
+}
+
+/** The input names of a call, in arena order. */
+function inputNames(numLayers: number): string[] {
+  return ['x', 'labels', ...Array.from({ length: numLayers }, (_, i) => [`w${i}`, `b${i}`]).flat()];
+}
+
+/**
+ * Runs every copy of a call: `at(c)` gives copy `c`'s pointers (its slices of the stacked
+ * operands); copy `c`'s loss goes to `setLoss(c, loss)`. One run for an unstacked call.
+ */
+function runCopies(blocks: MlpBlocks, c: Call, at: (copy: number) => MlpPointers, setLoss: (copy: number, loss: number) => void): void {
+  for (let copy = 0; copy < Math.max(1, c.copies); copy++) setLoss(copy, mlpLossGrad(blocks, at(copy), c.sizes, c.batch, c.act, c.head));
+}
+
+/** Byte stride of one copy of a tensor of `shape` (4-byte elements). */
+function strideOf(shape: readonly number[], copies: number): number {
+  return copies > 0 ? (4 * tf.util.sizeFromShape(shape as number[])) / copies : 0;
 }
 
 /** Splits output pointers `[loss, gw0, gb0, ...]` and input pointers into {@link MlpPointers}. */
@@ -90,14 +114,19 @@ function pointers(input: (name: string) => number, outs: number[], numLayers: nu
 function runWasm(backend: unknown, c: Call): Info[] {
   const b = backend as WasmBackendLike;
   // allocate everything before reading offsets or taking views (an allocation may grow the heap)
-  const outs = outputShapes(c.sizes, c.grads).map((s) => b.makeOutput(s, 'float32'));
+  const outs = outputShapes(c.sizes, c.grads, c.copies).map((s) => b.makeOutput(s, 'float32'));
   const scratch = b.makeOutput([scratchFloats(c.sizes, c.batch)], 'float32');
   const off = (t: Info): number => b.dataIdMap?.get(t.dataId)?.memoryOffset ?? 0;
   const memory = b.wasm?.asm?.memory as WebAssembly.Memory;
   const blocks = simdBlocks(memory) ?? jsBlocks(memory.buffer);
-  const p = pointers((name) => off(c.named[name] as Info), outs.map(off), c.numLayers, c.grads, off(scratch));
-  const loss = mlpLossGrad(blocks, p, c.sizes, c.batch, c.act, c.head);
-  new Float32Array(memory.buffer, off(outs[0] as Info), 1)[0] = loss;
+  const input = (name: string, copy: number): number => {
+    const t = c.named[name] as Info;
+    return off(t) + copy * strideOf(t.shape, c.copies);
+  };
+  const outAt = (copy: number): number[] => outs.map((o) => off(o) + copy * strideOf(o.shape, c.copies));
+  const losses = new Float32Array(Math.max(1, c.copies));
+  runCopies(blocks, c, (copy) => pointers((name) => input(name, copy), outAt(copy), c.numLayers, c.grads, off(scratch)), (copy, loss) => (losses[copy] = loss));
+  new Float32Array(memory.buffer, off(outs[0] as Info), losses.length).set(losses);
   b.disposeData(scratch.dataId);
   return outs;
 }
@@ -106,9 +135,9 @@ function runWasm(backend: unknown, c: Call): Info[] {
 function runCpu(backend: unknown, c: Call): Info[] {
   const b = backend as CpuBackendLike;
   // arena: 16 bytes of padding (offset 0 means "none"), inputs, outputs, scratch
-  const names = ['x', 'labels', ...Array.from({ length: c.numLayers }, (_, i) => [`w${i}`, `b${i}`]).flat()];
+  const names = inputNames(c.numLayers);
   const values = names.map((n) => b.data.get((c.named[n] as Info).dataId).values as Float32Array | Int32Array);
-  const shapes = outputShapes(c.sizes, c.grads);
+  const shapes = outputShapes(c.sizes, c.grads, c.copies);
   const lengths = [...values.map((v) => v.length), ...shapes.map((s) => tf.util.sizeFromShape(s)), scratchFloats(c.sizes, c.batch)];
   const starts: number[] = [];
   let at = 16;
@@ -119,9 +148,11 @@ function runCpu(backend: unknown, c: Call): Info[] {
   const buffer = new ArrayBuffer(at);
   values.forEach((v, i) => (v instanceof Int32Array ? new Int32Array(buffer) : new Float32Array(buffer)).set(v, (starts[i] as number) >> 2));
   const outStarts = starts.slice(values.length, values.length + shapes.length);
-  const p = pointers((name) => starts[names.indexOf(name)] as number, outStarts, c.numLayers, c.grads, starts[starts.length - 1] as number);
+  const stride = (i: number): number => (4 * (lengths[i] as number)) / Math.max(1, c.copies);
   const f = new Float32Array(buffer);
-  f[(outStarts[0] as number) >> 2] = mlpLossGrad(jsBlocks(buffer), p, c.sizes, c.batch, c.act, c.head);
+  const at0 = (copy: number) =>
+    pointers((name) => (starts[names.indexOf(name)] as number) + copy * stride(names.indexOf(name)), outStarts.map((o, i) => o + copy * stride(values.length + i)), c.numLayers, c.grads, starts[starts.length - 1] as number);
+  runCopies(jsBlocks(buffer), c, at0, (copy, loss) => (f[((outStarts[0] as number) >> 2) + copy] = loss));
   return shapes.map((s, i) => {
     const o = (outStarts[i] as number) >> 2;
     return b.makeTensorInfo(s, 'float32', f.slice(o, o + tf.util.sizeFromShape(s)));
@@ -208,5 +239,46 @@ function checkShapes(x: tf.Tensor, labels: tf.Tensor, ws: readonly tf.Tensor[], 
   }
   if (head === 1 && (labels.rank !== 2 || labels.shape[0] !== batch || labels.shape[1] !== fanIn || labels.dtype !== 'float32')) {
     bad('labels', `(the targets) must be a float32 [${batch}, ${fanIn}] tensor (got ${labels.dtype} [${labels.shape.join(', ')}])`);
+  }
+}
+
+/**
+ * {@link fusedMlpLossGrad} for K MLPs at once (softmax cross-entropy head): `x` `[K, B, D0]`,
+ * `labels` int32 `[K, B]`, `ws` stacked `[K, ...]`. Returns `[loss [K], gw0 [K, ...], gb0, ...]`
+ * (or `[loss]`); copy `c` equals the unstacked call on the copies' slices (the same kernel
+ * runs on each slice in place: one kernel call for all K).
+ */
+export function fusedStackedMlpLossGrad(x: tf.Tensor3D, labels: tf.Tensor2D, ws: readonly tf.Tensor[], act: (typeof FUSED_MLP_ACTIVATIONS)[number], grads: boolean): tf.Tensor[] {
+  const code = FUSED_MLP_ACTIVATIONS.indexOf(act);
+  if (code < 0) throw new LoptError('INVALID_OPTION', `Option 'activation' of the fused MLP kernel must be one of ${FUSED_MLP_ACTIVATIONS.join(', ')}; got '${String(act)}'.`, { option: 'activation' });
+  if (fusedMlpImplementation() === 'none') throw new LoptError('BACKEND_UNAVAILABLE', `The fused MLP kernel runs on the cpu and wasm backends; the active backend is '${tf.getBackend()}'.`);
+  checkStackedShapes(x, labels, ws);
+  ensureFusedMlpKernel();
+  const inputs: Record<string, tf.Tensor> = { x, labels: labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32') };
+  for (let i = 0; i < ws.length / 2; i++) {
+    inputs[`w${i}`] = ws[2 * i] as tf.Tensor;
+    inputs[`b${i}`] = ws[2 * i + 1] as tf.Tensor;
+  }
+  const attrs: FusedMlpAttrs = { numLayers: ws.length / 2, act: code, grads, head: 0 };
+  const out = tf.engine().runKernel(FUSED_MLP_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
+  if (inputs.labels !== labels) (inputs.labels as tf.Tensor).dispose();
+  return out;
+}
+
+/** {@link checkShapes} for stacked operands: every one with the same leading copy axis. */
+function checkStackedShapes(x: tf.Tensor, labels: tf.Tensor, ws: readonly tf.Tensor[]): void {
+  const bad = (what: string, msg: string): never => {
+    throw new LoptError('SHAPE_MISMATCH', `Fused stacked MLP kernel: ${what} ${msg}.`, { path: what });
+  };
+  if (x.rank !== 3 || x.dtype !== 'float32') bad('x', `must be a float32 [copies, batch, features] tensor (got ${x.dtype} [${x.shape.join(', ')}])`);
+  const [k, batch] = x.shape as [number, number, number];
+  if (labels.rank !== 2 || labels.shape[0] !== k || labels.shape[1] !== batch) bad('labels', `must have shape [${k}, ${batch}] (got [${labels.shape.join(', ')}])`);
+  if (ws.length === 0 || ws.length % 2 !== 0) bad('ws', `must be [w0, b0, w1, b1, ...] (got ${ws.length} tensors)`);
+  let fanIn = x.shape[2] as number;
+  for (let i = 0; i < ws.length / 2; i++) {
+    const [w, b] = [ws[2 * i] as tf.Tensor, ws[2 * i + 1] as tf.Tensor];
+    if (w.rank !== 3 || w.shape[0] !== k || w.shape[1] !== fanIn || w.dtype !== 'float32') bad(`w${i}`, `must be a float32 [${k}, ${fanIn}, fanOut] tensor (got ${w.dtype} [${w.shape.join(', ')}])`);
+    fanIn = w.shape[2] as number;
+    if (b.rank !== 2 || b.shape[0] !== k || b.shape[1] !== fanIn || b.dtype !== 'float32') bad(`b${i}`, `must be a float32 [${k}, ${fanIn}] tensor (got ${b.dtype} [${b.shape.join(', ')}])`);
   }
 }
