@@ -47,4 +47,12 @@ export function runDiagonalQuadratic<T>(opt: Optimizer, problem: { x0: readonly 
   return out;
 }
 
+/** How many tensors `body` leaves behind after `warm` ran once (`tf.memory().numTensors` before and after; 0 means no leak). */
+export function tensorCountGrowth(warm: () => void, body: () => void): number {
+  warm();
+  const before = tf.memory().numTensors;
+  body();
+  return tf.memory().numTensors - before;
+}
+
 export const testKey = key;
