@@ -59,8 +59,9 @@ export const PRETRAINED_SOURCES: Readonly<Record<PretrainedName, PretrainedSourc
     source: 'this repository (lopt): `lopt meta-train --config configs/lopt-small-v1.json`, checkpoint chosen by validation (best.safetensors); see packages/learned/MODEL_CARD.md',
     paper: "lopt's own (no paper): Adam with a learned learning-rate control driven by step agreement (a normalized hypergradient) and Celo's loss and time features (Moudgil et al. 2025)",
     trainedOn:
-      'meta-trained with PES (unrolls of 20, std 0.05, 8 inner trainings of 100-400 steps) for 200 outer steps on imageMlpFamily MLPs with 1-2 hidden layers of 16-64 units on 9-12 px MNIST, with parameter-scale augmentation and reduced batches; TRAINING_BUDGET',
-    caveats: 'CAVEATS',
+      'meta-trained with PES (unrolls of 20, std 0.05, 8 inner trainings of 100-400 steps) for 200 outer steps on imageMlpFamily MLPs with 1-2 hidden layers of 16-64 units on 9-12 px MNIST, with parameter-scale augmentation and reduced batches; about 2 core-minutes (0.034 core-hours) of CPU on a 2-core machine, WASM, 2026-12-05',
+    caveats:
+      'Controls one global learning rate on top of Adam (starting at 3e-3, at most 5% per step): where a well-tuned Adam fails, so does it. Trained only on small image MLPs of up to 400 steps; on small-v1 it loses to tuned Adam on mnist28-mlp32 (+13%), the MLP autoencoder, logistic regression and the transformer LM (1-3%), and trails tuned AdamW-cosine, Celo and Celo-Adam.',
     needs: 'the training loss (ctx.loss) every step and numSteps',
   },
 });
