@@ -49,10 +49,11 @@ describe('pretrained optimizer specs', () => {
 
   it('lopt list shows the pretrained optimizers with licence and source', async () => {
     const rows = await pretrainedRows();
-    expect(rows.map((r) => r.name)).toEqual(['pretrained:celo', 'pretrained:celo-adam', 'pretrained:celo2']);
+    expect(rows.map((r) => r.name)).toEqual(['pretrained:celo', 'pretrained:celo-adam', 'pretrained:celo2', 'pretrained:lopt-small-v1']);
     const text = listComponents(['learned-optimizer'], false, rows);
     expect(text).toMatch(/pretrained:celo2 .*BSD-3-Clause/);
     expect(text).toMatch(/pretrained:celo .*MIT.*github\.com\/amoudgl\/celo/);
-    expect(JSON.parse(listComponents(['learned-optimizer'], true, rows)).pretrained).toHaveLength(3);
+    expect(text).toMatch(/pretrained:lopt-small-v1 .*Apache-2\.0/);
+    expect(JSON.parse(listComponents(['learned-optimizer'], true, rows)).pretrained).toHaveLength(4);
   });
 });

@@ -34,6 +34,13 @@ describe('buildOuterOptimizer', () => {
     expect(firstStep(other)).not.toEqual(firstStep(outer));
   });
 
+  it("self-training with lopt's own pretrained:lopt-small-v1: the same first step as the package's optimizer", async () => {
+    const outer = await buildOuterOptimizer({ name: 'pretrained:lopt-small-v1', options: { stepMult: 0.01 } }, 40);
+    expect(outer.name).toBe('controlAdam');
+    expect(firstStep(outer)).toEqual(firstStep(pretrainedOptimizer('lopt-small-v1', { numSteps: 40, stepMult: 0.01 })));
+    expect(firstStep(outer)).not.toEqual(firstStep(pretrainedOptimizer('lopt-small-v1', { numSteps: 40 })));
+  });
+
   it('refuses guards and unknown names, naming the config field', async () => {
     await expect(buildOuterOptimizer({ name: 'guard:lossGuarded(adam, sgd)', options: {} }, 10)).rejects.toThrow(/outerOptimizer.*guard/);
     await expect(buildOuterOptimizer({ name: 'pretrained:nope', options: {} }, 10)).rejects.toThrow(/outerOptimizer/);

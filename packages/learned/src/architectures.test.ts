@@ -49,6 +49,7 @@ const GOLDEN: Record<string, { count: number; arithmetic: number }> = {
   celoAdam: { count: 36865, arithmetic: 2 * 64 + 3 * (18 * 64 + 64) + (128 * 256 + 256) + (64 + 1) },
   // 9 time + 9 loss features -> log learning-rate multiplier (weights and a bias)
   scheduleAdam: { count: 19, arithmetic: 18 + 1 },
+  controlAdam: { count: 23, arithmetic: 9 + 9 + 4 + 1 },
   // MLP 30 -> 8 -> 8 -> 3
   celo2: { count: 347, arithmetic: 30 * 8 + 8 + (8 * 8 + 8) + (8 * 3 + 3) },
   // 2 + 3 momenta + 4 DMD + 11 time = 20 features -> 32 -> 32 -> 2
@@ -75,13 +76,15 @@ const STATE_SIZE: Record<string, number> = {
   celoAdam: 2 * 31 + (3 * 10 + 1 + 2 * 64),
   // 2 slots per parameter, plus 10 loss EMAs, 10 minima, 10 decays and 1/numSteps
   scheduleAdam: 2 * 31 + (3 * 10 + 1),
+  // scheduleAdam's state plus the log learning-rate multiplier
+  controlAdam: 2 * 31 + (3 * 10 + 1) + 1,
   // PyLO routing: the bias, the only matrix (first and last) and the scalar all take AdamW (2 slots)
   celo2: 2 * 31,
   // 3 momenta + a window of 6 gradients per parameter
   dmdLOpt: (3 + 6) * 31,
 };
 
-const NEEDS_LOSS = new Set(['rnnMlpLOpt', 'celo', 'celoAdam', 'scheduleAdam']);
+const NEEDS_LOSS = new Set(['rnnMlpLOpt', 'celo', 'celoAdam', 'scheduleAdam', 'controlAdam']);
 
 function build(name: string): LearnedArchitecture {
   return (ARCHITECTURES[name] as { factory: (o: object) => LearnedArchitecture }).factory({});

@@ -11,6 +11,7 @@ import { mlpNomLOpt } from './mlp-nom-lopt.js';
 import { nnAdam } from './nn-adam.js';
 import { rnnMlpLOpt } from './rnn-mlp-lopt.js';
 import { scheduleAdam } from './schedule-adam.js';
+import { controlAdam } from './control-adam.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** A factory of a learned-optimizer architecture from JSON options. */
@@ -50,7 +51,8 @@ export const ARCHITECTURES: Readonly<Record<string, ArchitectureEntry>> = Object
   lstmL2L: { factory: erased(lstmL2L), description: 'Coordinatewise 2-layer LSTM of Andrychowicz et al. 2016.' },
   celo: { factory: erased(celo), description: 'Celo (Moudgil et al. 2025): per-element MLP 30-4-4-3 + learned LSTM scheduler; needs ctx.loss and numSteps.' },
   celoAdam: { factory: erased(celoAdam), description: "Celo-Adam: Adam driven by Celo's learned LSTM scheduler; needs ctx.loss and numSteps." },
-  scheduleAdam: { factory: erased(scheduleAdam), description: "lopt's own: Adam with a learned log-linear schedule over Celo's time and loss features (19 meta-parameters, Adam at theta = 0); needs ctx.loss and numSteps." },
+  controlAdam: { factory: erased(controlAdam), description: "lopt's own (pretrained lopt-small-v1): Adam whose log learning rate a learned control moves by step agreement, time and loss features (23 meta-parameters); needs ctx.loss and numSteps." },
+  scheduleAdam: { factory: erased(scheduleAdam), description: "lopt's first own (not shipped): Adam with a learned log-linear schedule over Celo's time and loss features (19 meta-parameters, Adam at theta = 0); needs ctx.loss and numSteps." },
   celo2: { factory: erased(celo2), description: 'Celo2: per-element MLP 30-8-8-3, Newton-Schulz orthogonalized, Adam for 1-D tensors; external learning rate.' },
   dmdLOpt: { factory: erased(dmdLOpt), description: 'Per-parameter MLP 20-32-32-2 with DMD features of a 6-step gradient window, 1,794 meta-parameters.' },
 });

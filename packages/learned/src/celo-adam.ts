@@ -104,6 +104,16 @@ export function celoAdam(options: Partial<CeloAdamConfig> = {}): LearnedArchitec
   };
 }
 
+/** What a learned Adam schedule may read of the step: the gradient and the moments before it, in params leaf order. */
+export interface AdamStepInputs {
+  /** This step's gradient leaves. */
+  readonly grads: readonly tf.Tensor[];
+  /** First moments before this step. */
+  readonly m: readonly tf.Tensor[];
+  /** Second moments before this step. */
+  readonly v: readonly tf.Tensor[];
+}
+
 /** How {@link scheduledAdamOptimizer}'s learning-rate multiplier is scheduled. */
 export interface AdamSchedule<Sched extends object> {
   /** `numSteps` when neither `init` nor the caller gives one. */
@@ -112,8 +122,11 @@ export interface AdamSchedule<Sched extends object> {
   readonly lossUse: string;
   /** The schedule's state fields at the start of a run of `numSteps` steps. */
   readonly initSchedule: (numSteps: number) => Sched;
-  /** The multiplier of the base learning rate at `iteration` (0-based) and the next schedule state. */
-  readonly schedule: (prev: Sched, loss: tf.Scalar, iteration: number) => { lrMult: tf.Tensor; next: Sched };
+  /**
+   * The multiplier of the base learning rate at `iteration` (0-based) and the next schedule state;
+   * `step` holds this step's gradient leaves and the moments before it (params leaf order).
+   */
+  readonly schedule: (prev: Sched, loss: tf.Scalar, iteration: number, step: AdamStepInputs) => { lrMult: tf.Tensor; next: Sched };
 }
 
 /**
@@ -139,7 +152,7 @@ export function scheduledAdamOptimizer<Sched extends object>(
       const prev = state.state as { m: tf.Tensor[]; v: tf.Tensor[] } & Sched;
       const n = state.iteration + 1;
       return tidy<OptState>(() => {
-        const { lrMult, next } = spec.schedule(prev, loss, state.iteration);
+        const { lrMult, next } = spec.schedule(prev, loss, state.iteration, { grads: treeFlatten(grads).leaves, m: prev.m, v: prev.v });
         const out = adamTreeStep(state.params, grads, prev, { lr: tf.mul(lrMult, config.stepMult) as tf.Scalar, n }, config);
         return { params: out.params, state: { m: out.m, v: out.v, ...next }, iteration: n };
       });

@@ -60,13 +60,20 @@ export function lossDecays(numSteps: number): number[] {
   return Array.from({ length: LOSS_EMAS }, (_, j) => Math.exp(-1 / 10 ** (1 + (j * (top - 1)) / (LOSS_EMAS - 1))));
 }
 
-/** The initial scheduler state for `numSteps` and the learned initial LSTM state. */
-export function initSchedulerState(numSteps: number, init: CeloLstmInit): CeloSchedulerState {
+/** The empty loss buffer (EMAs, running minima, decays) and `1 / numSteps` at the start of a run of `numSteps` steps. */
+export function initLossBuffer(numSteps: number): Pick<CeloSchedulerState, 'lossMean' | 'lossMin' | 'lossDecay' | 'invNumSteps'> {
   return {
     lossMean: tf.zeros([LOSS_EMAS]),
     lossMin: tf.fill([LOSS_EMAS], 999999999999.0),
     lossDecay: tf.tensor1d(lossDecays(numSteps)),
     invNumSteps: tf.scalar(1 / numSteps),
+  };
+}
+
+/** The initial scheduler state for `numSteps` and the learned initial LSTM state. */
+export function initSchedulerState(numSteps: number, init: CeloLstmInit): CeloSchedulerState {
+  return {
+    ...initLossBuffer(numSteps),
     h: tf.clone(init.hidden) as tf.Tensor2D,
     c: tf.clone(init.cell) as tf.Tensor2D,
   };

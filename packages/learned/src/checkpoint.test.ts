@@ -85,7 +85,7 @@ describe('registerAll', () => {
     registerAll();
     registerAll();
     const names = list('learned-optimizer').map((e) => e.name);
-    for (const n of ['learnableSgd', 'learnableSgdm', 'learnableAdam', 'mlpLOpt', 'adafacMlpLOpt', 'mlpNomLOpt', 'rnnMlpLOpt', 'nnAdam', 'lstmL2L', 'celo', 'celoAdam', 'scheduleAdam', 'celo2', 'dmdLOpt']) {
+    for (const n of ['learnableSgd', 'learnableSgdm', 'learnableAdam', 'mlpLOpt', 'adafacMlpLOpt', 'mlpNomLOpt', 'rnnMlpLOpt', 'nnAdam', 'lstmL2L', 'celo', 'celoAdam', 'scheduleAdam', 'controlAdam', 'celo2', 'dmdLOpt']) {
       expect(names).toContain(n);
       expect(has('learned-optimizer', n)).toBe(true);
     }

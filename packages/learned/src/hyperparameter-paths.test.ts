@@ -18,6 +18,7 @@ const EXPECTED: Record<string, readonly string[]> = {
   celo: [],
   celoAdam: [],
   scheduleAdam: [],
+  controlAdam: [],
   celo2: [],
   dmdLOpt: [],
 };

@@ -55,8 +55,10 @@ export type { LoadedLearnedOptimizer, LoadLearnedOptimizerOptions } from './chec
 export { celo } from './celo.js';
 export type { CeloConfig, CeloTheta, CeloState } from './celo.js';
 export { celoAdam } from './celo-adam.js';
-export type { CeloAdamConfig, CeloAdamTheta, CeloAdamState } from './celo-adam.js';
+export type { CeloAdamConfig, CeloAdamTheta, CeloAdamState, AdamStepInputs } from './celo-adam.js';
 export { scheduleAdam, scheduleLogMult } from './schedule-adam.js';
+export { controlAdam, controlInputs, controlStep, stepAgreement, CONTROL_INPUTS, LOG_MULT_BOUND } from './control-adam.js';
+export type { ControlAdamConfig, ControlAdamTheta, ControlAdamSchedule } from './control-adam.js';
 export type { ScheduleAdamConfig, ScheduleAdamTheta, ScheduleAdamState } from './schedule-adam.js';
 export { celo2 } from './celo2.js';
 export type { Celo2Config, Celo2Theta, Celo2Slot } from './celo2.js';

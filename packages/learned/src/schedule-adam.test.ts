@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { advance, disposeTree, key, LoptError, treeLeaves, type OptState, type TensorTree } from '@lopt/core';
+import { disposeTree, key, LoptError, treeLeaves, type TensorTree } from '@lopt/core';
 import { describe, expect, it } from 'vitest';
 import { CELO_TIME_OFFSETS, lossDecays } from './celo-scheduler.js';
 import { scheduleAdam, type ScheduleAdamTheta } from './schedule-adam.js';
+import { runDiagonalQuadratic, tensorCountGrowth } from './test-helpers.js';
 
 /** Plain-JS float64 Adam (Celo-Adam's form: eps outside the root, 1e-10 inside) on `0.5 * sum(c * x^2)`. */
 function adamReference(x0: number[], c: number[], lrs: number[]): number[] {
@@ -27,19 +28,7 @@ const X0 = [1.5, -0.7, 0.3, 2.0];
 const C = [1, 4, 0.5, 2];
 
 function run(theta: ScheduleAdamTheta, steps: number, numSteps: number, stepMult: number): number[] {
-  const opt = scheduleAdam({ stepMult }).optimizer(theta, { numSteps });
-  let s: OptState = opt.init(tf.tensor1d(X0), { numSteps });
-  const c = tf.tensor1d(C);
-  for (let t = 0; t < steps; t++) {
-    const { g, loss } = tf.tidy(() => ({ g: tf.mul(c, s.params as tf.Tensor), loss: tf.mul(0.5, tf.sum(tf.mul(c, tf.square(s.params as tf.Tensor)))) as tf.Scalar }));
-    s = advance(opt, s, g, { loss });
-    g.dispose();
-    loss.dispose();
-  }
-  const out = Array.from((s.params as tf.Tensor).dataSync());
-  disposeTree([s.params, s.state as TensorTree]);
-  c.dispose();
-  return out;
+  return runDiagonalQuadratic(scheduleAdam({ stepMult }).optimizer(theta, { numSteps }), { x0: X0, c: C }, steps, numSteps, () => 0).x;
 }
 
 describe('scheduleAdam', () => {
@@ -78,10 +67,7 @@ describe('scheduleAdam', () => {
   it('keeps the tensor count flat over many steps', () => {
     const lopt = scheduleAdam();
     const theta = lopt.init(key(1));
-    run(theta, 3, 200, 3e-3);
-    const before = tf.memory().numTensors;
-    run(theta, 150, 200, 3e-3);
-    expect(tf.memory().numTensors).toBe(before);
+    expect(tensorCountGrowth(() => run(theta, 3, 200, 3e-3), () => run(theta, 150, 200, 3e-3))).toBe(0);
     disposeTree(theta as unknown as TensorTree);
   });
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, type Key, type Optimizer } from '@lopt/core';
 import { scheduledAdamOptimizer } from './celo-adam.js';
-import { CELO_TIME_OFFSETS, checkNumSteps, lossDecays, lossFeatures, LOSS_EMAS, SCHEDULER_INPUTS } from './celo-scheduler.js';
+import { CELO_TIME_OFFSETS, checkNumSteps, initLossBuffer, lossFeatures, LOSS_EMAS, SCHEDULER_INPUTS } from './celo-scheduler.js';
 import { checkAdamDecays, checkKnownOptions } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
@@ -54,8 +54,9 @@ export function scheduleLogMult(theta: ScheduleAdamTheta, s: Pick<ScheduleAdamSt
 }
 
 /**
- * lopt's own general-purpose learned optimizer architecture (the one `pretrained('lopt-small-v1')`
- * ships): bias-corrected Adam whose learning rate is `stepMult * exp(w . x + b)`, where `x` holds
+ * lopt's first own learned-schedule architecture (configs/lopt-small-v1.phase1.json; not shipped:
+ * one base learning rate for every task, see configs/README.md; `pretrained('lopt-small-v1')` is
+ * a `controlAdam`): bias-corrected Adam whose learning rate is `stepMult * exp(w . x + b)`, where `x` holds
  * Celo's 18 scheduler inputs, i.e. the fraction of training done (nine `tanh(10 (t/N - s))`) and
  * nine features of ten loss EMAs. Theta has 19 meta-parameters and starts at zero, where the
  * optimizer is exactly Adam with learning rate `stepMult`, so a short meta-training only has to
@@ -81,12 +82,7 @@ export function scheduleAdam(options: Partial<ScheduleAdamConfig> = {}): Learned
       return scheduledAdamOptimizer<Sched>('scheduleAdam', config, {
         defaultSteps: optOpts.numSteps ?? config.numSteps,
         lossUse: 'its schedule reads loss EMAs',
-        initSchedule: (numSteps): Sched => ({
-          lossMean: tf.zeros([LOSS_EMAS]),
-          lossMin: tf.fill([LOSS_EMAS], 999999999999.0),
-          lossDecay: tf.tensor1d(lossDecays(numSteps)),
-          invNumSteps: tf.scalar(1 / numSteps),
-        }),
+        initSchedule: (numSteps): Sched => initLossBuffer(numSteps),
         schedule: (prev, loss, iteration) => {
           const { logMult, mean, min } = scheduleLogMult(theta, prev, loss, iteration);
           return { lrMult: tf.exp(logMult), next: { lossMean: mean, lossMin: min, lossDecay: prev.lossDecay, invNumSteps: prev.invNumSteps } };

@@ -1,6 +1,6 @@
 // Test-only helpers (not exported from the package entry).
 import * as tf from '@tensorflow/tfjs-core';
-import { key, normal, split, type Key, type TensorTree } from '@lopt/core';
+import { advance, disposeTree, key, normal, split, type Key, type Optimizer, type TensorTree } from '@lopt/core';
 
 /** A small model: a matrix (factored, non-square), a bias vector and a scalar. */
 export function smallParams(k: Key, scale = 1): TensorTree {
@@ -26,6 +26,33 @@ export function snapshot(tree: TensorTree): number[][] {
   };
   walk(tree);
   return out;
+}
+
+/**
+ * Runs `opt` for `steps` steps on `0.5 * sum(c * x^2)` from `x0` (gradient and loss each step,
+ * `numSteps` given to `init`); returns the final params and `read(state)` as numbers, state disposed.
+ */
+export function runDiagonalQuadratic<T>(opt: Optimizer, problem: { x0: readonly number[]; c: readonly number[] }, steps: number, numSteps: number, read: (state: unknown) => T): { x: number[]; read: T } {
+  let s = opt.init(tf.tensor1d(problem.x0 as number[]), { numSteps });
+  const c = tf.tensor1d(problem.c as number[]);
+  for (let t = 0; t < steps; t++) {
+    const { g, loss } = tf.tidy(() => ({ g: tf.mul(c, s.params as tf.Tensor), loss: tf.mul(0.5, tf.sum(tf.mul(c, tf.square(s.params as tf.Tensor)))) as tf.Scalar }));
+    s = advance(opt, s, g, { loss });
+    g.dispose();
+    loss.dispose();
+  }
+  const out = { x: Array.from((s.params as tf.Tensor).dataSync()), read: read(s.state) };
+  disposeTree([s.params, s.state as TensorTree]);
+  c.dispose();
+  return out;
+}
+
+/** How many tensors `body` leaves behind after `warm` ran once (`tf.memory().numTensors` before and after; 0 means no leak). */
+export function tensorCountGrowth(warm: () => void, body: () => void): number {
+  warm();
+  const before = tf.memory().numTensors;
+  body();
+  return tf.memory().numTensors - before;
 }
 
 export const testKey = key;

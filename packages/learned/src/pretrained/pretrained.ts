@@ -6,12 +6,18 @@ import type { LearnedArchitecture } from '../types.js';
 import { CELO_CHECKPOINT_BASE64 } from './celo-weights.js';
 import { CELO_ADAM_CHECKPOINT_BASE64 } from './celo-adam-weights.js';
 import { CELO2_CHECKPOINT_BASE64 } from './celo2-weights.js';
+import { LOPT_SMALL_V1_CHECKPOINT_BASE64 } from './lopt-small-v1-weights.js';
 import { PRETRAINED_SOURCES, type PretrainedName, type PretrainedSource } from './sources.js';
 
-const CHECKPOINTS: Readonly<Record<PretrainedName, string>> = { celo: CELO_CHECKPOINT_BASE64, 'celo-adam': CELO_ADAM_CHECKPOINT_BASE64, celo2: CELO2_CHECKPOINT_BASE64 };
+const CHECKPOINTS: Readonly<Record<PretrainedName, string>> = {
+  celo: CELO_CHECKPOINT_BASE64,
+  'celo-adam': CELO_ADAM_CHECKPOINT_BASE64,
+  celo2: CELO2_CHECKPOINT_BASE64,
+  'lopt-small-v1': LOPT_SMALL_V1_CHECKPOINT_BASE64,
+};
 
 /** The names {@link pretrained} accepts. */
-export const PRETRAINED_NAMES: readonly PretrainedName[] = Object.freeze(['celo', 'celo-adam', 'celo2']);
+export const PRETRAINED_NAMES: readonly PretrainedName[] = Object.freeze(['celo', 'celo-adam', 'celo2', 'lopt-small-v1']);
 
 /**
  * Options of {@link Pretrained.optimizer} and {@link pretrainedOptimizer}: `numSteps` (Celo and
@@ -51,8 +57,9 @@ function withOptions(lopt: LearnedArchitecture, theta: TensorTree, name: Pretrai
 
 /**
  * Loads a published pretrained learned optimizer shipped inside this package (no file system,
- * works in the browser): `'celo'` and `'celo-adam'` (MIT, Moudgil et al. 2025) and `'celo2'`
- * (BSD-3-Clause, PyLO). Returns the architecture, the weights and their provenance, and an
+ * works in the browser): `'celo'` and `'celo-adam'` (MIT, Moudgil et al. 2025), `'celo2'`
+ * (BSD-3-Clause, PyLO) and lopt's own `'lopt-small-v1'` (Apache-2.0, a meta-trained
+ * `controlAdam`; MODEL_CARD.md). Returns the architecture, the weights and their provenance, and an
  * `optimizer(options)` sugar. Unknown names throw `UNKNOWN_NAME`.
  *
  * @example

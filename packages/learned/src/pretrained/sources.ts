@@ -1,10 +1,10 @@
 /** The names of the pretrained learned optimizers that ship with `@lopt/learned`. */
-export type PretrainedName = 'celo' | 'celo-adam' | 'celo2';
+export type PretrainedName = 'celo' | 'celo-adam' | 'celo2' | 'lopt-small-v1';
 
 /** Where a pretrained optimizer comes from, what it was trained on, and where it is expected to fail. */
 export interface PretrainedSource {
   /** The architecture (registry and checkpoint name) the weights are for. */
-  readonly architecture: 'celo' | 'celoAdam' | 'celo2';
+  readonly architecture: 'celo' | 'celoAdam' | 'celo2' | 'controlAdam';
   /** SPDX licence of the weights (the code of this package is Apache-2.0). */
   readonly licence: string;
   /** Repository, commit and path of the original file. */
@@ -52,5 +52,16 @@ export const PRETRAINED_SOURCES: Readonly<Record<PretrainedName, PretrainedSourc
     caveats:
       'No internal schedule: it needs a learning rate (and a schedule for long runs) like Muon. Its learned rule only applies to matrices; with the default PyLO routing the first and last matrix use AdamW, so a model with two matrices is trained by AdamW alone. Untested by its authors on recurrent models.',
     needs: 'a learning rate (default 1e-3); no loss, no numSteps',
+  },
+  'lopt-small-v1': {
+    architecture: 'controlAdam',
+    licence: 'Apache-2.0',
+    source: 'this repository (lopt): `lopt meta-train --config configs/lopt-small-v1.json`, checkpoint chosen by validation (best.safetensors); see packages/learned/MODEL_CARD.md',
+    paper: "lopt's own (no paper): Adam with a learned learning-rate control driven by step agreement (a normalized hypergradient) and Celo's loss and time features (Moudgil et al. 2025)",
+    trainedOn:
+      'meta-trained with PES (unrolls of 20, std 0.05, 8 inner trainings of 100-400 steps) for 200 outer steps on imageMlpFamily MLPs with 1-2 hidden layers of 16-64 units on 9-12 px MNIST, with parameter-scale augmentation and reduced batches; about 2 core-minutes (0.034 core-hours) of CPU on a 2-core machine, WASM, 2026-12-05',
+    caveats:
+      'Controls one global learning rate on top of Adam (starting at 3e-3, at most 5% per step): where a well-tuned Adam fails, so does it. Trained only on small image MLPs of up to 400 steps; on small-v1 it loses to tuned Adam on mnist28-mlp32 (+13%), the MLP autoencoder, logistic regression and the transformer LM (1-3%), and trails tuned AdamW-cosine, Celo and Celo-Adam.',
+    needs: 'the training loss (ctx.loss) every step and numSteps',
   },
 });
