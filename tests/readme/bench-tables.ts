@@ -42,6 +42,23 @@ interface OptimizersResult {
   readonly rows: readonly OptimizerRow[];
 }
 
+interface DemoResult {
+  readonly command: string;
+  readonly date: string;
+  readonly cpus: number;
+  readonly loadAverageStart: readonly number[];
+  readonly loadAverageEnd: readonly number[];
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+  readonly demo: {
+    readonly suite: string;
+    readonly reference: string;
+    readonly seeds: readonly number[];
+    readonly tasks: readonly { readonly id: string; readonly steps: number; readonly adamLearningRate: number | null }[];
+    readonly rows: readonly { readonly label: string; readonly finalLoss: Readonly<Record<string, number>>; readonly vsAdam: Readonly<Record<string, number>>; readonly wins: number }[];
+  };
+}
+
 const BLOCK = /<!-- bench-table: (\S+) -->\n[\s\S]*?<!-- \/bench-table -->/g;
 
 /** `2026-12-04 16:48 UTC`, 2 cores, load average (1/5/15 min) `0.83 0.65 0.29` -> `1.65 0.89 0.39`. */
@@ -94,11 +111,32 @@ function optimizersTable(r: OptimizersResult, file: string): string {
   return lines.join('\n');
 }
 
+const sig = (x: number) => String(Number(x.toPrecision(3)));
+
+/** `lopt demo`'s table (apps/cli/scripts/time-demo.mjs): final loss and ratio to tuned Adam per task, wins, and the run's time. */
+function demoTable(r: DemoResult, file: string): string {
+  const d = r.demo;
+  const when = `${r.date.slice(0, 10)} ${r.date.slice(11, 16)} UTC`;
+  const lines = [
+    `\`${r.command}\` from an empty cache, ${when}, ${r.cpus} shared cores: ${Math.round(r.wallSeconds)} s wall, ${Math.round(r.cpuSeconds)} CPU-seconds (the command and its workers), load average (1/5/15 min) ${r.loadAverageStart.join(' / ')} at the start and ${r.loadAverageEnd.join(' / ')} at the end; from \`${file}\`. Final train loss, mean over seeds ${d.seeds.join(' and ')}; in brackets the ratio to tuned Adam's (below 1 is better).`,
+    '',
+    `| optimizer | ${d.tasks.map((t) => `${t.id} (${t.steps} steps)`).join(' | ')} | wins vs tuned Adam |`,
+    `|---|${d.tasks.map(() => '---:').join('|')}|---:|`,
+    ...d.rows.map((row) => {
+      const ref = row.label === d.reference;
+      const cells = d.tasks.map((t) => (ref ? `${sig(row.finalLoss[t.id] ?? NaN)} (lr ${t.adamLearningRate})` : `${sig(row.finalLoss[t.id] ?? NaN)} (${sig(row.vsAdam[t.id] ?? NaN)}x)`));
+      return `| ${row.label} | ${cells.join(' | ')} | ${ref ? '–' : `${row.wins}/${d.tasks.length}`} |`;
+    }),
+  ];
+  return lines.join('\n');
+}
+
 /** The rendered table for a results file (relative to the repository root). */
 export function renderBenchTable(root: string, file: string): string {
   const data = JSON.parse(readFileSync(join(root, file), 'utf8')) as TasksResult & OptimizersResult;
   if (file.endsWith('/tasks.json')) return tasksTable(data, file);
   if (file.endsWith('/optimizers.json')) return optimizersTable(data, file);
+  if (/\/demo-v\d+\.json$/.test(file)) return demoTable(JSON.parse(readFileSync(join(root, file), 'utf8')) as DemoResult, file);
   throw new Error(`no bench-table renderer for ${file}`);
 }
 
