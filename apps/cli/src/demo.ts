@@ -1,10 +1,8 @@
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '@lopt/core/node';
-import { DEMO_LEARNING_RATES, DEMO_V1, type SearchSpace, type Suite, type SuiteResult, type SuiteSummary } from '@lopt/eval';
+import { DEMO_LEARNING_RATES, DEMO_V1, mean, type SearchSpace, type Suite, type SuiteResult, type SuiteSummary } from '@lopt/eval';
 import { startCommand, type CommonOptions } from './context.js';
-import { CliError } from './errors.js';
-import { PRESETS } from './presets.js';
 import { ensureWritableDir } from './rundir.js';
 import { formatNumber, renderTable } from './stats.js';
 import { candidateRef, tunedCandidate } from './suite-optimizers.js';
@@ -35,14 +33,19 @@ export const DEMO_BASELINES: readonly string[] = ['adam', 'adamw-cosine'];
 
 /** Arguments of `lopt demo`. */
 export interface DemoArgs {
+  /** Global options (backend, plugins). */
   readonly common: CommonOptions;
   /** 100 steps, 1 seed, 3-point grids: a look in about a minute. */
   readonly quick: boolean;
   /** Overrides the horizon of every task. */
   readonly steps?: number;
+  /** `--jobs` as given (default one worker per core). */
   readonly jobs?: string;
+  /** Run cache directory (default `runs/suite-cache`). */
   readonly cache?: string;
+  /** Output directory. */
   readonly out: string;
+  /** Whether to write `report/`. */
   readonly report: boolean;
 }
 
@@ -79,26 +82,45 @@ export interface DemoRow {
   readonly vsAdam: Readonly<Record<string, number>>;
   /** Tasks where its mean final train loss is strictly below tuned Adam's. */
   readonly wins: number;
+  /** Mean final held-out (test-split) loss over the seeds, by task id. */
+  readonly heldOutLoss: Readonly<Record<string, number>>;
+  /** Tasks where its mean final held-out loss is strictly below tuned Adam's. */
+  readonly heldOutWins: number;
 }
 
 /** The demo's table, as printed and as written to `demo/table.json`. */
 export interface DemoTable {
+  /** Suite name (`demo-v1`, or a quick / shortened variant). */
   readonly suite: string;
+  /** Label of the reference row (`adam [tuned]`). */
   readonly reference: string;
+  /** The tasks with their horizon and tuned Adam's learning rate. */
   readonly tasks: readonly { readonly id: string; readonly steps: number; readonly adamLearningRate: number | null }[];
+  /** Evaluation seeds. */
   readonly seeds: readonly number[];
+  /** One row per optimizer: the tuned baselines first, then {@link DEMO_OPTIMIZERS}. */
   readonly rows: readonly DemoRow[];
 }
 
 /** The demo table of a suite run: per task and optimizer the mean final train loss and its ratio to tuned Adam's, and wins. */
 export function demoTable(result: SuiteResult, summary: SuiteSummary): DemoTable {
   const tasks = result.suite.tasks.map((t) => ({ id: t.id, steps: t.steps, adamLearningRate: result.tuning.adam?.[t.id]?.best.learningRate ?? null }));
-  const rows = summary.rows.map((r) => ({
-    label: r.label,
-    finalLoss: Object.fromEntries(tasks.map((t) => [t.id, r.cells[t.id]?.meanFinal ?? Number.NaN])),
-    vsAdam: Object.fromEntries(tasks.map((t) => [t.id, r.cells[t.id]?.normalized ?? Number.NaN])),
-    wins: r.wins,
-  }));
+  const heldOut = (label: string): Record<string, number> => {
+    const runs = result.rows.find((x) => x.label === label)?.runs ?? {};
+    return Object.fromEntries(tasks.map((t) => [t.id, mean((runs[t.id] ?? []).map((r) => r.finalValidLoss ?? Number.NaN))]));
+  };
+  const reference = heldOut(result.reference);
+  const rows = summary.rows.map((r) => {
+    const heldOutLoss = heldOut(r.label);
+    return {
+      label: r.label,
+      finalLoss: Object.fromEntries(tasks.map((t) => [t.id, r.cells[t.id]?.meanFinal ?? Number.NaN])),
+      vsAdam: Object.fromEntries(tasks.map((t) => [t.id, r.cells[t.id]?.normalized ?? Number.NaN])),
+      wins: r.wins,
+      heldOutLoss,
+      heldOutWins: tasks.filter((t) => (heldOutLoss[t.id] as number) < (reference[t.id] as number)).length,
+    };
+  });
   return { suite: result.suite.name, reference: result.reference, tasks, seeds: result.suite.seeds, rows };
 }
 
@@ -110,8 +132,10 @@ export function demoText(table: DemoTable): string {
     ...table.tasks.map((t) => (r.label === table.reference ? `${formatNumber(r.finalLoss[t.id])} (lr ${formatNumber(t.adamLearningRate)})` : `${formatNumber(r.finalLoss[t.id])} (${formatNumber(r.vsAdam[t.id])}x)`)),
     r.label === table.reference ? '-' : `${r.wins}/${table.tasks.length}`,
   ]);
-  const note = `${table.suite}: final train loss, mean over seed${table.seeds.length === 1 ? '' : 's'} ${table.seeds.join(', ')}; in brackets its ratio to ${table.reference}'s (below 1: lower loss), for ${table.reference} its tuned learning rate. Rows marked [tuned] chose their learning rate per task on another seed.`;
-  return `${renderTable(header, rows)}\n\n${note}`;
+  const heldOutHeader = ['held-out loss', ...table.tasks.map((t) => t.id), 'lower than tuned Adam'];
+  const heldOutRows = table.rows.map((r) => [r.label, ...table.tasks.map((t) => formatNumber(r.heldOutLoss[t.id])), r.label === table.reference ? '-' : `${r.heldOutWins}/${table.tasks.length}`]);
+  const note = `${table.suite}: final train loss, mean over seed${table.seeds.length === 1 ? '' : 's'} ${table.seeds.join(', ')}; in brackets its ratio to ${table.reference}'s (below 1: lower loss), for ${table.reference} its tuned learning rate. Rows marked [tuned] chose their learning rate per task on another seed. Second table: the final loss on the test split (mean over the seeds), where overfitting shows.`;
+  return `${renderTable(header, rows)}\n\n${renderTable(heldOutHeader, heldOutRows)}\n\n${note}`;
 }
 
 /**
@@ -150,9 +174,8 @@ export async function runDemo(args: DemoArgs): Promise<void> {
   ctx.log(`results: ${join(out, 'demo', 'table.json')} and ${join(out, 'suite')}`);
 }
 
-/** `lopt demo --preset <name>`: meta-trains a small learned optimizer from scratch with a preset (as `lopt meta-train --preset`). */
+/** `lopt demo --preset <name>`: meta-trains a small learned optimizer from scratch with a preset (as `lopt meta-train --preset`; the caller checks the name). */
 export async function runDemoPreset(common: CommonOptions, preset: string, out: string | undefined, report: boolean): Promise<void> {
-  if (!PRESETS[preset]) throw new CliError(`Unknown preset '${preset}'.`, `Presets: ${Object.keys(PRESETS).join(', ')}.`);
   const { runMetaTrain } = await import('./metatrain.js');
   await runMetaTrain({ common, configSpec: preset, ...(out !== undefined ? { out } : {}), evaluate: true, report });
 }

@@ -256,6 +256,7 @@ export function buildProgram(): Command {
       if (opts.preset !== undefined) {
         const extra = [opts.quick ? '--quick' : '', opts.steps !== undefined ? '--steps' : '', opts.jobs !== undefined ? '--jobs' : '', opts.cache !== undefined ? '--cache' : ''].filter(Boolean);
         if (extra.length) throw new CliError(`--preset meta-trains from scratch and does not take ${extra.join(', ')}.`, 'Drop them, or drop --preset to run the pretrained optimizers on demo-v1.');
+        if (!PRESETS[opts.preset]) throw new CliError(`Unknown preset '${opts.preset}'.`, `Presets: ${Object.keys(PRESETS).join(', ')}.`);
         const { runDemoPreset } = await import('./demo.js');
         return runDemoPreset(common, opts.preset, opts.out, opts.report);
       }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { formatNumber } from '../src/stats.js';
 import { errorParagraph, runCli, tempDir, type CliRun } from './helpers.js';
 
 // `lopt demo --quick` end to end on a 20-step budget: the printed table against the written JSON,
@@ -12,18 +13,18 @@ interface DemoJson {
   reference: string;
   tasks: { id: string; steps: number; adamLearningRate: number }[];
   seeds: number[];
-  rows: { label: string; finalLoss: Record<string, number>; vsAdam: Record<string, number>; wins: number }[];
+  rows: { label: string; finalLoss: Record<string, number>; vsAdam: Record<string, number>; wins: number; heldOutLoss: Record<string, number>; heldOutWins: number }[];
   loadAverageStart: number[];
   loadAverageEnd: number[];
   computed: number;
 }
 interface ResultJson {
   tuning: Record<string, Record<string, { trials: { hyperparams: Record<string, number>; score: number }[]; best: Record<string, number> }>>;
-  rows: { label: string; runs: Record<string, { finalTrainLoss: number }[]> }[];
+  rows: { label: string; runs: Record<string, { finalTrainLoss: number; finalValidLoss: number }[]> }[];
 }
 
-/** 4 significant digits, as the CLI's tables print numbers. */
-const fmt = (x: number) => String(Number(x.toPrecision(4)));
+/** Numbers as the CLI's tables print them. */
+const fmt = (x: number | null) => formatNumber(x);
 
 function expectBadInput(run: CliRun, problem: RegExp): void {
   const { text, hasStack } = errorParagraph(run);
@@ -51,19 +52,25 @@ describe('lopt demo', () => {
     expect(table.computed).toBe(27 + 18);
 
     const adam = table.rows[0]!;
+    const average = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     for (const row of table.rows) {
       const runs = result.rows.find((r) => r.label === row.label)!.runs;
       let wins = 0;
+      let heldOutWins = 0;
       for (const t of table.tasks) {
-        const finals = runs[t.id]!.map((r) => r.finalTrainLoss);
-        const mean = finals.reduce((a, b) => a + b, 0) / finals.length;
+        const mean = average(runs[t.id]!.map((r) => r.finalTrainLoss));
         expect(row.finalLoss[t.id]).toBeCloseTo(mean, 12);
         expect(row.vsAdam[t.id]).toBeCloseTo(mean / adam.finalLoss[t.id]!, 12);
         if (mean < adam.finalLoss[t.id]!) wins++;
+        const heldOut = average(runs[t.id]!.map((r) => r.finalValidLoss));
+        expect(row.heldOutLoss[t.id]).toBeCloseTo(heldOut, 12);
+        if (heldOut < adam.heldOutLoss[t.id]!) heldOutWins++;
       }
-      expect(row.wins).toBe(wins);
+      expect([row.wins, row.heldOutWins]).toEqual([wins, heldOutWins]);
+      const heldOutLine = first.stdout.split('\n').filter((l) => l.startsWith(`${row.label}  `))[1];
+      expect(heldOutLine?.split(/ {2,}/)).toEqual([row.label, ...table.tasks.map((t) => fmt(row.heldOutLoss[t.id]!)), row === adam ? '-' : `${heldOutWins}/3`]);
       // The printed line: label, per task `loss (ratio x)` (tuned Adam: `loss (lr ...)`), wins.
-      const line = first.stdout.split('\n').find((l) => l.startsWith(`${row.label}  `));
+      const line = first.stdout.split('\n').filter((l) => l.startsWith(`${row.label}  `))[0];
       const cells = table.tasks.map((t) => (row === adam ? `${fmt(row.finalLoss[t.id]!)} (lr ${fmt(t.adamLearningRate)})` : `${fmt(row.finalLoss[t.id]!)} (${fmt(row.vsAdam[t.id]!)}x)`));
       expect(line?.split(/ {2,}/)).toEqual([row.label, ...cells, row === adam ? '-' : `${wins}/3`]);
     }
@@ -85,10 +92,17 @@ describe('lopt demo', () => {
   }, 240_000);
 
   it('refuses bad flags with exit code 2 and one clear line', async () => {
-    expectBadInput(await runCli(['demo', '--steps', '0']), /--steps must be an integer in \[1, 100000\]/);
-    expectBadInput(await runCli(['demo', '--jobs', 'two', '--out', join(dir, 'bad')]), /--jobs must be an integer in \[1, 256\], got 'two'/);
-    expectBadInput(await runCli(['demo', '--preset', 'nope']), /Unknown preset 'nope'/);
-    expectBadInput(await runCli(['demo', '--preset', 'tiny', '--quick', '--jobs', '2']), /--preset meta-trains from scratch and does not take --quick, --jobs/);
-    expectBadInput(await runCli(['demo', '--frobnicate']), /unknown option '--frobnicate'/);
+    const runs = await Promise.all([
+      runCli(['demo', '--steps', '0']),
+      runCli(['demo', '--jobs', 'two', '--out', join(dir, 'bad')]),
+      runCli(['demo', '--preset', 'nope']),
+      runCli(['demo', '--preset', 'tiny', '--quick', '--jobs', '2']),
+      runCli(['demo', '--frobnicate']),
+    ]);
+    expectBadInput(runs[0]!, /--steps must be an integer in \[1, 100000\]/);
+    expectBadInput(runs[1]!, /--jobs must be an integer in \[1, 256\], got 'two'/);
+    expectBadInput(runs[2]!, /Unknown preset 'nope'/);
+    expectBadInput(runs[3]!, /--preset meta-trains from scratch and does not take --quick, --jobs/);
+    expectBadInput(runs[4]!, /unknown option '--frobnicate'/);
   }, 120_000);
 });
