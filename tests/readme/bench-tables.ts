@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DemoTable } from '../../apps/cli/src/demo.ts';
 import { markdownFiles } from './extract.ts';
 
 interface TasksRow {
@@ -50,20 +51,7 @@ interface DemoResult {
   readonly loadAverageEnd: readonly number[];
   readonly wallSeconds: number;
   readonly cpuSeconds: number;
-  readonly demo: {
-    readonly suite: string;
-    readonly reference: string;
-    readonly seeds: readonly number[];
-    readonly tasks: readonly { readonly id: string; readonly steps: number; readonly adamLearningRate: number | null }[];
-    readonly rows: readonly {
-      readonly label: string;
-      readonly finalLoss: Readonly<Record<string, number>>;
-      readonly vsAdam: Readonly<Record<string, number>>;
-      readonly wins: number;
-      readonly heldOutLoss: Readonly<Record<string, number>>;
-      readonly heldOutWins: number;
-    }[];
-  };
+  readonly demo: DemoTable;
 }
 
 const BLOCK = /<!-- bench-table: (\S+) -->\n[\s\S]*?<!-- \/bench-table -->/g;

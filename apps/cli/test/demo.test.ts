@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatNumber } from '../src/stats.js';
-import { errorParagraph, runCli, tempDir, type CliRun } from './helpers.js';
+import { expectBadInput, runCli, tempDir } from './helpers.js';
 
 // `lopt demo --quick` end to end on a 20-step budget: the printed table against the written JSON,
 // and the JSON against the runs in suite/result.json.
@@ -25,13 +25,6 @@ interface ResultJson {
 
 /** Numbers as the CLI's tables print them. */
 const fmt = (x: number | null) => formatNumber(x);
-
-function expectBadInput(run: CliRun, problem: RegExp): void {
-  const { text, hasStack } = errorParagraph(run);
-  expect(run.code, run.stderr).toBe(2);
-  expect(text).toMatch(problem);
-  expect(hasStack).toBe(false);
-}
 
 beforeAll(() => {
   dir = tempDir('lopt-cli-demo-');
@@ -99,10 +92,11 @@ describe('lopt demo', () => {
       runCli(['demo', '--preset', 'tiny', '--quick', '--jobs', '2']),
       runCli(['demo', '--frobnicate']),
     ]);
-    expectBadInput(runs[0]!, /--steps must be an integer in \[1, 100000\]/);
-    expectBadInput(runs[1]!, /--jobs must be an integer in \[1, 256\], got 'two'/);
-    expectBadInput(runs[2]!, /Unknown preset 'nope'/);
-    expectBadInput(runs[3]!, /--preset meta-trains from scratch and does not take --quick, --jobs/);
-    expectBadInput(runs[4]!, /unknown option '--frobnicate'/);
+    // Commander's own messages (--steps, unknown option) name the problem only.
+    expectBadInput(runs[0]!, /--steps must be an integer in \[1, 100000\]/, /--steps/);
+    expectBadInput(runs[1]!, /--jobs must be an integer in \[1, 256\], got 'two'/, /Use --jobs 1/);
+    expectBadInput(runs[2]!, /Unknown preset 'nope'/, /Presets: quickstart, tiny/);
+    expectBadInput(runs[3]!, /--preset meta-trains from scratch and does not take --quick, --jobs/, /Drop them/);
+    expectBadInput(runs[4]!, /unknown option '--frobnicate'/, /--frobnicate/);
   }, 120_000);
 });
