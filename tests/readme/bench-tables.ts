@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { DemoTable } from '../../apps/cli/src/demo.ts';
 import { markdownFiles } from './extract.ts';
 
 interface TasksRow {
@@ -40,6 +41,17 @@ interface OptimizersResult {
   readonly loadAverageStart: readonly number[];
   readonly loadAverageEnd: readonly number[];
   readonly rows: readonly OptimizerRow[];
+}
+
+interface DemoResult {
+  readonly command: string;
+  readonly date: string;
+  readonly cpus: number;
+  readonly loadAverageStart: readonly number[];
+  readonly loadAverageEnd: readonly number[];
+  readonly wallSeconds: number;
+  readonly cpuSeconds: number;
+  readonly demo: DemoTable;
 }
 
 const BLOCK = /<!-- bench-table: (\S+) -->\n[\s\S]*?<!-- \/bench-table -->/g;
@@ -94,11 +106,38 @@ function optimizersTable(r: OptimizersResult, file: string): string {
   return lines.join('\n');
 }
 
+const sig = (x: number) => String(Number(x.toPrecision(3)));
+
+/** `lopt demo`'s table (apps/cli/scripts/time-demo.mjs): final loss and ratio to tuned Adam per task, wins, and the run's time. */
+function demoTable(r: DemoResult, file: string): string {
+  const d = r.demo;
+  const when = `${r.date.slice(0, 10)} ${r.date.slice(11, 16)} UTC`;
+  const lines = [
+    `\`${r.command}\` from an empty cache, ${when}, ${r.cpus} shared cores: ${Math.round(r.wallSeconds)} s wall, ${Math.round(r.cpuSeconds)} CPU-seconds (the command and its workers), load average (1/5/15 min) ${r.loadAverageStart.join(' / ')} at the start and ${r.loadAverageEnd.join(' / ')} at the end; from \`${file}\`. Final train loss, mean over seeds ${d.seeds.join(' and ')}; in brackets the ratio to tuned Adam's (below 1 is better).`,
+    '',
+    `| optimizer | ${d.tasks.map((t) => `${t.id} (${t.steps} steps)`).join(' | ')} | wins vs tuned Adam |`,
+    `|---|${d.tasks.map(() => '---:').join('|')}|---:|`,
+    ...d.rows.map((row) => {
+      const ref = row.label === d.reference;
+      const cells = d.tasks.map((t) => (ref ? `${sig(row.finalLoss[t.id] ?? NaN)} (lr ${t.adamLearningRate})` : `${sig(row.finalLoss[t.id] ?? NaN)} (${sig(row.vsAdam[t.id] ?? NaN)}x)`));
+      return `| ${row.label} | ${cells.join(' | ')} | ${ref ? '–' : `${row.wins}/${d.tasks.length}`} |`;
+    }),
+    '',
+    'Held-out (test-split) loss at the end of the same runs, mean over the seeds:',
+    '',
+    `| optimizer | ${d.tasks.map((t) => t.id).join(' | ')} | lower than tuned Adam |`,
+    `|---|${d.tasks.map(() => '---:').join('|')}|---:|`,
+    ...d.rows.map((row) => `| ${row.label} | ${d.tasks.map((t) => sig(row.heldOutLoss[t.id] ?? NaN)).join(' | ')} | ${row.label === d.reference ? '–' : `${row.heldOutWins}/${d.tasks.length}`} |`),
+  ];
+  return lines.join('\n');
+}
+
 /** The rendered table for a results file (relative to the repository root). */
 export function renderBenchTable(root: string, file: string): string {
   const data = JSON.parse(readFileSync(join(root, file), 'utf8')) as TasksResult & OptimizersResult;
   if (file.endsWith('/tasks.json')) return tasksTable(data, file);
   if (file.endsWith('/optimizers.json')) return optimizersTable(data, file);
+  if (/\/demo-v\d+\.json$/.test(file)) return demoTable(JSON.parse(readFileSync(join(root, file), 'utf8')) as DemoResult, file);
   throw new Error(`no bench-table renderer for ${file}`);
 }
 

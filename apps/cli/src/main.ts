@@ -241,6 +241,30 @@ export function buildProgram(): Command {
       process.stdout.write(`${files.html}\n`);
     });
 
+  program
+    .command('demo')
+    .description('The main job in a few minutes: train three held-out MNIST tasks with hidden layers (two MLPs and a conv net, suite demo-v1) with the shipped pretrained learned optimizers against Adam and AdamW-cosine tuned per task, print the table and write the report. Runs are cached: a rerun is instant.')
+    .option('--quick', 'a one-minute look: 100 steps, one seed, 3-point learning-rate grids')
+    .option('--steps <n>', 'override the steps of every task', intArg('--steps', 1, 100_000))
+    .option('--preset <name>', `instead, meta-train a small learned optimizer from scratch with a preset (${Object.keys(PRESETS).join(', ')}), as lopt meta-train --preset`)
+    .option('--jobs <n>', 'worker processes (default: one per core; 1 runs in this process)')
+    .option('--cache <dir>', 'run cache directory (default: runs/suite-cache)')
+    .option('-o, --out <dir>', 'where to write demo/table.json, suite/ and report/ (default: runs/demo-<timestamp>)')
+    .option('--no-report', 'skip writing the report')
+    .action(async (opts: { quick?: boolean; steps?: number; preset?: string; jobs?: string; cache?: string; out?: string; report: boolean }, cmd: Command) => {
+      const common = cmd.optsWithGlobals() as CommonOptions;
+      if (opts.preset !== undefined) {
+        const extra = [opts.quick ? '--quick' : '', opts.steps !== undefined ? '--steps' : '', opts.jobs !== undefined ? '--jobs' : '', opts.cache !== undefined ? '--cache' : ''].filter(Boolean);
+        if (extra.length) throw new CliError(`--preset meta-trains from scratch and does not take ${extra.join(', ')}.`, 'Drop them, or drop --preset to run the pretrained optimizers on demo-v1.');
+        if (!PRESETS[opts.preset]) throw new CliError(`Unknown preset '${opts.preset}'.`, `Presets: ${Object.keys(PRESETS).join(', ')}.`);
+        const { runDemoPreset } = await import('./demo.js');
+        return runDemoPreset(common, opts.preset, opts.out, opts.report);
+      }
+      const { runDemo } = await import('./demo.js');
+      const out = opts.out ?? join('runs', `demo-${stamp()}`);
+      await runDemo({ common, quick: Boolean(opts.quick), out, report: opts.report, ...(opts.steps !== undefined ? { steps: opts.steps } : {}), ...(opts.jobs !== undefined ? { jobs: opts.jobs } : {}), ...(opts.cache !== undefined ? { cache: opts.cache } : {}) });
+    });
+
   registerSuiteCommand(program, stamp);
   registerInspectCommand(program, stamp);
   registerExperimentCommand(program);

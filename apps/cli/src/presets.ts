@@ -7,7 +7,7 @@ export interface Preset {
 }
 
 /**
- * Built-in presets. `quickstart` is what `pnpm demo` runs; `tiny` finishes in seconds and
+ * Built-in presets. `quickstart` is what `pnpm demo:meta-train` (and `lopt demo --preset quickstart`) runs; `tiny` finishes in seconds and
  * exists for smoke tests and for trying the command without waiting.
  */
 export const PRESETS: Readonly<Record<string, Preset>> = {

@@ -13,7 +13,7 @@ export function registerSuiteCommand(program: Command, stamp: () => string): voi
     .command('run')
     .description('Run a suite: tune the baselines per task (cached), train the optimizers, print per-task and overall tables (IQM with CIs, wins, performance-profile score) and write a report. Rerun to continue from the cache.')
     .option('--optimizer <spec>', "optimizer spec (repeatable; as in `lopt eval`); a bare baseline name such as 'adam' means that baseline tuned per task", collect, [])
-    .option('--suite <name|file>', 'built-in suite (small-v1, medium-v1) or a suite JSON file', 'small-v1')
+    .option('--suite <name|file>', 'built-in suite (small-v1, medium-v1, demo-v1) or a suite JSON file', 'small-v1')
     .option('--baselines <list>', 'comma-separated baselines (adam, adamw-cosine, sgdm, schedule-free-adamw, muon); adam, the reference, must be among them', 'adam,adamw-cosine,sgdm')
     .option('--jobs <n>', 'worker processes (default: one per core; 1 runs in this process)')
     .option('--cache <dir>', 'run cache directory (default: runs/suite-cache)')

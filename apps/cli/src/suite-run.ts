@@ -4,15 +4,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { key as makeKey } from '@lopt/core';
 import { writeJsonAtomic, writeFileAtomic } from '@lopt/core/node';
-import { getBaseline, getSuite, runSuite, serialExecutor, summarizeSuite, validateSuite, type RunExecutor, type Suite, type SuiteProgress } from '@lopt/eval';
+import { getBaseline, getSuite, runSuite, serialExecutor, summarizeSuite, validateSuite, type OptimizerRef, type RunExecutor, type Suite, type SuiteProgress, type SuiteResult, type SuiteSummary, type TunableCandidate } from '@lopt/eval';
 import { fileCache, processPool } from '@lopt/eval/node';
-import { startCommand, type CommonOptions } from './context.js';
+import { startCommand, type CommandContext, type CommonOptions } from './context.js';
 import { CliError, withContext } from './errors.js';
 import { createProgress, type Progress } from './progress.js';
 import { ensureWritableDir } from './rundir.js';
 import { candidateRef, cliResolver } from './suite-optimizers.js';
 import { writeSuiteReport } from './suite-report.js';
-import { suiteMarkdown, suiteTables, suiteText } from './suite-table.js';
+import { suiteMarkdown, suiteTables, suiteText, type SuiteTables } from './suite-table.js';
 
 /** Arguments of `lopt suite run`. */
 export interface SuiteRunArgs {
@@ -82,6 +82,65 @@ function progressReporter(): { onProgress: (p: SuiteProgress) => void; stop: () 
   };
 }
 
+/** What {@link executeSuite} runs: the suite, its rows, and where. */
+export interface SuiteExecution {
+  readonly suite: Suite;
+  readonly candidates: readonly OptimizerRef[];
+  readonly tunables?: readonly TunableCandidate[];
+  readonly baselines: readonly string[];
+  readonly jobs: number;
+  readonly cacheDir: string;
+  readonly common: CommonOptions;
+}
+
+/** A finished suite run: the result, its summary and tables, and one line of timing (runs, seconds, jobs, load average). */
+export interface ExecutedSuite {
+  readonly result: SuiteResult;
+  readonly summary: SuiteSummary;
+  readonly tables: SuiteTables;
+  readonly timing: string;
+  readonly seconds: number;
+}
+
+/**
+ * Runs a suite with a progress bar on `jobs` worker processes (1: in this process), every run
+ * cached under `cacheDir`; shared by `lopt suite run` and `lopt demo`.
+ */
+export async function executeSuite(ctx: CommandContext, e: SuiteExecution): Promise<ExecutedSuite> {
+  const cache = fileCache(e.cacheDir);
+  const started = performance.now();
+  ctx.log(`suite ${e.suite.name}: ${e.suite.tasks.length} tasks x ${e.suite.seeds.length} seeds; baselines ${e.baselines.join(', ')}; ${e.jobs} job(s); cache ${e.cacheDir}`);
+  const executor = e.jobs === 1 ? serialExecutor(cliResolver()) : workerExecutor(e.jobs, e.common, ctx.backend.name);
+  const progress = progressReporter();
+  let corrupt = 0;
+  const result = await runSuite(e.suite, {
+    candidates: e.candidates,
+    ...(e.tunables ? { tunables: e.tunables } : {}),
+    baselines: e.baselines,
+    cache,
+    executor,
+    onProgress: progress.onProgress,
+    onCorrupt: (_k, why) => {
+      corrupt++;
+      ctx.log(`warning: a corrupt cache entry was recomputed (${why})`);
+    },
+  }).finally(() => progress.stop());
+  const seconds = (performance.now() - started) / 1000;
+  const summary = summarizeSuite(result, { key: makeKey(0) });
+  const tables = suiteTables(result, summary);
+  const timing = `${result.computed} runs trained, ${result.cached} from the cache${corrupt ? ` (${corrupt} corrupt entries recomputed)` : ''}, ${seconds.toFixed(0)} s on ${e.jobs} job(s), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
+  return { result, summary, tables, timing, seconds };
+}
+
+/** Writes `suite/result.json`, `suite/summary.{json,md}` and (with `report`) `report/index.html` under `out`. */
+export async function writeSuiteOutputs(ctx: CommandContext, out: string, run: ExecutedSuite, report: boolean): Promise<void> {
+  const { result, summary, tables, timing } = run;
+  await writeJsonAtomic(join(out, 'suite', 'result.json'), result);
+  await writeJsonAtomic(join(out, 'suite', 'summary.json'), { ...summary, tables, timing });
+  await writeFileAtomic(join(out, 'suite', 'summary.md'), `${suiteMarkdown(tables)}\n${timing}\n`);
+  if (report) ctx.log(`report: ${await writeSuiteReport(out, result, summary, suiteMarkdown(tables))}`);
+}
+
 /**
  * `lopt suite run`: tunes the baselines per task (cached), trains the candidates, prints the
  * per-task and overall tables, writes `suite/result.json`, `suite/summary.{json,md}` and a
@@ -95,33 +154,9 @@ export async function runSuiteCommand(args: SuiteRunArgs): Promise<void> {
   const ctx = await startCommand('suite run', args.common);
   const suite = loadSuite(args.suite);
   const candidates = args.optimizers.map((o) => candidateRef(o, baselines));
-  const cacheDir = args.cache ?? join('runs', 'suite-cache');
-  const cache = fileCache(cacheDir);
-  const started = performance.now();
-  ctx.log(`suite ${suite.name}: ${suite.tasks.length} tasks x ${suite.seeds.length} seeds; baselines ${baselines.join(', ')}; ${jobs} job(s); cache ${cacheDir}`);
-  const executor = jobs === 1 ? serialExecutor(cliResolver()) : workerExecutor(jobs, args.common, ctx.backend.name);
-  const progress = progressReporter();
-  let corrupt = 0;
-  const result = await runSuite(suite, {
-    candidates,
-    baselines,
-    cache,
-    executor,
-    onProgress: progress.onProgress,
-    onCorrupt: (_k, why) => {
-      corrupt++;
-      ctx.log(`warning: a corrupt cache entry was recomputed (${why})`);
-    },
-  }).finally(() => progress.stop());
-  const seconds = (performance.now() - started) / 1000;
-  const summary = summarizeSuite(result, { key: makeKey(0) });
-  const tables = suiteTables(result, summary);
-  process.stdout.write(`\n${suiteText(result, tables)}\n`);
-  const timing = `${result.computed} runs trained, ${result.cached} from the cache${corrupt ? ` (${corrupt} corrupt entries recomputed)` : ''}, ${seconds.toFixed(0)} s on ${jobs} job(s), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`;
-  ctx.log(timing);
-  await writeJsonAtomic(join(out, 'suite', 'result.json'), result);
-  await writeJsonAtomic(join(out, 'suite', 'summary.json'), { ...summary, tables, timing });
-  await writeFileAtomic(join(out, 'suite', 'summary.md'), `${suiteMarkdown(tables)}\n${timing}\n`);
-  if (args.report) ctx.log(`report: ${await writeSuiteReport(out, result, summary, suiteMarkdown(tables))}`);
+  const run = await executeSuite(ctx, { suite, candidates, baselines, jobs, cacheDir: args.cache ?? join('runs', 'suite-cache'), common: args.common });
+  process.stdout.write(`\n${suiteText(run.result, run.tables)}\n`);
+  ctx.log(run.timing);
+  await writeSuiteOutputs(ctx, out, run, args.report);
   ctx.log(`results: ${join(out, 'suite')}`);
 }

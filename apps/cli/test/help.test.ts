@@ -8,7 +8,8 @@ import { CLI_DIR, runCli } from './helpers.js';
 
 // Every command's --help runs (exit 0) and documents the options the README relies on.
 const EXPECTED: Record<string, readonly string[]> = {
-  '': ['meta-train', 'eval', 'bench', 'list', 'report', '--backend', '--plugin', '--debug'],
+  '': ['demo', 'meta-train', 'eval', 'bench', 'list', 'report', '--backend', '--plugin', '--debug'],
+  demo: ['--quick', '--steps', '--preset', '--jobs', '--cache', '--out', '--no-report', ...Object.keys(PRESETS)],
   'meta-train': ['--config', '--preset', '--resume', '--out', '--steps', '--init-theta', '--no-eval', '--no-report', ...Object.keys(PRESETS), 'Ctrl-C'],
   eval: ['--task', '--optimizer', '--steps', '--seeds', '--tune-baseline', '--tune-trials', '--out', 'guard:lossGuarded(<spec>, adam)', 'adam:learningRate=1e-3'],
   bench: ['--filter', '--no-run', '--root', '--json'],

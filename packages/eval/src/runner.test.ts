@@ -109,6 +109,43 @@ describe('runSuite', () => {
     expect([again.computed, again.tuning]).toEqual([0, result.tuning]);
   });
 
+  it('tunes a tunable candidate like a baseline: its row trains the best of its grid, chosen on the tuning seed', async () => {
+    const cache = memoryCache();
+    const grid = [0.002, 0.02, 0.2];
+    // The candidate is SGD whose learning rate travels in its spec text, as a CLI spec would.
+    const sgdAt = (ref: Parameters<typeof baselineResolver>[0], n: number) => (ref.spec?.startsWith('sgd@') ? sgd({ learningRate: Number(ref.spec.slice(4)) }) : baselineResolver(ref, n));
+    const tunable = { label: 'sgd [tuned lr]', space: { learningRate: { grid } }, trial: (hp: Readonly<Record<string, number>>) => ({ label: 'sgd', id: `spec:sgd@${hp.learningRate}`, spec: `sgd@${hp.learningRate}` }) };
+    const options = { candidates: [], tunables: [tunable], baselines: ['adam'], spaces, cache, executor: serialExecutor(sgdAt) };
+    const result = await runSuite(SUITE, options);
+    const tasks = { quad: quadraticTask({ dim: 4 }), logreg: logisticRegressionTask({ dim: 5, batchSize: 16 }) };
+    for (const [id, task] of Object.entries(tasks)) {
+      // Independently: each grid point on the tuning seed, the lowest final loss wins, and the row trains it on the evaluation seeds.
+      const finals = grid.map((lr) => trainOnTask(task, sgd({ learningRate: lr }), { steps: 20, key: key(5), evalEvery: 5 }).finalTrainLoss);
+      const best = grid[finals.indexOf(Math.min(...finals))] as number;
+      expect(result.tuning['sgd [tuned lr]']?.[id]?.trials.map((t) => t.score)).toEqual(finals);
+      expect(result.tuning['sgd [tuned lr]']?.[id]?.best).toEqual({ learningRate: best });
+      const row = result.rows.find((r) => r.label === 'sgd [tuned lr]');
+      expect(row?.baseline).toBeNull();
+      expect(row?.runs[id]?.map((r) => r.finalTrainLoss)).toEqual([0, 1].map((seed) => trainOnTask(task, sgd({ learningRate: best }), { steps: 20, key: key(seed), evalEvery: 5 }).finalTrainLoss));
+    }
+    expect(result.rows.map((r) => r.label)).toEqual(['adam [tuned]', 'sgd [tuned lr]']);
+    // Tuning: 2 tasks x (2 adam + 3 sgd) lrs; evaluation: 2 rows x 2 tasks x 2 seeds (a tuned sgd run on seed 0/1 is new).
+    expect([result.computed, result.cached]).toEqual([10 + 8, 0]);
+    const again = await runSuite(SUITE, options);
+    expect([again.computed, again.cached, again.tuning]).toEqual([0, 18, result.tuning]);
+  });
+
+  it('rejects tunables without a label, with a clashing label or an empty space, naming the option', async () => {
+    const trial = () => ({ label: 'x', id: 'spec:x' });
+    const run = (tunables: unknown) => runSuite(SUITE, { candidates: [{ label: 'mine', id: 'spec:mine', spec: 'mine' }], baselines: ['adam'], spaces, tunables: tunables as never });
+    await expect(run({})).rejects.toThrow(/'tunables' must be an array/);
+    await expect(run([{ label: '', space: { learningRate: { grid: [1] } }, trial }])).rejects.toThrow(/'tunables\[0\]' must be/);
+    await expect(run([{ label: 'adam', space: { learningRate: { grid: [1] } }, trial }])).rejects.toThrow(/tunables\[0\]\.label' \(adam\)/);
+    await expect(run([{ label: 'mine', space: { learningRate: { grid: [1] } }, trial }])).rejects.toThrow(/tunables\[0\]\.label' \(mine\)/);
+    await expect(run([{ label: 'ok', space: { learningRate: { grid: [1] } }, trial }, { label: 'ok', space: { learningRate: { grid: [1] } }, trial }])).rejects.toThrow(/tunables\[1\]\.label/);
+    await expect(run([{ label: 'ok', space: {}, trial }])).rejects.toThrow(/tunables\[0\]\.space': .*empty/);
+  });
+
   it('rejects a reference outside the baselines and unknown baselines', async () => {
     await expect(runSuite(SUITE, { candidates: [], baselines: ['sgdm'] })).rejects.toThrow(/reference/);
     await expect(runSuite(SUITE, { candidates: [], baselines: ['adam', 'lbfgs'] })).rejects.toThrow(/lbfgs/);

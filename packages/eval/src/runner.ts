@@ -27,6 +27,8 @@ export interface SuiteProgress {
 export interface SuiteRunOptions {
   /** Optimizers under test (a ref with `tuned: 'adam'` stands for tuned Adam itself). */
   readonly candidates: readonly OptimizerRef[];
+  /** Candidates whose hyperparameters are tuned per task like the baselines' (same search, tuning seeds and cache); each adds one row after the candidates. */
+  readonly tunables?: readonly TunableCandidate[];
   /** Baselines tuned per task and reported as rows. Default `['adam', 'adamw-cosine', 'sgdm']`. */
   readonly baselines?: readonly string[];
   /** The baseline that normalizes losses and speedups (must be among `baselines`). Default `adam`. */
@@ -47,6 +49,27 @@ export interface SuiteRunOptions {
   readonly onCorrupt?: (cacheKey: string, reason: string) => void;
   /** Stops the run between runs (finished runs stay cached). */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * A candidate tuned per task like a baseline, e.g. a learned optimizer with a tuned learning
+ * rate: every trial of `space` trains on the suite's tuning seeds, the best (lowest mean final
+ * train loss) is its row.
+ */
+export interface TunableCandidate {
+  /** Row label; also its key in {@link SuiteResult.tuning} (must differ from the baselines' names and the other labels). */
+  readonly label: string;
+  /** The hyperparameters searched. */
+  readonly space: SearchSpace;
+  /** The optimizer of one trial (JSON, as any ref; its `id` must identify the hyperparameters, e.g. a spec text with them). */
+  readonly trial: (hp: Hyperparams) => OptimizerRef;
+}
+
+/** What one tuning searches: a baseline's space or a tunable candidate's, and the ref of a trial. */
+interface TuneTarget {
+  readonly name: string;
+  readonly space: SearchSpace;
+  readonly ref: (hp: Hyperparams) => OptimizerRef;
 }
 
 /** Tuning of one baseline on one task. */
@@ -73,7 +96,7 @@ export interface SuiteResult {
   readonly suite: Suite;
   /** Label of the reference row (tuned reference baseline). */
   readonly reference: string;
-  /** Tuning by baseline name, then task id. */
+  /** Tuning by baseline name (or tunable candidate label), then task id. */
   readonly tuning: Readonly<Record<string, Readonly<Record<string, TaskTuning>>>>;
   /** Tuned baselines first (reference first of all), then candidates. */
   readonly rows: readonly SuiteRow[];
@@ -134,7 +157,7 @@ function request(suite: Suite, task: SuiteTask, optimizer: OptimizerRef, seed: n
 }
 
 /** Tunes one baseline on one task by random search with successive halving over the training steps (each rung's runs are cached like any run). */
-async function tuneHalving(suite: Suite, name: string, task: SuiteTask, space: SearchSpace, search: Extract<SearchMethod, { method: 'halving' }>, options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<TaskTuning> {
+async function tuneHalving(suite: Suite, target: TuneTarget, task: SuiteTask, search: Extract<SearchMethod, { method: 'halving' }>, options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<TaskTuning> {
   const eta = search.eta ?? 3;
   const minBudget = Math.max(1, Math.round(task.steps * (search.minFraction ?? 1 / eta ** 2)));
   const evaluate = async (hps: readonly Hyperparams[], budget: number): Promise<number[]> => {
@@ -142,9 +165,9 @@ async function tuneHalving(suite: Suite, name: string, task: SuiteTask, space: S
     const batch: Batch = { requests: [], names: [] };
     for (const hp of hps) {
       for (const seed of suite.tuningSeeds) {
-        const ref = baselineRef(name, hp);
+        const ref = target.ref(hp);
         batch.requests.push(request(suite, short, ref, seed));
-        batch.names.push(`${task.id} / ${ref.id.replace('baseline:', '')} / ${budget} steps / tuning seed ${seed}`);
+        batch.names.push(`${task.id} / ${trialName(ref)} / ${budget} steps / tuning seed ${seed}`);
       }
     }
     const records = await runBatch(batch, 'tuning', options, counts);
@@ -154,35 +177,44 @@ async function tuneHalving(suite: Suite, name: string, task: SuiteTask, space: S
       return finals.some((f) => !Number.isFinite(f)) ? Infinity : mean(finals);
     });
   };
-  const r = await randomSearch(space, evaluate, { trials: search.trials, key: search.key, eta, minBudget: Math.min(minBudget, task.steps), maxBudget: task.steps });
+  const r = await randomSearch(target.space, evaluate, { trials: search.trials, key: search.key, eta, minBudget: Math.min(minBudget, task.steps), maxBudget: task.steps });
   return { trials: r.trials, best: r.best.hyperparams };
 }
 
-async function tune(suite: Suite, names: readonly string[], options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<Record<string, Record<string, TaskTuning>>> {
+/** A trial's name in progress lines: its id without the kind prefix. */
+function trialName(ref: OptimizerRef): string {
+  return ref.id.replace(/^(baseline|spec):/, '');
+}
+
+/** What to tune: every baseline (its suite or option space), then every tunable candidate. */
+function tuneTargets(suite: Suite, names: readonly string[], options: SuiteRunOptions): TuneTarget[] {
+  return [
+    ...names.map((name) => ({ name, space: validateSpace(options.spaces?.[name] ?? suite.spaces?.[name] ?? getBaseline(name).space), ref: (hp: Hyperparams) => baselineRef(name, hp) })),
+    ...(options.tunables ?? []).map((t) => ({ name: t.label, space: t.space, ref: t.trial })),
+  ];
+}
+
+async function tune(suite: Suite, targets: readonly TuneTarget[], options: SuiteRunOptions, counts: { computed: number; cached: number }): Promise<Record<string, Record<string, TaskTuning>>> {
   const search = options.search;
+  const out: Record<string, Record<string, TaskTuning>> = {};
   if (search?.method === 'halving') {
-    const out: Record<string, Record<string, TaskTuning>> = {};
-    for (const name of names) {
-      const space = validateSpace(options.spaces?.[name] ?? suite.spaces?.[name] ?? getBaseline(name).space);
-      for (const task of suite.tasks) (out[name] ??= {})[task.id] = await tuneHalving(suite, name, task, space, search, options, counts);
+    for (const target of targets) {
+      for (const task of suite.tasks) (out[target.name] ??= {})[task.id] = await tuneHalving(suite, target, task, search, options, counts);
     }
     return out;
   }
-  const plan = names.flatMap((name) => {
-    const space = validateSpace(options.spaces?.[name] ?? suite.spaces?.[name] ?? getBaseline(name).space);
-    const trials = searchTrials(space, options.search ?? { method: 'grid' });
-    return suite.tasks.flatMap((task) => trials.map((hp) => ({ name, task, hp })));
+  const plan = targets.flatMap((target) => {
+    const trials = searchTrials(target.space, options.search ?? { method: 'grid' });
+    return suite.tasks.flatMap((task) => trials.map((hp) => ({ name: target.name, task, hp, ref: target.ref(hp) })));
   });
   const batch: Batch = { requests: [], names: [] };
   for (const p of plan) {
     for (const seed of suite.tuningSeeds) {
-      const ref = baselineRef(p.name, p.hp);
-      batch.requests.push(request(suite, p.task, ref, seed));
-      batch.names.push(`${p.task.id} / ${ref.id.replace('baseline:', '')} / tuning seed ${seed}`);
+      batch.requests.push(request(suite, p.task, p.ref, seed));
+      batch.names.push(`${p.task.id} / ${trialName(p.ref)} / tuning seed ${seed}`);
     }
   }
   const records = await runBatch(batch, 'tuning', options, counts);
-  const out: Record<string, Record<string, TaskTuning>> = {};
   const per = suite.tuningSeeds.length;
   plan.forEach((p, i) => {
     const finals = records.slice(i * per, (i + 1) * per).map((r) => r.finalTrainLoss);
@@ -195,6 +227,22 @@ async function tune(suite: Suite, names: readonly string[], options: SuiteRunOpt
   return out;
 }
 
+function checkTunables(tunables: unknown, taken: Set<string>): void {
+  if (tunables === undefined) return;
+  if (!Array.isArray(tunables)) throw new LoptError('INVALID_OPTION', "Option 'tunables' must be an array of { label, space, trial }.", { option: 'tunables' });
+  tunables.forEach((t: TunableCandidate, i) => {
+    const path = `tunables[${i}]`;
+    if (!t || typeof t.label !== 'string' || t.label.length === 0 || typeof t.trial !== 'function') throw new LoptError('INVALID_OPTION', `Option '${path}' must be { label, space, trial(hp) }.`, { option: path });
+    if (taken.has(t.label)) throw new LoptError('INVALID_OPTION', `Option '${path}.label' (${t.label}) is already the name of a baseline or the label of another row.`, { option: `${path}.label` });
+    taken.add(t.label);
+    try {
+      validateSpace(t.space);
+    } catch (e) {
+      throw new LoptError('INVALID_OPTION', `Option '${path}.space': ${(e as Error).message}`, { option: `${path}.space` });
+    }
+  });
+}
+
 function checkOptions(options: SuiteRunOptions): { names: string[]; reference: string } {
   const names = [...(options.baselines ?? ['adam', 'adamw-cosine', 'sgdm'])];
   names.forEach((n) => getBaseline(n));
@@ -205,6 +253,7 @@ function checkOptions(options: SuiteRunOptions): { names: string[]; reference: s
     if (!c || typeof c.label !== 'string' || typeof c.id !== 'string') throw new LoptError('INVALID_OPTION', `Option 'candidates[${i}]' must be { label, id, ... }.`, { option: `candidates[${i}]` });
     if (c.tuned !== undefined && !names.includes(c.tuned)) throw new LoptError('INVALID_OPTION', `Option 'candidates[${i}].tuned' (${c.tuned}) must be one of the baselines: ${names.join(', ')}.`, { option: `candidates[${i}].tuned` });
   });
+  checkTunables(options.tunables, new Set([...names, ...names.map((n) => `${n} [tuned]`), ...options.candidates.map((c) => c.label)]));
   return { names, reference };
 }
 
@@ -218,11 +267,12 @@ export async function runSuite(suiteInput: Suite, options: SuiteRunOptions): Pro
   const suite = validateSuite(suiteInput);
   const { names, reference } = checkOptions(options);
   const counts = { computed: 0, cached: 0 };
-  const tuning = await tune(suite, names, options, counts);
+  const tuning = await tune(suite, tuneTargets(suite, names, options), options, counts);
   const ordered = [reference, ...names.filter((n) => n !== reference)];
   const rowSpecs = [
     ...ordered.map((n) => ({ label: `${n} [tuned]`, baseline: n as string | null, ref: (t: SuiteTask) => baselineRef(n, tuning[n]?.[t.id]?.best ?? {}, `${n} [tuned]`) })),
     ...options.candidates.map((c) => ({ label: c.label, baseline: null, ref: (t: SuiteTask) => (c.tuned ? { ...baselineRef(c.tuned, tuning[c.tuned]?.[t.id]?.best ?? {}), label: c.label } : c) })),
+    ...(options.tunables ?? []).map((c) => ({ label: c.label, baseline: null, ref: (t: SuiteTask) => ({ ...c.trial(tuning[c.label]?.[t.id]?.best ?? {}), label: c.label }) })),
   ];
   const batch: Batch = { requests: [], names: [] };
   for (const row of rowSpecs) {

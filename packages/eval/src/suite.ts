@@ -93,8 +93,32 @@ export const MEDIUM_V1: Suite = {
   ],
 };
 
+/** Five learning rates a half-decade apart, 1e-3 to 1e-1: the demo's tuning grid. */
+export const DEMO_LEARNING_RATES: readonly number[] = [0.001, 0.00316, 0.01, 0.0316, 0.1];
+
+/**
+ * `demo-v1`: what `lopt demo` trains, sized for a few minutes on 2 cores. Three held-out
+ * MNIST tasks with hidden layers, 500 steps, 2 seeds: a 14x14 MLP [128, 64], a 28x28 MLP
+ * [64, 32] and a 14x14 conv net [8, 16]. Their image sizes and uneven widths are outside
+ * every meta-training family of lopt's presets and configs (a CLI test checks
+ * `configs/*.json`). Baselines search the 5-point {@link DEMO_LEARNING_RATES} grid.
+ */
+export const DEMO_V1: Suite = {
+  name: 'demo-v1',
+  description: '3 held-out MNIST tasks with hidden layers (MLPs 14 px [128, 64] and 28 px [64, 32], conv net 14 px [8, 16]), 500 steps, 2 seeds; 5-point learning-rate grids',
+  seeds: [0, 1],
+  tuningSeeds: [1000],
+  evalBatches: 2,
+  spaces: { adam: { learningRate: { grid: DEMO_LEARNING_RATES } }, 'adamw-cosine': { peakValue: { grid: DEMO_LEARNING_RATES } } },
+  tasks: [
+    MNIST_MLP('mnist14-mlp128x64', 14, [128, 64], 500),
+    MNIST_MLP('mnist28-mlp64x32', 28, [64, 32], 500),
+    { id: 'mnist14-conv8x16', task: 'imageConvTask', options: { imageSize: 14, channels: [8, 16], batchSize: 64 }, steps: 500 },
+  ],
+};
+
 /** The built-in suites by name. */
-export const SUITES: Readonly<Record<string, Suite>> = { 'small-v1': SMALL_V1, 'medium-v1': MEDIUM_V1 };
+export const SUITES: Readonly<Record<string, Suite>> = { 'small-v1': SMALL_V1, 'medium-v1': MEDIUM_V1, 'demo-v1': DEMO_V1 };
 
 /** The built-in suite called `name` (`small-v1` or `suite:small-v1`); `LoptError('UNKNOWN_NAME')` listing the known ones otherwise. */
 export function getSuite(name: string): Suite {
