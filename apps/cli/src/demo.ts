@@ -22,6 +22,7 @@ export interface DemoOptimizer {
  * Adding one is one line here.
  */
 export const DEMO_OPTIMIZERS: readonly DemoOptimizer[] = [
+  { spec: 'pretrained:lopt-small-v1' },
   { spec: 'pretrained:celo' },
   { spec: 'pretrained:celo-adam' },
   { spec: 'pretrained:celo2' },
