@@ -12,7 +12,7 @@ import { adam } from '@lopt/optimizers';
 import { metaTrain, type MetaTrainOptions, type MetaTrainResult } from '../src/meta-train.js';
 import type { WorkerEstimate } from '../src/estimate-source.js';
 import { redisEstimateSource, runRedisWorker, type RedisWorkerHandle } from '../src/node.js';
-import { perParameterMlpLOpt } from '../src/problems/learned-optimizers.js';
+import { perParameterMlpLOpt } from './problems/learned-optimizers.js';
 import { nanEstimator, poolTestEstimators } from './fixtures/pool-setup.js';
 import { haveRedisServer, startRedis, type TestRedis } from './fixtures/redis-server.js';
 
