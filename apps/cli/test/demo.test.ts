@@ -38,11 +38,11 @@ describe('lopt demo', () => {
     const table = JSON.parse(readFileSync(join(dir, 'out1', 'demo', 'table.json'), 'utf8')) as DemoJson;
     const result = JSON.parse(readFileSync(join(dir, 'out1', 'suite', 'result.json'), 'utf8')) as ResultJson;
     expect(table.suite).toBe('demo-v1-quick-20steps');
-    expect(table.rows.map((r) => r.label)).toEqual(['adam [tuned]', 'adamw-cosine [tuned]', 'pretrained:celo', 'pretrained:celo-adam', 'pretrained:celo2', 'pretrained:celo2 [tuned]']);
+    expect(table.rows.map((r) => r.label)).toEqual(['adam [tuned]', 'adamw-cosine [tuned]', 'pretrained:lopt-small-v1', 'pretrained:celo', 'pretrained:celo-adam', 'pretrained:celo2', 'pretrained:celo2 [tuned]']);
     expect(table.tasks.map((t) => [t.id, t.steps])).toEqual([['mnist14-mlp128x64', 20], ['mnist28-mlp64x32', 20], ['mnist14-conv8x16', 20]]);
     expect(table.loadAverageStart).toHaveLength(3);
-    // 3 tasks x (adam, adamw-cosine, celo2) x 3 grid points on the tuning seed + 6 rows x 3 tasks x 1 seed.
-    expect(table.computed).toBe(27 + 18);
+    // 3 tasks x (adam, adamw-cosine, celo2) x 3 grid points on the tuning seed + 7 rows x 3 tasks x 1 seed.
+    expect(table.computed).toBe(27 + 21);
 
     const adam = table.rows[0]!;
     const average = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

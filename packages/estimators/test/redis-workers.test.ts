@@ -119,7 +119,8 @@ describe.skipIf(!haveRedisServer)('meta-training over Redis', () => {
       const second = redisEstimateSource({ redis: server.url, run: 'resume', estimators: 2 });
       try {
         const r = await metaTrain({ ...options(6), source: second, checkpoint: { store, every: 1 } });
-        expect([r.resumedFrom, r.step, r.history.length]).toEqual([3, 6, 3]);
+        // onStep(3) threw before step 3's checkpoint was written (saves follow onStep): resume from 2.
+        expect([r.resumedFrom, r.step, r.history.length]).toEqual([2, 6, 4]);
         expect(second.stats.generation).toBe(first.stats.generation + 1);
         expect(finite(r.theta)).toBe(true);
         disposeTree(r.theta);
