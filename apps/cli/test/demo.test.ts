@@ -78,7 +78,7 @@ describe('lopt demo', () => {
 
     const again = await runCli([...args, '--out', join(dir, 'out2')]);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/0 runs trained, 45 from the cache/);
+    expect(again.stderr).toMatch(/0 runs trained, 48 from the cache/);
     const lines = (s: string) => s.split('\n').filter((l) => table.rows.some((r) => l.startsWith(`${r.label}  `)));
     expect(lines(again.stdout)).toEqual(lines(first.stdout));
     expect(existsSync(join(dir, 'out2', 'report'))).toBe(false);
