@@ -45,6 +45,24 @@ describe('checkpoint format', () => {
     disposeTree([t, back]);
   });
 
+  it('reads the same tree from a Node Buffer (readFileSync) and from a view into a larger buffer', () => {
+    const t = tree();
+    const bytes = serializeTree(t, meta);
+    // Buffer.slice shares its parent's ArrayBuffer; a view at an offset inside a pool is the same case.
+    const pool = new Uint8Array(bytes.length + 24);
+    pool.set(bytes, 16);
+    for (const input of [Buffer.from(bytes), Buffer.from(pool.buffer, 16, bytes.length), pool.subarray(16, 16 + bytes.length)]) {
+      const { tree: back } = deserializeTree(input);
+      treeLeaves(t).forEach((x, i) => {
+        const y = treeLeaves(back)[i] as tf.Tensor;
+        expect(y.shape).toEqual(x.shape);
+        expect(Array.from(y.dataSync())).toEqual(Array.from(x.dataSync()));
+      });
+      disposeTree(back);
+    }
+    disposeTree(t);
+  });
+
   it('is the safetensors layout: header length, aligned JSON header, contiguous little-endian data', () => {
     const t = { a: tf.tensor1d([1, 2]), b: tf.tensor2d([[3]], [1, 1], 'int32') };
     const bytes = serializeTree(t, meta);

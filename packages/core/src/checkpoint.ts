@@ -273,7 +273,8 @@ function checkStructure(meta: Record<string, unknown>, specs: readonly LeafSpec[
 function leafTensors(specs: readonly LeafSpec[], data: Uint8Array): tf.Tensor[] {
   const ordered = [...specs].sort((a, b) => a.index - b.index);
   return ordered.map((s) => {
-    const raw = data.slice(s.begin, s.end);
+    // A copy with its own ArrayBuffer: Node's Buffer.slice is a view into the whole file.
+    const raw = new Uint8Array(data.subarray(s.begin, s.end));
     if (!isLittleEndian && s.dtype !== 'BOOL') {
       for (let i = 0; i < raw.length; i += 4) raw.subarray(i, i + 4).reverse();
     }
