@@ -104,67 +104,40 @@ export function fusedAdamImplementation(): 'wasm-simd' | 'js' | 'none' {
   return simdKernel(tf.backend() as unknown as WasmBackendLike) ? 'wasm-simd' : 'js';
 }
 
-/** The attributes of one kernel call: the step's numbers and how many leaves it updates. */
-type CallAttrs = FusedAdamAttrs & { leaves: number };
-type LeafIo = Record<'p' | 'g' | 'm' | 'v', Info>;
-
-const NAMES: string[][] = [];
-/** Input names of leaf `i`: `p<i>`, `g<i>`, `m<i>`, `v<i>` (built once per index). */
-function leafNames(i: number): string[] {
-  return (NAMES[i] ??= ['p', 'g', 'm', 'v'].map((n) => `${n}${i}`));
-}
-
-/**
- * A kernel config of the fused Adam op for one backend: one call updates every leaf (inputs
- * `p0, g0, m0, v0, p1, ...`, outputs `p0', m0', v0', p1', ...`); `run` gets the backend, the
- * leaves and the attributes and returns the outputs.
- */
-function adamKernel<B>(backendName: 'cpu' | 'wasm', run: (b: B, leaves: LeafIo[], a: FusedAdamAttrs) => Info[]): tf.KernelConfig {
+/** A kernel config of the fused Adam op for one backend: `run` gets the backend, the inputs p, g, m, v and the attributes. */
+function adamKernel<B>(backendName: 'cpu' | 'wasm', run: (b: B, io: Record<'p' | 'g' | 'm' | 'v', Info>, a: FusedAdamAttrs) => Info[]): tf.KernelConfig {
   return {
     kernelName: FUSED_ADAM_KERNEL,
     backendName,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const a = attrs as unknown as CallAttrs;
-      const named = inputs as unknown as Record<string, Info>;
-      const leaves: LeafIo[] = [];
-      for (let i = 0; i < a.leaves; i++) {
-        const [p, g, m, v] = leafNames(i).map((n) => named[n] as Info) as [Info, Info, Info, Info];
-        leaves.push({ p, g, m, v });
-      }
-      return run(backend as unknown as B, leaves, a) as unknown as tf.TensorInfo[];
-    },
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      run(backend as unknown as B, inputs as unknown as Record<'p' | 'g' | 'm' | 'v', Info>, attrs as unknown as FusedAdamAttrs) as unknown as tf.TensorInfo[],
   };
 }
 
-const cpuKernel = adamKernel<CpuBackendLike>('cpu', (b, leaves, a) =>
-  leaves.flatMap(({ p, g, m, v }) => {
-    const get = (t: Info) => b.data.get(t.dataId).values as Float32Array;
-    const n = get(p).length;
-    const [po, mo, vo] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
-    fusedAdamLoop(get(p), get(g), get(m), get(v), po, mo, vo, a);
-    return [b.makeTensorInfo(p.shape, 'float32', po), b.makeTensorInfo(p.shape, 'float32', mo), b.makeTensorInfo(p.shape, 'float32', vo)] as Info[];
-  }),
-);
+const cpuKernel = adamKernel<CpuBackendLike>('cpu', (b, { p, g, m, v }, a) => {
+  const get = (t: Info) => b.data.get(t.dataId).values as Float32Array;
+  const n = get(p).length;
+  const [po, mo, vo] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+  fusedAdamLoop(get(p), get(g), get(m), get(v), po, mo, vo, a);
+  return [b.makeTensorInfo(p.shape, 'float32', po), b.makeTensorInfo(p.shape, 'float32', mo), b.makeTensorInfo(p.shape, 'float32', vo)] as Info[];
+});
 
-const wasmKernel = adamKernel<WasmBackendLike>('wasm', (b, leaves, a) => {
+const wasmKernel = adamKernel<WasmBackendLike>('wasm', (b, { p, g, m, v }, a) => {
   // Allocate every output before taking views: an allocation may grow (and detach) the heap.
-  const outs = leaves.flatMap(({ p }) => [b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32')] as Info[]);
+  const outs = [b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32'), b.makeOutput(p.shape, 'float32')] as [Info, Info, Info];
   const k = simdKernel(b);
-  const off = (t: Info) => (b.dataIdMap?.get(t.dataId)?.memoryOffset ?? -1) as number;
-  leaves.forEach(({ p, g, m, v }, i) => {
-    const leafOuts = outs.slice(3 * i, 3 * i + 3) as [Info, Info, Info];
-    if (k) {
-      const ptrs = [p, g, m, v, ...leafOuts].map(off);
-      if (ptrs.every((x) => x >= 0)) {
-        const n = tf.util.sizeFromShape(p.shape);
-        const [pp, gp, mp, vp, po, mo, vo] = ptrs as [number, number, number, number, number, number, number];
-        k.adam(pp, gp, mp, vp, po, mo, vo, n, a.beta1, a.beta2, 1 - a.beta1, 1 - a.beta2, 1 / a.bc1, 1 / a.bc2, a.epsilonRoot, a.epsilon, a.learningRate, a.weightDecay);
-        return;
-      }
+  if (k) {
+    const off = (t: Info) => (b.dataIdMap?.get(t.dataId)?.memoryOffset ?? -1) as number;
+    const ptrs = [p, g, m, v, ...outs].map(off);
+    if (ptrs.every((x) => x >= 0)) {
+      const n = tf.util.sizeFromShape(p.shape);
+      const [pp, gp, mp, vp, po, mo, vo] = ptrs as [number, number, number, number, number, number, number];
+      k.adam(pp, gp, mp, vp, po, mo, vo, n, a.beta1, a.beta2, 1 - a.beta1, 1 - a.beta2, 1 / a.bc1, 1 / a.bc2, a.epsilonRoot, a.epsilon, a.learningRate, a.weightDecay);
+      return outs;
     }
-    const view = (t: Info) => b.typedArrayFromHeap(t);
-    fusedAdamLoop(view(p), view(g), view(m), view(v), view(leafOuts[0]), view(leafOuts[1]), view(leafOuts[2]), a);
-  });
+  }
+  const view = (t: Info) => b.typedArrayFromHeap(t);
+  fusedAdamLoop(view(p), view(g), view(m), view(v), view(outs[0]), view(outs[1]), view(outs[2]), a);
   return outs;
 });
 
@@ -181,29 +154,8 @@ export function fusedAdamAvailable(): boolean {
   return (backend === 'cpu' || backend === 'wasm') && !isTapeRecording();
 }
 
-/**
- * Runs the fused kernel once on every leaf (`ps[i]` with gradient `gs[i]` and moments `ms[i]`,
- * `vs[i]`, all float32 of one shape per leaf); returns the new parameters, first and second
- * moments, one array each, in leaf order (inputs are untouched).
- */
-export function fusedAdamLeaves(
-  ps: readonly tf.Tensor[],
-  gs: readonly tf.Tensor[],
-  ms: readonly tf.Tensor[],
-  vs: readonly tf.Tensor[],
-  attrs: FusedAdamAttrs,
-): { params: tf.Tensor[]; mu: tf.Tensor[]; nu: tf.Tensor[] } {
+/** Runs the fused kernel on one leaf; returns new `[p', m', v']` tensors (inputs are untouched). */
+export function fusedAdamLeaf(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: FusedAdamAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
   ensureFusedAdamKernel();
-  const inputs: Record<string, tf.Tensor> = {};
-  ps.forEach((p, i) => {
-    const [pn, gn, mn, vn] = leafNames(i) as [string, string, string, string];
-    inputs[pn] = p;
-    inputs[gn] = gs[i] as tf.Tensor;
-    inputs[mn] = ms[i] as tf.Tensor;
-    inputs[vn] = vs[i] as tf.Tensor;
-  });
-  const callAttrs: CallAttrs = { ...attrs, leaves: ps.length };
-  const outs = (ps.length === 0 ? [] : tf.engine().runKernel(FUSED_ADAM_KERNEL, inputs, callAttrs as unknown as tf.NamedAttrMap)) as unknown as tf.Tensor[];
-  const pick = (j: number) => ps.map((_, i) => outs[3 * i + j] as tf.Tensor);
-  return { params: pick(0), mu: pick(1), nu: pick(2) };
+  return tf.engine().runKernel(FUSED_ADAM_KERNEL, { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

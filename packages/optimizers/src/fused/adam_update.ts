@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, assertSameStructure, treeFlatten, treeLeaves, treePaths, treeUnflatten, type OptState, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
+import { LoptError, assertSameStructure, isTensor, treeMapWithPath, type OptState, type TensorTree, type UpdateContext, tidy } from '@lopt/core';
 import { counter, evalSchedule, readCount, type LearningRate } from '../hyper.js';
 import type { TransformationOptimizer } from '../transformation.js';
-import { fusedAdamAvailable, fusedAdamLeaves } from './adam_kernel.js';
+import { fusedAdamAvailable, fusedAdamLeaf } from './adam_kernel.js';
 
 /** What the fused Adam/AdamW path needs to know about the optimizer's configuration. */
 export interface FusedAdamConfig {
@@ -18,7 +18,7 @@ export interface FusedAdamConfig {
 
 /**
  * Wraps the composed `adam`/`adamw` optimizer with the fused path: on the `cpu` and `wasm`
- * backends, outside gradient tapes and for float32 leaves, one registered kernel call
+ * backends, outside gradient tapes and for float32 leaves, one registered kernel per leaf
  * computes the new parameters and moments in a single pass; otherwise (and with
  * `fused: false`) the composed transformations run. Both produce the same state tree
  * (`[{count, mu, nu}, (decay {}), lr state]`), so states move freely between the paths
@@ -64,22 +64,35 @@ function fusedStep(state: OptState<TensorTree[]>, grads: TensorTree, cfg: FusedA
     weightDecay: cfg.weightDecay,
     learningRate: lr,
   };
-  // moments pair with parameters by position (same structure, same shapes); one kernel call updates every leaf
-  assertSameStructure(state.params, adamState.mu as TensorTree, { names: ['params', 'adam state mu'], checkShapes: true });
-  assertSameStructure(state.params, adamState.nu, { names: ['params', 'adam state nu'], checkShapes: true });
-  const { leaves: ps, structure } = treeFlatten(state.params);
-  const gs = treeLeaves(grads);
-  const bad = ps.findIndex((p, i) => p.dtype !== 'float32' || (gs[i] as tf.Tensor).dtype !== 'float32');
-  if (bad >= 0) {
-    const path = treePaths(state.params)[bad] as string;
-    throw new LoptError('SHAPE_MISMATCH', `adam needs float32 parameters and gradients at '${path}'.`, { path });
-  }
-  const out = fusedAdamLeaves(ps, gs, treeLeaves(adamState.mu as TensorTree), treeLeaves(adamState.nu), attrs);
-  const params = treeUnflatten(structure, out.params);
-  const mu = treeUnflatten(structure, out.mu);
-  const nu = treeUnflatten(structure, out.nu);
+  const mus = new Map<string, tf.Tensor>();
+  const nus = new Map<string, tf.Tensor>();
+  const muLeaves = leafMap(adamState.mu as TensorTree);
+  const nuLeaves = leafMap(adamState.nu);
+  const params = treeMapWithPath((path, p, g) => {
+    const m = muLeaves.get(path);
+    const v = nuLeaves.get(path);
+    if (!m || !v) throw new LoptError('TREE_MISMATCH', `adam state has no moments for '${path}'.`, { path });
+    if (p.dtype !== 'float32' || (g as tf.Tensor).dtype !== 'float32') {
+      throw new LoptError('SHAPE_MISMATCH', `adam needs float32 parameters and gradients at '${path}'.`, { path });
+    }
+    const [pn, mn, vn] = fusedAdamLeaf(p, g as tf.Tensor, m, v, attrs);
+    mus.set(path, mn);
+    nus.set(path, vn);
+    return pn;
+  }, state.params, grads);
+  const mu = treeMapWithPath((path) => mus.get(path) as tf.Tensor, state.params);
+  const nu = treeMapWithPath((path) => nus.get(path) as tf.Tensor, state.params);
   const next: TensorTree[] = [{ count: counter(t), mu, nu }];
   if (cfg.decayEntry) next.push(entries[1] as TensorTree);
   next.push(nextLrState);
   return { params, state: next, iteration: state.iteration + 1 };
+}
+
+function leafMap(tree: TensorTree): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  treeMapWithPath((path, x) => {
+    if (isTensor(x)) out.set(path, x);
+    return x;
+  }, tree);
+  return out;
 }
