@@ -9,6 +9,8 @@
  * a + 4 (m sam + k sak), so A may be read transposed; B is [K, N] and C [M, N], row-major.
  */
 export function gemm(a: usize, sam: i32, sak: i32, b: usize, c: usize, M: i32, N: i32, K: i32, bias: usize): void {
+  const bStep = <usize>N << 2;
+  const aStep = <usize>sak << 2;
   let m: i32 = 0;
   for (; m + 4 <= M; m += 4) {
     const r0 = a + (<usize>(m * sam) << 2);
@@ -25,9 +27,7 @@ export function gemm(a: usize, sam: i32, sak: i32, b: usize, c: usize, M: i32, N
       }
       let c0 = lo, c1 = hi, c2 = lo, c3 = hi, c4 = lo, c5 = hi, c6 = lo, c7 = hi;
       let bp = b + (<usize>n << 2);
-      const bStep = <usize>N << 2;
       let ak: usize = 0;
-      const aStep = <usize>sak << 2;
       for (let k: i32 = 0; k < K; k++) {
         const b0 = v128.load(bp);
         const b1 = v128.load(bp, 16);
@@ -56,6 +56,27 @@ export function gemm(a: usize, sam: i32, sak: i32, b: usize, c: usize, M: i32, N
       v128.store(cp + 3 * bStep, c6);
       v128.store(cp + 3 * bStep, c7, 16);
     }
+    // the last 1-7 columns four at a time; a partial block reads past its row of B (and of bias)
+    // into the next row, or up to 12 bytes past B's end while that stays inside the memory, and
+    // stores only its valid lanes
+    for (; n < N; n += 4) {
+      const left = N - n;
+      if (left < 4 && (!loadable(b + (<usize>((K - 1) * N + n) << 2)) || (bias != 0 && !loadable(bias + (<usize>n << 2))))) break;
+      const z = bias != 0 ? v128.load(bias + (<usize>n << 2)) : f32x4.splat(0);
+      let c0 = z, c1 = z, c2 = z, c3 = z;
+      for (let k: i32 = 0, ak: usize = 0; k < K; k++, ak += aStep) {
+        const b0 = v128.load(b + (<usize>(k * N + n) << 2));
+        c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(r0 + ak)), b0));
+        c1 = f32x4.add(c1, f32x4.mul(f32x4.splat(load<f32>(r1 + ak)), b0));
+        c2 = f32x4.add(c2, f32x4.mul(f32x4.splat(load<f32>(r2 + ak)), b0));
+        c3 = f32x4.add(c3, f32x4.mul(f32x4.splat(load<f32>(r3 + ak)), b0));
+      }
+      const cp = c + (<usize>(m * N + n) << 2);
+      storeLanes(cp, c0, left);
+      storeLanes(cp + bStep, c1, left);
+      storeLanes(cp + 2 * bStep, c2, left);
+      storeLanes(cp + 3 * bStep, c3, left);
+    }
     for (; n < N; n++) {
       for (let r: i32 = 0; r < 4; r++) rowScalar(a, sam, sak, b, c, m + r, n, N, K, bias);
     }
@@ -73,6 +94,24 @@ export function gemm(a: usize, sam: i32, sak: i32, b: usize, c: usize, M: i32, N
     }
     for (; n < N; n++) rowScalar(a, sam, sak, b, c, m, n, N, K, bias);
   }
+}
+
+/** Whether the 16 bytes at `p` lie inside the memory (a v128 load there cannot trap). */
+// @ts-ignore: decorator
+@inline function loadable(p: usize): bool {
+  return p + 16 <= (<usize>memory.size() << 16);
+}
+
+/** Stores the first min(4, count) lanes of `v` at `p`. */
+// @ts-ignore: decorator
+@inline function storeLanes(p: usize, v: v128, count: i32): void {
+  if (count >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
 }
 
 /** One element C[m, n] of {@link gemm}, in the same summation order (k ascending, float32). */
@@ -142,17 +181,26 @@ export function softmaxXent(z: usize, labels: usize, dz: usize, B: i32, C: i32):
     const row = z + (<usize>(r * C) << 2);
     let mx: f64 = -Infinity;
     for (let j: i32 = 0; j < C; j++) mx = Math.max(mx, <f64>load<f32>(row + (<usize>j << 2)));
-    let s: f64 = 0;
-    for (let j: i32 = 0; j < C; j++) s += Math.exp(<f64>load<f32>(row + (<usize>j << 2)) - mx);
-    const lse = mx + Math.log(s);
+    // one exp per logit: with a gradient the exponentials wait in dz (float32) and become
+    // softmax(z) / B there; the label's own entry, where p - 1 cancels, is recomputed in float64
+    // (dz may alias z: the label's logit is read first)
     const y = load<i32>(labels + (<usize>r << 2));
     const hit = y >= 0 && y < C;
-    if (hit) total += lse - <f64>load<f32>(row + (<usize>y << 2));
+    const zy: f64 = hit ? <f64>load<f32>(row + (<usize>y << 2)) : 0;
+    const out = dz + (<usize>(r * C) << 2);
+    let s: f64 = 0;
+    for (let j: i32 = 0; j < C; j++) {
+      const e = Math.exp(<f64>load<f32>(row + (<usize>j << 2)) - mx);
+      s += e;
+      if (dz != 0) store<f32>(out + (<usize>j << 2), <f32>e);
+    }
+    const lse = mx + Math.log(s);
+    if (hit) total += lse - zy;
     if (dz != 0) {
-      const out = dz + (<usize>(r * C) << 2);
+      const scale: f64 = hit ? invB / s : 0;
       for (let j: i32 = 0; j < C; j++) {
-        const p = hit ? Math.exp(<f64>load<f32>(row + (<usize>j << 2)) - lse) : 0;
-        store<f32>(out + (<usize>j << 2), <f32>((p - (j == y ? 1 : 0)) * invB));
+        const at = out + (<usize>j << 2);
+        store<f32>(at, <f32>(j == y ? (Math.exp(zy - lse) - 1) * invB : <f64>load<f32>(at) * scale));
       }
     }
   }

@@ -1,6 +1,7 @@
 // Shared by this package's interleaved benchmarks (and @lopt/optimizers' inner-step bench):
 // medians, the machine description, the @lopt/backend matmul-rewrite toggle, image-MLP tasks
-// with a forced loss path, and writing bench-results/<name>.json.
+// with a forced loss path, a step's matmul FLOPs and the 512x512 matmul reference rate, and
+// writing bench-results/<name>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -64,4 +65,39 @@ export function withPath(m: BenchModel, path: MlpLossPath | 'task'): Task {
         return mlpSoftmaxLoss(params as Record<string, DenseParams>, x, label, m.hidden.length + 1, 'relu', 10, path);
       }),
   };
+}
+
+/** Matmul FLOPs of one MLP training step (layer sizes `sizes`, input first): forward and weight gradient per layer, input gradient for all but the first. */
+function stepFlops(sizes: readonly number[], batch: number): number {
+  return sizes.slice(1).reduce((s, out, i) => s + (i === 0 ? 2 : 3) * 2 * batch * sizes[i]! * out, 0);
+}
+
+/** The reference matmul: `time()` runs one 512x512x512 float32 product (read back) and returns its milliseconds. */
+export function matmul512(): { time: () => number; dispose: () => void } {
+  const a = tf.randomUniform([512, 512], -1, 1, 'float32', 1);
+  const b = tf.randomUniform([512, 512], -1, 1, 'float32', 2);
+  const time = (): number => {
+    const t0 = performance.now();
+    // (not tf.tidy(() => ....dataSync()): tidy walks a returned typed array element by element,
+    // which made this reference about 10x slower than the product itself)
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+    return performance.now() - t0;
+  };
+  return { time, dispose: () => tf.dispose([a, b]) };
+}
+
+/**
+ * The matmul columns of a result row for model `m`: its step's matmul FLOPs, the median
+ * reference time `mm` (ms), and per variant `fractionOfMatmulRate<Name>` = FLOPs / step time
+ * `stepMs[Name]` / the reference rate.
+ */
+export function matmulColumns(m: BenchModel, mm: readonly number[], stepMs: Record<string, number>): Record<string, number> {
+  const matmul512Ms = median(mm);
+  const stepMatmulFlops = stepFlops([m.imageSize * m.imageSize, ...m.hidden, 10], m.batchSize);
+  const rate = (2 * 512 ** 3) / (matmul512Ms / 1000);
+  const out: Record<string, number> = { stepMatmulFlops, matmul512Ms };
+  for (const [name, ms] of Object.entries(stepMs)) out[`fractionOfMatmulRate${name}`] = stepMatmulFlops / (ms / 1000) / rate;
+  return out;
 }

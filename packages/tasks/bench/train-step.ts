@@ -6,10 +6,9 @@
 // reach compares two rates measured under the same load.
 // Run: pnpm bench:train (in this package). Writes bench-results/train-step.json, prints a table.
 import { loadavg } from 'node:os';
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@lopt/backend';
 import { adamStepper } from '../src/test-helpers.ts';
-import { machine, matMulRewriteToggle, median, writeReport } from './bench-io.ts';
+import { machine, matmul512, matmulColumns, matMulRewriteToggle, median, writeReport } from './bench-io.ts';
 import { imageMlpTask } from '../src/index.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
@@ -21,22 +20,11 @@ const MODELS = [
   { name: 'softmax 64-10, batch 64', imageSize: 8, hidden: [], batchSize: 64 },
 ] as const;
 
-/** Matmul FLOPs of one step: forward and weight gradient per layer, input gradient for all but the first. */
-function stepFlops(sizes: readonly number[], batch: number): number {
-  return sizes.slice(1).reduce((s, out, i) => s + (i === 0 ? 2 : 3) * 2 * batch * sizes[i]! * out, 0);
-}
-
 const loadBefore = loadavg();
 const info = await initBackend({ backend: 'wasm' });
 const rewrites = matMulRewriteToggle();
 const setRewrites = rewrites.set;
-const a512 = tf.randomUniform([512, 512], -1, 1, 'float32', 1);
-const b512 = tf.randomUniform([512, 512], -1, 1, 'float32', 2);
-const matmul512 = (): number => {
-  const t0 = performance.now();
-  tf.tidy(() => tf.matMul(a512, b512).dataSync());
-  return performance.now() - t0;
-};
+const reference = matmul512();
 
 const rows: Record<string, number | string>[] = [];
 for (const m of MODELS) {
@@ -54,28 +42,23 @@ for (const m of MODELS) {
         v.stepper.step();
         v.times.push(performance.now() - t0);
       }
-      mm.push(matmul512());
+      mm.push(reference.time());
     }
   }
   setRewrites(true);
   for (const v of variants) v.stepper.dispose();
   const [onMs, offMs] = variants.map((v) => median(v.times)) as [number, number];
-  const rate = (2 * 512 ** 3) / (median(mm) / 1000);
-  const flops = stepFlops([m.imageSize * m.imageSize, ...m.hidden, 10], m.batchSize);
   rows.push({
     model: m.name,
     rewritesOffMs: offMs,
     rewritesOnMs: onMs,
     speedup: offMs / onMs,
-    stepMatmulFlops: flops,
-    matmul512Ms: median(mm),
-    fractionOfMatmulRateOff: flops / (offMs / 1000) / rate,
-    fractionOfMatmulRateOn: flops / (onMs / 1000) / rate,
+    ...matmulColumns(m, mm, { Off: offMs, On: onMs }),
     stepsPerVariant: variants[0]!.times.length,
   });
   console.error(`${m.name}: off ${offMs.toFixed(2)} ms, on ${onMs.toFixed(2)} ms`);
 }
-tf.dispose([a512, b512]);
+reference.dispose();
 
 const report = {
   benchmark: '@lopt/tasks train-step',

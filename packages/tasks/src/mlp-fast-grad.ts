@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { softmaxCrossEntropy } from './common.js';
 import { activate, mlp, mlpLayerName, type Activation, type DenseParams } from './nn.js';
-import { FUSED_MLP_ACTIVATIONS, fusedMlpImplementation, fusedMlpLossGrad, type FusedMlpHead } from './fused/mlp-kernel.js';
+import { FUSED_MLP_ACTIVATIONS, fusedMlpImplementation, fusedMlpLossGrad, unpackMlpGrads, type FusedMlpHead } from './fused/mlp-kernel.js';
 import { handDerivedLoss, tapeDepth } from './fast-grad.js';
 
 // The softmax-cross-entropy loss of an MLP with a hand-derived backward pass. Under one
@@ -130,9 +130,11 @@ export function fusedLoss(
   const kernelAct = numLayers === 1 ? 'relu' : (act as (typeof FUSED_MLP_ACTIVATIONS)[number]);
   const leaves = mlpLeaves(params, numLayers);
   if (lossOnly) return fusedMlpLossGrad(x, labels, leaves, kernelAct, false, head)[0] as tf.Scalar;
+  const sizes = [x.shape[1], ...leaves.filter((_, i) => i % 2 === 0).map((w) => w.shape[1] as number)];
+  // the gradient travels as one packed tensor: one saved clone and one unpacking kernel in the backward pass
   return handDerivedLoss(leaves, (ls) => {
-    const [value, ...grads] = fusedMlpLossGrad(x, labels, ls, kernelAct, true, head);
-    return { value: value as tf.Scalar, saved: grads as tf.Tensor[], backward: (dy, saved) => saved.map((g) => tf.mul(g, dy)) };
+    const [value, packed] = fusedMlpLossGrad(x, labels, ls, kernelAct, 'packed', head) as [tf.Scalar, tf.Tensor];
+    return { value, saved: [packed], backward: (dy, saved) => unpackMlpGrads(saved[0] as tf.Tensor, dy, sizes) };
   });
 }
 

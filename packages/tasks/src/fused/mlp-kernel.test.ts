@@ -1,10 +1,12 @@
 // The fused MLP loss-and-gradient kernel on both backends it is registered on: WASM (SIMD
 // blocks) against CPU (JS blocks, float64 arithmetic) against tfjs autodiff, the loss-only
-// mode, tf.oneHot's treatment of out-of-range labels, input validation, and flat memory.
+// mode, the packed gradient and its unpacking kernel (against the unpacked outputs, times dy),
+// tf.oneHot's treatment of out-of-range labels, input validation, and flat memory.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LoptError } from '@lopt/core';
-import { FUSED_MLP_KERNEL, fusedMlpImplementation, fusedMlpLossGrad } from './mlp-kernel.js';
+import { FUSED_MLP_KERNEL, fusedMlpImplementation, fusedMlpLossGrad, unpackMlpGrads } from './mlp-kernel.js';
+import { fusedLoss } from '../mlp-fast-grad.js';
 import { softmaxCrossEntropy } from '../common.js';
 import { activate, type Activation } from '../nn.js';
 
@@ -141,6 +143,51 @@ describe('fused MLP loss-and-gradient kernel', () => {
     tf.dispose([...ws, x, labels]);
   });
 
+  it.each(CASES)('packed gradient: the unpacked leaves equal the separate outputs, times dy (wasm and cpu): $sizes', async ({ sizes, act, batch }) => {
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const { ws, x, labels } = operands(sizes, batch, 7);
+      const separate = fusedMlpLossGrad(x, labels, ws, act, true);
+      const [loss, packed] = fusedMlpLossGrad(x, labels, ws, act, 'packed') as [tf.Tensor, tf.Tensor];
+      expect(loss.dataSync()[0]).toBe(separate[0]!.dataSync()[0]);
+      expect(packed.shape).toEqual([separate.slice(1).reduce((n, g) => n + g.size, 0)]);
+      for (const d of [1, -0.375, 3]) {
+        const dy = tf.scalar(d);
+        const leaves = unpackMlpGrads(packed, dy, sizes);
+        expect(leaves.map((g) => g.shape)).toEqual(separate.slice(1).map((g) => g.shape));
+        // float32 products, as tf.mul computes them
+        leaves.forEach((g, i) => expect(Array.from(g.dataSync())).toEqual(Array.from(separate[i + 1]!.dataSync(), (v) => Math.fround(v * d))));
+        tf.dispose([dy, ...leaves]);
+      }
+      expect(() => unpackMlpGrads(packed, tf.zeros([2]), sizes)).toThrow(/dy must be one float32 value/);
+      tf.dispose([...ws, x, labels, ...separate, loss, packed]);
+    }
+  });
+
+  it('fusedLoss under a tape: the gradient of c * loss is c times the kernel gradient, memory flat (wasm and cpu)', async () => {
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const sizes = [12, 6, 5];
+      const { ws, x, labels } = operands(sizes, 9, 11);
+      const want = fusedMlpLossGrad(x, labels, ws, 'tanh', true);
+      const run = () =>
+        tf.grads((...ls: tf.Tensor[]) => {
+          const p = { layer00: { w: ls[0]!, b: ls[1]! }, layer01: { w: ls[2]!, b: ls[3]! } } as never;
+          return tf.mul(fusedLoss(p, x, labels, 2, 'tanh', false), -2.5);
+        })(ws);
+      tf.dispose(run());
+      const before = tf.memory().numTensors;
+      const got = run();
+      got.forEach((g, i) => {
+        const w = want[i + 1]!.dataSync();
+        expect(Array.from(g.dataSync())).toEqual(Array.from(w, (v) => Math.fround(-2.5 * v)));
+      });
+      tf.dispose(got);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([...ws, x, labels, ...want]);
+    }
+  });
+
   it('keeps tfjs memory flat over many calls on both backends', async () => {
     for (const backend of ['wasm', 'cpu']) {
       await tf.setBackend(backend);
@@ -159,5 +206,7 @@ describe('fused MLP loss-and-gradient kernel', () => {
     expect(tf.getKernel(FUSED_MLP_KERNEL, 'wasm')).toBeDefined();
     expect(tf.getKernel(FUSED_MLP_KERNEL, 'cpu')).toBeDefined();
     expect(tf.getKernel(FUSED_MLP_KERNEL, 'webgl')).toBeUndefined();
+    expect(tf.getKernel('LoptUnpackMlpGrads', 'wasm')).toBeDefined();
+    expect(tf.getKernel('LoptUnpackMlpGrads', 'cpu')).toBeDefined();
   });
 });

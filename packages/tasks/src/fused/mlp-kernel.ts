@@ -24,6 +24,8 @@ interface FusedMlpAttrs {
   grads: boolean;
   /** Index into {@link FUSED_MLP_HEADS}. */
   head: number;
+  /** With `grads`: the gradient as ONE flat output (`gw0, gb0, gw1, ...` back to back; unstacked calls only). */
+  packed?: boolean;
 }
 
 export { FUSED_MLP_HEADS };
@@ -32,7 +34,7 @@ export type FusedMlpHead = (typeof FUSED_MLP_HEADS)[number];
 
 type Info = FusedTensorInfo;
 type CpuBackendLike = CpuKernelBackend;
-type WasmBackendLike = WasmKernelBackend & Required<Pick<WasmKernelBackend, 'disposeData'>>;
+type WasmBackendLike = WasmKernelBackend & Required<Pick<WasmKernelBackend, 'disposeData' | 'typedArrayFromHeap'>>;
 
 let simdModule: WebAssembly.Module | null | undefined;
 const simdBlocksByMemory = new WeakMap<WebAssembly.Memory, MlpBlocks>();
@@ -56,6 +58,7 @@ function simdBlocks(memory: WebAssembly.Memory): MlpBlocks | null {
  * leading axis K, the loss `[K]`; copy `c` is computed as the unstacked call on its slices).
  */
 interface Call extends FusedMlpAttrs {
+  packed: boolean;
   named: Record<string, Info>;
   sizes: number[];
   batch: number;
@@ -69,13 +72,32 @@ function callOf(inputs: unknown, attrs: unknown): Call {
   const stacked = x.shape.length === 3 ? 1 : 0;
   const sizes = [x.shape[1 + stacked] as number];
   for (let i = 0; i < a.numLayers; i++) sizes.push((named[`w${i}`] as Info).shape[1 + stacked] as number);
-  return { numLayers: a.numLayers, act: a.act, grads: a.grads, head: a.head, named, sizes, batch: x.shape[stacked] as number, copies: stacked === 1 ? (x.shape[0] as number) : 0 };
+  const packed = a.grads && a.packed === true && stacked === 0;
+  return { numLayers: a.numLayers, act: a.act, grads: a.grads, head: a.head, packed, named, sizes, batch: x.shape[stacked] as number, copies: stacked === 1 ? (x.shape[0] as number) : 0 };
 }
 
-function outputShapes(sizes: number[], grads: boolean, copies = 0): number[][] {
-  const shapes: number[][] = [[]];
-  if (grads) for (let i = 0; i + 1 < sizes.length; i++) shapes.push([sizes[i] as number, sizes[i + 1] as number], [sizes[i + 1] as number]);
+/** The gradient's shapes `[D0, D1], [D1], [D1, D2], ...` of an MLP with layer sizes `sizes`. */
+export function mlpGradShapes(sizes: readonly number[]): number[][] {
+  const shapes: number[][] = [];
+  for (let i = 0; i + 1 < sizes.length; i++) shapes.push([sizes[i] as number, sizes[i + 1] as number], [sizes[i + 1] as number]);
+  return shapes;
+}
+
+function outputShapes(sizes: number[], grads: boolean, copies = 0, packed = false): number[][] {
+  if (packed) return [[], [mlpGradShapes(sizes).reduce((n, s) => n + tf.util.sizeFromShape(s), 0)]];
+  const shapes: number[][] = [[], ...(grads ? mlpGradShapes(sizes) : [])];
   return copies > 0 ? shapes.map((s) => [copies, ...s]) : shapes;
+}
+
+/** Byte offsets of the gradient outputs `[gw0, gb0, ...]` from the output offsets `[loss, ...]`: each its own output, or back to back in the packed one. */
+function gradOffsets(outs: readonly number[], sizes: number[], packed: boolean): number[] {
+  if (!packed) return outs.slice(1);
+  let at = outs[1] as number;
+  return mlpGradShapes(sizes).map((s) => {
+    const start = at;
+    at += 4 * tf.util.sizeFromShape(s);
+    return start;
+  });
 }
 
 /** The input names of a call, in arena order. */
@@ -96,15 +118,15 @@ function strideOf(shape: readonly number[], copies: number): number {
   return copies > 0 ? (4 * tf.util.sizeFromShape(shape as number[])) / copies : 0;
 }
 
-/** Splits output pointers `[loss, gw0, gb0, ...]` and input pointers into {@link MlpPointers}. */
-function pointers(input: (name: string) => number, outs: number[], numLayers: number, grads: boolean, scratch: number): MlpPointers {
+/** Splits gradient pointers `[gw0, gb0, ...]` and input pointers into {@link MlpPointers}. */
+function pointers(input: (name: string) => number, grads: number[], numLayers: number, scratch: number): MlpPointers {
   const p: MlpPointers = { x: input('x'), labels: input('labels'), w: [], b: [], gw: [], gb: [], scratch };
   for (let i = 0; i < numLayers; i++) {
     p.w.push(input(`w${i}`));
     p.b.push(input(`b${i}`));
-    if (grads) {
-      p.gw.push(outs[1 + 2 * i] as number);
-      p.gb.push(outs[2 + 2 * i] as number);
+    if (grads.length > 0) {
+      p.gw.push(grads[2 * i] as number);
+      p.gb.push(grads[2 * i + 1] as number);
     }
   }
   return p;
@@ -114,7 +136,7 @@ function pointers(input: (name: string) => number, outs: number[], numLayers: nu
 function runWasm(backend: unknown, c: Call): Info[] {
   const b = backend as WasmBackendLike;
   // allocate everything before reading offsets or taking views (an allocation may grow the heap)
-  const outs = outputShapes(c.sizes, c.grads, c.copies).map((s) => b.makeOutput(s, 'float32'));
+  const outs = outputShapes(c.sizes, c.grads, c.copies, c.packed).map((s) => b.makeOutput(s, 'float32'));
   const scratch = b.makeOutput([scratchFloats(c.sizes, c.batch)], 'float32');
   const off = (t: Info): number => b.dataIdMap?.get(t.dataId)?.memoryOffset ?? 0;
   const memory = b.wasm?.asm?.memory as WebAssembly.Memory;
@@ -125,7 +147,7 @@ function runWasm(backend: unknown, c: Call): Info[] {
   };
   const outAt = (copy: number): number[] => outs.map((o) => off(o) + copy * strideOf(o.shape, c.copies));
   const losses = new Float32Array(Math.max(1, c.copies));
-  runCopies(blocks, c, (copy) => pointers((name) => input(name, copy), outAt(copy), c.numLayers, c.grads, off(scratch)), (copy, loss) => (losses[copy] = loss));
+  runCopies(blocks, c, (copy) => pointers((name) => input(name, copy), gradOffsets(outAt(copy), c.sizes, c.packed), c.numLayers, off(scratch)), (copy, loss) => (losses[copy] = loss));
   new Float32Array(memory.buffer, off(outs[0] as Info), losses.length).set(losses);
   b.disposeData(scratch.dataId);
   return outs;
@@ -137,7 +159,7 @@ function runCpu(backend: unknown, c: Call): Info[] {
   // arena: 16 bytes of padding (offset 0 means "none"), inputs, outputs, scratch
   const names = inputNames(c.numLayers);
   const values = names.map((n) => b.data.get((c.named[n] as Info).dataId).values as Float32Array | Int32Array);
-  const shapes = outputShapes(c.sizes, c.grads, c.copies);
+  const shapes = outputShapes(c.sizes, c.grads, c.copies, c.packed);
   const lengths = [...values.map((v) => v.length), ...shapes.map((s) => tf.util.sizeFromShape(s)), scratchFloats(c.sizes, c.batch)];
   const starts: number[] = [];
   let at = 16;
@@ -151,7 +173,12 @@ function runCpu(backend: unknown, c: Call): Info[] {
   const stride = (i: number): number => (4 * (lengths[i] as number)) / Math.max(1, c.copies);
   const f = new Float32Array(buffer);
   const at0 = (copy: number) =>
-    pointers((name) => (starts[names.indexOf(name)] as number) + copy * stride(names.indexOf(name)), outStarts.map((o, i) => o + copy * stride(values.length + i)), c.numLayers, c.grads, starts[starts.length - 1] as number);
+    pointers(
+      (name) => (starts[names.indexOf(name)] as number) + copy * stride(names.indexOf(name)),
+      gradOffsets(outStarts.map((o, i) => o + copy * stride(values.length + i)), c.sizes, c.packed),
+      c.numLayers,
+      starts[starts.length - 1] as number,
+    );
   runCopies(jsBlocks(buffer), c, at0, (copy, loss) => (f[((outStarts[0] as number) >> 2) + copy] = loss));
   return shapes.map((s, i) => {
     const o = (outStarts[i] as number) >> 2;
@@ -159,16 +186,56 @@ function runCpu(backend: unknown, c: Call): Info[] {
   });
 }
 
-const KERNELS: tf.KernelConfig[] = (
-  [
-    ['wasm', runWasm],
-    ['cpu', runCpu],
-  ] as const
-).map(([backendName, run]) => ({
-  kernelName: FUSED_MLP_KERNEL,
-  backendName,
-  kernelFunc: ({ inputs, backend, attrs }) => run(backend, callOf(inputs, attrs)) as unknown as tf.TensorInfo[],
-}));
+/** Name of the kernel that splits a packed fused-MLP gradient into its leaves, times a scalar. */
+export const UNPACK_MLP_GRADS_KERNEL = 'LoptUnpackMlpGrads';
+
+/**
+ * The unpacking kernel on both backends: `packed` (gw0, gb0, ... back to back) into one output
+ * per leaf of the MLP with layer sizes `attrs.sizes`, each times the scalar `dy` (float32, as
+ * `tf.mul` computes it; a plain copy when dy is 1).
+ */
+function unpackKernel(backendName: 'wasm' | 'cpu'): tf.KernelConfig {
+  return {
+    kernelName: UNPACK_MLP_GRADS_KERNEL,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { packed, dy } = inputs as unknown as Record<'packed' | 'dy', Info>;
+      const shapes = mlpGradShapes((attrs as unknown as { sizes: number[] }).sizes);
+      const w = backend as unknown as WasmBackendLike;
+      const c = backend as unknown as CpuKernelBackend;
+      // wasm: allocate every output before taking heap views (an allocation may grow the heap)
+      const outs = backendName === 'wasm' ? shapes.map((sh) => w.makeOutput(sh, 'float32')) : [];
+      const values = (t: Info): Float32Array => (backendName === 'wasm' ? w.typedArrayFromHeap(t) : (c.data.get(t.dataId).values as Float32Array));
+      const src = values(packed);
+      const d = values(dy)[0] as number;
+      let at = 0;
+      const result = shapes.map((sh, i) => {
+        const n = tf.util.sizeFromShape(sh);
+        const out = backendName === 'wasm' ? w.typedArrayFromHeap(outs[i] as Info) : new Float32Array(n);
+        out.set(src.subarray(at, at + n));
+        if (d !== 1) for (let j = 0; j < n; j++) out[j] = (out[j] as number) * d;
+        at += n;
+        return backendName === 'wasm' ? (outs[i] as Info) : c.makeTensorInfo(sh, 'float32', out);
+      });
+      return result as unknown as tf.TensorInfo[];
+    },
+  };
+}
+
+const KERNELS: tf.KernelConfig[] = [
+  ...(
+    [
+      ['wasm', runWasm],
+      ['cpu', runCpu],
+    ] as const
+  ).map(([backendName, run]) => ({
+    kernelName: FUSED_MLP_KERNEL,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }: { inputs: unknown; backend: unknown; attrs?: unknown }) => run(backend, callOf(inputs, attrs)) as unknown as tf.TensorInfo[],
+  })),
+  unpackKernel('wasm'),
+  unpackKernel('cpu'),
+];
 
 /** Registers the fused kernel on `cpu` and `wasm` once (idempotent; no effect at import time). */
 export function ensureFusedMlpKernel(): void {
@@ -190,7 +257,9 @@ export function fusedMlpImplementation(): 'wasm-simd' | 'js' | 'none' {
  * (relu/tanh/sigmoid between layers) on `x` [B, D0] against `labels` [B] (`head`
  * `'softmax-xent'`, the default), or the mean squared error between float32 `labels` [B, D_L]
  * (the targets) and sigmoid of its output (`'sigmoid-mse'`: the autoencoder loss), and with
- * `grads` its gradient. Returns `[loss, gw0, gb0, ...]` (or `[loss]`); inputs are untouched.
+ * `grads` its gradient. Returns `[loss, gw0, gb0, ...]` (or `[loss]`; with `grads` `'packed'`:
+ * `[loss, packed]`, the gradient's leaves back to back in one flat tensor, see
+ * {@link unpackMlpGrads}); inputs are untouched.
  * Runs on the `cpu` and `wasm` backends ({@link fusedMlpImplementation} not `none`); records
  * nothing on a gradient tape (callers wrap it in `tf.customGrad`).
  */
@@ -199,7 +268,7 @@ export function fusedMlpLossGrad(
   labels: tf.Tensor1D | tf.Tensor2D,
   ws: readonly tf.Tensor[],
   act: (typeof FUSED_MLP_ACTIVATIONS)[number],
-  grads: boolean,
+  grads: boolean | 'packed',
   head: FusedMlpHead = 'softmax-xent',
 ): tf.Tensor[] {
   const numLayers = ws.length / 2;
@@ -215,10 +284,21 @@ export function fusedMlpLossGrad(
     inputs[`w${i}`] = ws[2 * i] as tf.Tensor;
     inputs[`b${i}`] = ws[2 * i + 1] as tf.Tensor;
   }
-  const attrs: FusedMlpAttrs = { numLayers, act: code, grads, head: headCode };
+  const attrs: FusedMlpAttrs = { numLayers, act: code, grads: grads !== false, head: headCode, packed: grads === 'packed' };
   const out = tf.engine().runKernel(FUSED_MLP_KERNEL, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
   if (inputs.labels !== labels) (inputs.labels as tf.Tensor).dispose();
   return out;
+}
+
+/**
+ * Splits the packed gradient of `fusedMlpLossGrad(..., 'packed')` for layer sizes `sizes`
+ * (input first) into `[gw0, gb0, gw1, ...]`, each times the scalar `dy`: one kernel call (the
+ * backward pass of a custom-gradient loss node, instead of one `tf.mul` per leaf).
+ */
+export function unpackMlpGrads(packed: tf.Tensor, dy: tf.Tensor, sizes: readonly number[]): tf.Tensor[] {
+  if (dy.size !== 1 || dy.dtype !== 'float32') throw new LoptError('SHAPE_MISMATCH', `unpackMlpGrads: dy must be one float32 value (got ${dy.dtype} [${dy.shape.join(', ')}]).`, { path: 'dy' });
+  ensureFusedMlpKernel();
+  return tf.engine().runKernel(UNPACK_MLP_GRADS_KERNEL, { packed, dy }, { sizes: [...sizes] }) as unknown as tf.Tensor[];
 }
 
 /** Validates ranks, dtypes and the layer chain; names the offending operand. */
