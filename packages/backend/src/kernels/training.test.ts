@@ -24,74 +24,82 @@ function oneHot(k: ReturnType<typeof caseKey>, n: number, classes: number): tf.T
   return tf.oneHot(tf.tensor1d(randintArray(k, n, 0, classes), 'int32'), classes);
 }
 
+/** The gradients on CPU are `count` tensors, not all tiny, and WASM's agree with them within {@link TOL}. */
+function expectGradientsMatch(cpu: Float32Array[], error: number, count: number): void {
+  expect(cpu).toHaveLength(count);
+  expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
+  expect(error).toBeLessThan(TOL);
+}
+
+/** WASM-vs-CPU check of the gradients of a sequential model (weights keyed by `seed`) on `input()` and keyed one-hot labels. */
+async function expectModelGradients(c: {
+  layers: () => tf.layers.Layer[];
+  seed: number;
+  input: () => tf.Tensor;
+  labels: { key: ReturnType<typeof caseKey>; count: number; classes: number };
+  gradients: number;
+}): Promise<void> {
+  const { error, cpu } = await wasmVsCpu(() => {
+    const model = tf.sequential({ layers: c.layers() });
+    setKeyedWeights(model, c.seed);
+    const grads = modelGrads(model, c.input(), oneHot(c.labels.key, c.labels.count, c.labels.classes));
+    const kept = grads.map((g) => g.clone());
+    model.dispose();
+    return kept;
+  });
+  expectGradientsMatch(cpu, error, c.gradients);
+}
+
 describe('model gradients on WASM match the CPU backend', () => {
   it('convnet: conv2d same/valid, stride 2, max pooling, dense', async () => {
     const [kx, ky] = split(caseKey(800));
     const xv = randomValues(kx!, [4, 12, 12, 2]);
-    const { error, cpu } = await wasmVsCpu(() => {
-      const model = tf.sequential({
-        layers: [
-          tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh' }),
-          tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'tanh' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.flatten(),
-          tf.layers.dense({ units: 3 }),
-        ],
-      });
-      setKeyedWeights(model, 801);
-      const grads = modelGrads(model, tf.tensor(xv, [4, 12, 12, 2]), oneHot(ky!, 4, 3));
-      const kept = grads.map((g) => g.clone());
-      model.dispose();
-      return kept;
+    await expectModelGradients({
+      layers: () => [
+        tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh' }),
+        tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'tanh' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3 }),
+      ],
+      seed: 801,
+      input: () => tf.tensor(xv, [4, 12, 12, 2]),
+      labels: { key: ky!, count: 4, classes: 3 },
+      gradients: 6,
     });
-    expect(cpu).toHaveLength(6);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
   });
 
   it('depthwise-separable convnet: separableConv2d, depthwiseConv2d stride 2, global pooling', async () => {
     const [kx, ky] = split(caseKey(810));
     const xv = randomValues(kx!, [3, 10, 10, 3]);
-    const { error, cpu } = await wasmVsCpu(() => {
-      const model = tf.sequential({
-        layers: [
-          tf.layers.separableConv2d({ inputShape: [10, 10, 3], filters: 5, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' }),
-          tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
-          tf.layers.globalAveragePooling2d({}),
-          tf.layers.dense({ units: 4 }),
-        ],
-      });
-      setKeyedWeights(model, 811);
-      const grads = modelGrads(model, tf.tensor(xv, [3, 10, 10, 3]), oneHot(ky!, 3, 4));
-      const kept = grads.map((g) => g.clone());
-      model.dispose();
-      return kept;
+    await expectModelGradients({
+      layers: () => [
+        tf.layers.separableConv2d({ inputShape: [10, 10, 3], filters: 5, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' }),
+        tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
+        tf.layers.globalAveragePooling2d({}),
+        tf.layers.dense({ units: 4 }),
+      ],
+      seed: 811,
+      input: () => tf.tensor(xv, [3, 10, 10, 3]),
+      labels: { key: ky!, count: 3, classes: 4 },
+      gradients: 7,
     });
-    expect(cpu).toHaveLength(7);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
   });
 
   it('embedding + LSTM + dense', async () => {
     const [kx, ky] = split(caseKey(820));
     const ids = randintArray(kx!, 4 * 6, 0, 15);
-    const { error, cpu } = await wasmVsCpu(() => {
-      const model = tf.sequential({
-        layers: [
-          tf.layers.embedding({ inputDim: 15, outputDim: 8, inputLength: 6 }),
-          tf.layers.lstm({ units: 10 }),
-          tf.layers.dense({ units: 3 }),
-        ],
-      });
-      setKeyedWeights(model, 821);
-      const grads = modelGrads(model, tf.tensor(ids, [4, 6], 'int32'), oneHot(ky!, 4, 3));
-      const kept = grads.map((g) => g.clone());
-      model.dispose();
-      return kept;
+    await expectModelGradients({
+      layers: () => [
+        tf.layers.embedding({ inputDim: 15, outputDim: 8, inputLength: 6 }),
+        tf.layers.lstm({ units: 10 }),
+        tf.layers.dense({ units: 3 }),
+      ],
+      seed: 821,
+      input: () => tf.tensor(ids, [4, 6], 'int32'),
+      labels: { key: ky!, count: 4, classes: 3 },
+      gradients: 6,
     });
-    expect(cpu).toHaveLength(6);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
   });
 
   it('transformer block: token embedding, multi-head attention in einsum, layer norm, GELU MLP, tied output', async () => {
@@ -129,8 +137,6 @@ describe('model gradients on WASM match the CPU backend', () => {
       };
       return tf.grads(loss)(params);
     });
-    expect(cpu).toHaveLength(6);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
+    expectGradientsMatch(cpu, error, 6);
   });
 });
