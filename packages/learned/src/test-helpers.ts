@@ -72,3 +72,13 @@ export function adamReferenceStep(x: number[], m: number[], v: number[], g: read
     x[i] = (x[i] as number) - (mh * lr) / (1e-8 + Math.sqrt(vh + 1e-10));
   }
 }
+
+/**
+ * {@link tensorCountGrowth} between a 3-step and a 150-step `run` of a learned-schedule Adam at
+ * `theta` (numSteps 200, stepMult 3e-3); frees `theta`.
+ */
+export function runTensorGrowth<T>(theta: T, run: (theta: T, steps: number, numSteps: number, stepMult: number) => unknown): number {
+  const growth = tensorCountGrowth(() => run(theta, 3, 200, 3e-3), () => run(theta, 150, 200, 3e-3));
+  disposeTree(theta as unknown as TensorTree);
+  return growth;
+}
