@@ -28,50 +28,62 @@ function forEachTap(g: RefConv, visit: (b: number, y: number, xo: number, i: num
           }
 }
 
-/** dW of a full conv2d: filter [fH, fW, C, O]. */
-export function conv2dFilterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+/**
+ * dW of a conv2d (filter [fH, fW, C, O]) or, when `depthwise`, of a depthwise conv (filter
+ * [fH, fW, C, M], input channel c feeding outputs c*M ... c*M + M - 1).
+ */
+function filterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>, depthwise: boolean): Float64Array {
   const [, inH, inW, c] = g.x;
-  const [, fW, , o] = g.filter;
+  const [, fW, , k] = g.filter;
   const [, outH = 0, outW = 0] = g.out;
+  const dyChannels = depthwise ? c * k : k;
   const dW = new Float64Array(g.filter.reduce((a, v) => a * v, 1));
   forEachTap(g, (b, y, xo, i, j, h, w) => {
     for (let ci = 0; ci < c; ci++) {
       const xv = x[((b * inH + h) * inW + w) * c + ci]!;
-      for (let oi = 0; oi < o; oi++) dW[((i * fW + j) * c + ci) * o + oi]! += xv * dy[((b * outH + y) * outW + xo) * o + oi]!;
+      const dy0 = ((b * outH + y) * outW + xo) * dyChannels + (depthwise ? ci * k : 0);
+      for (let ki = 0; ki < k; ki++) dW[((i * fW + j) * c + ci) * k + ki]! += xv * dy[dy0 + ki]!;
     }
   });
   return dW;
 }
 
-/** dW of a depthwise conv: filter [fH, fW, C, M]. */
-export function depthwiseFilterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+/** dx (input [B, H, W, C]) of a conv2d or, when `depthwise`, of a depthwise conv (as {@link filterGrad}). */
+function inputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>, depthwise: boolean): Float64Array {
   const [, inH, inW, c] = g.x;
-  const [, fW, , m] = g.filter;
+  const [, fW, , k] = g.filter;
   const [, outH = 0, outW = 0] = g.out;
-  const dW = new Float64Array(g.filter.reduce((a, v) => a * v, 1));
-  forEachTap(g, (b, y, xo, i, j, h, w) => {
-    for (let ci = 0; ci < c; ci++) {
-      const xv = x[((b * inH + h) * inW + w) * c + ci]!;
-      for (let mi = 0; mi < m; mi++) dW[((i * fW + j) * c + ci) * m + mi]! += xv * dy[((b * outH + y) * outW + xo) * c * m + ci * m + mi]!;
-    }
-  });
-  return dW;
-}
-
-/** dx of a depthwise conv: input [B, H, W, C]. */
-export function depthwiseInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
-  const [, inH, inW, c] = g.x;
-  const [, fW, , m] = g.filter;
-  const [, outH = 0, outW = 0] = g.out;
+  const dyChannels = depthwise ? c * k : k;
   const dx = new Float64Array(g.x.reduce((a, v) => a * v, 1));
   forEachTap(g, (b, y, xo, i, j, h, w) => {
     for (let ci = 0; ci < c; ci++) {
+      const dy0 = ((b * outH + y) * outW + xo) * dyChannels + (depthwise ? ci * k : 0);
       let acc = 0;
-      for (let mi = 0; mi < m; mi++) acc += filter[((i * fW + j) * c + ci) * m + mi]! * dy[((b * outH + y) * outW + xo) * c * m + ci * m + mi]!;
+      for (let ki = 0; ki < k; ki++) acc += filter[((i * fW + j) * c + ci) * k + ki]! * dy[dy0 + ki]!;
       dx[((b * inH + h) * inW + w) * c + ci]! += acc;
     }
   });
   return dx;
+}
+
+/** dW of a full conv2d: filter [fH, fW, C, O]. */
+export function conv2dFilterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+  return filterGrad(g, x, dy, false);
+}
+
+/** dx of a full conv2d: input [B, H, W, C]. */
+export function conv2dInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+  return inputGrad(g, filter, dy, false);
+}
+
+/** dW of a depthwise conv: filter [fH, fW, C, M]. */
+export function depthwiseFilterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+  return filterGrad(g, x, dy, true);
+}
+
+/** dx of a depthwise conv: input [B, H, W, C]. */
+export function depthwiseInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+  return inputGrad(g, filter, dy, true);
 }
 
 /** Einsum from its definition: loops over every assignment of the labels, float64. */
@@ -102,18 +114,3 @@ export function einsumReference(equation: string, operands: { values: ArrayLike<
   return { values, shape };
 }
 
-/** dx of a full conv2d: input [B, H, W, C]. */
-export function conv2dInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
-  const [, inH, inW, c] = g.x;
-  const [, fW, , o] = g.filter;
-  const [, outH = 0, outW = 0] = g.out;
-  const dx = new Float64Array(g.x.reduce((a, v) => a * v, 1));
-  forEachTap(g, (b, y, xo, i, j, h, w) => {
-    for (let ci = 0; ci < c; ci++) {
-      let acc = 0;
-      for (let oi = 0; oi < o; oi++) acc += filter[((i * fW + j) * c + ci) * o + oi]! * dy[((b * outH + y) * outW + xo) * o + oi]!;
-      dx[((b * inH + h) * inW + w) * c + ci]! += acc;
-    }
-  });
-  return dx;
-}
