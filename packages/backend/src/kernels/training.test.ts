@@ -2,7 +2,7 @@
 // embedding + LSTM, a transformer block) must exist on WASM and match the CPU backend.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { randintArray, split } from '@lopt/core';
+import { randintArray, split, type Key } from '@lopt/core';
 import { caseKey, maxAbs, randomValues, wasmVsCpu } from '../../test/harness.js';
 
 const TOL = 1e-4;
@@ -31,18 +31,17 @@ function expectGradientsMatch(cpu: Float32Array[], error: number, count: number)
   expect(error).toBeLessThan(TOL);
 }
 
-/** WASM-vs-CPU check of the gradients of a sequential model (weights keyed by `seed`) on `input()` and keyed one-hot labels. */
-async function expectModelGradients(c: {
-  layers: () => tf.layers.Layer[];
-  seed: number;
-  input: () => tf.Tensor;
-  labels: { key: ReturnType<typeof caseKey>; count: number; classes: number };
-  gradients: number;
-}): Promise<void> {
+/**
+ * WASM-vs-CPU check of the gradients of the sequential model `layers()`: inputs `input(kx)` and
+ * one-hot labels `[batch, classes]` from the keys of `caseKey(seed)`, weights keyed by `seed + 1`;
+ * the model has `gradients` trainable weights.
+ */
+async function expectModelGradients(c: { seed: number; labels: readonly [batch: number, classes: number]; gradients: number; input: (k: Key) => tf.Tensor }, layers: () => tf.layers.Layer[]): Promise<void> {
+  const [kx, ky] = split(caseKey(c.seed)) as [Key, Key];
   const { error, cpu } = await wasmVsCpu(() => {
-    const model = tf.sequential({ layers: c.layers() });
-    setKeyedWeights(model, c.seed);
-    const grads = modelGrads(model, c.input(), oneHot(c.labels.key, c.labels.count, c.labels.classes));
+    const model = tf.sequential({ layers: layers() });
+    setKeyedWeights(model, c.seed + 1);
+    const grads = modelGrads(model, c.input(kx), oneHot(ky, c.labels[0], c.labels[1]));
     const kept = grads.map((g) => g.clone());
     model.dispose();
     return kept;
@@ -51,56 +50,29 @@ async function expectModelGradients(c: {
 }
 
 describe('model gradients on WASM match the CPU backend', () => {
-  it('convnet: conv2d same/valid, stride 2, max pooling, dense', async () => {
-    const [kx, ky] = split(caseKey(800));
-    const xv = randomValues(kx!, [4, 12, 12, 2]);
-    await expectModelGradients({
-      layers: () => [
-        tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh' }),
-        tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'tanh' }),
-        tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.flatten(),
-        tf.layers.dense({ units: 3 }),
-      ],
-      seed: 801,
-      input: () => tf.tensor(xv, [4, 12, 12, 2]),
-      labels: { key: ky!, count: 4, classes: 3 },
-      gradients: 6,
-    });
-  });
+  it('convnet: conv2d same/valid, stride 2, max pooling, dense', () =>
+    expectModelGradients({ seed: 800, labels: [4, 3], gradients: 6, input: (k) => tf.tensor(randomValues(k, [4, 12, 12, 2]), [4, 12, 12, 2]) }, () => [
+      tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh' }),
+      tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'tanh' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3 }),
+    ]));
 
-  it('depthwise-separable convnet: separableConv2d, depthwiseConv2d stride 2, global pooling', async () => {
-    const [kx, ky] = split(caseKey(810));
-    const xv = randomValues(kx!, [3, 10, 10, 3]);
-    await expectModelGradients({
-      layers: () => [
-        tf.layers.separableConv2d({ inputShape: [10, 10, 3], filters: 5, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' }),
-        tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
-        tf.layers.globalAveragePooling2d({}),
-        tf.layers.dense({ units: 4 }),
-      ],
-      seed: 811,
-      input: () => tf.tensor(xv, [3, 10, 10, 3]),
-      labels: { key: ky!, count: 3, classes: 4 },
-      gradients: 7,
-    });
-  });
+  it('depthwise-separable convnet: separableConv2d, depthwiseConv2d stride 2, global pooling', () =>
+    expectModelGradients({ seed: 810, labels: [3, 4], gradients: 7, input: (k) => tf.tensor(randomValues(k, [3, 10, 10, 3]), [3, 10, 10, 3]) }, () => [
+      tf.layers.separableConv2d({ inputShape: [10, 10, 3], filters: 5, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' }),
+      tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.dense({ units: 4 }),
+    ]));
 
-  it('embedding + LSTM + dense', async () => {
-    const [kx, ky] = split(caseKey(820));
-    const ids = randintArray(kx!, 4 * 6, 0, 15);
-    await expectModelGradients({
-      layers: () => [
-        tf.layers.embedding({ inputDim: 15, outputDim: 8, inputLength: 6 }),
-        tf.layers.lstm({ units: 10 }),
-        tf.layers.dense({ units: 3 }),
-      ],
-      seed: 821,
-      input: () => tf.tensor(ids, [4, 6], 'int32'),
-      labels: { key: ky!, count: 4, classes: 3 },
-      gradients: 6,
-    });
-  });
+  it('embedding + LSTM + dense', () =>
+    expectModelGradients({ seed: 820, labels: [4, 3], gradients: 6, input: (k) => tf.tensor(randintArray(k, 4 * 6, 0, 15), [4, 6], 'int32') }, () => [
+      tf.layers.embedding({ inputDim: 15, outputDim: 8, inputLength: 6 }),
+      tf.layers.lstm({ units: 10 }),
+      tf.layers.dense({ units: 3 }),
+    ]));
 
   it('transformer block: token embedding, multi-head attention in einsum, layer norm, GELU MLP, tied output', async () => {
     const [batch, seq, vocab, dim, heads] = [2, 5, 13, 8, 2];
