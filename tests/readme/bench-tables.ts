@@ -19,11 +19,14 @@ interface TasksRow {
   readonly matmul512Gflops: number;
   readonly fractionOfMatmulRate: number;
 }
-interface TasksResult {
+/** When and where a benchmark ran: what {@link provenance} prints. */
+interface RunRecord {
   readonly date: string;
   readonly cpus: number;
   readonly loadAverageStart: readonly number[];
   readonly loadAverageEnd: readonly number[];
+}
+interface TasksResult extends RunRecord {
   readonly results: readonly TasksRow[];
   readonly speedups: readonly { task: string; wasmOverCpu: number }[];
 }
@@ -34,21 +37,13 @@ interface OptimizerRow {
   readonly nsPerParamStep: number;
   readonly ratioVsTfjs: number | null;
 }
-interface OptimizersResult {
-  readonly date: string;
+interface OptimizersResult extends RunRecord {
   readonly node: string;
-  readonly cpus: number;
-  readonly loadAverageStart: readonly number[];
-  readonly loadAverageEnd: readonly number[];
   readonly rows: readonly OptimizerRow[];
 }
 
-interface DemoResult {
+interface DemoResult extends RunRecord {
   readonly command: string;
-  readonly date: string;
-  readonly cpus: number;
-  readonly loadAverageStart: readonly number[];
-  readonly loadAverageEnd: readonly number[];
   readonly wallSeconds: number;
   readonly cpuSeconds: number;
   readonly demo: DemoTable;
@@ -57,7 +52,7 @@ interface DemoResult {
 const BLOCK = /<!-- bench-table: (\S+) -->\n[\s\S]*?<!-- \/bench-table -->/g;
 
 /** `2026-12-04 16:48 UTC`, 2 cores, load average (1/5/15 min) `0.83 0.65 0.29` -> `1.65 0.89 0.39`. */
-function provenance(r: { date: string; cpus: number; loadAverageStart: readonly number[]; loadAverageEnd: readonly number[] }, file: string): string {
+function provenance(r: RunRecord, file: string): string {
   const when = `${r.date.slice(0, 10)} ${r.date.slice(11, 16)} UTC`;
   return `Measured ${when} on ${r.cpus} shared cores, load average (1/5/15 min) ${r.loadAverageStart.join(' / ')} at the start and ${r.loadAverageEnd.join(' / ')} at the end; from [\`${file.split('/').slice(-3).join('/')}\`](${file.split('/').slice(2).join('/')}).`;
 }

@@ -41,42 +41,17 @@ export function buildPlots(metrics: Record<string, number>[], evalResult: EvalRe
   const plots: Plot[] = [];
   if (metrics.length) {
     const data = metrics.filter((m) => typeof m.step === 'number' && typeof m.metaLoss === 'number').map((m) => ({ step: m.step as number, metaLoss: m.metaLoss as number }));
-    plots.push(
-      linePlot({
-        id: 'meta-loss',
-        title: 'Meta-training: meta-loss per outer step (thin: raw, thick: moving average)',
-        data,
-        x: { field: 'step', title: 'outer step' },
-        y: { field: 'metaLoss', title: 'meta-loss (normalized)' },
-        smooth: Math.max(2, Math.round(data.length / 20)),
-      }),
-    );
+    const outer = (id: string, title: string, rows: readonly Row[], y: { field: string; title: string }, extra: { series?: { field: string; title: string }; smooth?: number; scheme?: string } = {}): Plot =>
+      linePlot({ id, title, data: rows, x: { field: 'step', title: 'outer step' }, y, ...extra });
+    plots.push(outer('meta-loss', 'Meta-training: meta-loss per outer step (thin: raw, thick: moving average)', data, { field: 'metaLoss', title: 'meta-loss (normalized)' }, { smooth: Math.max(2, Math.round(data.length / 20)) }));
     const validation = metrics.filter((m) => typeof m.step === 'number' && typeof m.validationLoss === 'number' && Number.isFinite(m.validationLoss)).map((m) => ({ step: m.step as number, validationLoss: m.validationLoss as number }));
     if (validation.length) {
-      plots.push(
-        linePlot({
-          id: 'validation',
-          title: 'Validation loss during meta-training (mean final train loss on the validation tasks; lowest: best.safetensors)',
-          data: validation,
-          x: { field: 'step', title: 'outer step' },
-          y: { field: 'validationLoss', title: 'validation loss' },
-        }),
-      );
+      plots.push(outer('validation', 'Validation loss during meta-training (mean final train loss on the validation tasks; lowest: best.safetensors)', validation, { field: 'validationLoss', title: 'validation loss' }));
     }
     const thetaKeys = [...new Set(metrics.flatMap((m) => Object.keys(m).filter((k) => k.startsWith('theta/'))))];
     if (thetaKeys.length) {
       const rows: Row[] = metrics.flatMap((m) => thetaKeys.filter((k) => typeof m[k] === 'number').map((k) => ({ step: m.step as number, parameter: k.slice(6), value: m[k] as number })));
-      plots.push(
-        linePlot({
-          id: 'theta',
-          title: 'Learned hyperparameters per outer step (raw meta-parameters: log-rates, decay offsets)',
-          data: rows,
-          x: { field: 'step', title: 'outer step' },
-          y: { field: 'value', title: 'value' },
-          series: { field: 'parameter', title: 'meta-parameter' },
-          scheme: 'tableau20',
-        }),
-      );
+      plots.push(outer('theta', 'Learned hyperparameters per outer step (raw meta-parameters: log-rates, decay offsets)', rows, { field: 'value', title: 'value' }, { series: { field: 'parameter', title: 'meta-parameter' }, scheme: 'tableau20' }));
     }
   }
   if (evalResult) {

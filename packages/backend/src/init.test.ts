@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoptError } from '@lopt/core';
 import { currentBackend, fillWasmKernelGaps, gradientsRegistered, initBackend, wasmKernelFills } from './index.js';
 import { probeMatMulKernel } from './kernels/mat_mul_fixes.js';
+import { wasmMemoryGrowth } from '../test/harness.js';
 
 const FILLED = [
   'Conv2DBackpropFilter',
@@ -187,7 +188,6 @@ describe('fillWasmKernelGaps', () => {
 
   it('filled kernels free their intermediates (WASM data count stays flat)', async () => {
     await initBackend({ backend: 'wasm' });
-    const wasm = tf.findBackend('wasm')!;
     const step = (): void =>
       tf.tidy(() => {
         const x = tf.ones([2, 6, 6, 3]);
@@ -201,11 +201,6 @@ describe('fillWasmKernelGaps', () => {
         tf.sign(tf.tensor1d([1e-30, -2, 0, NaN]));
         tf.sign(tf.tensor1d([3, -2, 0], 'int32'));
       });
-    step();
-    const dataBefore = wasm.numDataIds();
-    const tensorsBefore = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) step();
-    expect(wasm.numDataIds()).toBe(dataBefore);
-    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(wasmMemoryGrowth(step, 5)).toEqual({ data: 0, tensors: 0 });
   });
 });

@@ -109,6 +109,11 @@ async function startWasm(threads: number | undefined): Promise<BackendInfo | und
   };
 }
 
+/** The error for a backend that cannot start; `message` says what to install. */
+function unavailable(message: string): LoptError {
+  return new LoptError('BACKEND_UNAVAILABLE', message, { option: 'backend' });
+}
+
 /**
  * Starts the tensor backend and registers gradients. Applications, examples and test
  * set-up call this once; library packages never pick a backend.
@@ -152,11 +157,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       return current;
     }
     if (choice === 'tensorflow') {
-      throw new LoptError(
-        'BACKEND_UNAVAILABLE',
-        "Backend 'tensorflow' needs @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu for CUDA): run `pnpm add @tensorflow/tfjs-node` on a machine with internet access (its install downloads libtensorflow), or choose 'wasm'.",
-        { option: 'backend' },
-      );
+      throw unavailable("Backend 'tensorflow' needs @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu for CUDA): run `pnpm add @tensorflow/tfjs-node` on a machine with internet access (its install downloads libtensorflow), or choose 'wasm'.");
     }
   }
   if (choice === 'wasm' || choice === 'auto') {
@@ -172,15 +173,11 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       return current;
     }
     if (choice === 'wasm') {
-      throw new LoptError(
-        'BACKEND_UNAVAILABLE',
-        "Backend 'wasm' failed to start: install @tensorflow/tfjs-backend-wasm (a dependency of @lopt/backend) and make sure its .wasm files are reachable (setWasmPaths in a browser).",
-        { option: 'backend' },
-      );
+      throw unavailable("Backend 'wasm' failed to start: install @tensorflow/tfjs-backend-wasm (a dependency of @lopt/backend) and make sure its .wasm files are reachable (setWasmPaths in a browser).");
     }
   }
   if (!(await tf.setBackend('cpu'))) {
-    throw new LoptError('BACKEND_UNAVAILABLE', "The JS CPU backend failed to start; is @tensorflow/tfjs installed?", { option: 'backend' });
+    throw unavailable("The JS CPU backend failed to start; is @tensorflow/tfjs installed?");
   }
   await tf.ready();
   silenceCpuBanner();

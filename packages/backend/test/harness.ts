@@ -67,3 +67,16 @@ export async function wasmVsCpu(body: () => tf.Tensor | tf.Tensor[]): Promise<{ 
 export function maxAbs(values: Float32Array[]): number {
   return values.reduce((m, v) => v.reduce((a, x) => Math.max(a, Math.abs(x)), m), 0);
 }
+
+/**
+ * Runs `step` once to warm up, then `times` more; how many WASM data buffers and tfjs tensors
+ * those runs left behind (both 0 when every intermediate is freed).
+ */
+export function wasmMemoryGrowth(step: () => void, times: number): { data: number; tensors: number } {
+  const wasm = tf.findBackend('wasm')!;
+  step();
+  const data = wasm.numDataIds();
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < times; i++) step();
+  return { data: wasm.numDataIds() - data, tensors: tf.memory().numTensors - tensors };
+}

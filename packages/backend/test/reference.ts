@@ -28,50 +28,54 @@ function forEachTap(g: RefConv, visit: (b: number, y: number, xo: number, i: num
           }
 }
 
-/** dW of a full conv2d: filter [fH, fW, C, O]. */
-export function conv2dFilterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+/**
+ * The gradient with respect to the filter (`wrt: 'filter'`, `operand` = x) or the input
+ * (`wrt: 'input'`, `operand` = the filter) of a conv2d (filter [fH, fW, C, O]) or, when
+ * `depthwise`, of a depthwise conv (filter [fH, fW, C, M], input channel c feeding outputs
+ * c*M ... c*M + M - 1).
+ */
+function convGrad(g: RefConv, operand: ArrayLike<number>, dy: ArrayLike<number>, depthwise: boolean, wrt: 'filter' | 'input'): Float64Array {
   const [, inH, inW, c] = g.x;
-  const [, fW, , o] = g.filter;
+  const [, fW, , k] = g.filter;
   const [, outH = 0, outW = 0] = g.out;
-  const dW = new Float64Array(g.filter.reduce((a, v) => a * v, 1));
+  const dyChannels = depthwise ? c * k : k;
+  const out = new Float64Array((wrt === 'filter' ? g.filter : g.x).reduce((a, v) => a * v, 1));
   forEachTap(g, (b, y, xo, i, j, h, w) => {
     for (let ci = 0; ci < c; ci++) {
-      const xv = x[((b * inH + h) * inW + w) * c + ci]!;
-      for (let oi = 0; oi < o; oi++) dW[((i * fW + j) * c + ci) * o + oi]! += xv * dy[((b * outH + y) * outW + xo) * o + oi]!;
+      const dy0 = ((b * outH + y) * outW + xo) * dyChannels + (depthwise ? ci * k : 0);
+      const xAt = ((b * inH + h) * inW + w) * c + ci;
+      const fAt = ((i * fW + j) * c + ci) * k;
+      if (wrt === 'filter') {
+        const xv = operand[xAt]!;
+        for (let ki = 0; ki < k; ki++) out[fAt + ki]! += xv * dy[dy0 + ki]!;
+      } else {
+        let acc = 0;
+        for (let ki = 0; ki < k; ki++) acc += operand[fAt + ki]! * dy[dy0 + ki]!;
+        out[xAt]! += acc;
+      }
     }
   });
-  return dW;
+  return out;
+}
+
+/** dW of a full conv2d: filter [fH, fW, C, O]. */
+export function conv2dFilterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+  return convGrad(g, x, dy, false, 'filter');
+}
+
+/** dx of a full conv2d: input [B, H, W, C]. */
+export function conv2dInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
+  return convGrad(g, filter, dy, false, 'input');
 }
 
 /** dW of a depthwise conv: filter [fH, fW, C, M]. */
 export function depthwiseFilterGrad(g: RefConv, x: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
-  const [, inH, inW, c] = g.x;
-  const [, fW, , m] = g.filter;
-  const [, outH = 0, outW = 0] = g.out;
-  const dW = new Float64Array(g.filter.reduce((a, v) => a * v, 1));
-  forEachTap(g, (b, y, xo, i, j, h, w) => {
-    for (let ci = 0; ci < c; ci++) {
-      const xv = x[((b * inH + h) * inW + w) * c + ci]!;
-      for (let mi = 0; mi < m; mi++) dW[((i * fW + j) * c + ci) * m + mi]! += xv * dy[((b * outH + y) * outW + xo) * c * m + ci * m + mi]!;
-    }
-  });
-  return dW;
+  return convGrad(g, x, dy, true, 'filter');
 }
 
 /** dx of a depthwise conv: input [B, H, W, C]. */
 export function depthwiseInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
-  const [, inH, inW, c] = g.x;
-  const [, fW, , m] = g.filter;
-  const [, outH = 0, outW = 0] = g.out;
-  const dx = new Float64Array(g.x.reduce((a, v) => a * v, 1));
-  forEachTap(g, (b, y, xo, i, j, h, w) => {
-    for (let ci = 0; ci < c; ci++) {
-      let acc = 0;
-      for (let mi = 0; mi < m; mi++) acc += filter[((i * fW + j) * c + ci) * m + mi]! * dy[((b * outH + y) * outW + xo) * c * m + ci * m + mi]!;
-      dx[((b * inH + h) * inW + w) * c + ci]! += acc;
-    }
-  });
-  return dx;
+  return convGrad(g, filter, dy, true, 'input');
 }
 
 /** Einsum from its definition: loops over every assignment of the labels, float64. */
@@ -102,18 +106,3 @@ export function einsumReference(equation: string, operands: { values: ArrayLike<
   return { values, shape };
 }
 
-/** dx of a full conv2d: input [B, H, W, C]. */
-export function conv2dInputGrad(g: RefConv, filter: ArrayLike<number>, dy: ArrayLike<number>): Float64Array {
-  const [, inH, inW, c] = g.x;
-  const [, fW, , o] = g.filter;
-  const [, outH = 0, outW = 0] = g.out;
-  const dx = new Float64Array(g.x.reduce((a, v) => a * v, 1));
-  forEachTap(g, (b, y, xo, i, j, h, w) => {
-    for (let ci = 0; ci < c; ci++) {
-      let acc = 0;
-      for (let oi = 0; oi < o; oi++) acc += filter[((i * fW + j) * c + ci) * o + oi]! * dy[((b * outH + y) * outW + xo) * o + oi]!;
-      dx[((b * inH + h) * inW + w) * c + ci]! += acc;
-    }
-  });
-  return dx;
-}

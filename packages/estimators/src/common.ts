@@ -51,6 +51,40 @@ export function checkKnownOptions(factory: string, options: object, known: reado
 /** Option names of {@link ESOptions}. */
 export const ES_OPTION_KEYS = ['truncatedStep', 'unrollLength', 'std', 'signDeltaLossScalar', 'clipLossDiff', 'nanToNum'] as const;
 
+/** {@link parseESOptions} for the estimator `name`, after refusing option names outside `keys`. */
+export function checkESOptions(name: string, options: ESOptions, keys: readonly string[] = ES_OPTION_KEYS): ParsedESOptions {
+  checkKnownOptions(name, options, keys);
+  return parseESOptions(options);
+}
+
+/**
+ * Antithetic perturbations of `theta` for `numTasks` tasks: `eps_i ~ N(0, std^2 I)` from `key`
+ * ({@link samplePerturbations}) and the copies `theta + eps` and `theta - eps` ({@link perturb});
+ * the caller frees all three.
+ */
+export function antitheticThetas(theta: TensorTree, key: Key, std: number, numTasks: number): { eps: TensorTree; pTheta: TensorTree; nTheta: TensorTree } {
+  const eps = samplePerturbations(theta, key, std, numTasks);
+  return { eps, pTheta: perturb(theta, eps, 1), nTheta: perturb(theta, eps, -1) };
+}
+
+/**
+ * The antithetic ES estimate from the per-task losses at `theta + eps` (`lp`) and `theta - eps`
+ * (`ln`): `g = mean_i (lp_i - ln_i) eps_i / (2 std^2)` after {@link processLossDiffs}, the mean
+ * loss of the pairs, the processed differences and how many were not finite.
+ */
+export function antitheticGradient(lp: ArrayLike<number>, ln: ArrayLike<number>, eps: TensorTree, o: ParsedESOptions): { grad: TensorTree; meanLoss: number; diffs: Float64Array; nonFinite: number } {
+  const n = lp.length;
+  const diffs = new Float64Array(n);
+  let meanLoss = 0;
+  for (let i = 0; i < n; i++) {
+    diffs[i] = (lp[i] as number) - (ln[i] as number);
+    meanLoss += ((lp[i] as number) + (ln[i] as number)) / 2 / n;
+  }
+  const nonFinite = processLossDiffs(diffs, o);
+  const grad = weightedTaskMean(eps, diffs.map((d) => d / (2 * o.std * o.std)), n);
+  return { grad, meanLoss, diffs, nonFinite };
+}
+
 /** Validates the options shared by the ES estimators. */
 export function parseESOptions(options: ESOptions): ParsedESOptions {
   const nanToNum = options.nanToNum ?? true;

@@ -1,13 +1,10 @@
 import { LoptError, checkNumber, checkOneOf, disposeTree, split, type GradientEstimator, type Key, type TensorTree } from '@lopt/core';
 import {
   ES_OPTION_KEYS,
-  checkKnownOptions,
+  antitheticGradient,
+  antitheticThetas,
+  checkESOptions,
   hostLosses,
-  parseESOptions,
-  perturb,
-  processLossDiffs,
-  samplePerturbations,
-  weightedTaskMean,
   type ESOptions,
 } from './common.js';
 import { disposeExcept } from './state.js';
@@ -47,8 +44,7 @@ export type FullESState = Record<string, never>;
  * Unbiased for the Gaussian-smoothed episode loss, and costly: no state persists.
  */
 export function fullES(options: FullESOptions): GradientEstimator<FullESState> {
-  checkKnownOptions('fullES', options, [...ES_OPTION_KEYS, 'lossType', 'recomputeSamples', 'lengthSchedule']);
-  const o = parseESOptions(options);
+  const o = checkESOptions('fullES', options, [...ES_OPTION_KEYS, 'lossType', 'recomputeSamples', 'lengthSchedule']);
   const lossType = checkOneOf('lossType', options.lossType ?? 'avg', ['avg', 'min', 'last', 'lastRecompute'] as const);
   const recomputeSamples = checkNumber('recomputeSamples', options.recomputeSamples ?? 50, { integer: true, min: 1 });
   const schedule = options.lengthSchedule === undefined ? undefined : checkTruncationSchedule('lengthSchedule', options.lengthSchedule);
@@ -68,9 +64,7 @@ export function fullES(options: FullESOptions): GradientEstimator<FullESState> {
         if (l === null) throw new LoptError('INVALID_OPTION', "Option 'lengthSchedule' must give finite lengths.", { option: 'lengthSchedule' });
         length = l;
       }
-      const eps = samplePerturbations(theta, kPert, o.std, n);
-      const pTheta = perturb(theta, eps, 1);
-      const nTheta = perturb(theta, eps, -1);
+      const { eps, pTheta, nTheta } = antitheticThetas(theta, kPert, o.std, n);
       const reduce = (th: TensorTree): Float64Array => {
         const s0 = step.init(th, kInit, { episodeLength: length });
         const r = step.unroll(th, s0, kUnroll, length);
@@ -98,14 +92,7 @@ export function fullES(options: FullESOptions): GradientEstimator<FullESState> {
       };
       const lp = reduce(pTheta);
       const ln = reduce(nTheta);
-      const diffs = new Float64Array(n);
-      let meanLoss = 0;
-      for (let i = 0; i < n; i++) {
-        diffs[i] = (lp[i] as number) - (ln[i] as number);
-        meanLoss += ((lp[i] as number) + (ln[i] as number)) / 2 / n;
-      }
-      const nonFinite = processLossDiffs(diffs, o);
-      const grad = weightedTaskMean(eps, diffs.map((d) => d / (2 * o.std * o.std)), n);
+      const { grad, meanLoss, diffs, nonFinite } = antitheticGradient(lp, ln, eps, o);
       disposeTree(eps);
       disposeExcept([pTheta, nTheta], theta);
       return {

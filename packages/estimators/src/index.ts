@@ -19,7 +19,7 @@ export { lOptTruncatedStep, emptyUnrollTimings } from './lopt-truncated-step.js'
 export type { UnrollTimings, LOptTruncatedStepOptions, LOptTruncatedState, LOptTaskState, MetaLossKind } from './lopt-truncated-step.js';
 export { packState, unpackState, cloneState, disposeExcept } from './state.js';
 export type { PackedJson } from './state.js';
-export { samplePerturbations, perturb, weightedTaskMean, parseESOptions } from './common.js';
+export { samplePerturbations, perturb, antitheticThetas, weightedTaskMean, parseESOptions } from './common.js';
 export type { EstimatorBaseOptions, ESOptions, ParsedESOptions } from './common.js';
 export { tbptt } from './tbptt.js';
 export type { TbpttOptions, TbpttState } from './tbptt.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  LoptError,
+  checkBoolean,
   checkNumber,
   collectTensors,
   treeFlatten,
@@ -43,10 +43,7 @@ export function tbptt(options: TbpttOptions): GradientEstimator<TbpttState> {
   checkKnownOptions('tbptt', options, ['truncatedStep', 'unrollLength', 'stopInnerGradients']);
   const step = checkTruncatedStep('truncatedStep', options.truncatedStep);
   const unrollLength = checkNumber('unrollLength', options.unrollLength, { integer: true, min: 1 });
-  const stopInnerGradients = options.stopInnerGradients ?? false;
-  if (typeof stopInnerGradients !== 'boolean') {
-    throw new LoptError('INVALID_OPTION', "Option 'stopInnerGradients' must be a boolean.", { option: 'stopInnerGradients' });
-  }
+  const stopInnerGradients = checkBoolean('stopInnerGradients', options.stopInnerGradients, false);
   const n = step.numTasks;
   return {
     name: 'tbptt',

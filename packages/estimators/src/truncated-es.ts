@@ -1,14 +1,10 @@
 import { disposeTree, type GradientEstimator, type Key, type TensorTree } from '@lopt/core';
 import {
-  ES_OPTION_KEYS,
-  checkKnownOptions,
+  antitheticGradient,
+  antitheticThetas,
+  checkESOptions,
   estimateKeys,
   hostLosses,
-  parseESOptions,
-  perturb,
-  processLossDiffs,
-  samplePerturbations,
-  weightedTaskMean,
   type ESOptions,
 } from './common.js';
 import { disposeExcept } from './state.js';
@@ -34,8 +30,7 @@ export interface TruncatedESState {
  * state held fixed, so short truncations are biased, as TBPTT's are.
  */
 export function truncatedES(options: TruncatedESOptions): GradientEstimator<TruncatedESState> {
-  checkKnownOptions('truncatedES', options, ES_OPTION_KEYS);
-  const o = parseESOptions(options);
+  const o = checkESOptions('truncatedES', options);
   const step = o.truncatedStep;
   const n = step.numTasks;
   return {
@@ -43,9 +38,7 @@ export function truncatedES(options: TruncatedESOptions): GradientEstimator<Trun
     init: unrollStateInit(step),
     estimate(theta: TensorTree, state: TruncatedESState, key: Key) {
       const { perturbationKey, unrollKey } = estimateKeys(key);
-      const eps = samplePerturbations(theta, perturbationKey, o.std, n);
-      const pTheta = perturb(theta, eps, 1);
-      const nTheta = perturb(theta, eps, -1);
+      const { eps, pTheta, nTheta } = antitheticThetas(theta, perturbationKey, o.std, n);
       // both copies start from the same state with the same keys: one batched computation when the step offers it
       const [pos, neg] = unrollAll(step, [{ thetas: pTheta, state: state.unroll }, { thetas: nTheta, state: state.unroll }], unrollKey, o.unrollLength) as [
         { state: unknown; out: TruncatedUnrollOut },
@@ -53,15 +46,7 @@ export function truncatedES(options: TruncatedESOptions): GradientEstimator<Trun
       ];
       const lp = maskedMeanPerTask(hostLosses(pos.out.losses), pos.out.mask, n);
       const ln = maskedMeanPerTask(hostLosses(neg.out.losses), neg.out.mask, n);
-      const diffs = new Float64Array(n);
-      let meanLoss = 0;
-      for (let i = 0; i < n; i++) {
-        diffs[i] = (lp[i] as number) - (ln[i] as number);
-        meanLoss += ((lp[i] as number) + (ln[i] as number)) / 2 / n;
-      }
-      const nonFinite = processLossDiffs(diffs, o);
-      const coef = diffs.map((d) => d / (2 * o.std * o.std));
-      const grad = weightedTaskMean(eps, coef, n);
+      const { grad, meanLoss, diffs, nonFinite } = antitheticGradient(lp, ln, eps, o);
       disposeExcept(neg.state, pos.state, state.unroll);
       disposeTree(pos.out.losses);
       disposeTree(neg.out.losses);

@@ -1,14 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeTree, treeFlatten, treeUnflatten, type GradientEstimator, type Key, type TensorTree } from '@lopt/core';
 import {
-  ES_OPTION_KEYS,
-  checkKnownOptions,
+  antitheticThetas,
+  checkESOptions,
   estimateKeys,
   hostLosses,
-  parseESOptions,
-  perturb,
   processLossDiffs,
-  samplePerturbations,
   type ESOptions,
   type ParsedESOptions,
 } from './common.js';
@@ -61,8 +58,7 @@ export interface TruncatedPESState {
  * difference (as the reference), clipping and nan-to-num act on each `Delta[t,i]`.
  */
 export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<TruncatedPESState> {
-  checkKnownOptions('truncatedPES', options, ES_OPTION_KEYS);
-  const o = parseESOptions(options);
+  const o = checkESOptions('truncatedPES', options);
   const step = o.truncatedStep;
   const n = step.numTasks;
   const K = o.unrollLength;
@@ -77,9 +73,7 @@ export function truncatedPES(options: TruncatedPESOptions): GradientEstimator<Tr
     },
     estimate(theta: TensorTree, state: TruncatedPESState, key: Key) {
       const { perturbationKey, unrollKey } = estimateKeys(key);
-      const eps = samplePerturbations(theta, perturbationKey, o.std, n);
-      const pTheta = perturb(theta, eps, 1);
-      const nTheta = perturb(theta, eps, -1);
+      const { eps, pTheta, nTheta } = antitheticThetas(theta, perturbationKey, o.std, n);
       // the + and - copies share keys and data: one batched computation when the step offers it
       const [p, q] = unrollAll(step, [{ thetas: pTheta, state: state.pos }, { thetas: nTheta, state: state.neg }], unrollKey, K) as [Unrolled, Unrolled];
       const c = pesCoefficients(hostLosses(p.out.losses), hostLosses(q.out.losses), p.out.mask, p.out.isDone, o);

@@ -233,15 +233,7 @@ export function stats(
       const o = base + (<usize>C4 << 2);
       const jb = <usize>C4 << 2;
       const S = scratch;
-      pad(S, g + o, tail);
-      pad(S + 16, p + o, tail);
-      pad(S + 32, m + o, tail);
-      pad(S + 48, m + plane + o, tail);
-      pad(S + 64, m + 2 * plane + o, tail);
-      pad(S + 80, r + o, tail);
-      pad(S + 96, B + jb, tail);
-      pad(S + 112, B + Cb + jb, tail);
-      pad(S + 128, B + 2 * Cb + jb, tail);
+      padLeafTail(S, g, p, m, r, B, o, jb, plane, Cb, tail);
       statsBody(S, S + 16, S + 32, S + 48, S + 64, S + 80, S + 144, S + 160, S + 176, S + 192, a0, a1, a2, S + 96, S + 112, S + 128, d0, d1, d2, c, tailMask);
       unpad(om + o, S + 144, tail);
       unpad(om + plane + o, S + 160, tail);
@@ -250,6 +242,24 @@ export function stats(
     }
     flushStats(stats);
   }
+}
+
+// Copies the last `tail` (< 4) elements of a row (byte offset `o`, column byte offset `jb`) of
+// g, p, the three moment planes, r and the three column factors into 4-float slots of the
+// scratch `S` (S, S + 16, ..., S + 128), zero-padded, so the 4-wide bodies can run on them.
+@inline function padLeafTail(
+  S: usize, g: usize, p: usize, m: usize, r: usize, B: usize,
+  o: usize, jb: usize, plane: usize, Cb: usize, tail: i32,
+): void {
+  pad(S, g + o, tail);
+  pad(S + 16, p + o, tail);
+  pad(S + 32, m + o, tail);
+  pad(S + 48, m + plane + o, tail);
+  pad(S + 64, m + 2 * plane + o, tail);
+  pad(S + 80, r + o, tail);
+  pad(S + 96, B + jb, tail);
+  pad(S + 112, B + Cb + jb, tail);
+  pad(S + 128, B + 2 * Cb + jb, tail);
 }
 
 // One group of 4 elements of pass 3. `ci` is this row's 4 contributions (splatted);
@@ -360,15 +370,7 @@ export function apply(
       const o = base + (<usize>C4 << 2);
       const jb = <usize>C4 << 2;
       const S = scratch;
-      pad(S, g + o, tail);
-      pad(S + 16, p + o, tail);
-      pad(S + 32, m + o, tail);
-      pad(S + 48, m + plane + o, tail);
-      pad(S + 64, m + 2 * plane + o, tail);
-      pad(S + 80, r + o, tail);
-      pad(S + 96, B + jb, tail);
-      pad(S + 112, B + Cb + jb, tail);
-      pad(S + 128, B + 2 * Cb + jb, tail);
+      padLeafTail(S, g, p, m, r, B, o, jb, plane, Cb, tail);
       // column contributions: 4 planes of 4 floats at S + 256, plane stride 16 bytes
       pad(S + 256, cj + jb, tail);
       pad(S + 272, cj + Cb + jb, tail);

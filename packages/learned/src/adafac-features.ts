@@ -205,24 +205,26 @@ export function adafacLeafFeatures(
     colF = v;
     facMom = tf.mul(mRows, tf.pow(tf.add(v, 1e-6), -0.5)) as tf.Tensor2D;
   }
-  const x = tf.concat(
-    [
-      tf.reshape(g, [1, n]),
-      tf.reshape(p, [1, n]),
-      mRows,
-      tf.reshape(rms, [kr, n]),
-      adamFeats,
-      rsqRows,
-      tf.reshape(fu.facG, [kf, n]),
-      rowF,
-      colF,
-      tf.rsqrt(tf.add(rowF, 1e-8)),
-      tf.rsqrt(tf.add(colF, 1e-8)),
-      facMom,
-    ],
-    0,
-  ) as tf.Tensor2D;
+  const x = adafacFeatureRows([], { n, kr, kf }, { g, p, mRows, rms, adamFeats, rsqRows, facG: fu.facG, rowF, colF, facMom }) as tf.Tensor2D;
   return { m, rms, fac: fu.slot, x, adamFeats, rsqrt0: tf.slice(rsqRows, [0, 0], [1, n]) as tf.Tensor2D };
+}
+
+/**
+ * The feature rows of AdaFac leaves `[...lead, features, n]` (`kr` rms and `kf` factored decays) (`lead` is `[]` for one leaf, `[K]`
+ * for K stacked copies): the gradient, the params, the momenta, the rms, `m / sqrt(rms)`, their
+ * rsqrt, the factored gradient, the row and column factors and their rsqrts, the factored
+ * momentum. `mRows`, `adamFeats`, `rsqRows`, `rowF`, `colF` and `facMom` are already rows.
+ */
+export function adafacFeatureRows(
+  lead: readonly number[],
+  dims: { readonly n: number; readonly kr: number; readonly kf: number },
+  f: { g: tf.Tensor; p: tf.Tensor; mRows: tf.Tensor; rms: tf.Tensor; adamFeats: tf.Tensor; rsqRows: tf.Tensor; facG: tf.Tensor; rowF: tf.Tensor; colF: tf.Tensor; facMom: tf.Tensor },
+): tf.Tensor {
+  const rows = (t: tf.Tensor, count: number) => tf.reshape(t, [...lead, count, dims.n]);
+  return tf.concat(
+    [rows(f.g, 1), rows(f.p, 1), f.mRows, rows(f.rms, dims.kr), f.adamFeats, f.rsqRows, rows(f.facG, dims.kf), f.rowF, f.colF, tf.rsqrt(tf.add(f.rowF, 1e-8)), tf.rsqrt(tf.add(f.colF, 1e-8)), f.facMom],
+    lead.length,
+  );
 }
 
 /** Validates the MLP shape options shared by the family. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { advance, disposeTree, key, normal, split, treeLeaves, type Key, type OptState, type TensorTree } from '@lopt/core';
+import { advance, disposeTree, key, normal, split, treeLeaves, type Key, type OptState, type Optimizer, type TensorTree } from '@lopt/core';
 import { expectClose, expectTreeClose } from '@lopt/testkit';
 import { adafacMlpLOpt } from './adafac-mlp-lopt.js';
 import { fusedAdafacAvailable } from './adafac-fused.js';
@@ -17,6 +17,25 @@ function params(k: Key): TensorTree {
   };
 }
 
+/**
+ * Steps `composed` and `fused` side by side from `params(key(1))` on the gradients
+ * `params(key(gradSeed + t))` and checks that the fused params and state match the composed
+ * ones; returns the composed optimizer's final state.
+ */
+function expectFusedMatches(composed: Optimizer, fused: Optimizer, steps: number, gradSeed: number): OptState {
+  let sa: OptState = composed.init(params(key(1)));
+  let sb: OptState = fused.init(params(key(1)));
+  for (let t = 0; t < steps; t++) {
+    const g = params(key(gradSeed + t));
+    sa = advance(composed, sa, g);
+    sb = advance(fused, sb, g);
+    disposeTree(g);
+  }
+  expectTreeClose(sb.params, sa.params, { rtol: 1e-5, atol: 1e-6 });
+  expectTreeClose(sb.state as TensorTree, sa.state as TensorTree, { rtol: 1e-4, atol: 1e-7 });
+  return sa;
+}
+
 describe('fused adafacMlpLOpt kernel', () => {
   it('is available on this backend', () => {
     expect(fusedAdafacAvailable()).toBe(true);
@@ -30,16 +49,7 @@ describe('fused adafacMlpLOpt kernel', () => {
     const composed = adafacMlpLOpt({ fused: false, stepMult: 0.1, expMult: 0.5 }).optimizer(theta);
     const fused = adafacMlpLOpt({ fused: true, stepMult: 0.1, expMult: 0.5 }).optimizer(theta);
     const p0 = params(key(1));
-    let sa: OptState = composed.init(params(key(1)));
-    let sb: OptState = fused.init(params(key(1)));
-    for (let t = 0; t < 5; t++) {
-      const g = params(key(100 + t));
-      sa = advance(composed, sa, g);
-      sb = advance(fused, sb, g);
-      disposeTree(g);
-    }
-    expectTreeClose(sb.params, sa.params, { rtol: 1e-5, atol: 1e-6 });
-    expectTreeClose(sb.state as TensorTree, sa.state as TensorTree, { rtol: 1e-4, atol: 1e-7 });
+    const sa = expectFusedMatches(composed, fused, 5, 100);
     // The step is not negligible: params moved by more than the tolerance.
     const moved = treeLeaves(sa.params).map((x, i) => tf.max(tf.abs(tf.sub(x, treeLeaves(p0)[i] as tf.Tensor))).dataSync()[0] as number);
     expect(Math.min(...moved)).toBeGreaterThan(1e-3);
@@ -107,16 +117,7 @@ describe('fused mlpNomLOpt', () => {
     const theta = mlpNomLOpt(cfg).init(key(5));
     const fused = mlpNomLOpt({ ...cfg, fused: true }).optimizer(theta);
     const composed = mlpNomLOpt({ ...cfg, fused: false }).optimizer(theta);
-    let sa: OptState = fused.init(params(key(1)));
-    let sb: OptState = composed.init(params(key(1)));
-    for (let t = 0; t < 3; t++) {
-      const g = params(key(50 + t));
-      sa = advance(fused, sa, g);
-      sb = advance(composed, sb, g);
-      disposeTree(g);
-    }
-    expectTreeClose(sa.params, sb.params, { rtol: 1e-5, atol: 1e-6 });
-    expectTreeClose(sa.state as TensorTree, sb.state as TensorTree, { rtol: 1e-4, atol: 1e-7 });
+    expectFusedMatches(composed, fused, 3, 50);
   });
 
   it('refuses fused: true with a controller', () => {

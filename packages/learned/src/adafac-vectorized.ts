@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { treeFlatten, treeUnflatten, type TensorTree, type VectorizedOptimizer, type VectorizedOptState } from '@lopt/core';
 import { isTapeRecording, paramToDecay, tanhEmbedding, type FactoredSlot } from './common.js';
 import { fusedBatchedAdafac } from './adafac-vectorized-fused.js';
-import { adafacFeatureCount, adafacLayers, type AdafacDecayConfig, type AdafacDecays, type AdafacState, type AdafacTheta } from './adafac-features.js';
+import { adafacFeatureCount, adafacFeatureRows, adafacLayers, type AdafacDecayConfig, type AdafacDecays, type AdafacState, type AdafacTheta } from './adafac-features.js';
 import {
   batchedFactored,
   batchedFoldConstants,
@@ -55,23 +55,7 @@ export function batchedAdafacLeafFeatures(
     colF = v;
     facMom = tf.mul(mRows, tf.pow(tf.add(v, 1e-6), -0.5));
   }
-  const x = tf.concat(
-    [
-      tf.reshape(g, [k, 1, n]),
-      tf.reshape(p, [k, 1, n]),
-      mRows,
-      tf.reshape(rms, [k, kr, n]),
-      tf.mul(mRows, rsqRows),
-      rsqRows,
-      tf.reshape(fu.facG, [k, kf, n]),
-      rowF,
-      colF,
-      tf.rsqrt(tf.add(rowF, 1e-8)),
-      tf.rsqrt(tf.add(colF, 1e-8)),
-      facMom,
-    ],
-    1,
-  ) as tf.Tensor3D;
+  const x = adafacFeatureRows([k], { n, kr, kf }, { g, p, mRows, rms, adamFeats: tf.mul(mRows, rsqRows), rsqRows, facG: fu.facG, rowF, colF, facMom }) as tf.Tensor3D;
   return { m, rms, fac: fu.slot, x };
 }
 

@@ -367,18 +367,13 @@ function referenceCelo2(theta: TensorTree, o: Celo2Ref): number[][] {
 
 // ---------------------------------------------------------------- the tests
 describe('pretrained learned optimizers match a float64 reference of ALGORITHMS.md over 30 steps', () => {
-  it('celo: displacement within 1e-3 relative on every leaf', () => {
-    const { lopt, theta } = pretrained('celo');
+  it.each([
+    { name: 'celo', reference: referenceCelo },
+    { name: 'celo-adam', reference: referenceCeloAdam },
+  ] as const)('$name: displacement within 1e-3 relative on every leaf', ({ name, reference }) => {
+    const { lopt, theta } = pretrained(name);
     const got = runPort(lopt.optimizer(theta), true);
-    const want = referenceCelo(theta);
-    expectDisplacementClose(got, want, 1e-3);
-    disposeTree(theta);
-  });
-
-  it('celo-adam: displacement within 1e-3 relative on every leaf', () => {
-    const { lopt, theta } = pretrained('celo-adam');
-    const got = runPort(lopt.optimizer(theta), true);
-    const want = referenceCeloAdam(theta);
+    const want = reference(theta);
     expectDisplacementClose(got, want, 1e-3);
     disposeTree(theta);
   });

@@ -29,14 +29,57 @@ export type CeloAdamTheta = {
   rnn_params: CeloRnnParams;
 };
 
-/** State of the optimizer {@link celoAdam} builds. */
-export type CeloAdamState = {
+/** Adam's moments in the state of a learned-schedule Adam ({@link scheduledAdamOptimizer}). */
+export type AdamMoments = {
   /** First moments (params leaf order). */
   m: tf.Tensor[];
   /** Second moments. */
   v: tf.Tensor[];
+};
+
+/** State of the optimizer {@link celoAdam} builds: Adam's moments, the loss buffer and the LSTM state. */
+export type CeloAdamState = AdamMoments & {
   /** Loss buffer and LSTM state. */
   sched: CeloSchedulerState;
+};
+
+/** The Adam settings of a learned-schedule Adam besides its base learning rate (`scheduleAdam`, `controlAdam`). */
+export type ScheduledAdamSettings = {
+  /** First-moment decay. Default 0.9. */
+  readonly beta1: number;
+  /** Second-moment decay. Default 0.999. */
+  readonly beta2: number;
+  /** Epsilon added to the root. Default 1e-8. */
+  readonly epsilon: number;
+  /** Expected training length, when fixed at construction (else given to `optimizer` or `init`). */
+  readonly numSteps?: number;
+};
+
+/** The configuration of a linear learned-schedule Adam ({@link linearScheduleAdam}): its Adam settings and base learning rate `stepMult`. */
+export type LinearScheduleConfig = ScheduledAdamSettings & {
+  /** Adam's base learning rate. Default 3e-3. */
+  readonly stepMult: number;
+};
+
+/**
+ * Validates the {@link LinearScheduleConfig} options of the architecture `name`: `stepMult`
+ * (default 3e-3, positive), the moment decays, `epsilon` (default 1e-8) and `numSteps` if given.
+ */
+export function checkLinearScheduleConfig(name: string, options: Partial<LinearScheduleConfig>): LinearScheduleConfig {
+  return {
+    stepMult: checkNumber('stepMult', options.stepMult ?? 3e-3, { greaterThan: 0 }),
+    ...checkAdamDecays(options),
+    epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
+    ...(options.numSteps !== undefined ? { numSteps: checkNumSteps(name, options.numSteps) } : {}),
+  };
+}
+
+/** Meta-parameters of a linear learned schedule: the log learning-rate multiplier is `w . x + b` over its inputs `x`. */
+export type LinearScheduleTheta = {
+  /** Weights `[inputs]`. */
+  w: tf.Tensor1D;
+  /** Bias `[]` (the log multiplier at zero inputs). */
+  b: tf.Scalar;
 };
 
 /**
@@ -127,6 +170,29 @@ export interface AdamSchedule<Sched extends object> {
    * `step` holds this step's gradient leaves and the moments before it (params leaf order).
    */
   readonly schedule: (prev: Sched, loss: tf.Scalar, iteration: number, step: AdamStepInputs) => { lrMult: tf.Tensor; next: Sched };
+}
+
+/**
+ * The architecture of an Adam whose learning rate a linear learned schedule sets (`scheduleAdam`,
+ * `controlAdam`): theta `{ w: [inputs], b }`, zero at init, and the optimizer
+ * {@link scheduledAdamOptimizer} with the schedule `schedule(theta)` (`numSteps` from the
+ * optimizer's options, else the config's). State: 2 slots per parameter.
+ */
+export function linearScheduleAdam<Config extends LinearScheduleConfig, Sched extends object>(
+  name: string,
+  config: Config,
+  inputs: number,
+  schedule: (theta: LinearScheduleTheta) => Omit<AdamSchedule<Sched>, 'defaultSteps'>,
+): LearnedArchitecture<LinearScheduleTheta, Config> {
+  return {
+    name,
+    config,
+    stateSlotsPerParameter: 2,
+    hyperparameterPaths: () => [],
+    init: (_k: Key): LinearScheduleTheta => ({ w: tf.zeros([inputs]) as tf.Tensor1D, b: tf.scalar(0) }),
+    optimizer: (theta: LinearScheduleTheta, optOpts: { numSteps?: number } = {}): Optimizer =>
+      scheduledAdamOptimizer<Sched>(name, config, { defaultSteps: optOpts.numSteps ?? config.numSteps, ...schedule(theta) }),
+  };
 }
 
 /**

@@ -46,6 +46,9 @@ export type CeloSchedulerState = {
   c: tf.Tensor2D;
 };
 
+/** The loss buffer of {@link CeloSchedulerState} (EMAs, running minima, decays) and `1 / numSteps`, without the LSTM state. */
+export type LossBuffer = Pick<CeloSchedulerState, 'lossMean' | 'lossMin' | 'lossDecay' | 'invNumSteps'>;
+
 /** Validates `numSteps` (the expected training length the scheduler needs). */
 export function checkNumSteps(name: string, numSteps: unknown): number {
   if (numSteps === undefined) {
@@ -61,7 +64,7 @@ export function lossDecays(numSteps: number): number[] {
 }
 
 /** The empty loss buffer (EMAs, running minima, decays) and `1 / numSteps` at the start of a run of `numSteps` steps. */
-export function initLossBuffer(numSteps: number): Pick<CeloSchedulerState, 'lossMean' | 'lossMin' | 'lossDecay' | 'invNumSteps'> {
+export function initLossBuffer(numSteps: number): LossBuffer {
   return {
     lossMean: tf.zeros([LOSS_EMAS]),
     lossMin: tf.fill([LOSS_EMAS], 999999999999.0),

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, type Key, type Optimizer } from '@lopt/core';
-import { scheduledAdamOptimizer, type AdamStepInputs } from './celo-adam.js';
-import { CELO_TIME_OFFSETS, checkNumSteps, initLossBuffer, lossFeatures, LOSS_EMAS } from './celo-scheduler.js';
-import { checkAdamDecays, checkKnownOptions } from './common.js';
+import { checkNumber } from '@lopt/core';
+import { checkLinearScheduleConfig, linearScheduleAdam, type AdamStepInputs, type LinearScheduleTheta, type ScheduledAdamSettings } from './celo-adam.js';
+import { CELO_TIME_OFFSETS, initLossBuffer, lossFeatures, LOSS_EMAS, type LossBuffer } from './celo-scheduler.js';
+import { checkKnownOptions } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Inputs of {@link controlAdam}'s learning-rate control: 9 time, 9 loss, 4 control features. */
@@ -12,41 +12,20 @@ export const CONTROL_INPUTS = 22;
 export const LOG_MULT_BOUND = 10;
 
 /** Configuration of {@link controlAdam}. */
-export type ControlAdamConfig = {
+export type ControlAdamConfig = ScheduledAdamSettings & {
   /** Adam's initial learning rate (`exp` of the initial log learning rate). Default 3e-3. */
   readonly stepMult: number;
   /** Largest change of the log learning rate per step (the `0.05` of the rule). Default 0.05. */
   readonly controlRate: number;
   /** Fixed weight of the step-agreement cosine inside the `tanh` (the `3` of the rule). Default 3. */
   readonly agreementGain: number;
-  /** First-moment decay. Default 0.9. */
-  readonly beta1: number;
-  /** Second-moment decay. Default 0.999. */
-  readonly beta2: number;
-  /** Epsilon added to the root. Default 1e-8. */
-  readonly epsilon: number;
-  /** Expected training length, when fixed at construction (else given to `optimizer` or `init`). */
-  readonly numSteps?: number;
 };
 
-/** Meta-parameters of {@link controlAdam} (23 scalars; zero at init). */
-export type ControlAdamTheta = {
-  /** Weights `[22]` of the control inputs (see {@link controlInputs}). */
-  w: tf.Tensor1D;
-  /** Bias `[]` of the control. */
-  b: tf.Scalar;
-};
+/** Meta-parameters of {@link controlAdam} (23 scalars; zero at init): weights `[22]` of the control inputs (see {@link controlInputs}) and the control's bias. */
+export type ControlAdamTheta = LinearScheduleTheta;
 
-/** The learning-rate control's state of the optimizer {@link controlAdam} builds (besides Adam's `m`, `v`). */
-export type ControlAdamSchedule = {
-  /** Loss EMAs `[10]` (Celo's loss buffer). */
-  lossMean: tf.Tensor1D;
-  /** Running minima of the bias-corrected loss EMAs `[10]`. */
-  lossMin: tf.Tensor1D;
-  /** Loss EMA decays `[10]` (from `numSteps`). */
-  lossDecay: tf.Tensor1D;
-  /** `1 / numSteps`. */
-  invNumSteps: tf.Scalar;
+/** The learning-rate control's state of the optimizer {@link controlAdam} builds (besides Adam's `m`, `v`): Celo's loss buffer and the previous log multiplier. */
+export type ControlAdamSchedule = LossBuffer & {
   /** `log(lr / stepMult)` of the previous step (0 at the start). */
   logMult: tf.Scalar;
 };
@@ -102,13 +81,12 @@ export function controlStep(theta: ControlAdamTheta, prev: ControlAdamSchedule, 
 
 function controlConfig(options: Partial<ControlAdamConfig>): ControlAdamConfig {
   checkKnownOptions('controlAdam', options, ['stepMult', 'controlRate', 'agreementGain', 'beta1', 'beta2', 'epsilon', 'numSteps']);
+  const { stepMult, ...adam } = checkLinearScheduleConfig('controlAdam', options);
   return {
-    stepMult: checkNumber('stepMult', options.stepMult ?? 3e-3, { greaterThan: 0 }),
+    stepMult,
     controlRate: checkNumber('controlRate', options.controlRate ?? 0.05, { min: 0 }),
     agreementGain: checkNumber('agreementGain', options.agreementGain ?? 3),
-    ...checkAdamDecays(options),
-    epsilon: checkNumber('epsilon', options.epsilon ?? 1e-8, { min: 0 }),
-    ...(options.numSteps !== undefined ? { numSteps: checkNumSteps('controlAdam', options.numSteps) } : {}),
+    ...adam,
   };
 }
 
@@ -126,22 +104,12 @@ function controlConfig(options: Partial<ControlAdamConfig>): ControlAdamConfig {
  */
 export function controlAdam(options: Partial<ControlAdamConfig> = {}): LearnedArchitecture<ControlAdamTheta, ControlAdamConfig> {
   const config = controlConfig(options);
-  return {
-    name: 'controlAdam',
-    config,
-    stateSlotsPerParameter: 2,
-    hyperparameterPaths: () => [],
-    init: (_k: Key): ControlAdamTheta => ({ w: tf.zeros([CONTROL_INPUTS]) as tf.Tensor1D, b: tf.scalar(0) }),
-    optimizer(theta: ControlAdamTheta, optOpts: { numSteps?: number } = {}): Optimizer {
-      return scheduledAdamOptimizer<ControlAdamSchedule>('controlAdam', config, {
-        defaultSteps: optOpts.numSteps ?? config.numSteps,
-        lossUse: 'its learning-rate control reads loss EMAs',
-        initSchedule: (numSteps): ControlAdamSchedule => ({ ...initLossBuffer(numSteps), logMult: tf.scalar(0) }),
-        schedule: (prev, loss, t, step) => {
-          const next = controlStep(theta, prev, { loss, t, c: stepAgreement(step, t, config) }, config);
-          return { lrMult: tf.exp(next.logMult), next };
-        },
-      });
+  return linearScheduleAdam<ControlAdamConfig, ControlAdamSchedule>('controlAdam', config, CONTROL_INPUTS, (theta) => ({
+    lossUse: 'its learning-rate control reads loss EMAs',
+    initSchedule: (numSteps): ControlAdamSchedule => ({ ...initLossBuffer(numSteps), logMult: tf.scalar(0) }),
+    schedule: (prev, loss, t, step) => {
+      const next = controlStep(theta, prev, { loss, t, c: stepAgreement(step, t, config) }, config);
+      return { lrMult: tf.exp(next.logMult), next };
     },
-  };
+  }));
 }

@@ -54,8 +54,8 @@ export { saveLearnedOptimizer, loadLearnedOptimizer, LEARNED_OPTIMIZER_KIND } fr
 export type { LoadedLearnedOptimizer, LoadLearnedOptimizerOptions } from './checkpoint.js';
 export { celo } from './celo.js';
 export type { CeloConfig, CeloTheta, CeloState } from './celo.js';
-export { celoAdam } from './celo-adam.js';
-export type { CeloAdamConfig, CeloAdamTheta, CeloAdamState, AdamStepInputs } from './celo-adam.js';
+export { celoAdam, checkLinearScheduleConfig, linearScheduleAdam } from './celo-adam.js';
+export type { CeloAdamConfig, CeloAdamTheta, CeloAdamState, AdamStepInputs, AdamMoments, ScheduledAdamSettings, LinearScheduleTheta, LinearScheduleConfig, AdamSchedule } from './celo-adam.js';
 export { scheduleAdam, scheduleLogMult } from './schedule-adam.js';
 export { controlAdam, controlInputs, controlStep, stepAgreement, CONTROL_INPUTS, LOG_MULT_BOUND } from './control-adam.js';
 export type { ControlAdamConfig, ControlAdamTheta, ControlAdamSchedule } from './control-adam.js';
@@ -63,7 +63,7 @@ export type { ScheduleAdamConfig, ScheduleAdamTheta, ScheduleAdamState } from '.
 export { celo2 } from './celo2.js';
 export type { Celo2Config, Celo2Theta, Celo2Slot } from './celo2.js';
 export type { Celo2Routing, Celo2Route } from './celo2-routing.js';
-export type { CeloRnnParams, CeloLstmInit, CeloSchedulerState, HaikuLinear } from './celo-scheduler.js';
+export type { CeloRnnParams, CeloLstmInit, CeloSchedulerState, HaikuLinear, LossBuffer } from './celo-scheduler.js';
 export type { CeloStackMlp } from './celo-mlp.js';
 export { pretrained, pretrainedOptimizer, PRETRAINED_NAMES } from './pretrained/pretrained.js';
 export type { Pretrained, PretrainedOptimizerOptions } from './pretrained/pretrained.js';

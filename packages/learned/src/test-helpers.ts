@@ -56,3 +56,29 @@ export function tensorCountGrowth(warm: () => void, body: () => void): number {
 }
 
 export const testKey = key;
+
+/**
+ * One float64 step of Celo-Adam's Adam (decays 0.9 and 0.999, 1e-8 outside the root, 1e-10
+ * inside) at step `n` (1-based) with learning rate `lr` on every coordinate of `x`, given the
+ * gradient `g`; updates `x` and the moments `m`, `v` in place.
+ */
+export function adamReferenceStep(x: number[], m: number[], v: number[], g: readonly number[], lr: number, n: number): void {
+  for (let i = 0; i < x.length; i++) {
+    const gi = g[i] as number;
+    m[i] = 0.9 * (m[i] as number) + 0.1 * gi;
+    v[i] = 0.999 * (v[i] as number) + 0.001 * gi * gi;
+    const mh = (m[i] as number) / (1 - 0.9 ** n);
+    const vh = (v[i] as number) / (1 - 0.999 ** n);
+    x[i] = (x[i] as number) - (mh * lr) / (1e-8 + Math.sqrt(vh + 1e-10));
+  }
+}
+
+/**
+ * {@link tensorCountGrowth} between a 3-step and a 150-step `run` of a learned-schedule Adam at
+ * `theta` (numSteps 200, stepMult 3e-3); frees `theta`.
+ */
+export function runTensorGrowth<T>(theta: T, run: (theta: T, steps: number, numSteps: number, stepMult: number) => unknown): number {
+  const growth = tensorCountGrowth(() => run(theta, 3, 200, 3e-3), () => run(theta, 150, 200, 3e-3));
+  disposeTree(theta as unknown as TensorTree);
+  return growth;
+}

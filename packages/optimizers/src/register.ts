@@ -1,4 +1,4 @@
-import { LoptError, create, register, type FactoryOptions, type Optimizer } from '@lopt/core';
+import { register, type FactoryOptions, type Optimizer } from '@lopt/core';
 import { adam, adamw } from './optimizers/adam.js';
 import { adafactor } from './optimizers/adafactor.js';
 import { adabelief, adamax, amsgrad, nadamw, radam, yogi } from './optimizers/adaptive.js';
@@ -18,28 +18,11 @@ import { gradientAccumulation } from './wrappers/accumulation.js';
 import { gradientClip } from './wrappers/clip.js';
 import { graft } from './wrappers/graft.js';
 import { lookahead } from './wrappers/lookahead.js';
+import { innerOptimizer, withoutKeys } from './wrapping.js';
 import { registerSelfTuning } from './selftuning/register.js';
 import { registerTfjsOptimizer } from './tfjs.js';
 
 type Entry = readonly [name: string, factory: (o: FactoryOptions) => Optimizer<unknown>, description: string];
-
-function innerOptimizer(options: FactoryOptions, key: string): Optimizer<unknown> {
-  const name = options[key];
-  if (typeof name !== 'string') {
-    throw new LoptError('INVALID_OPTION', `Option '${key}' must name a registered optimizer (e.g. 'adam').`, { option: key });
-  }
-  const inner = options[`${key}Options`];
-  if (inner !== undefined && (typeof inner !== 'object' || inner === null)) {
-    throw new LoptError('INVALID_OPTION', `Option '${key}Options' must be an object.`, { option: `${key}Options` });
-  }
-  return create('optimizer', name, (inner ?? {}) as FactoryOptions) as Optimizer<unknown>;
-}
-
-function without(options: FactoryOptions, ...keys: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...options };
-  for (const k of keys) delete out[k];
-  return out;
-}
 
 /** Every built-in optimizer factory, with the registry name and description. */
 const ENTRIES: readonly Entry[] = [
@@ -70,17 +53,17 @@ const ENTRIES: readonly Entry[] = [
   ['scheduleFreeSgd', (o) => scheduleFreeSgd(o), 'Schedule-Free SGD; evaluate at scheduleFreeEvalParams (optax contrib schedule_free_sgd)'],
   [
     'lookahead',
-    (o) => lookahead(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions')),
+    (o) => lookahead(innerOptimizer(o, 'inner'), withoutKeys(o, 'inner', 'innerOptions')),
     "Lookahead around a registered optimizer: { inner: 'adam', innerOptions, syncPeriod, slowStepSize, resetState }",
   ],
   [
     'gradientAccumulation',
-    (o) => gradientAccumulation(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions') as { every: number }),
+    (o) => gradientAccumulation(innerOptimizer(o, 'inner'), withoutKeys(o, 'inner', 'innerOptions') as { every: number }),
     "Averages `every` gradients per step of a registered optimizer: { inner, innerOptions, every }",
   ],
   [
     'gradientClip',
-    (o) => gradientClip(innerOptimizer(o, 'inner'), without(o, 'inner', 'innerOptions')),
+    (o) => gradientClip(innerOptimizer(o, 'inner'), withoutKeys(o, 'inner', 'innerOptions')),
     'Elementwise gradient clipping before a registered optimizer: { inner, innerOptions, max }',
   ],
   [

@@ -12,23 +12,12 @@ export type Activation = (typeof ACTIVATIONS)[number];
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
+/** The activations that are one tfjs op of the input alone. */
+const UNARY: { readonly [A in Exclude<Activation, 'silu' | 'gelu' | 'leakyRelu'>]: (x: tf.Tensor) => tf.Tensor } = { relu: tf.relu, relu6: tf.relu6, selu: tf.selu, tanh: tf.tanh, cos: tf.cos, sin: tf.sin, sigmoid: tf.sigmoid, elu: tf.elu, softplus: tf.softplus };
+
 /** Applies activation `name` elementwise (all are differentiable with registered tfjs gradients). */
 export function activate(name: Activation, x: tf.Tensor): tf.Tensor {
   switch (name) {
-    case 'relu':
-      return tf.relu(x);
-    case 'relu6':
-      return tf.relu6(x);
-    case 'selu':
-      return tf.selu(x);
-    case 'tanh':
-      return tf.tanh(x);
-    case 'cos':
-      return tf.cos(x);
-    case 'sin':
-      return tf.sin(x);
-    case 'sigmoid':
-      return tf.sigmoid(x);
     case 'silu':
       return tf.mul(x, tf.sigmoid(x));
     case 'gelu': {
@@ -39,10 +28,8 @@ export function activate(name: Activation, x: tf.Tensor): tf.Tensor {
     case 'leakyRelu':
       // learned_optimization samples leaky_relu with negative_slope -0.5.
       return tf.leakyRelu(x, -0.5);
-    case 'elu':
-      return tf.elu(x);
-    case 'softplus':
-      return tf.softplus(x);
+    default:
+      return UNARY[name](x);
   }
 }
 

@@ -106,21 +106,29 @@ function stackedField(cfgs: readonly Record<string, unknown>[], field: string): 
 }
 
 /**
+ * Copies of a task on one vector `[dim]` (configurations with a `dim`), batched as
+ * `${name}-${dim} x K` with per-copy losses `loss(configs, stacked params, batch)` (run in a
+ * tidy), or undefined unless they have the same dimension.
+ */
+function sameDimension(cfgs: readonly { readonly dim: number }[], name: string, loss: (list: Record<string, unknown>[], params: tf.Tensor, batch: TensorTree) => tf.Tensor1D): VectorizedTask | undefined {
+  const list = checkConfigs(cfgs);
+  if (!sameFields(list, ['dim'])) return undefined;
+  return {
+    name: `${name}-${(cfgs[0] as { readonly dim: number }).dim} x ${cfgs.length}`,
+    size: cfgs.length,
+    loss: (params: TensorTree, batch: TensorTree) => tf.tidy(() => loss(list, params as tf.Tensor, batch)),
+  };
+}
+
+/**
  * The scaled quadratics of `cfgs` ({@link quadraticFromConfig}: `sum(scale (p - target)^2)`
  * per copy) as one batched computation, or undefined unless they have the same dimension.
  */
 export function vectorizedQuadratics(cfgs: readonly QuadraticConfig[]): VectorizedTask | undefined {
-  const list = checkConfigs(cfgs);
-  if (!sameFields(list, ['dim'])) return undefined;
-  return {
-    name: `scaled-quadratic-${(cfgs[0] as QuadraticConfig).dim} x ${cfgs.length}`,
-    size: cfgs.length,
-    loss: (params: TensorTree) =>
-      tf.tidy(() => {
-        const diff = tf.sub(params as tf.Tensor, stackedField(list, 'target'));
-        return tf.sum(tf.mul(stackedField(list, 'scale'), tf.square(diff)), -1) as tf.Tensor1D;
-      }),
-  };
+  return sameDimension(cfgs, 'scaled-quadratic', (list, p) => {
+    const diff = tf.sub(p, stackedField(list, 'target'));
+    return tf.sum(tf.mul(stackedField(list, 'scale'), tf.square(diff)), -1) as tf.Tensor1D;
+  });
 }
 
 /**
@@ -128,19 +136,11 @@ export function vectorizedQuadratics(cfgs: readonly QuadraticConfig[]): Vectoriz
  * computation (batch `{ noise: [K, dim] }`), or undefined unless they have the same dimension.
  */
 export function vectorizedNoisyQuadratics(cfgs: readonly NoisyQuadraticConfig[]): VectorizedTask | undefined {
-  const list = checkConfigs(cfgs);
-  if (!sameFields(list, ['dim'])) return undefined;
-  return {
-    name: `noisy-quadratic-${(cfgs[0] as NoisyQuadraticConfig).dim} x ${cfgs.length}`,
-    size: cfgs.length,
-    loss: (params: TensorTree, batch: TensorTree) =>
-      tf.tidy(() => {
-        const p = params as tf.Tensor;
-        const noise = (batch as { noise?: tf.Tensor } | undefined)?.noise;
-        if (!noise) throw new LoptError('MISSING_CONTEXT', 'The noisy quadratic loss needs a stacked batch { noise }.', { option: 'batch' });
-        const clean = tf.sum(tf.square(tf.mul(stackedField(list, 'scale'), tf.sub(stackedField(list, 'center'), p))), -1);
-        const noisyTerm = tf.mul(tf.mul(noise, tf.tensor2d(cfgs.map((c) => [c.noiseStd]))), p);
-        return tf.add(clean, tf.sum(tf.sub(noisyTerm, stopGradient(noisyTerm)), -1)) as tf.Tensor1D;
-      }),
-  };
+  return sameDimension(cfgs, 'noisy-quadratic', (list, p, batch) => {
+    const noise = (batch as { noise?: tf.Tensor } | undefined)?.noise;
+    if (!noise) throw new LoptError('MISSING_CONTEXT', 'The noisy quadratic loss needs a stacked batch { noise }.', { option: 'batch' });
+    const clean = tf.sum(tf.square(tf.mul(stackedField(list, 'scale'), tf.sub(stackedField(list, 'center'), p))), -1);
+    const noisyTerm = tf.mul(tf.mul(noise, tf.tensor2d(cfgs.map((c) => [c.noiseStd]))), p);
+    return tf.add(clean, tf.sum(tf.sub(noisyTerm, stopGradient(noisyTerm)), -1)) as tf.Tensor1D;
+  });
 }

@@ -13,6 +13,11 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
+/** Throws the failure of a conformance suite about `subject`, e.g. `optimizer 'adam': ...`. */
+export function failFor(kind: string, subject: { readonly name: string }, message: string): never {
+  throw new Error(`${kind} '${subject.name}': ${message}`);
+}
+
 /**
  * Asserts that `actual` (a tensor, typed array or number list) equals `expected`
  * elementwise within tolerance; NaN matches only NaN. Throws an Error naming the first

@@ -12,7 +12,7 @@ import {
   type Key,
   type TensorTree,
 } from '@lopt/core';
-import { leakCheck } from './assertions.js';
+import { leakCheck, failFor } from './assertions.js';
 
 /** What the estimator checks run on: a fresh estimator and the theta to estimate at. */
 export interface EstimatorUnderTest {
@@ -48,9 +48,7 @@ export interface EstimatorConformanceOptions {
   readonly seed?: number;
 }
 
-function fail(est: GradientEstimator, message: string): never {
-  throw new Error(`estimator '${est.name}': ${message}`);
-}
+const fail = (est: GradientEstimator, message: string): never => failFor('estimator', est, message);
 
 function hostValues(tree: TensorTree): number[] {
   return treeLeaves(tree).flatMap((t) => Array.from(t.dataSync()));

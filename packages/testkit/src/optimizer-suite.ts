@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, it } from 'vitest';
+import { failFor } from './assertions.js';
 import {
   advance,
   collectTensors,
@@ -44,9 +45,7 @@ export interface OptimizerConformanceOptions {
   readonly needsLoss?: boolean;
 }
 
-function fail(opt: Optimizer<unknown>, message: string): never {
-  throw new Error(`optimizer '${opt.name}': ${message}`);
-}
+const fail = (opt: Optimizer<unknown>, message: string): never => failFor('optimizer', opt, message);
 
 function defaultParams(k: Key): TensorTree {
   const [a, b, c] = [foldIn(k, 1), foldIn(k, 2), foldIn(k, 3)];

@@ -15,7 +15,7 @@ import {
   type Task,
   type TensorTree,
 } from '@lopt/core';
-import { leakCheck } from './assertions.js';
+import { leakCheck, failFor } from './assertions.js';
 
 /** Settings of the finite-difference gradient check. */
 export interface FiniteDifferenceOptions {
@@ -52,9 +52,7 @@ export interface TaskConformanceOptions {
   readonly learningRate?: number;
 }
 
-function fail(task: Task, message: string): never {
-  throw new Error(`task '${task.name}': ${message}`);
-}
+const fail = (task: Task, message: string): never => failFor('task', task, message);
 
 function hostCopy(tree: TensorTree): { leaves: Float32Array[]; shapes: number[][] } {
   const leaves = treeLeaves(tree);

@@ -119,3 +119,27 @@ export function formatReport(r: ExperimentReport): string {
     `(${r.seconds.toFixed(0)} s)`,
   ].join('\n');
 }
+
+/** What an experiment's body returns: its report less the name, claim and wall-clock seconds that {@link experiment} adds. */
+export type ExperimentResult = Omit<ExperimentReport, 'name' | 'claim' | 'seconds'>;
+
+/**
+ * An {@link Experiment} from its name, its claim, its sizes per scale and a body that runs it at
+ * one size; `run(scale)` times the body and completes its result into the report.
+ */
+export function experiment<Sizes extends Readonly<Record<ExperimentScale, object>>>(name: string, claim: string, sizes: Sizes, body: (size: Sizes[ExperimentScale]) => ExperimentResult | Promise<ExperimentResult>): Experiment {
+  return {
+    name,
+    claim,
+    async run(scale: ExperimentScale): Promise<ExperimentReport> {
+      const t0 = performance.now();
+      const result = await body(sizes[scale]);
+      return { name, claim, ...result, seconds: (performance.now() - t0) / 1000 };
+    },
+  };
+}
+
+/** The evaluation seeds `0, 1, ..., n - 1`. */
+export function seedRange(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}

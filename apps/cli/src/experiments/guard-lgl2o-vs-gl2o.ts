@@ -4,7 +4,7 @@ import { key as makeKey, type Optimizer, type TensorTree } from '@lopt/core';
 import { pairedLogRatios, trainOnTask, type BatchHolder } from '@lopt/eval';
 import { adafacMlpLOpt } from '@lopt/learned';
 import { gradientNormResidual, lossGuarded, safeguarded, type LossFn } from '@lopt/safeguard';
-import { check, meanSe, type Experiment, type ExperimentReport, type ExperimentScale } from './common.js';
+import { check, experiment, meanSe, type Experiment } from './common.js';
 import { tunedAdamOnFamily } from './lopt-vs-tuned-adam.js';
 import { heldOutTask, loptOptimizer, metaTrainQuadratic, type MetaTrained } from './quadratic-lopt.js';
 
@@ -40,40 +40,31 @@ export function guardVariants(m: MetaTrained, fallback: () => Optimizer): Record
 export const LGL2O_MARGINS = { vsGl2o: Math.log(0.95), vsFallback: Math.log(1.1) } as const;
 
 /** LGL2O vs GL2O around a PES-meta-trained adafacMlpLOpt with tuned Adam as the fallback. */
-export const guardComparison: Experiment = {
-  name: 'lgl2o-vs-gl2o',
-  claim: 'LGL2O, the loss guard, is better than GL2O with the same learned optimizer and fallback, and converges like its fallback where the learned optimizer does not (Prémont-Schwarz et al. 2022).',
-  async run(scale: ExperimentScale): Promise<ExperimentReport> {
-    const t0 = performance.now();
-    const { outer, tasks, steps } = SIZES[scale];
-    const m = await metaTrainQuadratic(adafacMlpLOpt(), outer, 2);
-    try {
-      const tuned = tunedAdamOnFamily();
-      const v = guardVariants(m, tuned.make);
-      const f = Object.fromEntries(Object.entries(v).map(([k, b]) => [k, guardFinals(b, tasks, steps)])) as { [K in 'hare' | 'fallback' | 'lgl2o' | 'gl2o' | 'never']: number[] };
-      const lr = (a: number[], b: number[]) => pairedLogRatios(a, b);
-      return {
-        name: this.name,
-        claim: this.claim,
-        paper: 'Prémont-Schwarz, Vítků, Feyereisl (ICML 2022): an L2O trained on MNIST MLPs, guarded by SGD/Adam, tested in and out of distribution; LGL2O close to the L2O early and to the fallback late, better than GL2O.',
-        setting: `hare: adafacMlpLOpt meta-trained with PES for ${outer} outer steps on 8-dim quadratics at horizon 30; fallback: Adam at the family-tuned learning rate ${tuned.learningRate}; ${tasks} held-out quadratics trained ${steps} steps (past the hare's horizon); guards check every step on the task's loss; GL2O residual = gradient norm, defaults (delta 0.1, mu 'recent').`,
-        columns: ['optimizer', 'final train loss (mean ± se)'],
-        rows: [
-          ['learned optimizer alone (hare)', meanSe(f.hare)],
-          [`fallback: Adam ${tuned.learningRate}`, meanSe(f.fallback)],
-          ['LGL2O (lossGuarded)', meanSe(f.lgl2o)],
-          ['GL2O (safeguarded)', meanSe(f.gl2o)],
-          ['guard that never switches (planted negation)', meanSe(f.never)],
-        ],
-        checks: [
-          check('log(LGL2O / GL2O) < log(0.95)', lr(f.lgl2o, f.gl2o), LGL2O_MARGINS.vsGl2o),
-          check('log(LGL2O / fallback) < log(1.1)', lr(f.lgl2o, f.fallback), LGL2O_MARGINS.vsFallback),
-          check('planted negation: log(never-switching guard / fallback) < log(1.1)', lr(f.never, f.fallback), LGL2O_MARGINS.vsFallback),
-        ],
-        seconds: (performance.now() - t0) / 1000,
-      };
-    } finally {
-      m.dispose();
-    }
-  },
-};
+export const guardComparison: Experiment = experiment('lgl2o-vs-gl2o', 'LGL2O, the loss guard, is better than GL2O with the same learned optimizer and fallback, and converges like its fallback where the learned optimizer does not (Prémont-Schwarz et al. 2022).', SIZES, async ({ outer, tasks, steps }) => {
+  const m = await metaTrainQuadratic(adafacMlpLOpt(), outer, 2);
+  try {
+    const tuned = tunedAdamOnFamily();
+    const v = guardVariants(m, tuned.make);
+    const f = Object.fromEntries(Object.entries(v).map(([k, b]) => [k, guardFinals(b, tasks, steps)])) as { [K in 'hare' | 'fallback' | 'lgl2o' | 'gl2o' | 'never']: number[] };
+    const lr = (a: number[], b: number[]) => pairedLogRatios(a, b);
+    return {
+      paper: 'Prémont-Schwarz, Vítků, Feyereisl (ICML 2022): an L2O trained on MNIST MLPs, guarded by SGD/Adam, tested in and out of distribution; LGL2O close to the L2O early and to the fallback late, better than GL2O.',
+      setting: `hare: adafacMlpLOpt meta-trained with PES for ${outer} outer steps on 8-dim quadratics at horizon 30; fallback: Adam at the family-tuned learning rate ${tuned.learningRate}; ${tasks} held-out quadratics trained ${steps} steps (past the hare's horizon); guards check every step on the task's loss; GL2O residual = gradient norm, defaults (delta 0.1, mu 'recent').`,
+      columns: ['optimizer', 'final train loss (mean ± se)'],
+      rows: [
+        ['learned optimizer alone (hare)', meanSe(f.hare)],
+        [`fallback: Adam ${tuned.learningRate}`, meanSe(f.fallback)],
+        ['LGL2O (lossGuarded)', meanSe(f.lgl2o)],
+        ['GL2O (safeguarded)', meanSe(f.gl2o)],
+        ['guard that never switches (planted negation)', meanSe(f.never)],
+      ],
+      checks: [
+        check('log(LGL2O / GL2O) < log(0.95)', lr(f.lgl2o, f.gl2o), LGL2O_MARGINS.vsGl2o),
+        check('log(LGL2O / fallback) < log(1.1)', lr(f.lgl2o, f.fallback), LGL2O_MARGINS.vsFallback),
+        check('planted negation: log(never-switching guard / fallback) < log(1.1)', lr(f.never, f.fallback), LGL2O_MARGINS.vsFallback),
+      ],
+    };
+  } finally {
+    m.dispose();
+  }
+});

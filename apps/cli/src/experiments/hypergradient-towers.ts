@@ -2,7 +2,7 @@
 import type { Optimizer, Task } from '@lopt/core';
 import { adam, hypergradient, sgd } from '@lopt/optimizers';
 import { logisticRegressionTask } from '@lopt/tasks';
-import { check, fmt, meanSe, trainSeeds, type Experiment, type ExperimentReport, type ExperimentScale } from './common.js';
+import { check, experiment, fmt, meanSe, seedRange, trainSeeds, type Experiment } from './common.js';
 
 const SIZES = { quick: { seeds: 4, steps: 150 }, full: { seeds: 10, steps: 600 } } as const;
 /** Initial learning rates the sensitivity is measured over (four decades). */
@@ -49,29 +49,20 @@ export function towerSensitivity(make: (alpha0: number, kappa1: number) => Optim
 export const TOWER_MARGIN = Math.log(0.98);
 
 /** 0 vs 1 vs 2 vs 3 hypergradient levels over SGD. */
-export const hypergradientTowers: Experiment = {
-  name: 'hypergradient-towers',
-  claim: 'Taller hypergradient towers are less sensitive to the initial hyperparameters (Chandra, Xie, Ragan-Kelley, Meijer 2022): averaged over badly and well chosen initial step sizes, each added level ends lower.',
-  async run(scale: ExperimentScale): Promise<ExperimentReport> {
-    const t0 = performance.now();
-    const { seeds: n, steps } = SIZES[scale];
-    const seeds = Array.from({ length: n }, (_, i) => i);
-    const byLevel = [0, 1, 2, 3].map((levels) => towerSensitivity((a, k) => tower(a, levels, k), seeds, steps));
-    const frozen = towerSensitivity((a, k) => tower(a, 2, k, true), seeds, steps);
-    const rows = byLevel.map((b, levels) => [`${levels} level${levels === 1 ? '' : 's'}${levels === 0 ? ' (plain SGD)' : ''}`, meanSe(b.finals.flat()), meanSe(b.spread)]);
-    rows.push(['2 levels, top frozen (planted negation)', meanSe(frozen.finals.flat()), meanSe(frozen.spread)]);
-    const ratio = (a: number[], b: number[]) => a.map((x, i) => x - (b[i] as number));
-    const checks = [1, 2, 3].map((h) => check(`mean log loss, ${h} levels - ${h - 1} levels < log(0.98)`, ratio(byLevel[h]?.spread as number[], byLevel[h - 1]?.spread as number[]), TOWER_MARGIN));
-    checks.push(check('planted negation: mean log loss, 2 levels top frozen - 1 level < log(0.98)', ratio(frozen.spread, byLevel[1]?.spread as number[]), TOWER_MARGIN));
-    return {
-      name: this.name,
-      claim: this.claim,
-      paper: 'Chandra et al. (NeurIPS 2022), "Gradient Descent: The Ultimate Optimizer": towers of hyper-SGD/Adam on MNIST MLPs, CNNs, char-RNNs; the sensitivity to the initial step sizes falls as towers grow.',
-      setting: `${n} logistic regressions (dim 20, batch 32), ${steps} steps; initial learning rate alpha0 in {${TOWER_ALPHAS.join(', ')}} x level-1 step kappa1 in {${TOWER_KAPPAS.join(', ')}}; level 1 is Adam(kappa1) on SGD's log learning rate, each higher level Adam(${fmt(TOWER_KAPPA)}) on the log learning rate of the Adam below; sensitivity = per seed, the mean over the 8 initial settings of the log final train loss (paired between towers).`,
-      columns: ['tower', 'final loss over all initial settings and seeds', 'mean log final loss over initial settings (per seed)'],
-      rows,
-      checks,
-      seconds: (performance.now() - t0) / 1000,
-    };
-  },
-};
+export const hypergradientTowers: Experiment = experiment('hypergradient-towers', 'Taller hypergradient towers are less sensitive to the initial hyperparameters (Chandra, Xie, Ragan-Kelley, Meijer 2022): averaged over badly and well chosen initial step sizes, each added level ends lower.', SIZES, ({ seeds: n, steps }) => {
+  const seeds = seedRange(n);
+  const byLevel = [0, 1, 2, 3].map((levels) => towerSensitivity((a, k) => tower(a, levels, k), seeds, steps));
+  const frozen = towerSensitivity((a, k) => tower(a, 2, k, true), seeds, steps);
+  const rows = byLevel.map((b, levels) => [`${levels} level${levels === 1 ? '' : 's'}${levels === 0 ? ' (plain SGD)' : ''}`, meanSe(b.finals.flat()), meanSe(b.spread)]);
+  rows.push(['2 levels, top frozen (planted negation)', meanSe(frozen.finals.flat()), meanSe(frozen.spread)]);
+  const ratio = (a: number[], b: number[]) => a.map((x, i) => x - (b[i] as number));
+  const checks = [1, 2, 3].map((h) => check(`mean log loss, ${h} levels - ${h - 1} levels < log(0.98)`, ratio(byLevel[h]?.spread as number[], byLevel[h - 1]?.spread as number[]), TOWER_MARGIN));
+  checks.push(check('planted negation: mean log loss, 2 levels top frozen - 1 level < log(0.98)', ratio(frozen.spread, byLevel[1]?.spread as number[]), TOWER_MARGIN));
+  return {
+    paper: 'Chandra et al. (NeurIPS 2022), "Gradient Descent: The Ultimate Optimizer": towers of hyper-SGD/Adam on MNIST MLPs, CNNs, char-RNNs; the sensitivity to the initial step sizes falls as towers grow.',
+    setting: `${n} logistic regressions (dim 20, batch 32), ${steps} steps; initial learning rate alpha0 in {${TOWER_ALPHAS.join(', ')}} x level-1 step kappa1 in {${TOWER_KAPPAS.join(', ')}}; level 1 is Adam(kappa1) on SGD's log learning rate, each higher level Adam(${fmt(TOWER_KAPPA)}) on the log learning rate of the Adam below; sensitivity = per seed, the mean over the 8 initial settings of the log final train loss (paired between towers).`,
+    columns: ['tower', 'final loss over all initial settings and seeds', 'mean log final loss over initial settings (per seed)'],
+    rows,
+    checks,
+  };
+});

@@ -2,7 +2,7 @@
 import { key as makeKey, type Optimizer, type Task } from '@lopt/core';
 import { lookahead, sgd } from '@lopt/optimizers';
 import { noisyQuadraticFamily } from '@lopt/tasks';
-import { check, fmt, meanSe, tailMean, trainSeeds, type Experiment, type ExperimentReport, type ExperimentScale } from './common.js';
+import { check, experiment, fmt, meanSe, seedRange, tailMean, trainSeeds, type Experiment } from './common.js';
 
 const SIZES = { quick: { seeds: 6, steps: 400 }, full: { seeds: 20, steps: 2000 } } as const;
 const LR = 0.3;
@@ -30,31 +30,22 @@ export const lookaheadSgd = (slowStepSize = 0.5): Optimizer => lookahead(sgd({ l
 export const LOOKAHEAD_MARGIN = Math.log(0.8);
 
 /** Lookahead vs SGD on noisy quadratics. */
-export const lookaheadVariance: Experiment = {
-  name: 'lookahead-variance',
-  claim: "Lookahead reduces the variance of its inner optimizer: on a noisy quadratic its steady-state loss (a measure of the iterates' variance) is below the inner optimizer's at the same learning rate.",
-  async run(scale: ExperimentScale): Promise<ExperimentReport> {
-    const t0 = performance.now();
-    const { seeds: n, steps } = SIZES[scale];
-    const seeds = Array.from({ length: n }, (_, i) => i);
-    const rows: string[][] = [];
-    const m = steadyStateLogRatios(() => lookaheadSgd(0.5), seeds, steps);
-    const one = steadyStateLogRatios(() => lookaheadSgd(1), seeds, steps);
-    rows.push(['SGD (lr 0.3)', meanSe(m.base), '1']);
-    rows.push(['Lookahead(SGD), k=5, alpha=0.5', meanSe(m.cand), fmt(Math.exp(m.ratios.reduce((a, b) => a + b, 0) / n))]);
-    rows.push(['Lookahead(SGD), k=5, alpha=1 (planted negation: no slow step)', meanSe(one.cand), fmt(Math.exp(one.ratios.reduce((a, b) => a + b, 0) / n))]);
-    return {
-      name: this.name,
-      claim: this.claim,
-      paper: 'Zhang, Lucas, Hinton, Ba (NeurIPS 2019): noisy quadratic model analysis (Prop. 2: smaller steady-state variance than SGD at the same learning rate), then CIFAR/ImageNet/LM with k=5, alpha=0.5.',
-      setting: `${n} noisy quadratics (dim 10, scales U[0,1), gradient noise std 1), SGD lr ${LR}, ${steps} steps; steady-state loss = mean loss logged every 10 steps over the second half (Lookahead at its slow weights).`,
-      columns: ['optimizer', 'steady-state loss (mean ± se)', 'geometric-mean ratio to SGD'],
-      rows,
-      checks: [
-        check('log(Lookahead alpha=0.5 / SGD) < log(0.8)', m.ratios, LOOKAHEAD_MARGIN),
-        check('planted negation: log(Lookahead alpha=1 / SGD) < log(0.8)', one.ratios, LOOKAHEAD_MARGIN),
-      ],
-      seconds: (performance.now() - t0) / 1000,
-    };
-  },
-};
+export const lookaheadVariance: Experiment = experiment('lookahead-variance', "Lookahead reduces the variance of its inner optimizer: on a noisy quadratic its steady-state loss (a measure of the iterates' variance) is below the inner optimizer's at the same learning rate.", SIZES, ({ seeds: n, steps }) => {
+  const seeds = seedRange(n);
+  const rows: string[][] = [];
+  const m = steadyStateLogRatios(() => lookaheadSgd(0.5), seeds, steps);
+  const one = steadyStateLogRatios(() => lookaheadSgd(1), seeds, steps);
+  rows.push(['SGD (lr 0.3)', meanSe(m.base), '1']);
+  rows.push(['Lookahead(SGD), k=5, alpha=0.5', meanSe(m.cand), fmt(Math.exp(m.ratios.reduce((a, b) => a + b, 0) / n))]);
+  rows.push(['Lookahead(SGD), k=5, alpha=1 (planted negation: no slow step)', meanSe(one.cand), fmt(Math.exp(one.ratios.reduce((a, b) => a + b, 0) / n))]);
+  return {
+    paper: 'Zhang, Lucas, Hinton, Ba (NeurIPS 2019): noisy quadratic model analysis (Prop. 2: smaller steady-state variance than SGD at the same learning rate), then CIFAR/ImageNet/LM with k=5, alpha=0.5.',
+    setting: `${n} noisy quadratics (dim 10, scales U[0,1), gradient noise std 1), SGD lr ${LR}, ${steps} steps; steady-state loss = mean loss logged every 10 steps over the second half (Lookahead at its slow weights).`,
+    columns: ['optimizer', 'steady-state loss (mean ± se)', 'geometric-mean ratio to SGD'],
+    rows,
+    checks: [
+      check('log(Lookahead alpha=0.5 / SGD) < log(0.8)', m.ratios, LOOKAHEAD_MARGIN),
+      check('planted negation: log(Lookahead alpha=1 / SGD) < log(0.8)', one.ratios, LOOKAHEAD_MARGIN),
+    ],
+  };
+});

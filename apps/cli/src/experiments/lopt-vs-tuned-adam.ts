@@ -2,7 +2,7 @@
 import type { Optimizer } from '@lopt/core';
 import { ADAM_BASELINE, pairedLogRatios, type TrainResult } from '@lopt/eval';
 import { adafacMlpLOpt } from '@lopt/learned';
-import { check, curveMean, fmt, meanSe, trainSeeds, tuneGrid, type ClaimCheck, type Experiment, type ExperimentReport, type ExperimentScale } from './common.js';
+import { check, curveMean, experiment, fmt, meanSe, trainSeeds, tuneGrid, type ClaimCheck, type Experiment } from './common.js';
 import { HORIZON, heldOutTask, loptOptimizer, metaTrainQuadratic } from './quadratic-lopt.js';
 
 const SIZES = { quick: { outer: 200, tasks: 8 }, full: { outer: 1000, tasks: 32 } } as const;
@@ -29,37 +29,28 @@ export function beatsTunedAdam(label: string, candidate: () => Optimizer, n: num
 }
 
 /** adafacMlpLOpt meta-trained with PES vs Adam tuned per family. */
-export const loptVsTunedAdam: Experiment = {
-  name: 'lopt-vs-tuned-adam',
-  claim: 'A learned optimizer meta-trained on a task family beats a tuned Adam on held-out tasks of that family.',
-  async run(scale: ExperimentScale): Promise<ExperimentReport> {
-    const t0 = performance.now();
-    const { outer, tasks } = SIZES[scale];
-    const m = await metaTrainQuadratic(adafacMlpLOpt(), outer);
-    try {
-      const tuned = tunedAdamOnFamily();
-      const trained = beatsTunedAdam('meta-trained adafacMlpLOpt', () => loptOptimizer(m, m.theta, HORIZON), tasks, tuned.make);
-      const initial = beatsTunedAdam('planted negation: adafacMlpLOpt at its initial theta', () => loptOptimizer(m, m.theta0, HORIZON), tasks, tuned.make);
-      return {
-        name: this.name,
-        claim: this.claim,
-        paper: 'learned_optimization quickstart / Metz et al. 2022 ("Practical tradeoffs"): AdafacMLPLOpt meta-trained with PES on a task family, compared with Adam tuned over a learning-rate grid.',
-        setting: `adafacMlpLOpt, PES (4 tasks, unroll 5, std 0.01, Adam 1e-2 outer), ${outer} outer steps (${fmt(m.seconds)} s) on 8-dim quadratics (condition <= 10), horizon ${HORIZON}; Adam tuned over {1e-4, ..., 1e-1} on 4 tuning tasks; ${tasks} held-out tasks; metric: mean train loss over the ${HORIZON} steps (the meta-objective).`,
-        columns: ['optimizer', 'mean loss over the horizon (mean ± se over held-out tasks)'],
-        rows: [
-          [`Adam, tuned (learning rate ${tuned.learningRate})`, meanSe(trained.base)],
-          ['adafacMlpLOpt, meta-trained', meanSe(trained.cand)],
-          ['adafacMlpLOpt, initial theta (planted negation)', meanSe(initial.cand)],
-        ],
-        checks: [
-          trained.check,
-          initial.check,
-          check('log(meta-trained / initial theta) < log(0.9)', pairedLogRatios(trained.cand, initial.cand), Math.log(0.9)),
-        ],
-        seconds: (performance.now() - t0) / 1000,
-      };
-    } finally {
-      m.dispose();
-    }
-  },
-};
+export const loptVsTunedAdam: Experiment = experiment('lopt-vs-tuned-adam', 'A learned optimizer meta-trained on a task family beats a tuned Adam on held-out tasks of that family.', SIZES, async ({ outer, tasks }) => {
+  const m = await metaTrainQuadratic(adafacMlpLOpt(), outer);
+  try {
+    const tuned = tunedAdamOnFamily();
+    const trained = beatsTunedAdam('meta-trained adafacMlpLOpt', () => loptOptimizer(m, m.theta, HORIZON), tasks, tuned.make);
+    const initial = beatsTunedAdam('planted negation: adafacMlpLOpt at its initial theta', () => loptOptimizer(m, m.theta0, HORIZON), tasks, tuned.make);
+    return {
+      paper: 'learned_optimization quickstart / Metz et al. 2022 ("Practical tradeoffs"): AdafacMLPLOpt meta-trained with PES on a task family, compared with Adam tuned over a learning-rate grid.',
+      setting: `adafacMlpLOpt, PES (4 tasks, unroll 5, std 0.01, Adam 1e-2 outer), ${outer} outer steps (${fmt(m.seconds)} s) on 8-dim quadratics (condition <= 10), horizon ${HORIZON}; Adam tuned over {1e-4, ..., 1e-1} on 4 tuning tasks; ${tasks} held-out tasks; metric: mean train loss over the ${HORIZON} steps (the meta-objective).`,
+      columns: ['optimizer', 'mean loss over the horizon (mean ± se over held-out tasks)'],
+      rows: [
+        [`Adam, tuned (learning rate ${tuned.learningRate})`, meanSe(trained.base)],
+        ['adafacMlpLOpt, meta-trained', meanSe(trained.cand)],
+        ['adafacMlpLOpt, initial theta (planted negation)', meanSe(initial.cand)],
+      ],
+      checks: [
+        trained.check,
+        initial.check,
+        check('log(meta-trained / initial theta) < log(0.9)', pairedLogRatios(trained.cand, initial.cand), Math.log(0.9)),
+      ],
+    };
+  } finally {
+    m.dispose();
+  }
+});

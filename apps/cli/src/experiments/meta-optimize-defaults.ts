@@ -3,7 +3,7 @@ import type { Optimizer, Task } from '@lopt/core';
 import { ADAMW_COSINE_BASELINE, ADAM_BASELINE, pairedLogRatios, type Baseline } from '@lopt/eval';
 import { adamw, metaOptimize } from '@lopt/optimizers';
 import { logisticRegressionTask } from '@lopt/tasks';
-import { check, meanSe, trainSeeds, tuneGrid, type Experiment, type ExperimentReport, type ExperimentScale } from './common.js';
+import { check, experiment, meanSe, seedRange, trainSeeds, tuneGrid, type Experiment } from './common.js';
 
 const SIZES = { quick: { seeds: 6, steps: 300 }, full: { seeds: 16, steps: 2000 } } as const;
 const TUNING_SEEDS = [100, 101];
@@ -28,35 +28,26 @@ export function tunedFinals(b: Baseline, seeds: readonly number[], steps: number
 export const META_OPTIMIZE_MARGIN = Math.log(1.1);
 
 /** MetaOptimize (defaults) vs tuned Adam (best fixed step) and tuned AdamW with warm-up + cosine. */
-export const metaOptimizeDefaults: Experiment = {
-  name: 'meta-optimize-defaults',
-  claim: 'MetaOptimize with its default settings reaches the loss of the best fixed step size and of a tuned learning-rate schedule (Sharifnassab et al. 2025).',
-  async run(scale: ExperimentScale): Promise<ExperimentReport> {
-    const t0 = performance.now();
-    const { seeds: n, steps } = SIZES[scale];
-    const seeds = Array.from({ length: n }, (_, i) => i);
-    const mo = trainSeeds(seeds, metaOptimizeTask, metaOptimizeDefault, steps).map((r) => r.finalTrainLoss);
-    const frozen = trainSeeds(seeds, metaOptimizeTask, metaOptimizeFrozen, steps).map((r) => r.finalTrainLoss);
-    const fixed = tunedFinals(ADAM_BASELINE, seeds, steps);
-    const sched = tunedFinals(ADAMW_COSINE_BASELINE, seeds, steps);
-    return {
-      name: this.name,
-      claim: this.claim,
-      paper: 'Sharifnassab, Salehkaleybar, Sutton (ICML 2025): MetaOptimize (AdamW base, Lion meta) comparable to the best hand-crafted schedules on CIFAR-10, ImageNet, TinyStories; package defaults meta_stepsize 1e-3, alpha0 1e-3, gamma 0.9999.',
-      setting: `${n} logistic regressions (dim 20, batch 32), ${steps} steps; MetaOptimize(AdamW 1e-3) with every option at its default; Adam tuned over {1e-4, ..., 1e-1} and AdamW + 5% warm-up + cosine tuned over its peak {1e-4, ..., 1e-1}, each on 2 tuning seeds.`,
-      columns: ['optimizer', 'final train loss (mean ± se)'],
-      rows: [
-        [`Adam, best fixed learning rate (${fixed.hp.learningRate})`, meanSe(fixed.finals)],
-        [`AdamW, warm-up + cosine, tuned peak (${sched.hp.peakValue})`, meanSe(sched.finals)],
-        ['MetaOptimize(AdamW 1e-3), defaults', meanSe(mo)],
-        ['MetaOptimize with the meta update off (planted negation)', meanSe(frozen)],
-      ],
-      checks: [
-        check('log(MetaOptimize / best fixed step) < log(1.1)', pairedLogRatios(mo, fixed.finals), META_OPTIMIZE_MARGIN),
-        check('log(MetaOptimize / tuned schedule) < log(1.1)', pairedLogRatios(mo, sched.finals), META_OPTIMIZE_MARGIN),
-        check('planted negation: log(meta update off / best fixed step) < log(1.1)', pairedLogRatios(frozen, fixed.finals), META_OPTIMIZE_MARGIN),
-      ],
-      seconds: (performance.now() - t0) / 1000,
-    };
-  },
-};
+export const metaOptimizeDefaults: Experiment = experiment('meta-optimize-defaults', 'MetaOptimize with its default settings reaches the loss of the best fixed step size and of a tuned learning-rate schedule (Sharifnassab et al. 2025).', SIZES, ({ seeds: n, steps }) => {
+  const seeds = seedRange(n);
+  const mo = trainSeeds(seeds, metaOptimizeTask, metaOptimizeDefault, steps).map((r) => r.finalTrainLoss);
+  const frozen = trainSeeds(seeds, metaOptimizeTask, metaOptimizeFrozen, steps).map((r) => r.finalTrainLoss);
+  const fixed = tunedFinals(ADAM_BASELINE, seeds, steps);
+  const sched = tunedFinals(ADAMW_COSINE_BASELINE, seeds, steps);
+  return {
+    paper: 'Sharifnassab, Salehkaleybar, Sutton (ICML 2025): MetaOptimize (AdamW base, Lion meta) comparable to the best hand-crafted schedules on CIFAR-10, ImageNet, TinyStories; package defaults meta_stepsize 1e-3, alpha0 1e-3, gamma 0.9999.',
+    setting: `${n} logistic regressions (dim 20, batch 32), ${steps} steps; MetaOptimize(AdamW 1e-3) with every option at its default; Adam tuned over {1e-4, ..., 1e-1} and AdamW + 5% warm-up + cosine tuned over its peak {1e-4, ..., 1e-1}, each on 2 tuning seeds.`,
+    columns: ['optimizer', 'final train loss (mean ± se)'],
+    rows: [
+      [`Adam, best fixed learning rate (${fixed.hp.learningRate})`, meanSe(fixed.finals)],
+      [`AdamW, warm-up + cosine, tuned peak (${sched.hp.peakValue})`, meanSe(sched.finals)],
+      ['MetaOptimize(AdamW 1e-3), defaults', meanSe(mo)],
+      ['MetaOptimize with the meta update off (planted negation)', meanSe(frozen)],
+    ],
+    checks: [
+      check('log(MetaOptimize / best fixed step) < log(1.1)', pairedLogRatios(mo, fixed.finals), META_OPTIMIZE_MARGIN),
+      check('log(MetaOptimize / tuned schedule) < log(1.1)', pairedLogRatios(mo, sched.finals), META_OPTIMIZE_MARGIN),
+      check('planted negation: log(meta update off / best fixed step) < log(1.1)', pairedLogRatios(frozen, fixed.finals), META_OPTIMIZE_MARGIN),
+    ],
+  };
+});

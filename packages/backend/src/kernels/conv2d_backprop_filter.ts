@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backend_util } from '@tensorflow/tfjs-core';
-import type { Conv2DBackpropFilterAttrs, KernelBackend, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { withScope } from './kernel_scope.js';
-import { filterGradientWindow, toChannelsLast } from './conv_taps.js';
+import type { Conv2DBackpropFilterAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { withScope, type KernelArgs } from './kernel_scope.js';
+import { gradientConvInfo, filterGradientWindow, toChannelsLast } from './conv_taps.js';
 
 /**
  * Conv2DBackpropFilter for the WASM backend, the filter gradient of conv2d:
@@ -16,20 +15,11 @@ import { filterGradientWindow, toChannelsLast } from './conv_taps.js';
  * cropped), so the only data movement is three transposes. NCHW inputs are transposed to NHWC
  * first. This is ~10x faster than an im2col built from strided slices on WASM.
  */
-function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: KernelBackend; attrs: Conv2DBackpropFilterAttrs }): TensorInfo {
+function conv2DBackpropFilter(args: KernelArgs<{ x: TensorInfo; dy: TensorInfo }, Conv2DBackpropFilterAttrs>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    backend_util.convertConv2DDataFormat(dataFormat),
-  );
+  const { dataFormat, filterShape } = attrs;
+  const info = gradientConvInfo(x.shape, filterShape, attrs, false);
   return withScope(backend, 'wasm', (s) => {
     if (info.batchSize * info.outHeight * info.outWidth === 0) {
       return s.run(tf.Fill, {}, { shape: [...filterShape], value: 0, dtype: 'float32' });

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backend_util } from '@tensorflow/tfjs-core';
-import type { Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { withScope } from './kernel_scope.js';
-import { toChannelsLast, upsampleForInputGradient } from './conv_taps.js';
+import type { Conv2DBackpropInputAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { withScope, type KernelArgs } from './kernel_scope.js';
+import { gradientConvInfo, toChannelsLast, upsampleForInputGradient } from './conv_taps.js';
 
 /**
  * Conv2DBackpropInput for the WASM backend (the input gradient of conv2d, and conv2dTranspose),
@@ -14,20 +13,11 @@ import { toChannelsLast, upsampleForInputGradient } from './conv_taps.js';
  * convolved at stride 1 with the filter flipped spatially and with its in/out channels swapped
  * ([fH, fW, O, C]), the padding chosen so the output has the input's size. NCHW is transposed.
  */
-function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: KernelBackend; attrs: Conv2DBackpropInputAttrs }): TensorInfo {
+function conv2DBackpropInput(args: KernelArgs<{ dy: TensorInfo; filter: TensorInfo }, Conv2DBackpropInputAttrs>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    backend_util.convertConv2DDataFormat(dataFormat),
-  );
+  const { dataFormat } = attrs;
+  const info = gradientConvInfo(attrs.inputShape, filter.shape, attrs, false);
   const nhwc = [info.batchSize, info.inHeight, info.inWidth, info.inChannels];
   return withScope(backend, 'wasm', (s) => {
     const dyl = toChannelsLast(s, dy, dataFormat);

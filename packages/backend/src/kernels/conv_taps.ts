@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { backend_util, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { KernelScope } from './kernel_scope.js';
 
 /** The geometry of a 2-D convolution in NHWC layout (a subset of tfjs' `Conv2DInfo`). */
@@ -18,6 +18,24 @@ export interface ConvGeometry {
 }
 
 /** Explicit NHWC padding as tfjs kernels take it. */
+type ConvInfoArgs = Parameters<typeof backend_util.computeConv2DInfo>;
+
+/**
+ * The geometry of a conv2d (`depthwise`: depthwise conv2d) whose gradient a kernel computes, from
+ * the forward input and filter shapes and the kernel's attributes (dilations default 1, the data
+ * format NHWC unless given).
+ */
+export function gradientConvInfo(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: { strides: ConvInfoArgs[2]; dilations?: ConvInfoArgs[3] | undefined; pad: ConvInfoArgs[4]; dimRoundingMode?: ConvInfoArgs[5] | undefined; dataFormat?: 'NHWC' | 'NCHW' | undefined },
+  depthwise: boolean,
+): backend_util.Conv2DInfo {
+  const dataFormat = attrs.dataFormat === undefined ? 'channelsLast' : backend_util.convertConv2DDataFormat(attrs.dataFormat);
+  const shape4 = (s: readonly number[]) => [...s] as [number, number, number, number];
+  return backend_util.computeConv2DInfo(shape4(xShape), shape4(filterShape), attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode, depthwise, dataFormat);
+}
+
 export type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 
 /**

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backend_util } from '@tensorflow/tfjs-core';
-import type { DepthwiseConv2dNativeBackpropFilterAttrs, KernelBackend, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { withScope } from './kernel_scope.js';
-import { filterGradientWindow } from './conv_taps.js';
+import type { DepthwiseConv2dNativeBackpropFilterAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { withScope, type KernelArgs } from './kernel_scope.js';
+import { gradientConvInfo, filterGradientWindow } from './conv_taps.js';
 
 /**
  * DepthwiseConv2dNativeBackpropFilter for the WASM backend, the filter gradient of a depthwise
@@ -15,23 +14,11 @@ import { filterGradientWindow } from './conv_taps.js';
  * dilation, giving [1, fH, fW, C*B*M]; a Sum over B finishes it. The forward padding becomes the
  * convolution's explicit padding, so the data movement is two transposes of the inputs.
  */
-function depthwiseConv2dNativeBackpropFilter(args: {
-  inputs: { x: TensorInfo; dy: TensorInfo };
-  backend: KernelBackend;
-  attrs: DepthwiseConv2dNativeBackpropFilterAttrs;
-}): TensorInfo {
+function depthwiseConv2dNativeBackpropFilter(args: KernelArgs<{ x: TensorInfo; dy: TensorInfo }, DepthwiseConv2dNativeBackpropFilterAttrs>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
-  const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
+  const { filterShape } = attrs;
+  const info = gradientConvInfo(x.shape, filterShape, attrs, true);
   const b = info.batchSize;
   const c = info.inChannels;
   const m = info.outChannels / info.inChannels;

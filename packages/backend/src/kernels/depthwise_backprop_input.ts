@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backend_util } from '@tensorflow/tfjs-core';
-import type { DepthwiseConv2dNativeBackpropInputAttrs, KernelBackend, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
-import { withScope } from './kernel_scope.js';
-import { upsampleForInputGradient } from './conv_taps.js';
+import type { DepthwiseConv2dNativeBackpropInputAttrs, KernelConfig, TensorInfo } from '@tensorflow/tfjs-core';
+import { withScope, type KernelArgs } from './kernel_scope.js';
+import { gradientConvInfo, upsampleForInputGradient } from './conv_taps.js';
 
 /**
  * DepthwiseConv2dNativeBackpropInput for the WASM backend, the input gradient of a depthwise
@@ -14,29 +13,16 @@ import { upsampleForInputGradient } from './conv_taps.js';
  * seen as C*M channels of multiplier 1, keeping the forward dilation; for M > 1 the M outputs
  * of each input channel are summed.
  */
-function depthwiseConv2dNativeBackpropInput(args: {
-  inputs: { dy: TensorInfo; filter: TensorInfo };
-  backend: KernelBackend;
-  attrs: DepthwiseConv2dNativeBackpropInputAttrs;
-}): TensorInfo {
+function depthwiseConv2dNativeBackpropInput(args: KernelArgs<{ dy: TensorInfo; filter: TensorInfo }, DepthwiseConv2dNativeBackpropInputAttrs>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
-  const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
+  const info = gradientConvInfo(attrs.inputShape, filter.shape, attrs, true);
   const { batchSize: b, inHeight, inWidth, inChannels: c, outChannels: k } = info;
   const m = k / c;
   return withScope(backend, 'wasm', (s) => {
     const prepared = upsampleForInputGradient(s, dy, info);
     if (prepared === undefined) {
-      return s.run(tf.Fill, {}, { shape: [...inputShape], value: 0, dtype: 'float32' });
+      return s.run(tf.Fill, {}, { shape: [...attrs.inputShape], value: 0, dtype: 'float32' });
     }
     const flipped = s.run(tf.Reverse, { x: filter }, { dims: [0, 1] });
     const filterK = s.reshape(flipped, [info.filterHeight, info.filterWidth, k, 1]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { backend_util, util } from '@tensorflow/tfjs-core';
-import type { EinsumAttrs, KernelBackend, KernelConfig, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
-import { withScope, type KernelScope } from './kernel_scope.js';
+import type { EinsumAttrs, KernelConfig, Tensor, TensorInfo } from '@tensorflow/tfjs-core';
+import { withScope, type KernelScope, type KernelArgs } from './kernel_scope.js';
 
 function isIdentity(perm: readonly number[]): boolean {
   return perm.every((p, i) => p === i);
@@ -107,7 +107,7 @@ function einsumByBroadcast(s: KernelScope, equation: string, tensors: TensorInfo
  * CPU kernel's broadcast product over all labels; other cases run the CPU kernel's algorithm
  * on WASM Transpose/Multiply/Sum kernels.
  */
-function einsum(args: { inputs: TensorInfo[]; backend: KernelBackend; attrs: EinsumAttrs }): TensorInfo {
+function einsum(args: KernelArgs<TensorInfo[], EinsumAttrs>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const tensors = Array.from(inputs as ArrayLike<TensorInfo>);
   const equation = attrs.equation.replace(/\s/g, '');

@@ -90,6 +90,9 @@ export class KernelScope {
   }
 }
 
+/** The arguments tfjs passes a kernel function: its inputs, the backend that runs it and the kernel's attributes. */
+export type KernelArgs<Inputs, Attrs> = { inputs: Inputs; backend: KernelBackend; attrs: Attrs };
+
 /** Runs `body` in a fresh {@link KernelScope}; intermediates are freed whether it returns or throws. */
 export function withScope(
   backend: KernelBackend,

@@ -75,44 +75,44 @@ const depthwiseCases: ConvCase[] = [
   { name: '3x3 explicit padding', x: [2, 7, 7, 3], filter: [3, 3, 3, 2], strides: [1, 1], pad: explicitPad },
 ];
 
+/** The filled conv gradient kernels: which gradient (of the filter or of the input), the cases, their key seeds and float64 references. */
+const GRADIENT_KERNELS = [
+  { kernel: tf.Conv2DBackpropFilter, of: 'filter', depthwise: false, cases: conv2dCases, seed: 100, reference: conv2dFilterGrad },
+  { kernel: tf.Conv2DBackpropInput, of: 'input', depthwise: false, cases: conv2dCases, seed: 160, reference: conv2dInputGrad },
+  { kernel: tf.DepthwiseConv2dNativeBackpropFilter, of: 'filter', depthwise: true, cases: depthwiseCases, seed: 200, reference: depthwiseFilterGrad },
+  { kernel: tf.DepthwiseConv2dNativeBackpropInput, of: 'input', depthwise: true, cases: depthwiseCases, seed: 300, reference: depthwiseInputGrad },
+] as const;
+
 function tensor(values: Float32Array, shape: readonly number[]): tf.Tensor {
   return tf.tensor(values, [...shape], 'float32');
 }
 
 describe('filled WASM kernels match the CPU backend', () => {
-  conv2dCases.forEach((c, i) => {
-    it(`Conv2DBackpropFilter: ${c.name}`, async () => {
-      const [kx, kdy] = split(caseKey(100 + i));
-      const xv = randomValues(kx!, c.x);
-      const dyShape = outShape(c, false);
-      const dyv = randomValues(kdy!, dyShape);
-      const body = (): tf.Tensor =>
-        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: tensor(xv, c.x), dy: tensor(dyv, dyShape) }, {
+  for (const k of GRADIENT_KERNELS) {
+    k.cases.forEach((c, i) => {
+      it(`${k.kernel}: ${c.name}`, async () => {
+        const [ka, kdy] = split(caseKey(k.seed + i));
+        // the operand besides dy: x for a filter gradient, the filter for an input gradient
+        const operandShape = k.of === 'filter' ? c.x : c.filter;
+        const av = randomValues(ka!, operandShape);
+        const dyShape = outShape(c, k.depthwise);
+        const dyv = randomValues(kdy!, dyShape);
+        const attrs = {
           strides: c.strides,
           pad: c.pad,
-          dataFormat: 'NHWC',
-          filterShape: c.filter,
-        }) as tf.Tensor;
-      await checkKernel(body, conv2dFilterGrad(refGeometry(c, false), xv, dyv), c.filter, true);
+          ...(k.depthwise ? { dilations: c.dilations ?? [1, 1] } : { dataFormat: 'NHWC' }),
+          ...(k.of === 'filter' ? { filterShape: c.filter } : { inputShape: c.x }),
+        };
+        const body = (): tf.Tensor => {
+          const operand = tensor(av, operandShape);
+          const dy = tensor(dyv, dyShape);
+          return tf.engine().runKernel(k.kernel, k.of === 'filter' ? { x: operand, dy } : { dy, filter: operand }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+        };
+        const want = k.reference(refGeometry(c, k.depthwise), av, dyv);
+        await checkKernel(body, want, k.of === 'filter' ? c.filter : c.x, !k.depthwise || c.dilations === undefined);
+      });
     });
-  });
-
-  conv2dCases.forEach((c, i) => {
-    it(`Conv2DBackpropInput: ${c.name}`, async () => {
-      const [kf, kdy] = split(caseKey(160 + i));
-      const fv = randomValues(kf!, c.filter);
-      const dyShape = outShape(c, false);
-      const dyv = randomValues(kdy!, dyShape);
-      const body = (): tf.Tensor =>
-        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: tensor(dyv, dyShape), filter: tensor(fv, c.filter) }, {
-          strides: c.strides,
-          pad: c.pad,
-          dataFormat: 'NHWC',
-          inputShape: c.x,
-        }) as tf.Tensor;
-      await checkKernel(body, conv2dInputGrad(refGeometry(c, false), fv, dyv), c.x, true);
-    });
-  });
+  }
 
   it('Conv2DBackpropInput: NCHW data format', async () => {
     const [kf, kdy] = split(caseKey(190));
@@ -155,38 +155,6 @@ describe('filled WASM kernels match the CPU backend', () => {
       ) as tf.Tensor;
     });
     expect(nchw.error).toBeLessThan(TOL);
-  });
-
-  depthwiseCases.forEach((c, i) => {
-    it(`DepthwiseConv2dNativeBackpropFilter: ${c.name}`, async () => {
-      const [kx, kdy] = split(caseKey(200 + i));
-      const xv = randomValues(kx!, c.x);
-      const dyShape = outShape(c, true);
-      const dyv = randomValues(kdy!, dyShape);
-      const body = (): tf.Tensor =>
-        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropFilter, { x: tensor(xv, c.x), dy: tensor(dyv, dyShape) }, {
-          strides: c.strides,
-          dilations: c.dilations ?? [1, 1],
-          pad: c.pad,
-          filterShape: c.filter,
-        }) as tf.Tensor;
-      await checkKernel(body, depthwiseFilterGrad(refGeometry(c, true), xv, dyv), c.filter, c.dilations === undefined);
-    });
-
-    it(`DepthwiseConv2dNativeBackpropInput: ${c.name}`, async () => {
-      const [kf, kdy] = split(caseKey(300 + i));
-      const fv = randomValues(kf!, c.filter);
-      const dyShape = outShape(c, true);
-      const dyv = randomValues(kdy!, dyShape);
-      const body = (): tf.Tensor =>
-        tf.engine().runKernel(tf.DepthwiseConv2dNativeBackpropInput, { dy: tensor(dyv, dyShape), filter: tensor(fv, c.filter) }, {
-          strides: c.strides,
-          dilations: c.dilations ?? [1, 1],
-          pad: c.pad,
-          inputShape: c.x,
-        }) as tf.Tensor;
-      await checkKernel(body, depthwiseInputGrad(refGeometry(c, true), fv, dyv), c.x, c.dilations === undefined);
-    });
   });
 
   // The CPU kernel of tfjs 4.22 fails on rank-2 ids (it expands them on the wrong axis); that

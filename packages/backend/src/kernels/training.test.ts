@@ -2,7 +2,7 @@
 // embedding + LSTM, a transformer block) must exist on WASM and match the CPU backend.
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { randintArray, split } from '@lopt/core';
+import { randintArray, split, type Key } from '@lopt/core';
 import { caseKey, maxAbs, randomValues, wasmVsCpu } from '../../test/harness.js';
 
 const TOL = 1e-4;
@@ -24,75 +24,55 @@ function oneHot(k: ReturnType<typeof caseKey>, n: number, classes: number): tf.T
   return tf.oneHot(tf.tensor1d(randintArray(k, n, 0, classes), 'int32'), classes);
 }
 
+/** The gradients on CPU are `count` tensors, not all tiny, and WASM's agree with them within {@link TOL}. */
+function expectGradientsMatch(cpu: Float32Array[], error: number, count: number): void {
+  expect(cpu).toHaveLength(count);
+  expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
+  expect(error).toBeLessThan(TOL);
+}
+
+/**
+ * WASM-vs-CPU check of the gradients of the sequential model `layers()`: inputs `input(kx)` and
+ * one-hot labels `[batch, classes]` from the keys of `caseKey(seed)`, weights keyed by `seed + 1`;
+ * the model has `gradients` trainable weights.
+ */
+async function expectModelGradients(c: { seed: number; labels: readonly [batch: number, classes: number]; gradients: number; input: (k: Key) => tf.Tensor }, layers: () => tf.layers.Layer[]): Promise<void> {
+  const [kx, ky] = split(caseKey(c.seed)) as [Key, Key];
+  const { error, cpu } = await wasmVsCpu(() => {
+    const model = tf.sequential({ layers: layers() });
+    setKeyedWeights(model, c.seed + 1);
+    const grads = modelGrads(model, c.input(kx), oneHot(ky, c.labels[0], c.labels[1]));
+    const kept = grads.map((g) => g.clone());
+    model.dispose();
+    return kept;
+  });
+  expectGradientsMatch(cpu, error, c.gradients);
+}
+
 describe('model gradients on WASM match the CPU backend', () => {
-  it('convnet: conv2d same/valid, stride 2, max pooling, dense', async () => {
-    const [kx, ky] = split(caseKey(800));
-    const xv = randomValues(kx!, [4, 12, 12, 2]);
-    const { error, cpu } = await wasmVsCpu(() => {
-      const model = tf.sequential({
-        layers: [
-          tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh' }),
-          tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'tanh' }),
-          tf.layers.maxPooling2d({ poolSize: 2 }),
-          tf.layers.flatten(),
-          tf.layers.dense({ units: 3 }),
-        ],
-      });
-      setKeyedWeights(model, 801);
-      const grads = modelGrads(model, tf.tensor(xv, [4, 12, 12, 2]), oneHot(ky!, 4, 3));
-      const kept = grads.map((g) => g.clone());
-      model.dispose();
-      return kept;
-    });
-    expect(cpu).toHaveLength(6);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
-  });
+  it('convnet: conv2d same/valid, stride 2, max pooling, dense', () =>
+    expectModelGradients({ seed: 800, labels: [4, 3], gradients: 6, input: (k) => tf.tensor(randomValues(k, [4, 12, 12, 2]), [4, 12, 12, 2]) }, () => [
+      tf.layers.conv2d({ inputShape: [12, 12, 2], filters: 6, kernelSize: 3, padding: 'same', activation: 'tanh' }),
+      tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', activation: 'tanh' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3 }),
+    ]));
 
-  it('depthwise-separable convnet: separableConv2d, depthwiseConv2d stride 2, global pooling', async () => {
-    const [kx, ky] = split(caseKey(810));
-    const xv = randomValues(kx!, [3, 10, 10, 3]);
-    const { error, cpu } = await wasmVsCpu(() => {
-      const model = tf.sequential({
-        layers: [
-          tf.layers.separableConv2d({ inputShape: [10, 10, 3], filters: 5, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' }),
-          tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
-          tf.layers.globalAveragePooling2d({}),
-          tf.layers.dense({ units: 4 }),
-        ],
-      });
-      setKeyedWeights(model, 811);
-      const grads = modelGrads(model, tf.tensor(xv, [3, 10, 10, 3]), oneHot(ky!, 3, 4));
-      const kept = grads.map((g) => g.clone());
-      model.dispose();
-      return kept;
-    });
-    expect(cpu).toHaveLength(7);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
-  });
+  it('depthwise-separable convnet: separableConv2d, depthwiseConv2d stride 2, global pooling', () =>
+    expectModelGradients({ seed: 810, labels: [3, 4], gradients: 7, input: (k) => tf.tensor(randomValues(k, [3, 10, 10, 3]), [3, 10, 10, 3]) }, () => [
+      tf.layers.separableConv2d({ inputShape: [10, 10, 3], filters: 5, kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'relu' }),
+      tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.dense({ units: 4 }),
+    ]));
 
-  it('embedding + LSTM + dense', async () => {
-    const [kx, ky] = split(caseKey(820));
-    const ids = randintArray(kx!, 4 * 6, 0, 15);
-    const { error, cpu } = await wasmVsCpu(() => {
-      const model = tf.sequential({
-        layers: [
-          tf.layers.embedding({ inputDim: 15, outputDim: 8, inputLength: 6 }),
-          tf.layers.lstm({ units: 10 }),
-          tf.layers.dense({ units: 3 }),
-        ],
-      });
-      setKeyedWeights(model, 821);
-      const grads = modelGrads(model, tf.tensor(ids, [4, 6], 'int32'), oneHot(ky!, 4, 3));
-      const kept = grads.map((g) => g.clone());
-      model.dispose();
-      return kept;
-    });
-    expect(cpu).toHaveLength(6);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
-  });
+  it('embedding + LSTM + dense', () =>
+    expectModelGradients({ seed: 820, labels: [4, 3], gradients: 6, input: (k) => tf.tensor(randintArray(k, 4 * 6, 0, 15), [4, 6], 'int32') }, () => [
+      tf.layers.embedding({ inputDim: 15, outputDim: 8, inputLength: 6 }),
+      tf.layers.lstm({ units: 10 }),
+      tf.layers.dense({ units: 3 }),
+    ]));
 
   it('transformer block: token embedding, multi-head attention in einsum, layer norm, GELU MLP, tied output', async () => {
     const [batch, seq, vocab, dim, heads] = [2, 5, 13, 8, 2];
@@ -129,8 +109,6 @@ describe('model gradients on WASM match the CPU backend', () => {
       };
       return tf.grads(loss)(params);
     });
-    expect(cpu).toHaveLength(6);
-    expect(maxAbs(cpu)).toBeGreaterThan(1e-2);
-    expect(error).toBeLessThan(TOL);
+    expectGradientsMatch(cpu, error, 6);
   });
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { util } from '@tensorflow/tfjs-core';
-import type { KernelBackend, KernelConfig, TensorInfo, UnsortedSegmentSumAttrs } from '@tensorflow/tfjs-core';
-import { withScope } from './kernel_scope.js';
+import type { KernelConfig, TensorInfo, UnsortedSegmentSumAttrs } from '@tensorflow/tfjs-core';
+import { withScope, type KernelArgs } from './kernel_scope.js';
 
 /**
  * UnsortedSegmentSum for the WASM backend: `out[s, ...] = sum of x[i, ...] over i with
@@ -13,11 +13,7 @@ import { withScope } from './kernel_scope.js';
  * their range: ids outside [0, numSegments) are dropped, as in TensorFlow, by sending them to a
  * spare row that is sliced off.
  */
-function unsortedSegmentSum(args: {
-  inputs: { x: TensorInfo; segmentIds: TensorInfo };
-  backend: KernelBackend;
-  attrs: UnsortedSegmentSumAttrs;
-}): TensorInfo {
+function unsortedSegmentSum(args: KernelArgs<{ x: TensorInfo; segmentIds: TensorInfo }, UnsortedSegmentSumAttrs>): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, segmentIds } = inputs;
   const { numSegments } = attrs;

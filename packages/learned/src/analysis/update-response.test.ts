@@ -29,6 +29,12 @@ function errorOf(fn: () => unknown): LoptError {
   throw new Error('expected a LoptError');
 }
 
+/** learnableSgdm at learning rate `lr` and momentum `mu`, with its initial theta. */
+function sgdm(lr: number, mu: number) {
+  const lopt = learnableSgdm({ learningRate: lr, momentum: mu });
+  return { lopt, theta: lopt.init(key(0)), lr, mu };
+}
+
 describe('updateResponse', () => {
   it('is linear with slope -lr for learnable SGD', () => {
     const lopt = learnableSgd({ learningRate: 0.1 });
@@ -50,10 +56,7 @@ describe('updateResponse', () => {
   });
 
   it('shifts by the momentum feature for SGD with momentum after a warm-up', () => {
-    const mu = 0.9;
-    const lr = 0.05;
-    const lopt = learnableSgdm({ learningRate: lr, momentum: mu });
-    const theta = lopt.init(key(0));
+    const { lopt, theta, lr, mu } = sgdm(0.05, 0.9);
     const gradients = [-1, 0, 0.5];
     const momenta = [-2, 0, 1];
     const r = updateResponse(lopt, theta, { gradients, momenta, warmupSteps: 3 });
@@ -100,10 +103,7 @@ describe('updateResponse', () => {
 
 describe('updateResponseDuringTraining', () => {
   it('probes the real momentum state of SGD with momentum (float64 reference)', () => {
-    const mu = 0.8;
-    const lr = 0.1;
-    const lopt = learnableSgdm({ learningRate: lr, momentum: mu });
-    const theta = lopt.init(key(0));
+    const { lopt, theta, lr, mu } = sgdm(0.1, 0.8);
     const gradients = [-1, 0, 2];
     const steps = [0, 3, 7];
     const r = updateResponseDuringTraining(lopt, theta, { task: quadratic, steps, gradients, probes: 3 });

@@ -22,6 +22,28 @@ const sum = (a: number[]) => a.reduce((s, x) => s + x, 0);
 const norm = (a: number[]) => Math.sqrt(sum(a.map((x) => x * x)));
 const fill = (v: number) => P0.map((l) => l.map(() => v));
 
+/**
+ * Float64 steps of an Adam-like rule: per element `m = b1 m + (1 - b1) g` (from `m`), then the
+ * second statistic `s = second(s, g, m, t)` (from `s`) and `x = update(x, m / (1 - b1^t), s, t)`.
+ */
+function adamLike(
+  b1: number,
+  m: number[][],
+  s: number[][],
+  second: (s: number, g: number, m: number, t: number) => number,
+  update: (x: number, mHat: number, s: number, t: number) => number,
+): ReturnType<typeof runReference> {
+  return runReference((p, g, i, t) =>
+    p.map((x, j) => {
+      const [mi, si] = [m[i], s[i]] as number[][];
+      const gj = g[j] as number;
+      mi![j] = b1 * mi![j]! + (1 - b1) * gj;
+      si![j] = second(si![j]!, gj, mi![j]!, t);
+      return update(x, mi![j]! / (1 - b1 ** t), si![j]!, t);
+    }),
+  );
+}
+
 describe('adam family first steps', () => {
   it('nadamw', () => {
     const [lr, b1, b2, eps, wd] = [0.05, 0.9, 0.999, 1e-8, 0.1];
@@ -61,17 +83,7 @@ describe('adam family first steps', () => {
 
   it('adamax', () => {
     const [lr, b1, b2, eps] = [0.02, 0.9, 0.999, 1e-8];
-    const m = zerosState();
-    const u = zerosState();
-    const ref = runReference((p, g, i, t) =>
-      p.map((x, j) => {
-        const [mi, ui] = [m[i], u[i]] as number[][];
-        const gj = g[j] as number;
-        mi![j] = b1 * mi![j]! + (1 - b1) * gj;
-        ui![j] = Math.max(Math.abs(gj) + eps, b2 * ui![j]!);
-        return x - (lr * (mi![j]! / (1 - b1 ** t))) / ui![j]!;
-      }),
-    );
+    const ref = adamLike(b1, zerosState(), zerosState(), (u, g) => Math.max(Math.abs(g) + eps, b2 * u), (x, mHat, u) => x - (lr * mHat) / u);
     expectTrajectory(runSteps(adamax({ learningRate: lr })), ref, 'adamax');
   });
 
@@ -102,32 +114,24 @@ describe('adam family first steps', () => {
 
   it('yogi', () => {
     const [lr, b1, b2, eps] = [0.05, 0.9, 0.999, 1e-3];
-    const m = fill(1e-6);
-    const v = fill(1e-6);
-    const ref = runReference((p, g, i, t) =>
-      p.map((x, j) => {
-        const [mi, vi] = [m[i], v[i]] as number[][];
-        const gj = g[j] as number;
-        mi![j] = b1 * mi![j]! + (1 - b1) * gj;
-        vi![j] = vi![j]! - (1 - b2) * Math.sign(vi![j]! - gj * gj) * gj * gj;
-        return x - (lr * (mi![j]! / (1 - b1 ** t))) / (Math.sqrt(vi![j]! / (1 - b2 ** t)) + eps);
-      }),
+    const ref = adamLike(
+      b1,
+      fill(1e-6),
+      fill(1e-6),
+      (v, g) => v - (1 - b2) * Math.sign(v - g * g) * g * g,
+      (x, mHat, v, t) => x - (lr * mHat) / (Math.sqrt(v / (1 - b2 ** t)) + eps),
     );
     expectTrajectory(runSteps(yogi({ learningRate: lr })), ref, 'yogi');
   });
 
   it('adabelief', () => {
     const [lr, b1, b2, eps, epsRoot] = [0.05, 0.9, 0.999, 1e-16, 1e-16];
-    const m = zerosState();
-    const s = zerosState();
-    const ref = runReference((p, g, i, t) =>
-      p.map((x, j) => {
-        const [mi, si] = [m[i], s[i]] as number[][];
-        const gj = g[j] as number;
-        mi![j] = b1 * mi![j]! + (1 - b1) * gj;
-        si![j] = b2 * si![j]! + (1 - b2) * (gj - mi![j]!) ** 2 + epsRoot;
-        return x - (lr * (mi![j]! / (1 - b1 ** t))) / (Math.sqrt(si![j]! / (1 - b2 ** t)) + eps);
-      }),
+    const ref = adamLike(
+      b1,
+      zerosState(),
+      zerosState(),
+      (s, g, m) => b2 * s + (1 - b2) * (g - m) ** 2 + epsRoot,
+      (x, mHat, s, t) => x - (lr * mHat) / (Math.sqrt(s / (1 - b2 ** t)) + eps),
     );
     expectTrajectory(runSteps(adabelief({ learningRate: lr })), ref, 'adabelief');
   });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, treeZerosLike, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
+import { checkOptimizer, assertSameStructure, checkNumber, treeMap, treeZerosLike, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkKnownOptions, counter, readCount } from '../hyper.js';
 
 /** Options of {@link gradientAccumulation}. */
@@ -21,9 +21,7 @@ export function gradientAccumulation<S>(
   inner: Optimizer<S>,
   options: GradientAccumulationOptions,
 ): Optimizer<GradientAccumulationState<S>> {
-  if (!hasInitAndUpdate(inner)) {
-    throw new LoptError('INVALID_OPTION', 'gradientAccumulation needs an Optimizer to wrap.', { option: 'inner' });
-  }
+  checkOptimizer('inner', inner, 'gradientAccumulation needs an Optimizer to wrap.');
   checkKnownOptions('gradientAccumulation', options, ['every']);
   const every = checkNumber('every', options?.every, { min: 1, integer: true });
   return {

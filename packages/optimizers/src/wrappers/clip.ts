@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, hasInitAndUpdate, checkNumber, treeMap, type Optimizer, tidy } from '@lopt/core';
+import { checkOptimizer, checkNumber, treeMap, type Optimizer, tidy } from '@lopt/core';
 import { checkKnownOptions } from '../hyper.js';
 
 /** Options of {@link gradientClip}. */
@@ -13,9 +13,7 @@ export interface GradientClipOptions {
  * (learned_optimization `GradientClipOptimizer`). The state is `inner`'s.
  */
 export function gradientClip<S>(inner: Optimizer<S>, options: GradientClipOptions = {}): Optimizer<S> {
-  if (!hasInitAndUpdate(inner)) {
-    throw new LoptError('INVALID_OPTION', 'gradientClip needs an Optimizer to wrap.', { option: 'inner' });
-  }
+  checkOptimizer('inner', inner, 'gradientClip needs an Optimizer to wrap.');
   checkKnownOptions('gradientClip', options, ['max']);
   const max = checkNumber('max', options.max ?? 3, { greaterThan: 0 });
   return {

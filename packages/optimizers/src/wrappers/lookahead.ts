@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, hasInitAndUpdate, assertSameStructure, checkNumber, treeMap, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
+import { checkOptimizer, assertSameStructure, checkNumber, treeMap, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
 import { checkBoolean, checkKnownOptions, counter, readCount } from '../hyper.js';
 
 /** Options of {@link lookahead}. */
@@ -29,9 +29,7 @@ export type LookaheadState<S> = { fast: S; slow: TensorTree; stepsSinceSync: tf.
  * ```
  */
 export function lookahead<S>(inner: Optimizer<S>, options: LookaheadOptions = {}): Optimizer<LookaheadState<S>> {
-  if (!hasInitAndUpdate(inner)) {
-    throw new LoptError('INVALID_OPTION', 'lookahead needs an Optimizer to wrap.', { option: 'inner' });
-  }
+  checkOptimizer('inner', inner, 'lookahead needs an Optimizer to wrap.');
   checkKnownOptions('lookahead', options, ['syncPeriod', 'slowStepSize', 'resetState']);
   const k = checkNumber('syncPeriod', options.syncPeriod ?? 5, { min: 1, integer: true });
   const alpha = checkNumber('slowStepSize', options.slowStepSize ?? 0.5, { min: 0, max: 1 });

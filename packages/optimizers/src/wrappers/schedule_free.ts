@@ -7,7 +7,7 @@ import {
   type GradientTransformation,
   type OptState,
   type TensorTree,
-  hasInitAndUpdate,
+  checkOptimizer,
   tidy,
 } from '@lopt/core';
 import { checkKnownOptions, checkLearningRate, counter, learningRateAt, readCount, type Hyper, type LearningRate } from '../hyper.js';
@@ -95,9 +95,7 @@ export function scheduleFree<S>(
   base: GradientTransformation<S>,
   options: ScheduleFreeOptions,
 ): GradientTransformation<ScheduleFreeState<S>> {
-  if (!hasInitAndUpdate(base)) {
-    throw new LoptError('INVALID_OPTION', 'scheduleFree: base must be a GradientTransformation.', { option: 'base' });
-  }
+  checkOptimizer('base', base, 'scheduleFree: base must be a GradientTransformation.');
   const s = checkScheduleFree(options);
   return {
     init: (params) => ({
