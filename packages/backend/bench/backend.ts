@@ -32,6 +32,11 @@ function host(name: string, k: Key, n: number): Float32Array {
   return v;
 }
 
+/** A tensor of `shape` holding the host normals `host(name, k, size)`. */
+function hostTensor(name: string, k: Key, shape: number[]): tf.Tensor {
+  return tf.tensor(host(name, k, shape.reduce((a, b) => a * b, 1)), shape);
+}
+
 const [kA, kB, kE1, kE16, kX, kF, kDy, kDw] = split(root, 8) as Key[];
 
 function elementwise(n: number, label: string, k: Key): Workload {
@@ -56,8 +61,8 @@ const workloads: Workload[] = [
     reps: 15,
     warmup: 2,
     setup() {
-      const a = tf.tensor2d(host('a', kA!, 512 * 512), [512, 512]);
-      const b = tf.tensor2d(host('b', kB!, 512 * 512), [512, 512]);
+      const a = hostTensor('a', kA!, [512, 512]);
+      const b = hostTensor('b', kB!, [512, 512]);
       return { run: () => tf.matMul(a, b), dispose: () => tf.dispose([a, b]) };
     },
   },
@@ -69,9 +74,9 @@ const workloads: Workload[] = [
     warmup: 1,
     setup() {
       const { batch, size, inC, outC, k } = convShape;
-      const x = tf.tensor4d(host('x', kX!, batch * size * size * inC), [batch, size, size, inC]);
-      const f = tf.tensor4d(host('f', kF!, k * k * inC * outC), [k, k, inC, outC]);
-      const w = tf.tensor4d(host('dy', kDy!, batch * size * size * outC), [batch, size, size, outC]);
+      const x = hostTensor('x', kX!, [batch, size, size, inC]);
+      const f = hostTensor('f', kF!, [k, k, inC, outC]);
+      const w = hostTensor('dy', kDy!, [batch, size, size, outC]);
       const grads = tf.grads((xi: tf.Tensor, fi: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, 'same'), w)));
       return { run: () => grads([x, f]), dispose: () => tf.dispose([x, f, w]) };
     },
@@ -82,8 +87,8 @@ const workloads: Workload[] = [
     warmup: 1,
     setup() {
       const { batch, size, inC, outC, k } = convShape;
-      const x = tf.tensor4d(host('x', kX!, batch * size * size * inC), [batch, size, size, inC]);
-      const dy = tf.tensor4d(host('dy', kDy!, batch * size * size * outC), [batch, size, size, outC]);
+      const x = hostTensor('x', kX!, [batch, size, size, inC]);
+      const dy = hostTensor('dy', kDy!, [batch, size, size, outC]);
       const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [k, k, inC, outC] };
       return { run: () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, attrs) as tf.Tensor, dispose: () => tf.dispose([x, dy]) };
     },
@@ -95,8 +100,8 @@ const workloads: Workload[] = [
     setup() {
       const { batch, size, k } = convShape;
       const c = 16;
-      const x = tf.tensor4d(host('dwx', kDw!, batch * size * size * c), [batch, size, size, c]);
-      const f = tf.tensor4d(host('dwf', kF!, k * k * c), [k, k, c, 1]);
+      const x = hostTensor('dwx', kDw!, [batch, size, size, c]);
+      const f = hostTensor('dwf', kF!, [k, k, c, 1]);
       const grads = tf.grads((xi: tf.Tensor, fi: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, 1, 'same'))));
       return { run: () => grads([x, f]), dispose: () => tf.dispose([x, f]) };
     },
@@ -108,7 +113,7 @@ const workloads: Workload[] = [
     reps: 7,
     warmup: 1,
     setup() {
-      const table = tf.tensor2d(host('emb', kA!, 1000 * 32), [1000, 32]);
+      const table = hostTensor('emb', kA!, [1000, 32]);
       const ids = tf.tensor1d(Int32Array.from(host('ids', kX!, 1024), (v) => Math.min(999, Math.floor(Math.abs(v) * 400))), 'int32');
       const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, ids))));
       return { run: () => grad(table), dispose: () => tf.dispose([table, ids]) };

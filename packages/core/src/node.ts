@@ -134,3 +134,5 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
   await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
 
+
+export { checkMaxRestarts, forkWorker, type WorkerProcessOptions } from './worker-process.js';

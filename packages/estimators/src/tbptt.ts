@@ -10,8 +10,7 @@ import {
   type TensorTree,
 } from '@lopt/core';
 import { checkKnownOptions, type EstimatorBaseOptions } from './common.js';
-import { disposeExcept } from './state.js';
-import { batchTheta, checkTruncatedStep, unrollStateInit, maskedMeanPerTask } from './truncated-step.js';
+import { batchTheta, checkTruncatedStep, unrollStateInit, maskedMeanPerTask, type TruncatedStep } from './truncated-step.js';
 
 /** Options of {@link tbptt}. */
 export interface TbpttOptions extends EstimatorBaseOptions {
@@ -44,45 +43,67 @@ export function tbptt(options: TbpttOptions): GradientEstimator<TbpttState> {
   const step = checkTruncatedStep('truncatedStep', options.truncatedStep);
   const unrollLength = checkNumber('unrollLength', options.unrollLength, { integer: true, min: 1 });
   const stopInnerGradients = checkBoolean('stopInnerGradients', options.stopInnerGradients, false);
-  const n = step.numTasks;
   return {
     name: 'tbptt',
     init: unrollStateInit(step),
     estimate(theta: TensorTree, state: TbpttState, key: Key) {
-      const { leaves, structure } = treeFlatten(theta);
-      let nextUnroll: unknown;
-      let hostMask: readonly (readonly boolean[])[] = [];
-      let lossValues: Float64Array = new Float64Array(0);
-      const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => {
-        const th = treeUnflatten(structure, ls);
-        const r = step.unroll(batchTheta(th, n), state.unroll, key, unrollLength, {
-          differentiable: true,
-          stopInnerGradients,
-        });
-        nextUnroll = r.state;
-        for (const t of collectTensors(r.state)) tf.keep(t);
-        hostMask = r.out.mask;
-        lossValues = Float64Array.from(r.out.losses.dataSync() as Float32Array);
-        const m = tf.tensor2d(
-          Float32Array.from(r.out.mask.flatMap((row) => row.map((b) => (b ? 1 : 0)))),
-          [unrollLength, n],
-        );
-        const perTask = tf.div(tf.sum(tf.mul(r.out.losses, m), 0), tf.maximum(tf.sum(m, 0), 1));
-        // 0 * sum(leaf) keeps every leaf on the tape, so unused leaves get a zero gradient.
-        const anchor = tf.addN(ls.map((l) => tf.mul(tf.sum(l), 0)));
-        return tf.add(tf.mean(perTask), anchor) as tf.Scalar;
-      })(leaves);
-      value.dispose();
-      const perTask = maskedMeanPerTask(lossValues, hostMask, n);
-      const meanLoss = perTask.reduce((a, b) => a + b, 0) / n;
+      const r = differentiableTruncation(step, theta, state.unroll, key, unrollLength, stopInnerGradients);
+      const perTask = maskedMeanPerTask(r.losses, r.mask, step.numTasks);
       return {
-        grad: treeUnflatten(structure, grads),
-        meanLoss,
-        state: { unroll: nextUnroll },
-        metrics: { innerSteps: unrollLength * n, maskedFraction: fractionMasked(hostMask) },
+        grad: r.grad,
+        meanLoss: perTask.reduce((a, b) => a + b, 0) / step.numTasks,
+        state: { unroll: r.state },
+        metrics: { innerSteps: unrollLength * step.numTasks, maskedFraction: fractionMasked(r.mask) },
       };
     },
   };
+}
+
+/** One truncation unrolled under a tape: theta's gradient, the state after it, its mask and losses (host). */
+interface DifferentiableTruncation {
+  readonly grad: TensorTree;
+  readonly state: unknown;
+  readonly mask: readonly (readonly boolean[])[];
+  readonly losses: Float64Array;
+}
+
+/**
+ * Unrolls `unrollLength` steps of `step` from `unrollState` at theta (repeated over the
+ * tasks) inside `tf.valueAndGrads` and differentiates the masked mean loss with respect to
+ * theta. The state it returns is kept out of the tape's tidy; the caller owns it.
+ */
+function differentiableTruncation(
+  step: TruncatedStep<unknown>,
+  theta: TensorTree,
+  unrollState: unknown,
+  key: Key,
+  unrollLength: number,
+  stopInnerGradients: boolean,
+): DifferentiableTruncation {
+  const n = step.numTasks;
+  const { leaves, structure } = treeFlatten(theta);
+  let state: unknown;
+  let mask: readonly (readonly boolean[])[] = [];
+  let losses: Float64Array = new Float64Array(0);
+  const { value, grads } = tf.valueAndGrads((...ls: tf.Tensor[]) => {
+    const r = step.unroll(batchTheta(treeUnflatten(structure, ls), n), unrollState, key, unrollLength, { differentiable: true, stopInnerGradients });
+    state = r.state;
+    for (const t of collectTensors(r.state)) tf.keep(t);
+    mask = r.out.mask;
+    losses = Float64Array.from(r.out.losses.dataSync() as Float32Array);
+    // 0 * sum(leaf) keeps every leaf on the tape, so unused leaves get a zero gradient.
+    const anchor = tf.addN(ls.map((l) => tf.mul(tf.sum(l), 0)));
+    return tf.add(maskedMeanLoss(r.out.losses, r.out.mask), anchor) as tf.Scalar;
+  })(leaves);
+  value.dispose();
+  return { grad: treeUnflatten(structure, grads), state, mask, losses };
+}
+
+/** `mean_i sum_t L[t,i] m[t,i] / max(sum_t m[t,i], 1)` of losses `[T, n]` and a host mask (differentiable). */
+function maskedMeanLoss(losses: tf.Tensor, mask: readonly (readonly boolean[])[]): tf.Scalar {
+  const [T, n] = losses.shape as [number, number];
+  const m = tf.tensor2d(Float32Array.from(mask.flatMap((row) => row.map((b) => (b ? 1 : 0)))), [T, n]);
+  return tf.mean(tf.div(tf.sum(tf.mul(losses, m), 0), tf.maximum(tf.sum(m, 0), 1)));
 }
 
 /** Fraction of (step, task) entries with mask false. */

@@ -1,12 +1,17 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { LoptError, checkNumber, disposeTree, foldIn, keyToJSON, type Key, type TensorTree } from '@lopt/core';
+import { checkMaxRestarts, forkWorker, type WorkerProcessOptions } from '@lopt/core/node';
 import { checkEstimate, decodeEstimate, encodeTheta, type CollectedEstimates, type EstimateSource, type WorkerEstimate } from './estimate-source.js';
 import type { PoolReply, PoolRequest } from './pool-worker.js';
 import { disposeExcept } from './state.js';
 import { decodeWorkerStates, encodeWorkerStates } from './worker-state-wire.js';
 
-/** Options of {@link workerPool}. */
-export interface WorkerPoolOptions {
+/**
+ * Options of {@link workerPool}. The process options (`args`, `execArgv`, `env`, `onSpawn`,
+ * `maxRestarts`: times a dead worker is replaced, its in-flight estimates recomputed, before
+ * the run fails) are core's {@link WorkerProcessOptions}.
+ */
+export interface WorkerPoolOptions extends WorkerProcessOptions {
   /** Worker processes (each with its own tfjs backend). */
   readonly workers: number;
   /** The worker module: it starts a backend and calls `serveEstimates` with the learner's estimators. */
@@ -24,16 +29,6 @@ export interface WorkerPoolOptions {
   readonly staleness?: number;
   /** Async mode: estimates per outer step. Default `estimators`. */
   readonly metaBatch?: number;
-  /** Arguments of the worker module. */
-  readonly args?: readonly string[];
-  /** Node options of the workers (e.g. `['--import', 'tsx']` for a TypeScript module). Default the parent's. */
-  readonly execArgv?: readonly string[];
-  /** Environment of the workers. Default the parent's. */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Times a dead worker is replaced (its in-flight estimates are recomputed) before the run fails. Default 3. */
-  readonly maxRestarts?: number;
-  /** Called with each worker process when it starts (monitoring, tests). */
-  readonly onSpawn?: (child: ChildProcess) => void;
 }
 
 interface Pending {
@@ -69,7 +64,7 @@ function parseOptions(o: WorkerPoolOptions): PoolConfig {
   if (mode !== 'sync' && mode !== 'async') throw new LoptError('INVALID_OPTION', `Option 'mode' must be 'sync' or 'async', got ${JSON.stringify(mode)}.`, { option: 'mode' });
   const staleness = checkNumber('staleness', o.staleness ?? 1, { integer: true, min: 0 });
   const metaBatch = checkNumber('metaBatch', o.metaBatch ?? slots, { integer: true, min: 1 });
-  const maxRestarts = checkNumber('maxRestarts', o.maxRestarts ?? 3, { integer: true, min: 0 });
+  const maxRestarts = checkMaxRestarts(o);
   return { workers, slots, mode, staleness, metaBatch, maxRestarts };
 }
 
@@ -144,15 +139,9 @@ class Pool implements EstimateSource {
   }
 
   private spawn(slots: number[]): Proc {
-    const child = fork(this.o.script, [...(this.o.args ?? [])], {
-      execArgv: [...(this.o.execArgv ?? process.execArgv)],
-      env: this.o.env ?? process.env,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'advanced',
-    });
+    const child = forkWorker(this.o.script, this.o, 'advanced');
     let onReady: () => void = () => undefined;
     const proc: Proc = { child, version: -1, pending: new Map(), slots, ready: new Promise<void>((r) => (onReady = r)) };
-    this.o.onSpawn?.(child);
     child.on('message', (m: PoolReply) => {
       if (m.type === 'ready') return onReady();
       const ticket = m.ticket;

@@ -1,6 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { LoptError, checkNumber, isLoptError, type LoptErrorCode } from '@lopt/core';
+import { checkMaxRestarts, forkWorker, type WorkerProcessOptions } from '@lopt/core/node';
 import type { RunExecutor } from './executor.js';
 import { decodeRecord, encodeRecord } from './record.js';
 import { executeRun, type OptimizerResolver, type RunRequest } from './run.js';
@@ -11,22 +12,12 @@ export type PoolMessage =
   | { readonly type: 'result'; readonly index: number; readonly text: string }
   | { readonly type: 'error'; readonly index: number; readonly message: string; readonly code?: LoptErrorCode };
 
-/** Options of {@link processPool}. */
-export interface ProcessPoolOptions {
+/** Options of {@link processPool}; the process options (`args`, `execArgv`, `env`, `maxRestarts`, `onSpawn`) are core's {@link WorkerProcessOptions}. */
+export interface ProcessPoolOptions extends WorkerProcessOptions {
   /** The worker module: it starts a backend and calls {@link serveRuns}. */
   readonly worker: string;
   /** Worker processes. Default one per core (`os.availableParallelism()`). */
   readonly jobs?: number;
-  /** Arguments for the worker module. */
-  readonly args?: readonly string[];
-  /** Node options of the workers (e.g. `['--import', 'tsx']`). Default the parent's. */
-  readonly execArgv?: readonly string[];
-  /** Environment of the workers. Default the parent's. */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Times a worker that died mid-run is replaced before the pool gives up. Default 3. */
-  readonly maxRestarts?: number;
-  /** Called with each worker process when it starts (monitoring, tests). */
-  readonly onSpawn?: (child: ChildProcess) => void;
 }
 
 interface PoolState {
@@ -46,7 +37,7 @@ interface PoolState {
  */
 export function processPool(options: ProcessPoolOptions): RunExecutor {
   const jobs = checkNumber('jobs', options.jobs ?? availableParallelism(), { integer: true, min: 1 });
-  const maxRestarts = checkNumber('maxRestarts', options.maxRestarts ?? 3, { integer: true, min: 0 });
+  const maxRestarts = checkMaxRestarts(options);
   if (typeof options.worker !== 'string' || !options.worker) throw new LoptError('INVALID_OPTION', "Option 'worker' must be the path of a worker module.", { option: 'worker' });
   return {
     run: (requests, onResult, signal) =>
@@ -78,9 +69,8 @@ export function processPool(options: ProcessPoolOptions): RunExecutor {
           dispatch(child);
         };
         const spawn = (): void => {
-          const child = fork(options.worker, [...(options.args ?? [])], { execArgv: [...(options.execArgv ?? process.execArgv)], env: options.env ?? process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+          const child = forkWorker(options.worker, options);
           s.workers.add(child);
-          options.onSpawn?.(child);
           child.on('message', (m) => onMessage(child, m as PoolMessage));
           // A send to a worker that is dying fails here; its 'exit' below requeues the run.
           child.on('error', () => undefined);

@@ -43,6 +43,9 @@ export interface Suite {
   readonly spaces?: Readonly<Record<string, SearchSpace>>;
 }
 
+/** The built-in suites' seeds: evaluation seeds 0..count-1 and one tuning seed, 1000, disjoint from them. */
+const builtinSeeds = (count: number): Pick<Suite, 'seeds' | 'tuningSeeds'> => ({ seeds: Array.from({ length: count }, (_, i) => i), tuningSeeds: [1000] });
+
 const MNIST_MLP = (id: string, imageSize: number, hidden: number[], steps: number): SuiteTask => ({ id, task: 'imageMlpTask', options: { imageSize, hidden, batchSize: 128 }, steps });
 
 /**
@@ -54,8 +57,7 @@ const MNIST_MLP = (id: string, imageSize: number, hidden: number[], steps: numbe
 export const SMALL_V1: Suite = {
   name: 'small-v1',
   description: '12 CPU-sized tasks (MNIST MLPs 8/14/28 px, conv, autoencoder, char-LSTM, transformer LM, logistic regression, noisy quadratic), 500-2000 steps, 3 seeds',
-  seeds: [0, 1, 2],
-  tuningSeeds: [1000],
+  ...builtinSeeds(3),
   evalBatches: 2,
   tasks: [
     MNIST_MLP('mnist8-mlp32', 8, [32], 1000),
@@ -77,8 +79,7 @@ export const SMALL_V1: Suite = {
 export const MEDIUM_V1: Suite = {
   name: 'medium-v1',
   description: 'wider MNIST MLPs and conv nets, bigger language models, 2000-5000 steps, 3 seeds',
-  seeds: [0, 1, 2],
-  tuningSeeds: [1000],
+  ...builtinSeeds(3),
   evalBatches: 4,
   tasks: [
     MNIST_MLP('mnist14-mlp128x128', 14, [128, 128], 3000),
@@ -106,8 +107,7 @@ export const DEMO_LEARNING_RATES: readonly number[] = [0.001, 0.00316, 0.01, 0.0
 export const DEMO_V1: Suite = {
   name: 'demo-v1',
   description: '3 held-out MNIST tasks with hidden layers (MLPs 14 px [128, 64] and 28 px [64, 32], conv net 14 px [8, 16]), 500 steps, 2 seeds; 5-point learning-rate grids',
-  seeds: [0, 1],
-  tuningSeeds: [1000],
+  ...builtinSeeds(2),
   evalBatches: 2,
   spaces: { adam: { learningRate: { grid: DEMO_LEARNING_RATES } }, 'adamw-cosine': { peakValue: { grid: DEMO_LEARNING_RATES } } },
   tasks: [

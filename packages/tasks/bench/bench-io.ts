@@ -1,9 +1,10 @@
 // Shared by this package's interleaved benchmarks (and @lopt/optimizers' inner-step bench):
-// medians, the machine description, the @lopt/backend matmul-rewrite toggle, image-MLP tasks
-// with a forced loss path, a step's matmul FLOPs and the 512x512 matmul reference rate, and
-// writing bench-results/<name>.json.
+// the issue-16 models, the interleaved round runner, medians, the machine description and
+// report header, the @lopt/backend matmul-rewrite toggle, image-MLP tasks with a forced loss
+// path, a step's matmul FLOPs and the 512x512 matmul reference rate, and writing
+// bench-results/<name>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,6 +19,90 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const h = s.length >> 1;
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+}
+
+/** The image-MLP models of issue 16, largest first. */
+export const ISSUE16_MODELS = [
+  { name: 'MLP 784-128-10, batch 128', imageSize: 28, hidden: [128], batchSize: 128 },
+  { name: 'MLP 64-32-10, batch 64', imageSize: 8, hidden: [32], batchSize: 64 },
+  { name: 'softmax 64-10, batch 64', imageSize: 8, hidden: [], batchSize: 64 },
+] as const;
+
+/** Something that takes one training step and returns its loss. */
+export interface Stepper {
+  step: () => number;
+  dispose: () => void;
+}
+
+/** One variant of an interleaved benchmark: its stepper, an optional switch run before each of its blocks, and what was measured. */
+export interface Variant {
+  readonly stepper: Stepper;
+  readonly before?: () => void;
+  /** Wall milliseconds of every timed step. */
+  readonly times: number[];
+  /** Process CPU milliseconds per step, one entry per block. */
+  readonly cpu: number[];
+  /** The loss of the last step. */
+  loss: number;
+}
+
+/** A variant of `stepper`, with `before` run before each of its blocks. */
+export function variant(stepper: Stepper, before?: () => void): Variant {
+  return { stepper, ...(before === undefined ? {} : { before }), times: [], cpu: [], loss: 0 };
+}
+
+/** How {@link interleave} runs: `rounds` rounds of `steps` timed steps per variant, `afterBlock` after each block (e.g. a reference timing). */
+export interface InterleaveOptions {
+  readonly rounds: number;
+  readonly steps: number;
+  readonly afterBlock?: () => void;
+}
+
+/** Median wall and CPU milliseconds per step and the last loss of one variant. */
+export interface VariantResult {
+  readonly ms: number;
+  readonly cpuMs: number;
+  readonly loss: number;
+}
+
+/**
+ * Warms every variant up (3 steps), then runs the rounds, rotating which variant goes first
+ * each round (with two variants: alternating), and disposes the steppers. Each block of steps is
+ * timed step by step in wall time and as a whole in process CPU time.
+ */
+export function interleave(variants: readonly Variant[], options: InterleaveOptions): VariantResult[] {
+  for (const v of variants) {
+    v.before?.();
+    for (let i = 0; i < 3; i++) v.stepper.step();
+  }
+  for (let r = 0; r < options.rounds; r++) {
+    const k = r % variants.length;
+    for (const v of [...variants.slice(k), ...variants.slice(0, k)]) {
+      v.before?.();
+      const c0 = process.cpuUsage();
+      for (let s = 0; s < options.steps; s++) {
+        const t0 = performance.now();
+        v.loss = v.stepper.step();
+        v.times.push(performance.now() - t0);
+      }
+      const c = process.cpuUsage(c0);
+      v.cpu.push((c.user + c.system) / 1000 / options.steps);
+      options.afterBlock?.();
+    }
+  }
+  for (const v of variants) v.stepper.dispose();
+  return variants.map((v) => ({ ms: median(v.times), cpuMs: median(v.cpu), loss: v.loss }));
+}
+
+/** The opening fields of a bench report: its name, the date, the load average at `loadBefore` and now, the machine and the backend. */
+export function reportHeader(benchmark: string, loadBefore: readonly number[], backend: Record<string, unknown>): Record<string, unknown> {
+  return { benchmark, date: new Date().toISOString(), loadAverage: { before: loadBefore, after: loadavg() }, machine: machine(), backend };
+}
+
+/** `load average before a b c, after d e f`, for the last line of a bench's output. */
+export function loadLine(loadBefore: readonly number[]): string {
+  const fmt = (l: readonly number[]): string => l.map((v) => v.toFixed(2)).join(' ');
+  return `load average before ${fmt(loadBefore)}, after ${fmt(loadavg())}`;
 }
 
 /** Node version, platform and CPUs of this machine. */

@@ -207,6 +207,18 @@ function transformLeaf({ g, p, leaf, plan, step, lr }: LeafStep, s: Settings): {
   return { update: scaled, state: leafState(graft.statistics, momentum, diagonalMomentum, leaf.statistics ?? [], leaf.preconditioners ?? []) };
 }
 
+/** A leaf's state before the first step: zero moments, statistics `matrixEpsilon * I`, identity preconditioners. */
+function initialLeafState(p: tf.Tensor, s: Settings): ShampooLeafState {
+  const plan = planFor([...p.shape], s);
+  return leafState(
+    tf.zerosLike(p),
+    tf.zerosLike(p),
+    tf.zerosLike(p),
+    plan.statDims.map((n) => tf.mul(tf.eye(n), s.matrixEpsilon) as tf.Tensor2D),
+    plan.statDims.map((n) => tf.eye(n) as tf.Tensor2D),
+  );
+}
+
 /**
  * Shampoo as distributed Shampoo computes it (Gupta et al. 2018; Anil et al. 2020,
  * google-research `scalable_shampoo`): per block of each (merged) parameter, statistics
@@ -222,19 +234,7 @@ function transformLeaf({ g, p, leaf, plan, step, lr }: LeafStep, s: Settings): {
 export function scaleByShampoo(options: ShampooOptions = {}): GradientTransformation<ShampooState> {
   const s = settings(options);
   return {
-    init(params) {
-      const leaves = treeLeaves(params).map((p) => {
-        const plan = planFor([...p.shape], s);
-        return leafState(
-          tf.zerosLike(p),
-          tf.zerosLike(p),
-          tf.zerosLike(p),
-          plan.statDims.map((n) => tf.mul(tf.eye(n), s.matrixEpsilon) as tf.Tensor2D),
-          plan.statDims.map((n) => tf.eye(n) as tf.Tensor2D),
-        );
-      });
-      return { count: counter(0), leaves };
-    },
+    init: (params) => ({ count: counter(0), leaves: treeLeaves(params).map((p) => initialLeafState(p, s)) }),
     update(updates, state, params) {
       const step = readCount(state.count);
       const lr = learningRateAt('learningRate', s.learningRate, step);

@@ -206,6 +206,14 @@ function stepLeaf({ g, p, leaf, step, lr }: LeafStep, s: Settings): { update: tf
   return { update: tf.sub(next, p), state: { bases, expAvg: rotatedAvg, expAvgSq, factors } };
 }
 
+/** A leaf's state before the first step: zero moments and zero factors in the working shape (the bases are set at step 0). */
+function initialLeafState(p: tf.Tensor, s: Settings): SoapLeafState {
+  const plan = planFor([...p.shape], s);
+  const zeros = tf.zeros(plan.work);
+  const factors = plan.rotated.flatMap((r, i) => (r ? [tf.zeros([plan.work[i] as number, plan.work[i] as number]) as tf.Tensor2D] : []));
+  return { bases: factors.map((f) => tf.clone(f)), expAvg: zeros, expAvgSq: tf.clone(zeros), factors };
+}
+
 /**
  * SOAP (Vyas et al. 2024, "SOAP: Improving and Stabilizing Shampoo using Adam"; the authors'
  * PyTorch `SOAP`): Adam run in the eigenbasis of Shampoo's Kronecker factors. Each rotated axis
@@ -220,15 +228,7 @@ function stepLeaf({ g, p, leaf, step, lr }: LeafStep, s: Settings): { update: tf
 export function scaleBySoap(options: SoapOptions = {}): GradientTransformation<SoapState> {
   const s = settings(options);
   return {
-    init(params) {
-      const leaves = treeLeaves(params).map((p) => {
-        const plan = planFor([...p.shape], s);
-        const zeros = tf.zeros(plan.work);
-        const factors = plan.rotated.flatMap((r, i) => (r ? [tf.zeros([plan.work[i] as number, plan.work[i] as number]) as tf.Tensor2D] : []));
-        return { bases: factors.map((f) => tf.clone(f)), expAvg: zeros, expAvgSq: tf.clone(zeros), factors };
-      });
-      return { count: counter(0), leaves };
-    },
+    init: (params) => ({ count: counter(0), leaves: treeLeaves(params).map((p) => initialLeafState(p, s)) }),
     update(updates, state, params) {
       const step = readCount(state.count);
       const lr = learningRateAt('learningRate', s.lr, step);
