@@ -12,9 +12,10 @@ import { initBackend, type BackendInfo, type BackendName } from '../src/index.js
 
 interface Workload {
   readonly name: string;
-  /** Repetitions timed (after warm-up); fewer for slow backends is decided by `budgetMs`. */
-  readonly reps: number;
-  readonly warmup: number;
+  /** Repetitions timed (after warm-up); fewer for slow backends is decided by `budgetMs`. Default 7. */
+  readonly reps?: number;
+  /** Untimed runs first. Default 1. */
+  readonly warmup?: number;
   /** Builds inputs once (outside timing), returns the timed function and a disposer. */
   setup(): { run: () => tf.Tensor | tf.Tensor[]; dispose: () => void };
 }
@@ -42,8 +43,6 @@ const [kA, kB, kE1, kE16, kX, kF, kDy, kDw] = split(root, 8) as Key[];
 function elementwise(n: number, label: string, k: Key): Workload {
   return {
     name: `elementwise chain ${label}`,
-    reps: 7,
-    warmup: 1,
     setup() {
       const x = tf.tensor1d(host(label, k, n));
       // exp, mul, abs, sqrt, add, tanh, mul: seven elementwise kernels, six intermediates
@@ -70,8 +69,6 @@ const workloads: Workload[] = [
   elementwise(1 << 24, '16M', kE16!),
   {
     name: 'conv2d fwd+bwd 32x28x28x8->16 3x3',
-    reps: 7,
-    warmup: 1,
     setup() {
       const { batch, size, inC, outC, k } = convShape;
       const x = hostTensor('x', kX!, [batch, size, size, inC]);
@@ -83,8 +80,6 @@ const workloads: Workload[] = [
   },
   {
     name: 'Conv2DBackpropFilter 32x28x28x8->16 3x3',
-    reps: 7,
-    warmup: 1,
     setup() {
       const { batch, size, inC, outC, k } = convShape;
       const x = hostTensor('x', kX!, [batch, size, size, inC]);
@@ -95,8 +90,6 @@ const workloads: Workload[] = [
   },
   {
     name: 'depthwiseConv2d fwd+bwd 32x28x28x16 3x3',
-    reps: 7,
-    warmup: 1,
     setup() {
       const { batch, size, k } = convShape;
       const c = 16;
@@ -110,8 +103,6 @@ const workloads: Workload[] = [
     // The CPU kernel of UnsortedSegmentSum is O(vocab * ids * dim) (a mask per segment), so the
     // table is kept small enough for the CPU backend to finish.
     name: 'embedding gather grad 1024 ids, 1000x32',
-    reps: 7,
-    warmup: 1,
     setup() {
       const table = hostTensor('emb', kA!, [1000, 32]);
       const ids = tf.tensor1d(Int32Array.from(host('ids', kX!, 1024), (v) => Math.min(999, Math.floor(Math.abs(v) * 400))), 'int32');
@@ -148,12 +139,12 @@ async function benchBackend(name: BackendName): Promise<{ info: BackendInfo; res
   const results: Record<string, Timing> = {};
   for (const w of workloads) {
     const { run, dispose } = w.setup();
-    for (let i = 0; i < w.warmup; i++) force(run());
+    for (let i = 0; i < (w.warmup ?? 1); i++) force(run());
     const samples: number[] = [];
     // JS CPU is slow on the big workloads; cap its repetitions by time (at least 3).
     const budget = 20_000;
     const started = performance.now();
-    for (let i = 0; i < w.reps; i++) {
+    for (let i = 0; i < (w.reps ?? 7); i++) {
       const t0 = performance.now();
       force(run());
       samples.push(performance.now() - t0);

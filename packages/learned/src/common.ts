@@ -236,6 +236,9 @@ export type LstmParams = {
   b: tf.Tensor1D;
 };
 
+/** What an LSTM carries from one step to the next for `L` rows: hidden and cell, `[L, hidden]` each. */
+export type LstmCarry = { hidden: tf.Tensor2D; cell: tf.Tensor2D };
+
 /** Initializes a haiku `LSTM(hidden)` for `inputSize` inputs (truncated normal 1/sqrt(fan-in), zero bias). */
 export function initLstm(k: Key, inputSize: number, hidden: number): LstmParams {
   const d = initDense(k, inputSize + hidden, 4 * hidden);

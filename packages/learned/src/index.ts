@@ -46,7 +46,7 @@ export {
   updateFactored,
   initFactored,
 } from './common.js';
-export type { FactoredSlot, FactoredUpdate, FusedMode, DenseParams, LstmParams } from './common.js';
+export type { FactoredSlot, FactoredUpdate, FusedMode, DenseParams, LstmCarry, LstmParams } from './common.js';
 export { fusedAdafacAvailable } from './adafac-fused.js';
 export { ARCHITECTURES, RUNTIME_CONFIG_KEYS } from './architectures.js';
 export type { ArchitectureEntry, ArchitectureFactory } from './architectures.js';

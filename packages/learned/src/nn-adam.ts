@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, split, treeFlatten, treeUnflatten, type Key, type OptState, type Optimizer, type TensorTree, tidy } from '@lopt/core';
-import { checkGrads, checkKnownOptions, initDense, initLstm, lstmStep, type DenseParams, type LstmParams } from './common.js';
+import { checkGrads, checkKnownOptions, initDense, initLstm, lstmStep, type DenseParams, type LstmCarry, type LstmParams } from './common.js';
 import type { LearnedArchitecture } from './types.js';
 
 /** Configuration of {@link nnAdam}; defaults are learned_optimization's `NNAdam`. */
@@ -23,7 +23,7 @@ export type NnAdamConfig = {
 
 /** Meta-parameters of {@link nnAdam} (haiku names). */
 export type NnAdamTheta = {
-  lstm_init_state: { hidden: tf.Tensor2D; cell: tf.Tensor2D };
+  lstm_init_state: LstmCarry;
   rnn_params: { 'rnn/linear': LstmParams };
   rnn_to_controls_params: { rnn_to_controls: DenseParams };
   per_layer_lr: tf.Scalar;
@@ -33,15 +33,13 @@ export type NnAdamTheta = {
 };
 
 /** State of {@link nnAdam}'s optimizer: per-leaf moments, per-tensor hyperparameters `[L]` and LSTM state `[L, H]`. */
-export type NnAdamState = {
+export type NnAdamState = LstmCarry & {
   m: tf.Tensor[];
   rms: tf.Tensor[];
   lr: tf.Tensor1D;
   beta1: tf.Tensor1D;
   beta2: tf.Tensor1D;
   epsilon: tf.Tensor1D;
-  hidden: tf.Tensor2D;
-  cell: tf.Tensor2D;
 };
 
 /** Number of per-tensor statistics the LSTM reads. */

@@ -14,6 +14,7 @@ import {
   updateMomentum,
   updateRms,
   type DenseParams,
+  type LstmCarry,
   type LstmParams,
 } from './common.js';
 import type { LearnedArchitecture } from './types.js';
@@ -44,7 +45,7 @@ export type RnnMlpLOptConfig = {
 export type RnnMlpLOptTheta = {
   initial_from_lstm: tf.Tensor1D;
   initial_from_mlp: tf.Tensor1D;
-  lstm_init_state: { hidden: tf.Tensor2D; cell: tf.Tensor2D };
+  lstm_init_state: LstmCarry;
   rnn_params: { 'rnn/linear': LstmParams };
   rnn_to_ff_params: { rnn_to_ff: DenseParams };
   rnn_to_in_params: { rnn_to_in: DenseParams };
@@ -54,12 +55,10 @@ export type RnnMlpLOptTheta = {
 /** Running mean and variance of a loss (`_LossNormalizer`). */
 type LossAccum = { mean: tf.Scalar; var: tf.Scalar; updates: tf.Scalar };
 
-/** State of {@link rnnMlpLOpt}'s optimizer. */
-export type RnnMlpLOptState = {
+/** State of {@link rnnMlpLOpt}'s optimizer: moments, the LSTM's carry (one row per tensor) and the loss normalizers. */
+export type RnnMlpLOptState = LstmCarry & {
   mom: tf.Tensor[];
   rms: tf.Tensor[];
-  hidden: tf.Tensor2D;
-  cell: tf.Tensor2D;
   fromMlp: tf.Tensor2D;
   fromLstm: tf.Tensor1D;
   trainLoss: LossAccum;

@@ -1,8 +1,9 @@
 // Convergence tests, part a (split in two files so vitest runs them in parallel).
-// See test-utils/convergence.ts for what is checked.
+// See test/convergence.ts for what is checked.
 import { describe } from 'vitest';
-import { CASES, convergenceTests } from '../test/convergence.js';
+import { CASES, convergenceTests, coverageTest } from '../test/convergence.js';
 
 describe('convergence to the parabola and Rosenbrock minima (optax alias_test settings), part a', () => {
+  coverageTest();
   convergenceTests(CASES.filter((_, i) => i % 2 === 0));
 });

@@ -1,5 +1,5 @@
 // Convergence tests, part b (split in two files so vitest runs them in parallel).
-// See test-utils/convergence.ts for what is checked.
+// See test/convergence.ts for what is checked.
 import { describe } from 'vitest';
 import { CASES, convergenceTests } from '../test/convergence.js';
 

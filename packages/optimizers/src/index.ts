@@ -56,6 +56,7 @@ export { adam, adamw } from './optimizers/adam.js';
 export type { AdamOptions, AdamWOptions } from './optimizers/adam.js';
 export { nadamw, amsgrad, adamax, radam, yogi, adabelief } from './optimizers/adaptive.js';
 export type { AmsgradOptions, AdamaxOptions, RAdamOptions, YogiOptions, AdaBeliefOptions } from './optimizers/adaptive.js';
+export type { LearningRateOption } from './optimizers/learning-rate-scaled.js';
 export { rmsprop, adagrad, adadelta } from './optimizers/rms.js';
 export type { RmspropOptions, AdagradOptions, AdadeltaOptions } from './optimizers/rms.js';
 export { adafactor } from './optimizers/adafactor.js';

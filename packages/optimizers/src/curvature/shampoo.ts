@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { LoptError, checkNumber, treeLeaves, treeStructure, treeUnflatten, type GradientTransformation, type TensorTree } from '@lopt/core';
+import { LoptError, checkNumber, type GradientTransformation } from '@lopt/core';
 import { optimizerFrom, type TransformationOptimizer } from '../transformation.js';
-import { checkBoolean, checkKnownOptions, checkLearningRate, counter, learningRateAt, readCount, type LearningRate } from '../hyper.js';
+import { perLeafTransformation, type LeafStepInput } from './per-leaf.js';
+import { checkBoolean, checkKnownOptions, checkLearningRate, type LearningRate } from '../hyper.js';
 import { contractFirstAxis, gramAlong, mergePartitions, mergeSmallDims, partition, splitSizes } from './kronecker-blocks.js';
 import { inversePthRoot } from './symmetric-eigen.js';
 import { graftingDirection, GRAFT_TYPES, type GraftType } from './grafting.js';
@@ -178,13 +179,8 @@ function leafState(
   return { diagonalMomentum, diagonalStatistics, momentum, preconditioners, statistics };
 }
 
-interface LeafStep {
-  readonly g: tf.Tensor;
-  readonly p: tf.Tensor;
-  readonly leaf: ShampooLeafState;
+interface LeafStep extends LeafStepInput<ShampooLeafState> {
   readonly plan: LeafPlan;
-  readonly step: number;
-  readonly lr: number | tf.Scalar;
 }
 
 /** One parameter's update and new state (distributed Shampoo's `_transform_grad`). */
@@ -233,28 +229,21 @@ function initialLeafState(p: tf.Tensor, s: Settings): ShampooLeafState {
  */
 export function scaleByShampoo(options: ShampooOptions = {}): GradientTransformation<ShampooState> {
   const s = settings(options);
-  return {
-    init: (params) => ({ count: counter(0), leaves: treeLeaves(params).map((p) => initialLeafState(p, s)) }),
-    update(updates, state, params) {
-      const step = readCount(state.count);
-      const lr = learningRateAt('learningRate', s.learningRate, step);
-      const grads = treeLeaves(updates);
-      const ps = treeLeaves(params);
-      const out = grads.map((g, i) => {
-        let leaf = state.leaves[i] as ShampooLeafState;
-        const plan = planFor([...g.shape], s);
-        if (!plan.skip) {
-          const statistics = step % s.statisticsComputeSteps === 0 ? updatedStatistics(g, leaf, plan, s) : leaf.statistics;
-          const preconditioners =
-            step % s.preconditioningComputeSteps === 0 ? computePreconditioners(statistics, leaf.preconditioners, plan.exponent, s) : leaf.preconditioners;
-          leaf = leafState(leaf.diagonalStatistics, leaf.momentum, leaf.diagonalMomentum, statistics, preconditioners);
-        }
-        return transformLeaf({ g, p: ps[i] as tf.Tensor, leaf, plan, step, lr }, s);
-      });
-      const tree = treeUnflatten(treeStructure(updates), out.map((o) => o.update));
-      return { updates: tree as TensorTree, state: { count: counter(step + 1), leaves: out.map((o) => o.state) } };
-    },
-  };
+  return perLeafTransformation({ learningRate: s.learningRate, initLeaf: (p) => initialLeafState(p, s), stepLeaf: (input) => shampooLeafStep(input, s) });
+}
+
+/** One leaf's Shampoo step: statistics and preconditioners refreshed on their schedules, then the preconditioned, grafted step. */
+function shampooLeafStep(input: LeafStepInput<ShampooLeafState>, s: Settings): { update: tf.Tensor; state: ShampooLeafState } {
+  const { g, step } = input;
+  let leaf = input.leaf;
+  const plan = planFor([...g.shape], s);
+  if (!plan.skip) {
+    const statistics = step % s.statisticsComputeSteps === 0 ? updatedStatistics(g, leaf, plan, s) : leaf.statistics;
+    const preconditioners =
+      step % s.preconditioningComputeSteps === 0 ? computePreconditioners(statistics, leaf.preconditioners, plan.exponent, s) : leaf.preconditioners;
+    leaf = leafState(leaf.diagonalStatistics, leaf.momentum, leaf.diagonalMomentum, statistics, preconditioners);
+  }
+  return transformLeaf({ ...input, leaf, plan }, s);
 }
 
 /**

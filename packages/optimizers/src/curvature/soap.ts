@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkNumber, treeLeaves, treeStructure, treeUnflatten, type GradientTransformation, type TensorTree } from '@lopt/core';
+import { checkNumber, type GradientTransformation } from '@lopt/core';
 import { optimizerFrom, type TransformationOptimizer } from '../transformation.js';
-import { checkBoolean, checkKnownOptions, checkLearningRate, counter, learningRateAt, readCount, type LearningRate } from '../hyper.js';
+import { perLeafTransformation, type LeafStepInput } from './per-leaf.js';
+import { checkBoolean, checkKnownOptions, checkLearningRate, type LearningRate } from '../hyper.js';
 import { contractFirstAxis, gramAlong } from './kronecker-blocks.js';
 import { householderQ, symmetricEigen } from './symmetric-eigen.js';
 
@@ -167,13 +168,6 @@ function refreshedBases(factors: tf.Tensor2D[], bases: tf.Tensor2D[], expAvgSq: 
   return { bases: out, expAvgSq: sq };
 }
 
-interface LeafStep {
-  readonly g: tf.Tensor;
-  readonly p: tf.Tensor;
-  readonly leaf: SoapLeafState;
-  readonly step: number;
-  readonly lr: number | tf.Scalar;
-}
 
 /** The first call: factors from the first gradient, bases from their eigenvectors, no step. */
 function initializeLeaf(g: tf.Tensor, leaf: SoapLeafState, s: Settings): { update: tf.Tensor; state: SoapLeafState } {
@@ -184,7 +178,7 @@ function initializeLeaf(g: tf.Tensor, leaf: SoapLeafState, s: Settings): { updat
 }
 
 /** Adam in the rotated basis, then the factor and basis update (the authors' `step` for one parameter). */
-function stepLeaf({ g, p, leaf, step, lr }: LeafStep, s: Settings): { update: tf.Tensor; state: SoapLeafState } {
+function stepLeaf({ g, p, leaf, step, lr }: LeafStepInput<SoapLeafState>, s: Settings): { update: tf.Tensor; state: SoapLeafState } {
   const plan = planFor([...g.shape], s);
   const gw = tf.reshape(g, plan.work);
   const projected = rotate(gw, leaf.bases, plan.rotated, false);
@@ -227,20 +221,11 @@ function initialLeafState(p: tf.Tensor, s: Settings): SoapLeafState {
  */
 export function scaleBySoap(options: SoapOptions = {}): GradientTransformation<SoapState> {
   const s = settings(options);
-  return {
-    init: (params) => ({ count: counter(0), leaves: treeLeaves(params).map((p) => initialLeafState(p, s)) }),
-    update(updates, state, params) {
-      const step = readCount(state.count);
-      const lr = learningRateAt('learningRate', s.lr, step);
-      const ps = treeLeaves(params);
-      const out = treeLeaves(updates).map((g, i) => {
-        const leaf = state.leaves[i] as SoapLeafState;
-        return step === 0 ? initializeLeaf(g, leaf, s) : stepLeaf({ g, p: ps[i] as tf.Tensor, leaf, step, lr }, s);
-      });
-      const tree = treeUnflatten(treeStructure(updates), out.map((o) => o.update));
-      return { updates: tree as TensorTree, state: { count: counter(step + 1), leaves: out.map((o) => o.state) } };
-    },
-  };
+  return perLeafTransformation({
+    learningRate: s.lr,
+    initLeaf: (p) => initialLeafState(p, s),
+    stepLeaf: (input) => (input.step === 0 ? initializeLeaf(input.g, input.leaf, s) : stepLeaf(input, s)),
+  });
 }
 
 /**

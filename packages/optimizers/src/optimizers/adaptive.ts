@@ -14,7 +14,7 @@ import { addDecayedWeights } from '../transforms/momentum.js';
 import { checkMask, type Mask } from '../transforms/masked.js';
 import { scaleByLearningRate } from '../transforms/scale.js';
 import type { AdamWOptions } from './adam.js';
-import { learningRateScaled } from './learning-rate-scaled.js';
+import { learningRateScaled, type LearningRateOption } from './learning-rate-scaled.js';
 
 type Opt = TransformationOptimizer<TensorTree[]>;
 
@@ -39,32 +39,27 @@ export function nadamw(options: Omit<AdamWOptions, 'nesterov'> = {}): Opt {
   });
 }
 
-/** Options of {@link amsgrad}. */
-export interface AmsgradOptions extends Omit<ScaleByAdamOptions, 'nesterov'> {
-  /** Step size or schedule. Default 1e-3. */
-  readonly learningRate?: LearningRate;
-}
+/** Options of {@link amsgrad}: Adam's moments options and `learningRate` (default 1e-3). */
+export interface AmsgradOptions extends Omit<ScaleByAdamOptions, 'nesterov'>, LearningRateOption {}
 
 /** AMSGrad (Reddi et al. 2018; optax `amsgrad`): see `scaleByAmsgrad`. */
 export function amsgrad(options: AmsgradOptions = {}): Opt {
   return learningRateScaled('amsgrad', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot'], defaultLearningRate: 1e-3, scale: scaleByAmsgrad });
 }
 
-/** Options of {@link adamax}: Adam's `beta1`, `beta2` and `epsilon` (defaults 0.9, 0.999, 1e-8). */
-export interface AdamaxOptions extends Omit<ScaleByAdamOptions, 'nesterov' | 'epsilonRoot'> {
-  /** Step size or schedule. Default 2e-3 (the paper and tf.train.adamax). */
-  readonly learningRate?: LearningRate;
-}
+/**
+ * Options of {@link adamax}: Adam's `beta1`, `beta2` and `epsilon` (defaults 0.9, 0.999, 1e-8)
+ * and `learningRate` (default 2e-3, the paper and tf.train.adamax).
+ */
+export interface AdamaxOptions extends Omit<ScaleByAdamOptions, 'nesterov' | 'epsilonRoot'>, LearningRateOption {}
 
 /** AdaMax (Kingma & Ba 2015; optax `adamax`): `p -= lr m^ / max(b2 u, |g| + eps)`. */
 export function adamax(options: AdamaxOptions = {}): Opt {
   return learningRateScaled('adamax', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon'], defaultLearningRate: 2e-3, scale: scaleByAdamax });
 }
 
-/** Options of {@link radam}. */
-export interface RAdamOptions extends ScaleByAdamOptions {
-  /** Step size or schedule. Default 1e-3. */
-  readonly learningRate?: LearningRate;
+/** Options of {@link radam}: Adam's moments options, `learningRate` (default 1e-3) and the threshold. */
+export interface RAdamOptions extends ScaleByAdamOptions, LearningRateOption {
   /** SMA threshold for the rectified update. Default 5 (optax). */
   readonly threshold?: number;
 }
@@ -74,11 +69,11 @@ export function radam(options: RAdamOptions = {}): Opt {
   return learningRateScaled('radam', options, { known: ['learningRate', 'beta1', 'beta2', 'epsilon', 'epsilonRoot', 'threshold', 'nesterov'], defaultLearningRate: 1e-3, scale: scaleByRAdam });
 }
 
-/** Options of {@link yogi}: `beta1`, `beta2` and `epsilon` of {@link scaleByYogi} (defaults 0.9, 0.999, 1e-3). */
-export interface YogiOptions extends Pick<ScaleByYogiOptions, 'beta1' | 'beta2' | 'epsilon'> {
-  /** Step size or schedule. Default 1e-2 (the paper's recommendation). */
-  readonly learningRate?: LearningRate;
-}
+/**
+ * Options of {@link yogi}: `beta1`, `beta2` and `epsilon` of {@link scaleByYogi} (defaults 0.9,
+ * 0.999, 1e-3) and `learningRate` (default 1e-2, the paper's recommendation).
+ */
+export interface YogiOptions extends Pick<ScaleByYogiOptions, 'beta1' | 'beta2' | 'epsilon'>, LearningRateOption {}
 
 /** Yogi (Zaheer et al. 2018; optax `yogi`): see `scaleByYogi`. */
 export function yogi(options: YogiOptions = {}): Opt {

@@ -3,6 +3,12 @@ import { checkKnownOptions, checkLearningRate, type LearningRate } from '../hype
 import { scaleByLearningRate } from '../transforms/scale.js';
 import { chain, optimizerFrom, type TransformationOptimizer } from '../transformation.js';
 
+/** The `learningRate` option (a step size or a schedule) of the optimizers built by {@link learningRateScaled}; each documents its default. */
+export interface LearningRateOption {
+  /** Step size or schedule (the optimizer's documentation gives the default). */
+  readonly learningRate?: LearningRate;
+}
+
 /**
  * The optimizer `chain(scale(rest), scaleByLearningRate(lr))` named `name`, where `rest` is
  * `options` without `learningRate` (default `defaultLearningRate`) and `known` lists the
