@@ -4,10 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { CELO_TIME_OFFSETS, lossDecays } from './celo-scheduler.js';
 import { loadLearnedOptimizer, saveLearnedOptimizer } from './checkpoint.js';
 import { controlAdam, type ControlAdamTheta } from './control-adam.js';
-import { adamReferenceStep, runDiagonalQuadratic, runTensorGrowth } from './test-helpers.js';
+import { adamReferenceStep, DIAGONAL_QUADRATIC, runDiagonalQuadratic, runTensorGrowth, zeroInitialTheta } from './test-helpers.js';
 
-const X0 = [1.5, -0.7, 0.3, 2.0];
-const C = [1, 4, 0.5, 2];
+const { x0: X0, c: C } = DIAGONAL_QUADRATIC;
 
 /**
  * Plain-JS float64 reference of controlAdam on `0.5 * sum(c * x^2)` whose loss-feature weights
@@ -43,9 +42,7 @@ const ZERO_LOSS_WEIGHTS = Array.from({ length: 22 }, (_, i) => (i < 9 ? 0.1 * (i
 
 describe('controlAdam', () => {
   it('at theta = 0 is Adam whose log learning rate moves by 0.05 tanh(3 cos(g_t, previous step))', () => {
-    const lopt = controlAdam({ stepMult: 0.05 });
-    const theta = lopt.init(key(0));
-    expect(Array.from(theta.w.dataSync())).toEqual(new Array(22).fill(0));
+    const theta = zeroInitialTheta(controlAdam({ stepMult: 0.05 }), 22);
     const got = run(theta, 40, 100, 0.05);
     const want = controlReference(40, 0.05, () => 0);
     got.x.forEach((v, i) => expect(v).toBeCloseTo(want[i] as number, 4));

@@ -3,10 +3,10 @@ import { disposeTree, key, LoptError, treeLeaves, type TensorTree } from '@lopt/
 import { describe, expect, it } from 'vitest';
 import { CELO_TIME_OFFSETS, lossDecays } from './celo-scheduler.js';
 import { scheduleAdam, type ScheduleAdamTheta } from './schedule-adam.js';
-import { adamReferenceStep, runDiagonalQuadratic, runTensorGrowth } from './test-helpers.js';
+import { adamReferenceStep, DIAGONAL_QUADRATIC, runDiagonalQuadratic, runTensorGrowth, zeroInitialTheta } from './test-helpers.js';
 
 /** Plain-JS float64 Adam (Celo-Adam's form: eps outside the root, 1e-10 inside) on `0.5 * sum(c * x^2)`. */
-function adamReference(x0: number[], c: number[], lrs: number[]): number[] {
+function adamReference(x0: readonly number[], c: readonly number[], lrs: number[]): number[] {
   const x = [...x0];
   const m = x.map(() => 0);
   const v = x.map(() => 0);
@@ -17,8 +17,7 @@ function adamReference(x0: number[], c: number[], lrs: number[]): number[] {
   return x;
 }
 
-const X0 = [1.5, -0.7, 0.3, 2.0];
-const C = [1, 4, 0.5, 2];
+const { x0: X0, c: C } = DIAGONAL_QUADRATIC;
 
 function run(theta: ScheduleAdamTheta, steps: number, numSteps: number, stepMult: number): number[] {
   return runDiagonalQuadratic(scheduleAdam({ stepMult }).optimizer(theta, { numSteps }), { x0: X0, c: C }, steps, numSteps, () => 0).x;
@@ -26,9 +25,7 @@ function run(theta: ScheduleAdamTheta, steps: number, numSteps: number, stepMult
 
 describe('scheduleAdam', () => {
   it('is exactly Adam with learning rate stepMult at theta = 0 (its initial theta)', () => {
-    const lopt = scheduleAdam({ stepMult: 0.05 });
-    const theta = lopt.init(key(0));
-    expect(Array.from(theta.w.dataSync())).toEqual(new Array(18).fill(0));
+    const theta = zeroInitialTheta(scheduleAdam({ stepMult: 0.05 }), 18);
     const got = run(theta, 6, 20, 0.05);
     const want = adamReference(X0, C, new Array(6).fill(0.05));
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i] as number, 5));

@@ -1,5 +1,6 @@
 // Test-only helpers (not exported from the package entry).
 import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
 import { advance, disposeTree, key, normal, split, type Key, type Optimizer, type TensorTree } from '@lopt/core';
 
 /** A small model: a matrix (factored, non-square), a bias vector and a scalar. */
@@ -26,6 +27,20 @@ export function snapshot(tree: TensorTree): number[][] {
   };
   walk(tree);
   return out;
+}
+
+/** The diagonal quadratic the schedule and control tests run on: `0.5 * sum(c * x^2)` from `x0`. */
+export const DIAGONAL_QUADRATIC: { readonly x0: readonly number[]; readonly c: readonly number[] } = { x0: [1.5, -0.7, 0.3, 2.0], c: [1, 4, 0.5, 2] };
+
+/**
+ * `lopt.init(key(0))` after checking that its weight vector is `size` zeros and its bias zero:
+ * the meta-parameters at which scheduleAdam and controlAdam start (plain Adam, or nearly).
+ */
+export function zeroInitialTheta<T extends { w: tf.Tensor; b: tf.Tensor }>(lopt: { init: (k: Key) => T }, size: number): T {
+  const theta = lopt.init(key(0));
+  expect(Array.from(theta.w.dataSync())).toEqual(new Array(size).fill(0));
+  expect(Array.from(theta.b.dataSync())).toEqual([0]);
+  return theta;
 }
 
 /**
