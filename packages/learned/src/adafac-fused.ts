@@ -22,7 +22,7 @@ interface WasmBackendLike {
 
 let kernelModule: WebAssembly.Module | null | undefined;
 
-/** The compiled kernel (once; 12 KB), or null when this runtime lacks WebAssembly SIMD. */
+/** The compiled kernel (once; 8 KB), or null when this runtime lacks WebAssembly SIMD. */
 function kernelModuleOrNull(): WebAssembly.Module | null {
   if (kernelModule === undefined) {
     kernelModule = compileEmbeddedWasm(ADAFAC_WASM_BASE64);
