@@ -33,9 +33,7 @@ function kernelModuleOrNull(): WebAssembly.Module | null {
 function instantiate(memory: WebAssembly.Memory): KernelExports {
   const mod = kernelModuleOrNull();
   if (mod === null) throw new LoptError('BACKEND_UNAVAILABLE', 'The fused adafacMlpLOpt kernel needs WebAssembly SIMD, which this runtime lacks; use { fused: false }.');
-  const ex = new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as KernelExports & { _start?: () => void };
-  ex._start?.();
-  return ex;
+  return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as KernelExports;
 }
 
 /** Kernel instances that live in tfjs-wasm's own memory (one per backend memory), with their scratch. */
