@@ -40,17 +40,23 @@ const DECAYS: Readonly<Record<string, readonly string[]>> = {
 /** The wrappers: each needs a registered optimizer first, under this option. */
 const WRAPPERS: Readonly<Record<string, string>> = { lookahead: 'inner', gradientAccumulation: 'inner', gradientClip: 'inner', graft: 'magnitude' };
 
-function expectInvalid(f: () => unknown, option: string): void {
+/** The LoptError `f` throws (the test fails when it throws nothing or something else). */
+function caught(f: () => unknown): LoptError {
   let err: unknown;
   try {
     f();
   } catch (e) {
     err = e;
   }
-  expect(err, `expected LoptError for '${option}'`).toBeInstanceOf(LoptError);
-  expect((err as LoptError).code).toBe('INVALID_OPTION');
-  expect((err as LoptError).option).toBe(option);
-  expect((err as LoptError).message).toContain(option);
+  expect(err).toBeInstanceOf(LoptError);
+  return err as LoptError;
+}
+
+function expectInvalid(f: () => unknown, option: string): void {
+  const err = caught(f);
+  expect(err.code).toBe('INVALID_OPTION');
+  expect(err.option).toBe(option);
+  expect(err.message).toContain(option);
 }
 
 describe('invalid hyperparameters throw LoptError naming the option', () => {
@@ -69,7 +75,10 @@ describe('invalid hyperparameters throw LoptError naming the option', () => {
   for (const [name, option] of Object.entries(WRAPPERS)) {
     it(`${name}: a missing '${option}' is named, a misspelled one gets a suggestion, bad ${option}Options are named`, () => {
       expectInvalid(() => build(name)({}), option);
-      expect(() => build(name)({ [option]: 'adamm' })).toThrow(/No optimizer named 'adamm' is registered\. Did you mean 'adam'\?/);
+      const misspelled = caught(() => build(name)({ [option]: 'adamm' }));
+      expect(misspelled.code).toBe('UNKNOWN_NAME');
+      expect(misspelled.option).toBe(option);
+      expect(misspelled.message).toMatch(new RegExp(`^Option '${option}': No optimizer named 'adamm' is registered\\. Did you mean 'adam'\\?`));
       expectInvalid(() => build(name)({ [option]: 'adam', [`${option}Options`]: [] }), `${option}Options`);
       expectInvalid(() => build(name)({ [option]: 'adam', [`${option}Options`]: { learningRate: -1 } }), 'learningRate');
     });
